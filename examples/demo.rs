@@ -1,0 +1,188 @@
+//! A short tour of pthread-sync on real threads: what each primitive does, printed as it runs.
+//!
+//! Run: `cargo run --release --example demo`
+
+use pthread_sync::{Cond, Error, ErrorCheckLocker, LockTimeoutError, Locker, RecursiveLocker, Sem};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+fn section(title: &str) {
+    println!("\n== {title}");
+}
+
+fn locker_counter() {
+    section("Locker (PTHREAD_MUTEX_NORMAL), a drop-in for std::sync::Mutex");
+    let counter = Arc::new(Locker::new(0u64));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let c = Arc::clone(&counter);
+            thread::spawn(move || {
+                for _ in 0..100_000 {
+                    *c.lock().unwrap() += 1;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    println!(
+        "4 threads x 100000 increments = {}",
+        *counter.lock().unwrap()
+    );
+
+    let held = counter.lock().unwrap();
+    let c2 = Arc::clone(&counter);
+    let start = Instant::now();
+    let r = thread::spawn(move || {
+        matches!(
+            c2.lock_timeout(Duration::from_millis(20)),
+            Err(LockTimeoutError::TimedOut)
+        )
+    })
+    .join()
+    .unwrap();
+    println!(
+        "lock_timeout(20ms) on a held lock: timed out = {r} after {:?}",
+        start.elapsed()
+    );
+    drop(held);
+
+    let c3 = Arc::clone(&counter);
+    let _ = thread::spawn(move || {
+        let _g = c3.lock().unwrap();
+        panic!("a worker panics while holding the lock (expected in this demo)");
+    })
+    .join();
+    println!(
+        "after a panic inside the lock: is_poisoned = {}",
+        counter.is_poisoned()
+    );
+    counter.clear_poison();
+}
+
+fn errorcheck_and_recursive() {
+    section("ErrorCheckLocker and RecursiveLocker");
+    let m = ErrorCheckLocker::new(());
+    let g = m.lock().unwrap();
+    match m.lock() {
+        Err(e @ Error::Deadlock) => println!("errorcheck relock by the owner: Err({e:?}), no hang"),
+        other => println!("unexpected: {:?}", other.map(|_| ())),
+    }
+    drop(g);
+
+    let r = RecursiveLocker::new(Cell::new(0));
+    fn nested(r: &RecursiveLocker<Cell<i32>>, depth: i32) {
+        let g = r.lock();
+        g.set(g.get() + 1);
+        if depth > 1 {
+            nested(r, depth - 1);
+        }
+    }
+    nested(&r, 5);
+    println!(
+        "recursive: locked 5 times, nested, on one thread: count = {}",
+        r.lock().get()
+    );
+}
+
+fn cond_and_sem() {
+    section("Cond (CLOCK_MONOTONIC) and Sem (sem_t)");
+    let state = Arc::new((Locker::new(Vec::<u32>::new()), Cond::new()));
+    let producer = {
+        let state = Arc::clone(&state);
+        thread::spawn(move || {
+            for i in 1..=5 {
+                state.0.lock().unwrap().push(i);
+                state.1.notify_one();
+            }
+        })
+    };
+    let (lock, cond) = &*state;
+    let items = cond
+        .wait_while(lock.lock().unwrap(), |q| q.len() < 5)
+        .unwrap();
+    println!("consumer woke with the queue full: {:?}", *items);
+    drop(items);
+    producer.join().unwrap();
+
+    let (_g, res) = cond
+        .wait_timeout(lock.lock().unwrap(), Duration::from_millis(10))
+        .unwrap();
+    println!(
+        "wait_timeout(10ms) with no notify: timed_out = {}",
+        res.timed_out()
+    );
+
+    let sem = Arc::new(Sem::new(2).unwrap());
+    let running = Arc::new(Locker::new((0u32, 0u32))); // (now, peak)
+    let workers: Vec<_> = (0..6)
+        .map(|_| {
+            let (sem, running) = (Arc::clone(&sem), Arc::clone(&running));
+            thread::spawn(move || {
+                let _permit = sem.acquire();
+                {
+                    let mut r = running.lock().unwrap();
+                    r.0 += 1;
+                    r.1 = r.1.max(r.0);
+                }
+                thread::sleep(Duration::from_millis(5));
+                running.lock().unwrap().0 -= 1;
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    println!(
+        "Sem::new(2) gating 6 workers: at most {} ran at once; value back to {}",
+        running.lock().unwrap().1,
+        sem.value()
+    );
+    match Sem::new(u32::MAX) {
+        Err(e) => println!("Sem::new(u32::MAX): {e}"),
+        Ok(_) => println!("unexpected: accepted"),
+    }
+}
+
+fn quick_comparison() {
+    section("Quick comparison: uncontended lock+unlock (see README for the criterion numbers)");
+    // glibc skips atomics while a process has never had a second thread: make sure it has.
+    thread::spawn(|| {}).join().unwrap();
+    const N: u32 = 2_000_000;
+    let ours = Locker::new(0u64);
+    let std_m = std::sync::Mutex::new(0u64);
+    let mut best = (f64::MAX, f64::MAX);
+    for _ in 0..3 {
+        let t = Instant::now();
+        for _ in 0..N {
+            *black_box(&ours).lock().unwrap() += 1;
+        }
+        best.0 = best.0.min(t.elapsed().as_nanos() as f64 / f64::from(N));
+        let t = Instant::now();
+        for _ in 0..N {
+            *black_box(&std_m).lock().unwrap() += 1;
+        }
+        best.1 = best.1.min(t.elapsed().as_nanos() as f64 / f64::from(N));
+    }
+    println!(
+        "Locker {:.1} ns, std::sync::Mutex {:.1} ns per lock+increment+unlock (ratio {:.2})",
+        best.0,
+        best.1,
+        best.0 / best.1
+    );
+}
+
+fn main() {
+    println!("pthread-sync demo: pthread mutexes, condvars and semaphores on real threads");
+    // The demo's own panics are expected; keep their messages short.
+    std::panic::set_hook(Box::new(|info| eprintln!("  (panic: {info})")));
+    locker_counter();
+    errorcheck_and_recursive();
+    cond_and_sem();
+    quick_comparison();
+    println!("\ndone.");
+}

@@ -1,0 +1,330 @@
+//! [`Cond`]: a condition variable over `pthread_cond_t`, a drop-in for `std::sync::Condvar`.
+
+use std::fmt;
+use std::ops::DerefMut;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{LockResult, PoisonError};
+use std::time::Duration;
+
+use crate::error::fatal;
+use crate::lazy::LazyBox;
+use crate::locker::{ErrorCheckGuard, LockerGuard};
+use crate::shim::{const_fn, AtomicUsize};
+use crate::sys::{Deadline, RawCond, RawMutex};
+
+mod sealed {
+    use crate::sys::RawMutex;
+
+    /// What [`Cond`](super::Cond) needs of a guard. Not implementable outside the crate.
+    pub trait Sealed {
+        /// The pthread mutex the guard holds.
+        fn __raw_mutex(&self) -> &RawMutex;
+        /// Whether the guarded lock is poisoned now.
+        fn __poisoned(&self) -> bool;
+    }
+}
+
+/// A guard a [`Cond`] can wait with: the guards of [`Locker`](crate::Locker) and
+/// [`ErrorCheckLocker`](crate::ErrorCheckLocker).
+///
+/// Sealed. A [`RecursiveGuard`](crate::RecursiveGuard) is deliberately not one: waiting with
+/// a recursive mutex is undefined in POSIX, so here it does not compile:
+///
+/// ```compile_fail
+/// use pthread_sync::{Cond, RecursiveLocker};
+/// let m = RecursiveLocker::new(0);
+/// let c = Cond::new();
+/// let _ = c.wait(m.lock());
+/// ```
+pub trait CondGuard: sealed::Sealed + DerefMut {}
+
+impl<T: ?Sized> sealed::Sealed for LockerGuard<'_, T> {
+    #[inline(always)]
+    fn __raw_mutex(&self) -> &RawMutex {
+        LockerGuard::raw_mutex(self)
+    }
+    #[inline(always)]
+    fn __poisoned(&self) -> bool {
+        LockerGuard::lock_is_poisoned(self)
+    }
+}
+impl<T: ?Sized> CondGuard for LockerGuard<'_, T> {}
+
+impl<T: ?Sized> sealed::Sealed for ErrorCheckGuard<'_, T> {
+    #[inline(always)]
+    fn __raw_mutex(&self) -> &RawMutex {
+        ErrorCheckGuard::raw_mutex(self)
+    }
+    #[inline(always)]
+    fn __poisoned(&self) -> bool {
+        false
+    }
+}
+impl<T: ?Sized> CondGuard for ErrorCheckGuard<'_, T> {}
+
+/// Whether a timed wait returned because its time ran out (as std's `WaitTimeoutResult`).
+#[derive(Debug, PartialEq, Eq, Copy, Clone)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// `true` if the wait ended because the duration passed.
+    #[must_use]
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
+}
+
+/// A condition variable over `pthread_cond_t`, with the API of [`std::sync::Condvar`].
+///
+/// `use pthread_sync::{Condvar, Mutex};` in place of `use std::sync::{Condvar, Mutex};`
+/// compiles and behaves the same. Differences worth knowing:
+///
+/// - timed waits run on `CLOCK_MONOTONIC` (`pthread_condattr_setclock`), so setting the
+///   wall clock neither shortens nor lengthens them;
+/// - it also works with [`ErrorCheckLocker`](crate::ErrorCheckLocker) guards; a
+///   [`RecursiveLocker`](crate::RecursiveLocker) guard does not compile (see [`CondGuard`]);
+/// - a `Cond` is bound to the first mutex it waits with; waiting with another mutex later
+///   panics before any pthread call (std does the same), since POSIX leaves it undefined.
+///
+/// Spurious wake-ups can happen: wait in a loop, or use [`Cond::wait_while`].
+///
+/// ```
+/// use pthread_sync::{Condvar, Mutex};
+/// use std::sync::Arc;
+/// use std::thread;
+///
+/// let pair = Arc::new((Mutex::new(false), Condvar::new()));
+/// let pair2 = Arc::clone(&pair);
+/// thread::spawn(move || {
+///     let (lock, cvar) = &*pair2;
+///     *lock.lock().unwrap() = true;
+///     cvar.notify_one();
+/// });
+/// let (lock, cvar) = &*pair;
+/// let started = cvar.wait_while(lock.lock().unwrap(), |started| !*started).unwrap();
+/// assert!(*started);
+/// ```
+#[doc(alias = "pthread_cond_t")]
+pub struct Cond {
+    raw: LazyBox<RawCond>,
+    /// Address of the pthread mutex this condvar is bound to (0 before the first wait).
+    mutex: AtomicUsize,
+}
+
+impl Cond {
+    const_fn! {
+        /// A new condition variable; the pthread object is created on first use, so this is a
+        /// `const fn` and `static` condvars work.
+        #[inline]
+        pub const fn new() -> Cond {
+            Cond { raw: LazyBox::new(), mutex: AtomicUsize::new(0) }
+        }
+    }
+
+    #[inline(always)]
+    fn raw(&self) -> &RawCond {
+        self.raw
+            .get_or_init(|| RawCond::new_boxed().unwrap_or_else(|e| fatal("pthread_cond_init", e)))
+    }
+
+    /// Binds this condvar to `mutex` on first use; panics if it is bound to another one.
+    #[inline]
+    fn bind(&self, mutex: &RawMutex) {
+        let addr = mutex as *const RawMutex as usize;
+        let bound = self.mutex.load(Relaxed);
+        if bound == addr {
+            return;
+        }
+        if bound == 0 {
+            match self.mutex.compare_exchange(0, addr, Relaxed, Relaxed) {
+                Ok(_) => return,
+                Err(now) if now == addr => return,
+                Err(_) => {}
+            }
+        }
+        two_mutexes()
+    }
+
+    /// Waits on `guard`'s mutex: releases it, sleeps until notified (or woken spuriously),
+    /// and reacquires it before returning.
+    ///
+    /// # Errors
+    /// `Err(PoisonError)` (holding the guard) if the mutex is poisoned when reacquired.
+    ///
+    /// # Panics
+    /// If this condvar is already bound to a different mutex.
+    #[doc(alias = "pthread_cond_wait")]
+    pub fn wait<G: CondGuard>(&self, guard: G) -> LockResult<G> {
+        let mutex = guard.__raw_mutex();
+        self.bind(mutex);
+        // SAFETY: `guard` proves this thread holds `mutex`; `bind` ensured this condvar is used
+        // with no other mutex.
+        if let Err(e) = unsafe { self.raw().wait(mutex) } {
+            fatal("pthread_cond_wait", e);
+        }
+        if guard.__poisoned() {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
+    }
+
+    /// Waits while `condition` returns `true`, checking it before the first wait and after
+    /// every wake-up; returns with the lock held and `condition` false.
+    ///
+    /// # Errors
+    /// As [`Cond::wait`].
+    ///
+    /// ```
+    /// use pthread_sync::{Cond, Locker};
+    /// use std::sync::Arc;
+    ///
+    /// let state = Arc::new((Locker::new(0u32), Cond::new()));
+    /// let s2 = Arc::clone(&state);
+    /// let t = std::thread::spawn(move || {
+    ///     for _ in 0..3 {
+    ///         *s2.0.lock().unwrap() += 1;
+    ///         s2.1.notify_all();
+    ///     }
+    /// });
+    /// let g = state.1.wait_while(state.0.lock().unwrap(), |n| *n < 3).unwrap();
+    /// assert_eq!(*g, 3);
+    /// # drop(g); t.join().unwrap();
+    /// ```
+    pub fn wait_while<G, F>(&self, mut guard: G, mut condition: F) -> LockResult<G>
+    where
+        G: CondGuard,
+        F: FnMut(&mut G::Target) -> bool,
+    {
+        if crate::mutation::active(crate::mutation::Mutation::WaitWhileOnce) {
+            // Deliberately broken (model checks only): the condition is not re-checked.
+            if condition(&mut *guard) {
+                guard = self.wait(guard)?;
+            }
+            return Ok(guard);
+        }
+        while condition(&mut *guard) {
+            guard = self.wait(guard)?;
+        }
+        Ok(guard)
+    }
+
+    /// Waits at most `dur` (on `CLOCK_MONOTONIC`). Spurious wake-ups can end it early:
+    /// check your condition, or use [`Cond::wait_timeout_while`].
+    ///
+    /// # Errors
+    /// As [`Cond::wait`]; the error holds the guard and the timeout result.
+    ///
+    /// # Panics
+    /// If this condvar is already bound to a different mutex.
+    #[doc(alias = "pthread_cond_timedwait")]
+    pub fn wait_timeout<G: CondGuard>(
+        &self,
+        guard: G,
+        dur: Duration,
+    ) -> LockResult<(G, WaitTimeoutResult)> {
+        self.wait_until(guard, &Deadline::after(dur))
+    }
+
+    fn wait_until<G: CondGuard>(
+        &self,
+        guard: G,
+        deadline: &Deadline,
+    ) -> LockResult<(G, WaitTimeoutResult)> {
+        let mutex = guard.__raw_mutex();
+        self.bind(mutex);
+        // SAFETY: as in `wait`.
+        let timed_out = match unsafe { self.raw().wait_until(mutex, deadline) } {
+            Ok(timed_out) => timed_out,
+            Err(e) => fatal("pthread_cond_timedwait", e),
+        };
+        let poisoned = guard.__poisoned();
+        let result = (guard, WaitTimeoutResult(timed_out));
+        if poisoned {
+            Err(PoisonError::new(result))
+        } else {
+            Ok(result)
+        }
+    }
+
+    /// Waits while `condition` returns `true`, for at most `dur` in total (one deadline on
+    /// `CLOCK_MONOTONIC` for all the wake-ups). [`WaitTimeoutResult::timed_out`] is `true`
+    /// only if the time ran out with `condition` still true.
+    ///
+    /// # Errors
+    /// As [`Cond::wait_timeout`].
+    ///
+    /// ```
+    /// use pthread_sync::{Cond, Locker};
+    /// use std::time::Duration;
+    ///
+    /// let (m, c) = (Locker::new(false), Cond::new());
+    /// let (g, res) = c
+    ///     .wait_timeout_while(m.lock().unwrap(), Duration::from_millis(10), |ready| !*ready)
+    ///     .unwrap();
+    /// assert!(res.timed_out());
+    /// assert!(!*g);
+    /// ```
+    pub fn wait_timeout_while<G, F>(
+        &self,
+        mut guard: G,
+        dur: Duration,
+        mut condition: F,
+    ) -> LockResult<(G, WaitTimeoutResult)>
+    where
+        G: CondGuard,
+        F: FnMut(&mut G::Target) -> bool,
+    {
+        let deadline = Deadline::after(dur);
+        let mut timed_out = false;
+        loop {
+            if !condition(&mut *guard) {
+                return Ok((guard, WaitTimeoutResult(false)));
+            }
+            if timed_out {
+                return Ok((guard, WaitTimeoutResult(true)));
+            }
+            let (g, result) = self.wait_until(guard, &deadline)?;
+            guard = g;
+            timed_out = result.timed_out();
+        }
+    }
+
+    /// Wakes one thread waiting on this condvar, if any (`pthread_cond_signal`).
+    #[doc(alias = "pthread_cond_signal")]
+    #[inline]
+    pub fn notify_one(&self) {
+        // A condvar that was never waited on has no waiters to wake: do not create it.
+        if let Some(raw) = self.raw.get() {
+            raw.notify_one();
+        }
+    }
+
+    /// Wakes every thread waiting on this condvar (`pthread_cond_broadcast`).
+    #[doc(alias = "pthread_cond_broadcast")]
+    #[inline]
+    pub fn notify_all(&self) {
+        if let Some(raw) = self.raw.get() {
+            raw.notify_all();
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn two_mutexes() -> ! {
+    panic!("pthread-sync: a Cond was used with two different mutexes (undefined in POSIX)")
+}
+
+impl Default for Cond {
+    fn default() -> Cond {
+        Cond::new()
+    }
+}
+
+impl fmt::Debug for Cond {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cond").finish_non_exhaustive()
+    }
+}

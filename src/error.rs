@@ -1,0 +1,158 @@
+//! The crate's one error type: errno values turned into typed cases, in one place.
+
+use std::fmt;
+use std::io;
+
+/// What went wrong in a pthread or semaphore call.
+///
+/// Each case names an errno the crate can meet; [`Error::errno`] gives the number back.
+/// It converts into [`std::io::Error`] (keeping this value as the source), so `?` works in
+/// functions returning `io::Result`.
+///
+/// ```
+/// use pthread_sync::{Error, ErrorCheckLocker};
+///
+/// let m = ErrorCheckLocker::new(0);
+/// let _held = m.lock().unwrap();
+/// let err = m.lock().unwrap_err();
+/// assert_eq!(err, Error::Deadlock);
+/// assert_eq!(err.errno(), libc::EDEADLK);
+/// let io: std::io::Error = err.into();
+/// assert_eq!(io.kind(), std::io::ErrorKind::Deadlock);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operation would block: the mutex is held, or the semaphore is zero
+    /// (`EBUSY` from `pthread_mutex_trylock`, `EAGAIN` from `sem_trywait`).
+    WouldBlock,
+    /// The calling thread already owns the mutex (`EDEADLK`, errorcheck mutexes).
+    Deadlock,
+    /// The calling thread does not own the mutex it tried to unlock (`EPERM`).
+    NotOwner,
+    /// The deadline passed before the mutex, condition or semaphore was acquired (`ETIMEDOUT`).
+    TimedOut,
+    /// The previous owner of a robust mutex died while holding it (`EOWNERDEAD`).
+    OwnerDied,
+    /// A robust mutex was left inconsistent by a dead owner and can no longer be used
+    /// (`ENOTRECOVERABLE`).
+    NotRecoverable,
+    /// A counter would pass its limit: a semaphore at `SEM_VALUE_MAX` (`EOVERFLOW`), or a
+    /// recursive mutex locked too many times (`EAGAIN`).
+    Overflow,
+    /// A wait was interrupted by a signal handler (`EINTR`), where the caller asked for
+    /// interruptible waits.
+    Interrupted,
+    /// An argument was refused before any system call was made; the text says which.
+    InvalidInput(&'static str),
+    /// Any other errno, kept as its number.
+    Os(i32),
+}
+
+impl Error {
+    /// Maps an errno returned by a pthread or semaphore call.
+    ///
+    /// `EAGAIN` maps to [`Error::WouldBlock`]; callers for which it means a counter limit map
+    /// it themselves.
+    #[cold]
+    #[inline(never)]
+    #[cfg_attr(loom, allow(dead_code))] // the model backend has no errno
+    pub(crate) fn from_errno(errno: i32) -> Error {
+        match errno {
+            libc::EBUSY | libc::EAGAIN => Error::WouldBlock,
+            libc::EDEADLK => Error::Deadlock,
+            libc::EPERM => Error::NotOwner,
+            libc::ETIMEDOUT => Error::TimedOut,
+            libc::EOWNERDEAD => Error::OwnerDied,
+            libc::ENOTRECOVERABLE => Error::NotRecoverable,
+            libc::EOVERFLOW => Error::Overflow,
+            libc::EINTR => Error::Interrupted,
+            libc::EINVAL => Error::InvalidInput("rejected by the C library (EINVAL)"),
+            other => Error::Os(other),
+        }
+    }
+
+    /// The errno this error stands for (`EINVAL` for [`Error::InvalidInput`]).
+    pub fn errno(&self) -> i32 {
+        match *self {
+            Error::WouldBlock => libc::EBUSY,
+            Error::Deadlock => libc::EDEADLK,
+            Error::NotOwner => libc::EPERM,
+            Error::TimedOut => libc::ETIMEDOUT,
+            Error::OwnerDied => libc::EOWNERDEAD,
+            Error::NotRecoverable => libc::ENOTRECOVERABLE,
+            Error::Overflow => libc::EOVERFLOW,
+            Error::Interrupted => libc::EINTR,
+            Error::InvalidInput(_) => libc::EINVAL,
+            Error::Os(errno) => errno,
+        }
+    }
+
+    /// The [`io::ErrorKind`] this error converts to.
+    pub fn kind(&self) -> io::ErrorKind {
+        match self {
+            Error::WouldBlock => io::ErrorKind::WouldBlock,
+            Error::Deadlock => io::ErrorKind::Deadlock,
+            Error::NotOwner => io::ErrorKind::PermissionDenied,
+            Error::TimedOut => io::ErrorKind::TimedOut,
+            Error::Interrupted => io::ErrorKind::Interrupted,
+            Error::InvalidInput(_) => io::ErrorKind::InvalidInput,
+            Error::Os(errno) => io::Error::from_raw_os_error(*errno).kind(),
+            Error::OwnerDied | Error::NotRecoverable | Error::Overflow => io::ErrorKind::Other,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::WouldBlock => f.write_str(
+                "operation would block: the mutex is held or the semaphore is zero (EBUSY/EAGAIN)",
+            ),
+            Error::Deadlock => {
+                f.write_str("deadlock: the calling thread already owns this mutex (EDEADLK)")
+            }
+            Error::NotOwner => {
+                f.write_str("not owner: the calling thread does not own this mutex (EPERM)")
+            }
+            Error::TimedOut => f.write_str("timed out: the deadline passed first (ETIMEDOUT)"),
+            Error::OwnerDied => f.write_str(
+                "owner died: the previous holder of this robust mutex died holding it; \
+                 the protected data may be inconsistent (EOWNERDEAD)",
+            ),
+            Error::NotRecoverable => f.write_str(
+                "not recoverable: a robust mutex was released by a dead owner's successor \
+                 without being made consistent (ENOTRECOVERABLE)",
+            ),
+            Error::Overflow => f.write_str(
+                "overflow: a semaphore at SEM_VALUE_MAX or a recursive lock count at its limit \
+                 (EOVERFLOW/EAGAIN)",
+            ),
+            Error::Interrupted => f.write_str("interrupted by a signal handler (EINTR)"),
+            Error::InvalidInput(what) => write!(f, "invalid input: {what}"),
+            Error::Os(errno) => write!(
+                f,
+                "unexpected error from the C library: {}",
+                io::Error::from_raw_os_error(*errno)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        io::Error::new(err.kind(), err)
+    }
+}
+
+/// Reports a pthread call that failed where the crate's invariants say it cannot (for example
+/// `pthread_mutex_lock` on a normal mutex, or an object that could not be initialised).
+/// All such failures are routed here, off the hot paths.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn fatal(call: &'static str, err: Error) -> ! {
+    panic!("pthread-sync: {call} failed: {err}")
+}

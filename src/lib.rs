@@ -1,0 +1,80 @@
+//! pthread-style synchronization primitives for Linux (glibc), on `libc`.
+//!
+//! | type | over | what it adds |
+//! |---|---|---|
+//! | [`Locker`] (= [`Mutex`]) | `pthread_mutex_t`, normal | drop-in for `std::sync::Mutex` (poisoning included), plus [`Locker::lock_timeout`] |
+//! | [`ErrorCheckLocker`] | `PTHREAD_MUTEX_ERRORCHECK` | relock is [`Error::Deadlock`], foreign unlock [`Error::NotOwner`] |
+//! | [`RecursiveLocker`] | `PTHREAD_MUTEX_RECURSIVE` | re-entrant on the owning thread; guards give `&T` |
+//! | [`Cond`] (= [`Condvar`]) | `pthread_cond_t` on `CLOCK_MONOTONIC` | drop-in for `std::sync::Condvar`; works with errorcheck guards too |
+//! | [`Sem`] | unnamed `sem_t` | counting semaphore, timed waits, RAII [`SemPermit`] |
+//!
+//! Replacing the import is all a program written for std needs:
+//!
+//! ```
+//! // use std::sync::{Condvar, Mutex};
+//! use pthread_sync::{Condvar, Mutex};
+//! use std::sync::Arc;
+//! use std::thread;
+//!
+//! let pair = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+//! let producer = {
+//!     let pair = Arc::clone(&pair);
+//!     thread::spawn(move || {
+//!         for i in 0..10 {
+//!             pair.0.lock().unwrap().push(i);
+//!             pair.1.notify_one();
+//!         }
+//!     })
+//! };
+//! let (lock, cvar) = &*pair;
+//! let done = cvar.wait_while(lock.lock().unwrap(), |v| v.len() < 10).unwrap();
+//! assert_eq!(*done, (0..10).collect::<Vec<_>>());
+//! # drop(done);
+//! producer.join().unwrap();
+//! ```
+//!
+//! Every pthread object is created on first use in a heap allocation that never moves (POSIX
+//! forbids moving one after initialisation), so every constructor is a `const fn` and
+//! `static` primitives work. All calls into C live in one private module, `sys`, which has a
+//! second, pure-Rust backend over [loom](https://docs.rs/loom) for model checking.
+//!
+//! Errors are one enum, [`Error`], mapping errno; it converts into [`std::io::Error`].
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("pthread-sync supports Linux with glibc only");
+
+mod cond;
+mod error;
+mod lazy;
+mod locker;
+mod poison;
+mod sem;
+mod shim;
+mod sys;
+
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod mutation;
+#[cfg(not(loom))]
+mod mutation;
+
+pub use cond::{Cond, CondGuard, WaitTimeoutResult};
+pub use error::Error;
+pub use locker::{
+    ErrorCheckGuard, ErrorCheckLocker, LockTimeoutError, LockTimeoutResult, Locker, LockerGuard,
+    RecursiveGuard, RecursiveLocker,
+};
+pub use sem::{Sem, SemPermit};
+/// std's poisoning types, re-exported: [`Locker`] returns exactly these.
+pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+
+/// [`Cond`] under std's name, so `use pthread_sync::Condvar;` replaces `std::sync::Condvar`.
+pub use cond::Cond as Condvar;
+/// [`Locker`] under std's name, so `use pthread_sync::Mutex;` replaces `std::sync::Mutex`.
+pub use locker::Locker as Mutex;
+/// [`LockerGuard`] under std's name.
+pub use locker::LockerGuard as MutexGuard;

@@ -1,0 +1,187 @@
+//! [`RecursiveLocker`]: `PTHREAD_MUTEX_RECURSIVE`, re-entrant on the owning thread.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::ops::Deref;
+use std::time::Duration;
+
+use super::{LazyMutex, NotSend};
+use crate::error::{fatal, Error};
+use crate::shim::const_fn;
+use crate::sys::{Deadline, MutexKind, RawMutex};
+
+/// A re-entrant mutex over `PTHREAD_MUTEX_RECURSIVE`: the thread that holds it may lock it
+/// again; other threads get it only when the last guard of the owner is dropped.
+///
+/// Guards give `&T` only, since two nested guards on one thread would otherwise alias
+/// `&mut T`; put a `Cell` or `RefCell` inside for mutation. It does not poison.
+///
+/// ```
+/// use pthread_sync::RecursiveLocker;
+/// use std::cell::Cell;
+///
+/// let m = RecursiveLocker::new(Cell::new(0));
+/// let outer = m.lock();
+/// let inner = m.lock(); // the same thread: no deadlock
+/// inner.set(inner.get() + 1);
+/// drop(inner);
+/// assert_eq!(outer.get(), 1);
+/// ```
+#[doc(alias = "PTHREAD_MUTEX_RECURSIVE")]
+#[doc(alias = "ReentrantMutex")]
+pub struct RecursiveLocker<T: ?Sized> {
+    raw: LazyMutex,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: one thread at a time holds the lock and sees `&T`; `T: Send` is enough to hand the
+// data from thread to thread (as for parking_lot's ReentrantMutex).
+unsafe impl<T: ?Sized + Send> Send for RecursiveLocker<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Send> Sync for RecursiveLocker<T> {}
+
+/// An RAII guard of a [`RecursiveLocker`]; gives `&T` only. `!Send`.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let m = pthread_sync::RecursiveLocker::new(0);
+/// assert_send(m.lock());
+/// ```
+#[must_use = "if unused the RecursiveLocker will immediately unlock"]
+pub struct RecursiveGuard<'a, T: ?Sized + 'a> {
+    lock: &'a RecursiveLocker<T>,
+    raw: &'a RawMutex,
+    _not_send: NotSend,
+}
+
+// SAFETY: `&RecursiveGuard` gives `&T`, shareable between threads when `T: Sync`.
+unsafe impl<T: ?Sized + Sync> Sync for RecursiveGuard<'_, T> {}
+
+impl<T> RecursiveLocker<T> {
+    const_fn! {
+        /// A new unlocked recursive mutex holding `t`; the pthread mutex is created on first
+        /// use.
+        #[inline]
+        pub const fn new(t: T) -> RecursiveLocker<T> {
+            RecursiveLocker { raw: LazyMutex::new(), data: UnsafeCell::new(t) }
+        }
+    }
+
+    /// Consumes the mutex and returns the data.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> RecursiveLocker<T> {
+    #[inline(always)]
+    fn raw(&self) -> &RawMutex {
+        self.raw.get(MutexKind::Recursive)
+    }
+
+    #[inline(always)]
+    fn guard<'a>(&'a self, raw: &'a RawMutex) -> RecursiveGuard<'a, T> {
+        RecursiveGuard {
+            lock: self,
+            raw,
+            _not_send: NotSend::default(),
+        }
+    }
+
+    /// Blocks until the lock is acquired; succeeds at once if this thread already holds it.
+    ///
+    /// # Panics
+    /// If this thread already holds the lock `u32::MAX` times (glibc's count limit), which
+    /// takes that many live (or leaked) guards.
+    #[doc(alias = "pthread_mutex_lock")]
+    #[inline]
+    pub fn lock(&self) -> RecursiveGuard<'_, T> {
+        let raw = self.raw();
+        if let Err(e) = raw.lock() {
+            fatal("pthread_mutex_lock (recursive)", e);
+        }
+        self.guard(raw)
+    }
+
+    /// Acquires the lock without blocking: at once if it is free or held by this thread.
+    ///
+    /// # Errors
+    /// [`Error::WouldBlock`] if another thread holds it; [`Error::Overflow`] at the count
+    /// limit.
+    #[doc(alias = "pthread_mutex_trylock")]
+    #[inline]
+    pub fn try_lock(&self) -> Result<RecursiveGuard<'_, T>, Error> {
+        let raw = self.raw();
+        raw.try_lock().map(|()| self.guard(raw))
+    }
+
+    /// Blocks until the lock is acquired or `dur` has passed (`CLOCK_MONOTONIC`); at once if
+    /// this thread already holds it.
+    ///
+    /// # Errors
+    /// [`Error::TimedOut`] when `dur` passes first; [`Error::Overflow`] at the count limit.
+    #[doc(alias = "pthread_mutex_clocklock")]
+    pub fn lock_timeout(&self, dur: Duration) -> Result<RecursiveGuard<'_, T>, Error> {
+        let raw = self.raw();
+        raw.lock_until(&Deadline::after(dur))
+            .map(|()| self.guard(raw))
+    }
+
+    /// A mutable reference to the data, with no locking: `&mut self` proves exclusive access.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+}
+
+impl<T: Default> Default for RecursiveLocker<T> {
+    fn default() -> Self {
+        RecursiveLocker::new(T::default())
+    }
+}
+
+impl<T> From<T> for RecursiveLocker<T> {
+    fn from(t: T) -> Self {
+        RecursiveLocker::new(t)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RecursiveLocker<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RecursiveLocker");
+        match self.try_lock() {
+            Ok(guard) => d.field("data", &&*guard),
+            Err(_) => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<T: ?Sized> Deref for RecursiveGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock, so only this thread can reach the data, and only
+        // through shared references (no guard gives `&mut T`).
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RecursiveGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard holds one level of `raw` and is `!Send`: this thread locked it.
+        let _ = unsafe { self.raw.unlock() };
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RecursiveGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RecursiveGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}

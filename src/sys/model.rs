@@ -1,0 +1,297 @@
+//! The model backend (`cfg(loom)`): the pthread semantics the crate relies on, written in pure
+//! Rust on loom's primitives, with the same types and methods as `pthread.rs`.
+//!
+//! It is an executable specification; `loom-tests/tests/differential.rs` runs the same
+//! scripted scenarios on it and on glibc and compares the outcomes, so it cannot drift.
+//!
+//! - Mutex: an owner and a count. Normal: relock by the owner blocks forever (loom reports the
+//!   deadlock); unlock by a non-owner is undefined in POSIX, so the model panics on it, which
+//!   makes loom fail any crate code that could do it. Errorcheck: relock is `Deadlock`, a
+//!   foreign unlock `NotOwner`. Recursive: the owner relocks, counted. `try_lock` by the owner
+//!   of a normal or errorcheck mutex is `WouldBlock` (glibc's `EBUSY`).
+//! - Condition variable: a notification counter; a waiter returns once the counter moved
+//!   past the value it saw. `notify_one` wakes at least one waiter; the others may see the
+//!   change later, which POSIX allows as a spurious wake-up.
+//! - Semaphore: a count under a mutex, with `Overflow` at `SEM_VALUE_MAX`.
+//! - Timed operations "may time out": loom has no clock, so a timed wait gives the other
+//!   threads one chance to run (a yield), then succeeds if it can or reports the timeout. Both
+//!   outcomes are explored.
+
+use std::time::Duration;
+
+use loom::sync::{Condvar, Mutex, MutexGuard};
+use loom::thread::{self, ThreadId};
+
+use super::{MutexKind, SEM_VALUE_MAX};
+use crate::error::Error;
+
+/// A point in time, for the interface's sake: the model has no clock.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline(());
+
+impl Deadline {
+    /// Any duration: in the model, every timed operation may time out.
+    pub fn after(_dur: Duration) -> Deadline {
+        Deadline(())
+    }
+}
+
+struct Owner {
+    thread: Option<ThreadId>,
+    count: u32,
+}
+
+/// A model of a pthread mutex of one [`MutexKind`].
+pub struct RawMutex {
+    kind: MutexKind,
+    owner: Mutex<Owner>,
+    released: Condvar,
+}
+
+/// What an attempt to take the mutex found.
+enum Attempt {
+    Acquired,
+    Failed(Error),
+    /// Held by another thread (or, for a normal mutex, by this one): wait or give up.
+    Busy,
+}
+
+impl RawMutex {
+    /// A new model mutex of `kind`.
+    pub fn new_boxed(kind: MutexKind) -> Result<Box<RawMutex>, Error> {
+        Ok(Box::new(RawMutex {
+            kind,
+            owner: Mutex::new(Owner {
+                thread: None,
+                count: 0,
+            }),
+            released: Condvar::new(),
+        }))
+    }
+
+    fn state(&self) -> MutexGuard<'_, Owner> {
+        self.owner.lock().expect("model state poisoned")
+    }
+
+    /// One attempt at taking the mutex. `blocking`: the caller would wait (lock, timed lock)
+    /// rather than give up (trylock); it decides what an errorcheck owner gets.
+    fn attempt(&self, owner: &mut Owner, me: ThreadId, blocking: bool) -> Attempt {
+        match owner.thread {
+            None => {
+                owner.thread = Some(me);
+                owner.count = 1;
+                Attempt::Acquired
+            }
+            Some(t) if t == me => match self.kind {
+                MutexKind::Recursive => match owner.count.checked_add(1) {
+                    Some(c) => {
+                        owner.count = c;
+                        Attempt::Acquired
+                    }
+                    None => Attempt::Failed(Error::Overflow),
+                },
+                MutexKind::ErrorCheck if blocking => Attempt::Failed(Error::Deadlock),
+                // trylock by the owner: EBUSY; a normal relock: blocks (forever).
+                MutexKind::ErrorCheck | MutexKind::Normal => Attempt::Busy,
+            },
+            Some(_) => Attempt::Busy,
+        }
+    }
+
+    /// Blocks until acquired; a normal mutex relocked by its owner blocks forever.
+    pub fn lock(&self) -> Result<(), Error> {
+        let me = thread::current().id();
+        let mut owner = self.state();
+        loop {
+            match self.attempt(&mut owner, me, true) {
+                Attempt::Acquired => return Ok(()),
+                Attempt::Failed(e) => return Err(e),
+                Attempt::Busy => owner = self.released.wait(owner).expect("model poisoned"),
+            }
+        }
+    }
+
+    /// `Err(WouldBlock)` when held (by the owner too, unless recursive).
+    pub fn try_lock(&self) -> Result<(), Error> {
+        let me = thread::current().id();
+        match self.attempt(&mut self.state(), me, false) {
+            Attempt::Acquired => Ok(()),
+            Attempt::Failed(e) => Err(e),
+            Attempt::Busy => Err(Error::WouldBlock),
+        }
+    }
+
+    /// May time out: when busy, lets other threads run once, then tries again or times out.
+    pub fn lock_until(&self, _deadline: &Deadline) -> Result<(), Error> {
+        let me = thread::current().id();
+        if let Some(done) = self.attempt_done(me) {
+            return done;
+        }
+        thread::yield_now();
+        self.attempt_done(me).unwrap_or(Err(Error::TimedOut))
+    }
+
+    fn attempt_done(&self, me: ThreadId) -> Option<Result<(), Error>> {
+        match self.attempt(&mut self.state(), me, true) {
+            Attempt::Acquired => Some(Ok(())),
+            Attempt::Failed(e) => Some(Err(e)),
+            Attempt::Busy => None,
+        }
+    }
+
+    /// Releases one level of ownership.
+    ///
+    /// # Safety
+    /// As for the real backend: for a normal mutex the calling thread must hold it (the model
+    /// panics if it does not, so that loom reports the bug).
+    pub unsafe fn unlock(&self) -> Result<(), Error> {
+        let me = thread::current().id();
+        let mut owner = self.state();
+        match owner.thread {
+            Some(t) if t == me => {
+                owner.count -= 1;
+                if owner.count == 0 {
+                    owner.thread = None;
+                    self.released.notify_one();
+                }
+                Ok(())
+            }
+            _ if self.kind == MutexKind::Normal => {
+                panic!("model: unlock of a normal mutex by a thread that does not hold it")
+            }
+            _ => Err(Error::NotOwner),
+        }
+    }
+}
+
+/// A model of a condition variable: a notification counter.
+pub struct RawCond {
+    notified: Mutex<u64>,
+    wake: Condvar,
+}
+
+impl RawCond {
+    /// A new model condition variable.
+    pub fn new_boxed() -> Result<Box<RawCond>, Error> {
+        Ok(Box::new(RawCond {
+            notified: Mutex::new(0),
+            wake: Condvar::new(),
+        }))
+    }
+
+    /// Releases `mutex` and waits for a notification, then reacquires `mutex`.
+    ///
+    /// # Safety
+    /// The calling thread holds `mutex` (not recursively).
+    pub unsafe fn wait(&self, mutex: &RawMutex) -> Result<(), Error> {
+        let mut seen = self.notified.lock().expect("model poisoned");
+        let start = *seen;
+        // Released while the counter is locked: a notifier cannot slip in between.
+        // SAFETY: the caller holds `mutex`.
+        unsafe { mutex.unlock() }?;
+        while *seen == start {
+            seen = self.wake.wait(seen).expect("model poisoned");
+        }
+        drop(seen);
+        mutex.lock()
+    }
+
+    /// May time out: releases `mutex`, lets other threads run, and reports whether a
+    /// notification came (`Ok(false)`) or not (`Ok(true)`, timed out).
+    ///
+    /// # Safety
+    /// As for [`RawCond::wait`].
+    pub unsafe fn wait_until(&self, mutex: &RawMutex, _deadline: &Deadline) -> Result<bool, Error> {
+        let seen = self.notified.lock().expect("model poisoned");
+        let start = *seen;
+        // SAFETY: the caller holds `mutex`.
+        unsafe { mutex.unlock() }?;
+        drop(seen);
+        thread::yield_now();
+        let notified = *self.notified.lock().expect("model poisoned") != start;
+        mutex.lock()?;
+        Ok(!notified)
+    }
+
+    /// Wakes at least one waiter, if any.
+    pub fn notify_one(&self) {
+        *self.notified.lock().expect("model poisoned") += 1;
+        self.wake.notify_one();
+    }
+
+    /// Wakes every waiter.
+    pub fn notify_all(&self) {
+        *self.notified.lock().expect("model poisoned") += 1;
+        self.wake.notify_all();
+    }
+}
+
+/// A model of a counting semaphore.
+pub struct RawSem {
+    value: Mutex<u32>,
+    posted: Condvar,
+}
+
+impl RawSem {
+    /// A new model semaphore holding `value`.
+    pub fn new_boxed(value: u32) -> Result<Box<RawSem>, Error> {
+        if value > SEM_VALUE_MAX {
+            return Err(Error::InvalidInput(
+                "semaphore value above SEM_VALUE_MAX (2147483647)",
+            ));
+        }
+        Ok(Box::new(RawSem {
+            value: Mutex::new(value),
+            posted: Condvar::new(),
+        }))
+    }
+
+    fn state(&self) -> MutexGuard<'_, u32> {
+        self.value.lock().expect("model poisoned")
+    }
+
+    /// Blocks while zero, then takes one.
+    pub fn wait(&self) -> Result<(), Error> {
+        let mut v = self.state();
+        while *v == 0 {
+            v = self.posted.wait(v).expect("model poisoned");
+        }
+        *v -= 1;
+        Ok(())
+    }
+
+    /// Takes one, or `Err(WouldBlock)` at zero.
+    pub fn try_wait(&self) -> Result<(), Error> {
+        let mut v = self.state();
+        if *v == 0 {
+            return Err(Error::WouldBlock);
+        }
+        *v -= 1;
+        Ok(())
+    }
+
+    /// May time out: at zero, lets other threads run once, then takes one or times out.
+    pub fn wait_until(&self, _deadline: &Deadline) -> Result<(), Error> {
+        if self.try_wait().is_ok() {
+            return Ok(());
+        }
+        thread::yield_now();
+        self.try_wait().map_err(|_| Error::TimedOut)
+    }
+
+    /// Adds one and wakes a waiter; `Err(Overflow)` at `SEM_VALUE_MAX`.
+    pub fn post(&self) -> Result<(), Error> {
+        let mut v = self.state();
+        if *v == SEM_VALUE_MAX {
+            return Err(Error::Overflow);
+        }
+        *v += 1;
+        self.posted.notify_one();
+        Ok(())
+    }
+
+    /// The current value.
+    pub fn value(&self) -> u32 {
+        *self.state()
+    }
+}

@@ -1,0 +1,108 @@
+//! The drop-in promise: code written against `std::sync::{Mutex, MutexGuard, Condvar}` compiles
+//! and behaves the same with only the import changed. Each suite below is written once and
+//! instantiated twice, over `std::sync` and over `pthread_sync`, and the outcomes compared.
+
+macro_rules! suite {
+    ($name:ident, $($path:tt)+) => {
+        mod $name {
+            use $($path)+::{Condvar, Mutex, MutexGuard, TryLockError};
+            use std::sync::Arc;
+            use std::thread;
+            use std::time::Duration;
+
+            // Code that names the guard type, as std users write helpers.
+            fn bump(g: &mut MutexGuard<'_, Vec<u32>>, v: u32) {
+                g.push(v);
+            }
+
+            static GLOBAL: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+            /// Runs a fixed scenario and records what it observed.
+            pub fn scenario() -> Vec<String> {
+                let mut seen = Vec::new();
+
+                // Basic lock, guard helper, static.
+                let m = Mutex::new(Vec::new());
+                bump(&mut m.lock().unwrap(), 1);
+                GLOBAL.lock().unwrap().push(7);
+                seen.push(format!("{:?} {:?}", *m.lock().unwrap(), *GLOBAL.lock().unwrap()));
+
+                // try_lock while held.
+                let g = m.lock().unwrap();
+                seen.push(format!("{}", matches!(m.try_lock(), Err(TryLockError::WouldBlock))));
+                drop(g);
+
+                // Poisoning through a panicking thread, then recovery.
+                let shared = Arc::new(Mutex::new(0));
+                let s2 = Arc::clone(&shared);
+                let r = thread::spawn(move || {
+                    let _g = s2.lock().unwrap();
+                    panic!("boom");
+                })
+                .join();
+                seen.push(format!("{} {}", r.is_err(), shared.is_poisoned()));
+                let v = match shared.lock() {
+                    Ok(g) => *g,
+                    Err(poisoned) => *poisoned.into_inner() + 100,
+                };
+                shared.clear_poison();
+                seen.push(format!("{v} {}", shared.is_poisoned()));
+                seen.push(format!("{:?}", shared.try_lock().is_ok()));
+
+                // get_mut, into_inner, Default, From.
+                let mut owned = Mutex::from(5);
+                *owned.get_mut().unwrap() += 1;
+                let d: Mutex<u8> = Default::default();
+                seen.push(format!("{} {}", owned.into_inner().unwrap(), d.into_inner().unwrap()));
+
+                // Condvar: the std documentation's example, plus wait_timeout(_while).
+                let pair = Arc::new((Mutex::new(false), Condvar::new()));
+                let pair2 = Arc::clone(&pair);
+                let t = thread::spawn(move || {
+                    let (lock, cvar) = &*pair2;
+                    *lock.lock().unwrap() = true;
+                    cvar.notify_one();
+                });
+                let (lock, cvar) = &*pair;
+                let mut started = lock.lock().unwrap();
+                while !*started {
+                    started = cvar.wait(started).unwrap();
+                }
+                seen.push(format!("{}", *started));
+                drop(started);
+                t.join().unwrap();
+
+                let pair = (Mutex::new(0), Condvar::new());
+                let (g, res) = pair
+                    .1
+                    .wait_timeout(pair.0.lock().unwrap(), Duration::from_millis(5))
+                    .unwrap();
+                seen.push(format!("{} {}", *g, res.timed_out()));
+                drop(g);
+                let (g, res) = pair
+                    .1
+                    .wait_timeout_while(pair.0.lock().unwrap(), Duration::from_millis(5), |v| *v == 0)
+                    .unwrap();
+                seen.push(format!("{} {}", *g, res.timed_out()));
+                drop(g);
+                let g = pair.1.wait_while(pair.0.lock().unwrap(), |v| *v != 0).unwrap();
+                seen.push(format!("{}", *g));
+                drop(g);
+                pair.1.notify_all();
+                let _: Condvar = Default::default();
+                seen
+            }
+        }
+    };
+}
+
+suite!(with_std, std::sync);
+suite!(with_pthread_sync, pthread_sync);
+
+#[test]
+fn same_code_same_outcomes() {
+    let expected = with_std::scenario();
+    let got = with_pthread_sync::scenario();
+    assert_eq!(got, expected);
+    assert_eq!(got.len(), 10);
+}
