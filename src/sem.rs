@@ -60,6 +60,28 @@ impl Sem {
         }
     }
 
+    const_fn! {
+        /// A semaphore holding `N`, checked at compile time: the constructor for `static`s
+        /// (where the `Result` of [`Sem::new`] cannot be unwrapped).
+        ///
+        /// ```
+        /// use pthread_sync::Sem;
+        /// static SLOTS: Sem = Sem::new_const::<4>();
+        /// assert_eq!(SLOTS.value(), 4);
+        /// ```
+        ///
+        /// A value above [`Sem::MAX_VALUE`] does not compile:
+        ///
+        /// ```compile_fail
+        /// static TOO_MANY: pthread_sync::Sem = pthread_sync::Sem::new_const::<{ u32::MAX }>();
+        /// # fn main() { let _ = TOO_MANY.value(); }
+        /// ```
+        pub const fn new_const<const N: u32>() -> Sem {
+            const { assert!(N <= Sem::MAX_VALUE, "semaphore value above SEM_VALUE_MAX") };
+            Sem { raw: LazyBox::new(), initial: N }
+        }
+    }
+
     #[inline(always)]
     fn raw(&self) -> &RawSem {
         self.raw.get_or_init(|| {
@@ -151,10 +173,7 @@ impl Sem {
 impl Default for Sem {
     /// A semaphore holding zero.
     fn default() -> Sem {
-        Sem {
-            raw: LazyBox::new(),
-            initial: 0,
-        }
+        Sem::new_const::<0>()
     }
 }
 
