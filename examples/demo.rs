@@ -9,6 +9,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+// The two seed ports, run as part of the tour.
+#[path = "producer_consumer.rs"]
+mod producer_consumer;
+#[path = "thread_pool.rs"]
+mod thread_pool;
+
 fn section(title: &str) {
     println!("\n== {title}");
 }
@@ -183,6 +189,10 @@ fn main() {
     locker_counter();
     errorcheck_and_recursive();
     cond_and_sem();
+    section("examples/thread_pool.rs: half-sync/half-reactive pool (Locker + Sem)");
+    thread_pool::main();
+    section("examples/producer_consumer.rs: bounded buffer (Locker + two Conds)");
+    producer_consumer::main();
     quick_comparison();
     println!("\ndone.");
 }

@@ -56,7 +56,7 @@ impl Buffer {
     }
 }
 
-fn main() {
+pub fn main() {
     let buf = Arc::new(Buffer {
         state: Locker::new((VecDeque::with_capacity(CAPACITY), PRODUCERS)),
         not_empty: Cond::new(),

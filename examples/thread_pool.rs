@@ -116,7 +116,7 @@ impl Request for SumSquares {
     }
 }
 
-fn main() {
+pub fn main() {
     const WORKERS: usize = 4;
     const REQUESTS: u64 = 2_000;
     let total = Arc::new(AtomicU64::new(0));
