@@ -40,7 +40,6 @@
 //!
 //! Errors are one enum, [`Error`], mapping errno; it converts into [`std::io::Error`].
 
-#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

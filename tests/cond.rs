@@ -129,7 +129,10 @@ fn wait_timeout_while_uses_one_deadline_and_reports_the_condition() {
     let noisy = {
         let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
         thread::spawn(move || {
-            while stop.load(Ordering::SeqCst) == 0 {
+            // Bounded, so a wait that restarted its deadline at each wake-up would end when
+            // this stops (after 5 s) and fail the check below, instead of hanging.
+            let until = Instant::now() + Duration::from_secs(5);
+            while stop.load(Ordering::SeqCst) == 0 && Instant::now() < until {
                 state.1.notify_all();
                 thread::sleep(Duration::from_millis(2));
             }
