@@ -2,13 +2,14 @@
 
 use std::fmt;
 use std::ops::DerefMut;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::{LockResult, PoisonError};
 use std::time::Duration;
 
 use crate::error::fatal;
 use crate::lazy::LazyBox;
 use crate::locker::{ErrorCheckGuard, LockerGuard};
+use crate::model_check::{self, Mutation};
 use crate::shim::{const_fn, AtomicUsize};
 use crate::sys::{Deadline, RawCond, RawMutex};
 
@@ -27,8 +28,9 @@ mod sealed {
 /// A guard a [`Cond`] can wait with: the guards of [`Locker`](crate::Locker) and
 /// [`ErrorCheckLocker`](crate::ErrorCheckLocker).
 ///
-/// Sealed. A [`RecursiveGuard`](crate::RecursiveGuard) is deliberately not one: waiting with
-/// a recursive mutex is undefined in POSIX, so here it does not compile:
+/// Sealed. A [`RecursiveGuard`](crate::RecursiveGuard) is deliberately not one: a wait
+/// releases a recursive mutex only if it is held once (POSIX advises against the pairing;
+/// held twice, the waiter would sleep holding it and deadlock), so here it does not compile:
 ///
 /// ```compile_fail
 /// use pthread_sync::{Cond, RecursiveLocker};
@@ -83,10 +85,21 @@ impl WaitTimeoutResult {
 ///   wall clock neither shortens nor lengthens them;
 /// - it also works with [`ErrorCheckLocker`](crate::ErrorCheckLocker) guards; a
 ///   [`RecursiveLocker`](crate::RecursiveLocker) guard does not compile (see [`CondGuard`]);
-/// - a `Cond` is bound to the first mutex it waits with; waiting with another mutex later
-///   panics before any pthread call (std does the same), since POSIX leaves it undefined.
+/// - while threads wait on a `Cond` with one mutex, waiting on it with another mutex panics
+///   before any pthread call, since POSIX leaves that undefined; once the last waiter has
+///   returned, the `Cond` may be used with any mutex (POSIX's dynamic binding). std's
+///   futex-based `Condvar` does not check; its documentation reserves the right to panic.
 ///
 /// Spurious wake-ups can happen: wait in a loop, or use [`Cond::wait_while`].
+///
+/// # Differences from `std::sync::Condvar`
+///
+/// Code that calls the methods compiles unchanged (closures' argument types are inferred as
+/// with std). The methods are generic over the guard type ([`CondGuard`]), so two rarer
+/// spellings differ: a turbofish names the guard (`wait::<MutexGuard<'_, T>>`, not
+/// `wait::<T>`), and coercing a method to a `fn` pointer needs the guard type spelled out.
+/// [`WaitTimeoutResult`] is this crate's own type with std's method, `timed_out()`.
+/// `Debug` prints `Condvar { .. }`, as std's does.
 ///
 /// ```
 /// use pthread_sync::{Condvar, Mutex};
@@ -107,8 +120,12 @@ impl WaitTimeoutResult {
 #[doc(alias = "pthread_cond_t")]
 pub struct Cond {
     raw: LazyBox<RawCond>,
-    /// Address of the pthread mutex this condvar is bound to (0 before the first wait).
+    /// Address of the pthread mutex the current waiters use (0: no waiter, unbound).
     mutex: AtomicUsize,
+    /// How many threads are inside a wait. Only threads holding the bound mutex touch it, so
+    /// plain loads and stores suffice; a new binding takes over through `mutex`
+    /// (`Release` when the last waiter unbinds, `Acquire` when the next one binds).
+    waiters: AtomicUsize,
 }
 
 impl Cond {
@@ -117,7 +134,7 @@ impl Cond {
         /// `const fn` and `static` condvars work.
         #[inline]
         pub const fn new() -> Cond {
-            Cond { raw: LazyBox::new(), mutex: AtomicUsize::new(0) }
+            Cond { raw: LazyBox::new(), mutex: AtomicUsize::new(0), waiters: AtomicUsize::new(0) }
         }
     }
 
@@ -127,22 +144,33 @@ impl Cond {
             .get_or_init(|| RawCond::new_boxed().unwrap_or_else(|e| fatal("pthread_cond_init", e)))
     }
 
-    /// Binds this condvar to `mutex` on first use; panics if it is bound to another one.
+    /// Enters a wait with `mutex` held: binds this condvar to `mutex` if it has no waiters,
+    /// panics if its waiters use another mutex, and counts this thread as a waiter.
     #[inline]
-    fn bind(&self, mutex: &RawMutex) {
+    #[track_caller]
+    fn enter(&self, mutex: &RawMutex) {
         let addr = mutex as *const RawMutex as usize;
-        let bound = self.mutex.load(Relaxed);
-        if bound == addr {
-            return;
+        if self.mutex.load(Acquire) != addr
+            && self
+                .mutex
+                .compare_exchange(0, addr, Acquire, Relaxed)
+                .is_err()
+            && !model_check::active(Mutation::BindNeverRefuses)
+        {
+            two_mutexes();
         }
-        if bound == 0 {
-            match self.mutex.compare_exchange(0, addr, Relaxed, Relaxed) {
-                Ok(_) => return,
-                Err(now) if now == addr => return,
-                Err(_) => {}
-            }
+        // This thread holds the bound mutex, which guards the count.
+        self.waiters.store(self.waiters.load(Relaxed) + 1, Relaxed);
+    }
+
+    /// Leaves a wait, with the bound mutex held again: the last waiter out unbinds.
+    #[inline]
+    fn leave(&self) {
+        let left = self.waiters.load(Relaxed).wrapping_sub(1);
+        self.waiters.store(left, Relaxed);
+        if left == 0 {
+            self.mutex.store(0, Release);
         }
-        two_mutexes()
     }
 
     /// Waits on `guard`'s mutex: releases it, sleeps until notified (or woken spuriously),
@@ -152,14 +180,17 @@ impl Cond {
     /// `Err(PoisonError)` (holding the guard) if the mutex is poisoned when reacquired.
     ///
     /// # Panics
-    /// If this condvar is already bound to a different mutex.
+    /// If other threads are waiting on this condvar with a different mutex.
     #[doc(alias = "pthread_cond_wait")]
+    #[track_caller]
     pub fn wait<G: CondGuard>(&self, guard: G) -> LockResult<G> {
         let mutex = guard.__raw_mutex();
-        self.bind(mutex);
-        // SAFETY: `guard` proves this thread holds `mutex`; `bind` ensured this condvar is used
-        // with no other mutex.
-        if let Err(e) = unsafe { self.raw().wait(mutex) } {
+        self.enter(mutex);
+        // SAFETY: `guard` proves this thread holds `mutex`; `enter` ensured every waiter of
+        // this condvar uses `mutex` until this wait returns.
+        let result = unsafe { self.raw().wait(mutex) };
+        self.leave();
+        if let Err(e) = result {
             fatal("pthread_cond_wait", e);
         }
         if guard.__poisoned() {
@@ -191,12 +222,13 @@ impl Cond {
     /// assert_eq!(*g, 3);
     /// # drop(g); t.join().unwrap();
     /// ```
+    #[track_caller]
     pub fn wait_while<G, F>(&self, mut guard: G, mut condition: F) -> LockResult<G>
     where
         G: CondGuard,
         F: FnMut(&mut G::Target) -> bool,
     {
-        if crate::mutation::active(crate::mutation::Mutation::WaitWhileOnce) {
+        if model_check::active(Mutation::WaitWhileOnce) {
             // Deliberately broken (model checks only): the condition is not re-checked.
             if condition(&mut *guard) {
                 guard = self.wait(guard)?;
@@ -216,8 +248,9 @@ impl Cond {
     /// As [`Cond::wait`]; the error holds the guard and the timeout result.
     ///
     /// # Panics
-    /// If this condvar is already bound to a different mutex.
+    /// If other threads are waiting on this condvar with a different mutex.
     #[doc(alias = "pthread_cond_timedwait")]
+    #[track_caller]
     pub fn wait_timeout<G: CondGuard>(
         &self,
         guard: G,
@@ -226,15 +259,18 @@ impl Cond {
         self.wait_until(guard, &Deadline::after(dur))
     }
 
+    #[track_caller]
     fn wait_until<G: CondGuard>(
         &self,
         guard: G,
         deadline: &Deadline,
     ) -> LockResult<(G, WaitTimeoutResult)> {
         let mutex = guard.__raw_mutex();
-        self.bind(mutex);
+        self.enter(mutex);
         // SAFETY: as in `wait`.
-        let timed_out = match unsafe { self.raw().wait_until(mutex, deadline) } {
+        let result = unsafe { self.raw().wait_until(mutex, deadline) };
+        self.leave();
+        let timed_out = match result {
             Ok(timed_out) => timed_out,
             Err(e) => fatal("pthread_cond_timedwait", e),
         };
@@ -265,6 +301,7 @@ impl Cond {
     /// assert!(res.timed_out());
     /// assert!(!*g);
     /// ```
+    #[track_caller]
     pub fn wait_timeout_while<G, F>(
         &self,
         mut guard: G,
@@ -287,6 +324,22 @@ impl Cond {
             let (g, result) = self.wait_until(guard, &deadline)?;
             guard = g;
             timed_out = result.timed_out();
+        }
+    }
+
+    /// Waits at most `ms` milliseconds; `true` in the result if it timed out.
+    ///
+    /// # Errors
+    /// As [`Cond::wait_timeout`].
+    #[deprecated(note = "replaced by `wait_timeout`, as in std")]
+    #[track_caller]
+    pub fn wait_timeout_ms<G: CondGuard>(&self, guard: G, ms: u32) -> LockResult<(G, bool)> {
+        match self.wait_timeout(guard, Duration::from_millis(u64::from(ms))) {
+            Ok((guard, result)) => Ok((guard, result.timed_out())),
+            Err(err) => {
+                let (guard, result) = err.into_inner();
+                Err(PoisonError::new((guard, result.timed_out())))
+            }
         }
     }
 
@@ -314,7 +367,10 @@ impl Cond {
 #[inline(never)]
 #[track_caller]
 fn two_mutexes() -> ! {
-    panic!("pthread-sync: a Cond was used with two different mutexes (undefined in POSIX)")
+    panic!(
+        "pthread-sync: a Cond was used with two different mutexes at once \
+         (undefined in POSIX): threads are waiting on it with another mutex"
+    )
 }
 
 impl Default for Cond {
@@ -325,6 +381,6 @@ impl Default for Cond {
 
 impl fmt::Debug for Cond {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cond").finish_non_exhaustive()
+        f.debug_struct("Condvar").finish_non_exhaustive()
     }
 }

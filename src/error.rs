@@ -40,10 +40,11 @@ pub enum Error {
     /// A counter would pass its limit: a semaphore at `SEM_VALUE_MAX` (`EOVERFLOW`), or a
     /// recursive mutex locked too many times (`EAGAIN`).
     Overflow,
-    /// A wait was interrupted by a signal handler (`EINTR`), where the caller asked for
-    /// interruptible waits.
+    /// A call was interrupted by a signal handler (`EINTR`). The crate's blocking waits retry
+    /// on `EINTR` themselves, so this comes only from calls that cannot be retried.
     Interrupted,
-    /// An argument was refused before any system call was made; the text says which.
+    /// An argument was refused, by the crate before any call or by the C library (`EINVAL`);
+    /// the text says which.
     InvalidInput(&'static str),
     /// Any other errno, kept as its number.
     Os(i32),
@@ -72,7 +73,10 @@ impl Error {
         }
     }
 
-    /// The errno this error stands for (`EINVAL` for [`Error::InvalidInput`]).
+    /// The errno this error stands for: the canonical one of its case. [`Error::WouldBlock`]
+    /// gives `EBUSY` (also when it came from `sem_trywait`'s `EAGAIN`), [`Error::Overflow`]
+    /// gives `EOVERFLOW` (also for a recursive mutex's `EAGAIN`), [`Error::InvalidInput`]
+    /// `EINVAL`, [`Error::Os`] its own number.
     pub fn errno(&self) -> i32 {
         match *self {
             Error::WouldBlock => libc::EBUSY,
@@ -141,9 +145,15 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// Keeps the typed error as the source (`get_ref().downcast_ref::<Error>()`), with the
+/// matching [`io::ErrorKind`]. An [`Error::Os`] becomes the plain OS error, so
+/// `raw_os_error()` gives its number.
 impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
-        io::Error::new(err.kind(), err)
+        match err {
+            Error::Os(errno) => io::Error::from_raw_os_error(errno),
+            _ => io::Error::new(err.kind(), err),
+        }
     }
 }
 
@@ -152,7 +162,6 @@ impl From<Error> for io::Error {
 /// All such failures are routed here, off the hot paths.
 #[cold]
 #[inline(never)]
-#[track_caller]
 pub(crate) fn fatal(call: &'static str, err: Error) -> ! {
     panic!("pthread-sync: {call} failed: {err}")
 }

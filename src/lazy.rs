@@ -1,6 +1,7 @@
 //! A heap object created on first use and never moved: how in-process primitives get a
 //! `const fn new` (like std's) while their pthread object keeps one address for its life.
 
+use std::marker::PhantomData;
 use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Release};
 
@@ -13,12 +14,20 @@ use crate::shim::{const_fn, AtomicPtr};
 /// drops the one it built (never used, so dropping it is harmless).
 pub(crate) struct LazyBox<T> {
     ptr: AtomicPtr<T>,
+    /// It owns a `Box<T>`: auto traits follow `T`'s, not `AtomicPtr`'s (which ignore `T`).
+    _owns: PhantomData<Box<T>>,
 }
+
+// SAFETY: sharing a `LazyBox` shares `&T` (needs `T: Sync`) and lets any thread create or
+// drop the `T` (needs `T: Send`).
+unsafe impl<T: Send + Sync> Sync for LazyBox<T> {}
+// SAFETY: sending a `LazyBox` sends the owned `T`.
+unsafe impl<T: Send> Send for LazyBox<T> {}
 
 impl<T> LazyBox<T> {
     const_fn! {
         pub(crate) const fn new() -> LazyBox<T> {
-            LazyBox { ptr: AtomicPtr::new(ptr::null_mut()) }
+            LazyBox { ptr: AtomicPtr::new(ptr::null_mut()), _owns: PhantomData }
         }
     }
 
@@ -39,7 +48,7 @@ impl<T> LazyBox<T> {
     #[inline(never)]
     fn install(&self, init: impl FnOnce() -> Box<T>) -> &T {
         let new = Box::into_raw(init());
-        if crate::mutation::active(crate::mutation::Mutation::LazyInitStore) {
+        if crate::model_check::active(crate::model_check::Mutation::LazyInitStore) {
             // Deliberately broken (model checks only): check-then-store, no compare_exchange.
             self.ptr.store(new, Release);
             // SAFETY: `new` came from `Box::into_raw` just above.

@@ -39,6 +39,9 @@
 //! second, pure-Rust backend over [loom](https://docs.rs/loom) for model checking.
 //!
 //! Errors are one enum, [`Error`], mapping errno; it converts into [`std::io::Error`].
+//!
+//! Requirements: Linux with glibc 2.30 or later (for `pthread_mutex_clocklock` and
+//! `sem_clockwait`), Rust 1.83 or later.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -57,9 +60,9 @@ mod sys;
 
 #[cfg(loom)]
 #[doc(hidden)]
-pub mod mutation;
+pub mod model_check;
 #[cfg(not(loom))]
-mod mutation;
+mod model_check;
 
 pub use cond::{Cond, CondGuard, WaitTimeoutResult};
 pub use error::Error;

@@ -221,36 +221,89 @@ fn works_with_errorcheck_guards() {
     drop(g);
 }
 
+fn panic_message(err: Box<dyn std::any::Any + Send>) -> String {
+    err.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| err.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 #[test]
-fn two_mutexes_on_one_cond_are_refused() {
+fn two_mutexes_at_once_are_refused() {
+    // (waiting, go)
+    let state = Arc::new((Locker::new((false, false)), Cond::new()));
+    // A thread waits on the Cond with the first mutex...
+    let s2 = Arc::clone(&state);
+    let waiter = thread::spawn(move || {
+        let mut g = s2.0.lock().unwrap();
+        g.0 = true;
+        let g = s2.1.wait_while(g, |(_, go)| !*go).unwrap();
+        g.1
+    });
+    // ...and is inside the wait once the flag it set under the lock is visible to us: it
+    // only releases the lock by entering the wait.
+    while !state.0.lock().unwrap().0 {
+        thread::sleep(Duration::from_millis(1));
+    }
+    // ...so waiting on it with another mutex meanwhile is refused, before any pthread call.
+    let other = Locker::new(());
+    let err = catch_unwind(AssertUnwindSafe(|| {
+        let _ = state
+            .1
+            .wait_timeout(other.lock().unwrap(), Duration::from_millis(1));
+    }))
+    .unwrap_err();
+    let msg = panic_message(err);
+    assert!(msg.contains("two different mutexes"), "{msg}");
+    // An errorcheck mutex is another mutex too.
+    let e = ErrorCheckLocker::new(());
+    assert!(catch_unwind(AssertUnwindSafe(|| {
+        let _ = state
+            .1
+            .wait_timeout(e.lock().unwrap(), Duration::from_millis(1));
+    }))
+    .is_err());
+    // The refusals did not disturb the waiter: it is woken normally.
+    state.0.lock().unwrap().1 = true;
+    state.1.notify_all();
+    assert!(waiter.join().unwrap());
+}
+
+#[test]
+fn once_the_waiters_are_gone_another_mutex_may_be_used() {
+    // POSIX's dynamic binding: a condvar is bound to a mutex only while waits are in
+    // progress. Sequential use with different mutexes is fine (as with std).
     let c = Cond::new();
-    let (m1, m2) = (Locker::new(()), Locker::new(()));
+    let a = Locker::new(());
     let (_g, res) = c
-        .wait_timeout(m1.lock().unwrap(), Duration::from_millis(1))
+        .wait_timeout(a.lock().unwrap(), Duration::from_millis(1))
         .unwrap();
     assert!(res.timed_out());
     drop(_g);
-    let err = catch_unwind(AssertUnwindSafe(|| {
-        let _ = c.wait_timeout(m2.lock().unwrap(), Duration::from_millis(1));
-    }))
-    .unwrap_err();
-    let msg = err
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| err.downcast_ref::<String>().cloned())
-        .unwrap();
-    assert!(msg.contains("two different mutexes"), "{msg}");
-    // Refused before any pthread call: the first mutex still works with it.
-    let (_g, res) = c
-        .wait_timeout(m1.lock().unwrap(), Duration::from_millis(1))
-        .unwrap();
-    assert!(res.timed_out());
-    // Also across kinds: an errorcheck mutex is another mutex.
+    drop(a);
+    for _ in 0..3 {
+        let b = Locker::new(1);
+        let (g, res) = c
+            .wait_timeout(b.lock().unwrap(), Duration::from_millis(1))
+            .unwrap();
+        assert!(res.timed_out());
+        assert_eq!(*g, 1);
+        drop(g);
+        assert!(!b.is_poisoned());
+    }
     let e = ErrorCheckLocker::new(());
-    let refused = catch_unwind(AssertUnwindSafe(|| {
-        let _ = c.wait_timeout(e.lock().unwrap(), Duration::from_millis(1));
-    }));
-    assert!(refused.is_err());
+    assert!(c
+        .wait_timeout(e.lock().unwrap(), Duration::from_millis(1))
+        .is_ok());
+}
+
+#[test]
+#[allow(deprecated)]
+fn deprecated_wait_timeout_ms_like_std() {
+    let (m, c) = (Locker::new(0), Cond::new());
+    let (g, timed_out) = c.wait_timeout_ms(m.lock().unwrap(), 5).unwrap();
+    assert!(timed_out);
+    assert_eq!(*g, 0);
 }
 
 #[test]
@@ -311,5 +364,5 @@ fn notify_without_waiters_and_debug_default() {
     let c = Cond::default();
     c.notify_one();
     c.notify_all();
-    assert_eq!(format!("{c:?}"), "Cond { .. }");
+    assert_eq!(format!("{c:?}"), "Condvar { .. }");
 }

@@ -106,3 +106,27 @@ fn same_code_same_outcomes() {
     assert_eq!(got, expected);
     assert_eq!(got.len(), 10);
 }
+
+#[test]
+fn same_auto_traits_as_std() {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+    fn unwind_safe<T: UnwindSafe + RefUnwindSafe>() {}
+    fn send_sync<T: Send + Sync>() {}
+    fn sync<T: Sync>() {}
+    unwind_safe::<pthread_sync::Mutex<i32>>();
+    unwind_safe::<pthread_sync::MutexGuard<'static, i32>>();
+    unwind_safe::<pthread_sync::Condvar>();
+    unwind_safe::<std::sync::Arc<(pthread_sync::Mutex<i32>, pthread_sync::Condvar)>>();
+    send_sync::<pthread_sync::Mutex<std::cell::Cell<i32>>>();
+    send_sync::<pthread_sync::Condvar>();
+    sync::<pthread_sync::MutexGuard<'static, i32>>();
+    // And the std code that needs them: a condvar pair moved into catch_unwind.
+    let pair = std::sync::Arc::new((pthread_sync::Mutex::new(0), pthread_sync::Condvar::new()));
+    let p2 = std::sync::Arc::clone(&pair);
+    let r = std::panic::catch_unwind(move || {
+        *p2.0.lock().unwrap() += 1;
+        p2.1.notify_all();
+    });
+    assert!(r.is_ok());
+    assert_eq!(*pair.0.lock().unwrap(), 1);
+}

@@ -239,11 +239,11 @@ fn dropping_lockers_with_forgotten_guards_is_safe() {
 #[test]
 fn debug_output_like_std() {
     let m = Locker::new(5);
-    assert_eq!(format!("{m:?}"), "Locker { data: 5, poisoned: false, .. }");
+    assert_eq!(format!("{m:?}"), "Mutex { data: 5, poisoned: false, .. }");
     let g = m.lock().unwrap();
     assert_eq!(
         format!("{m:?}"),
-        "Locker { data: <locked>, poisoned: false, .. }"
+        "Mutex { data: <locked>, poisoned: false, .. }"
     );
     assert_eq!(format!("{g:?} {g}"), "5 5");
     drop(g);

@@ -95,7 +95,8 @@ pub enum LockTimeoutError<G> {
     /// The lock was acquired, but it is poisoned; the guard is inside, as with
     /// [`TryLockError::Poisoned`].
     Poisoned(PoisonError<G>),
-    /// The duration passed and the lock is still held by another thread.
+    /// The duration passed and the lock was still held (by another thread, or by this one: a
+    /// normal mutex relocked by its owner waits the whole duration).
     TimedOut,
 }
 
@@ -322,7 +323,8 @@ impl<T> From<T> for Locker<T> {
 
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Locker<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Locker");
+        // std's name, so that output is unchanged for code that moved from std.
+        let mut d = f.debug_struct("Mutex");
         match self.try_lock() {
             Ok(guard) => d.field("data", &&*guard),
             Err(TryLockError::Poisoned(err)) => d.field("data", &&**err.get_ref()),

@@ -17,6 +17,7 @@
 //!   threads one chance to run (a yield), then succeeds if it can or reports the timeout. Both
 //!   outcomes are explored.
 
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::Duration;
 
 use loom::sync::{Condvar, Mutex, MutexGuard};
@@ -47,6 +48,11 @@ pub struct RawMutex {
     owner: Mutex<Owner>,
     released: Condvar,
 }
+
+// A pthread object keeps no invariant that unwinding could break (std's Mutex and Condvar are
+// unwind-safe too); without these, `UnsafeCell` would make every wrapper `!RefUnwindSafe`.
+impl UnwindSafe for RawMutex {}
+impl RefUnwindSafe for RawMutex {}
 
 /// What an attempt to take the mutex found.
 enum Attempt {
@@ -164,65 +170,191 @@ impl RawMutex {
     }
 }
 
-/// A model of a condition variable: a notification counter.
+/// The state of a model condition variable.
+struct CondState {
+    /// The ticket the next waiter gets; tickets order waiters by arrival.
+    next_ticket: u64,
+    /// Tickets of the waiters still waiting for a wake-up.
+    waiting: Vec<u64>,
+    /// Pending `notify_one` wake-ups: each may be taken by any one waiter whose ticket is
+    /// below its bound (a waiter that was already waiting when it was sent).
+    signals: Vec<u64>,
+    /// `notify_all`: waiters with a ticket below it are woken.
+    broadcast: u64,
+    /// The mutex the threads inside a wait use, to detect two at once (undefined in POSIX),
+    /// and how many threads are inside a wait (until they have the mutex back).
+    mutex: Option<usize>,
+    inside: usize,
+    /// Threads that have had their spurious wake-up (when those are switched on).
+    woken_spuriously: Vec<ThreadId>,
+}
+
+impl CondState {
+    /// Takes a wake-up meant for the waiter holding `ticket`, if there is one.
+    fn take_wakeup(&mut self, ticket: u64) -> bool {
+        let woken = if self.broadcast > ticket {
+            true
+        } else if let Some(i) = self.signals.iter().position(|&bound| bound > ticket) {
+            self.signals.swap_remove(i);
+            true
+        } else {
+            false
+        };
+        if woken {
+            self.stop_waiting(ticket);
+        }
+        woken
+    }
+
+    fn stop_waiting(&mut self, ticket: u64) {
+        self.waiting.retain(|&t| t != ticket);
+        if self.waiting.is_empty() {
+            // No pending wake-up can be meant for a future waiter.
+            self.signals.clear();
+        }
+    }
+}
+
+/// A model of a condition variable.
+///
+/// Wake-ups are faithful to POSIX rather than to one implementation: `notify_one` sends one
+/// wake-up that exactly one of the threads waiting at that moment takes (loom explores which
+/// one, timed waiters included), `notify_all` wakes every thread waiting at that moment, and a
+/// thread that starts waiting later is woken by neither. Using two mutexes with it at once
+/// panics, so loom rejects any crate code that could. Spurious wake-ups are modelled when
+/// switched on (`model_check::set_spurious_wakeups`).
 pub struct RawCond {
-    notified: Mutex<u64>,
-    wake: Condvar,
+    state: Mutex<CondState>,
+    changed: Condvar,
 }
 
 impl RawCond {
     /// A new model condition variable.
     pub fn new_boxed() -> Result<Box<RawCond>, Error> {
         Ok(Box::new(RawCond {
-            notified: Mutex::new(0),
-            wake: Condvar::new(),
+            state: Mutex::new(CondState {
+                next_ticket: 0,
+                waiting: Vec::new(),
+                signals: Vec::new(),
+                broadcast: 0,
+                mutex: None,
+                inside: 0,
+                woken_spuriously: Vec::new(),
+            }),
+            changed: Condvar::new(),
         }))
     }
 
-    /// Releases `mutex` and waits for a notification, then reacquires `mutex`.
+    fn state(&self) -> MutexGuard<'_, CondState> {
+        self.state.lock().expect("model poisoned")
+    }
+
+    /// Registers the calling thread as a waiter with `mutex` and releases `mutex`; the
+    /// condvar's state stays locked, so no notification can slip in between.
+    ///
+    /// # Safety
+    /// The calling thread holds `mutex` (not recursively).
+    unsafe fn start_waiting(
+        &self,
+        mutex: &RawMutex,
+    ) -> Result<(MutexGuard<'_, CondState>, u64), Error> {
+        let mut state = self.state();
+        let addr = mutex as *const RawMutex as usize;
+        if state.mutex.is_some_and(|bound| bound != addr) {
+            // Released first: unwinding with a loom lock held aborts the model run.
+            drop(state);
+            panic!(
+                "model: a condition variable used with two mutexes at once (undefined in POSIX)"
+            );
+        }
+        state.mutex = Some(addr);
+        state.inside += 1;
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        state.waiting.push(ticket);
+        // SAFETY: the caller holds `mutex`.
+        unsafe { mutex.unlock() }?;
+        Ok((state, ticket))
+    }
+
+    /// Reacquires `mutex` and leaves the wait; the last thread out ends the binding to it
+    /// (POSIX's dynamic binding lasts while any wait is in progress).
+    fn finish_waiting(&self, mutex: &RawMutex) -> Result<(), Error> {
+        let locked = mutex.lock();
+        let mut state = self.state();
+        state.inside -= 1;
+        if state.inside == 0 {
+            state.mutex = None;
+        }
+        locked
+    }
+
+    /// Releases `mutex` and waits for a wake-up, then reacquires `mutex`.
     ///
     /// # Safety
     /// The calling thread holds `mutex` (not recursively).
     pub unsafe fn wait(&self, mutex: &RawMutex) -> Result<(), Error> {
-        let mut seen = self.notified.lock().expect("model poisoned");
-        let start = *seen;
-        // Released while the counter is locked: a notifier cannot slip in between.
         // SAFETY: the caller holds `mutex`.
-        unsafe { mutex.unlock() }?;
-        while *seen == start {
-            seen = self.wake.wait(seen).expect("model poisoned");
+        let (mut state, ticket) = unsafe { self.start_waiting(mutex) }?;
+        let me = thread::current().id();
+        if crate::model_check::spurious_wakeups() && !state.woken_spuriously.contains(&me) {
+            state.woken_spuriously.push(me);
+            drop(state);
+            thread::yield_now();
+            let mut state = self.state();
+            // A wake-up that arrived meanwhile is taken; otherwise the return is spurious.
+            if !state.take_wakeup(ticket) {
+                state.stop_waiting(ticket);
+            }
+        } else {
+            while !state.take_wakeup(ticket) {
+                state = self.changed.wait(state).expect("model poisoned");
+            }
+            drop(state);
         }
-        drop(seen);
-        mutex.lock()
+        self.finish_waiting(mutex)
     }
 
-    /// May time out: releases `mutex`, lets other threads run, and reports whether a
-    /// notification came (`Ok(false)`) or not (`Ok(true)`, timed out).
+    /// May time out: releases `mutex`, lets other threads run, then takes a wake-up sent
+    /// meanwhile (`Ok(false)`) or times out (`Ok(true)`); reacquires `mutex` in both cases.
     ///
     /// # Safety
     /// As for [`RawCond::wait`].
     pub unsafe fn wait_until(&self, mutex: &RawMutex, _deadline: &Deadline) -> Result<bool, Error> {
-        let seen = self.notified.lock().expect("model poisoned");
-        let start = *seen;
         // SAFETY: the caller holds `mutex`.
-        unsafe { mutex.unlock() }?;
-        drop(seen);
+        let (state, ticket) = unsafe { self.start_waiting(mutex) }?;
+        drop(state);
         thread::yield_now();
-        let notified = *self.notified.lock().expect("model poisoned") != start;
-        mutex.lock()?;
-        Ok(!notified)
+        let mut state = self.state();
+        let woken = state.take_wakeup(ticket);
+        if !woken {
+            state.stop_waiting(ticket);
+        }
+        drop(state);
+        self.finish_waiting(mutex)?;
+        Ok(!woken)
     }
 
-    /// Wakes at least one waiter, if any.
+    /// Sends one wake-up for the threads waiting now (none if every one of them already has
+    /// one on the way).
     pub fn notify_one(&self) {
-        *self.notified.lock().expect("model poisoned") += 1;
-        self.wake.notify_one();
+        let mut state = self.state();
+        let broadcast = state.broadcast;
+        let pending =
+            state.signals.len() + state.waiting.iter().filter(|&&t| t < broadcast).count();
+        if state.waiting.len() > pending {
+            let bound = state.next_ticket;
+            state.signals.push(bound);
+            self.changed.notify_all();
+        }
     }
 
-    /// Wakes every waiter.
+    /// Wakes every thread waiting now.
     pub fn notify_all(&self) {
-        *self.notified.lock().expect("model poisoned") += 1;
-        self.wake.notify_all();
+        let mut state = self.state();
+        state.broadcast = state.next_ticket;
+        state.signals.clear();
+        self.changed.notify_all();
     }
 }
 
@@ -231,6 +363,11 @@ pub struct RawSem {
     value: Mutex<u32>,
     posted: Condvar,
 }
+
+// A pthread object keeps no invariant that unwinding could break (std's Mutex and Condvar are
+// unwind-safe too); without these, `UnsafeCell` would make every wrapper `!RefUnwindSafe`.
+impl UnwindSafe for RawSem {}
+impl RefUnwindSafe for RawSem {}
 
 impl RawSem {
     /// A new model semaphore holding `value`.

@@ -5,6 +5,7 @@
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
+use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::Duration;
 
 use super::{MutexKind, SEM_VALUE_MAX};
@@ -67,9 +68,11 @@ impl Deadline {
             libc::clock_gettime(libc::CLOCK_MONOTONIC, now.as_mut_ptr());
             now.assume_init()
         };
-        let secs = i64::try_from(dur.as_secs()).unwrap_or(i64::MAX);
+        // Whole seconds, saturating at time_t's maximum (whatever its width).
+        let secs = libc::time_t::try_from(dur.as_secs()).unwrap_or(libc::time_t::MAX);
         let mut tv_sec = now.tv_sec.saturating_add(secs);
-        let mut tv_nsec = now.tv_nsec + i64::from(dur.subsec_nanos());
+        // Both below 1e9, so the sum fits any c_long.
+        let mut tv_nsec = now.tv_nsec + dur.subsec_nanos() as libc::c_long;
         if tv_nsec >= 1_000_000_000 {
             tv_nsec -= 1_000_000_000;
             tv_sec = tv_sec.saturating_add(1);
@@ -127,7 +130,13 @@ impl Drop for CondAttr<'_> {
 /// A `pthread_mutex_t` of one [`MutexKind`], at a stable address.
 pub struct RawMutex {
     inner: UnsafeCell<libc::pthread_mutex_t>,
+    kind: MutexKind,
 }
+
+// A pthread object keeps no invariant that unwinding could break (std's Mutex and Condvar are
+// unwind-safe too); without these, `UnsafeCell` would make every wrapper `!RefUnwindSafe`.
+impl UnwindSafe for RawMutex {}
+impl RefUnwindSafe for RawMutex {}
 
 // SAFETY: a pthread mutex is made to be used from many threads at once; all access goes
 // through the pthread calls, which synchronise internally.
@@ -139,13 +148,18 @@ impl RawMutex {
     /// A new mutex of `kind` in a fresh heap allocation that never moves.
     pub fn new_boxed(kind: MutexKind) -> Result<Box<RawMutex>, Error> {
         let mut place = Box::<RawMutex>::new_uninit();
-        // SAFETY: `place` is a fresh, aligned, writable allocation that nothing else can see.
-        unsafe { RawMutex::init(place.as_mut_ptr(), kind)? };
-        // SAFETY: `init` succeeded, so the mutex (the struct's only field) is initialised.
+        let raw = place.as_mut_ptr();
+        // SAFETY: `place` is a fresh, aligned, writable allocation that nothing else can see;
+        // `kind` is written through a raw field pointer, without reading the uninit struct.
+        unsafe {
+            RawMutex::init(raw, kind)?;
+            (&raw mut (*raw).kind).write(kind);
+        }
+        // SAFETY: both fields are initialised now.
         Ok(unsafe { place.assume_init() })
     }
 
-    /// Initialises a mutex of `kind` at `place`.
+    /// Initialises the pthread mutex (not the `kind` field) of `kind` at `place`.
     ///
     /// # Safety
     /// `place` must be valid for writes and aligned, must not hold a mutex that is in use, and
@@ -161,7 +175,12 @@ impl RawMutex {
         // SAFETY: `attr` is an initialised attribute object; `ty` is a valid mutex type.
         check(unsafe { libc::pthread_mutexattr_settype(attr.as_ptr(), ty) })?;
         // SAFETY: the caller guarantees `place` is writable and not in use; `attr` is valid.
-        check(unsafe { libc::pthread_mutex_init(place.cast(), attr.as_ptr()) })
+        check(unsafe {
+            libc::pthread_mutex_init(
+                UnsafeCell::raw_get(&raw const (*place).inner),
+                attr.as_ptr(),
+            )
+        })
     }
 
     #[inline(always)]
@@ -211,12 +230,16 @@ impl Drop for RawMutex {
     fn drop(&mut self) {
         // `&mut self`: no other thread can reach the mutex. Never destroy a locked mutex
         // (undefined behaviour): a guard leaked with `mem::forget` may still hold it. A Linux
-        // pthread mutex owns no kernel resource, so skipping `destroy` loses nothing.
-        // SAFETY: the mutex is initialised; trylock never blocks.
-        if unsafe { libc::pthread_mutex_trylock(self.ptr()) } == 0 {
-            // SAFETY: this thread just acquired it. If a forgotten recursive guard of this
-            // thread still holds it, `destroy` reports EBUSY and does nothing.
-            unsafe {
+        // pthread mutex owns no kernel resource, so skipping `destroy` loses nothing. A
+        // recursive mutex is never destroyed: a successful trylock cannot tell whether this
+        // thread already held it (a leaked guard), so it might still be locked after.
+        if self.kind == MutexKind::Recursive {
+            return;
+        }
+        // SAFETY: the mutex is initialised; trylock never blocks. On success this thread holds
+        // it, unlocks it, and destroys it unlocked, once.
+        unsafe {
+            if libc::pthread_mutex_trylock(self.ptr()) == 0 {
                 libc::pthread_mutex_unlock(self.ptr());
                 libc::pthread_mutex_destroy(self.ptr());
             }
@@ -228,6 +251,11 @@ impl Drop for RawMutex {
 pub struct RawCond {
     inner: UnsafeCell<libc::pthread_cond_t>,
 }
+
+// A pthread object keeps no invariant that unwinding could break (std's Mutex and Condvar are
+// unwind-safe too); without these, `UnsafeCell` would make every wrapper `!RefUnwindSafe`.
+impl UnwindSafe for RawCond {}
+impl RefUnwindSafe for RawCond {}
 
 // SAFETY: a pthread condition variable is made to be shared between threads; all access goes
 // through the pthread calls.
@@ -303,6 +331,11 @@ impl Drop for RawCond {
 pub struct RawSem {
     inner: UnsafeCell<libc::sem_t>,
 }
+
+// A pthread object keeps no invariant that unwinding could break (std's Mutex and Condvar are
+// unwind-safe too); without these, `UnsafeCell` would make every wrapper `!RefUnwindSafe`.
+impl UnwindSafe for RawSem {}
+impl RefUnwindSafe for RawSem {}
 
 // SAFETY: a semaphore is made to be shared between threads; all access goes through sem_*.
 unsafe impl Send for RawSem {}

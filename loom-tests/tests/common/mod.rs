@@ -16,15 +16,28 @@ where
     builder.check(f);
 }
 
+/// Runs `f` under loom with the model's spurious wake-ups switched on.
+pub fn check_with_spurious_wakeups<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    pthread_sync::model_check::set_spurious_wakeups(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(f)));
+    pthread_sync::model_check::set_spurious_wakeups(false);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// Runs `f` under loom with `mutation` switched on. Returns the first failure loom reported
 /// (a failed assertion, a data race, a deadlock...), or `None` if every interleaving passed.
-pub fn rejected_with<F>(mutation: pthread_sync::mutation::Mutation, f: F) -> Option<String>
+pub fn rejected_with<F>(mutation: pthread_sync::model_check::Mutation, f: F) -> Option<String>
 where
     F: Fn() + Sync + Send + 'static,
 {
     static FIRST: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     *FIRST.lock().unwrap() = None;
-    pthread_sync::mutation::set(Some(mutation));
+    pthread_sync::model_check::set_mutation(Some(mutation));
     // Loom reports a failing interleaving by panicking: record the first report, quietly.
     // (Loom's coroutines also unwind with non-string payloads of their own: not reports.)
     let hook = std::panic::take_hook();
@@ -41,7 +54,23 @@ where
     }));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(f)));
     std::panic::set_hook(hook);
-    pthread_sync::mutation::set(None);
+    pthread_sync::model_check::set_mutation(None);
     let first = FIRST.lock().unwrap().take();
     result.err().map(|_| first.unwrap_or_default())
+}
+
+/// Runs `f`, which may be refused by the crate with a panic: returns whether it was. A panic
+/// from the model itself (undefined behaviour reached, "model: ...") is not a refusal: it is
+/// passed on, so that loom reports it.
+pub fn refused(f: impl FnOnce()) -> bool {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(()) => false,
+        Err(panic) => {
+            let text = panic.downcast_ref::<&str>().copied().unwrap_or_default();
+            if text.starts_with("model:") {
+                std::panic::resume_unwind(panic);
+            }
+            true
+        }
+    }
 }

@@ -1,0 +1,61 @@
+//! Switches for the model checks: deliberately broken variants of the crate's own concurrent
+//! logic, and a model of spurious wake-ups.
+//!
+//! The broken variants exist so that the loom tests can show their checks fail when the logic
+//! is wrong. Everything here can be switched on only in the model build (`cfg(loom)`); in the
+//! normal build [`active`] is a constant `false` and the broken paths are compiled out.
+//! Switches are per OS thread: loom runs a whole model on the thread that starts it.
+
+/// One deliberately broken variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Mutation {
+    /// Lazy initialisation installs its object with a plain store instead of a
+    /// `compare_exchange`, so two racing first users can each get their own pthread object.
+    LazyInitStore = 1,
+    /// `Cond::wait_while` tests its condition once instead of in a loop.
+    WaitWhileOnce = 2,
+    /// `Cond` never refuses a second mutex, so two mutexes can be used with it at once.
+    BindNeverRefuses = 3,
+}
+
+#[cfg(loom)]
+std::thread_local! {
+    static ACTIVE: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
+    static SPURIOUS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Switches `mutation` on (or every mutation off, with `None`) for models run on this thread.
+#[cfg(loom)]
+pub fn set_mutation(mutation: Option<Mutation>) {
+    ACTIVE.with(|a| a.set(mutation.map_or(0, |m| m as u8)));
+}
+
+/// With `on`, the model condition variable wakes each thread spuriously once per condvar: the
+/// thread's first untimed wait returns without a notification (after letting the other
+/// threads run), wherever loom schedules it. POSIX allows spurious wake-ups; this makes loom
+/// check that the waiting loops cope with one.
+#[cfg(loom)]
+pub fn set_spurious_wakeups(on: bool) {
+    SPURIOUS.with(|s| s.set(on));
+}
+
+/// Whether spurious wake-ups are switched on (model build only).
+#[cfg(loom)]
+pub(crate) fn spurious_wakeups() -> bool {
+    SPURIOUS.with(|s| s.get())
+}
+
+/// Whether `mutation` is switched on. Always `false` outside the model build.
+#[inline(always)]
+pub(crate) fn active(mutation: Mutation) -> bool {
+    #[cfg(loom)]
+    {
+        ACTIVE.with(|a| a.get() == mutation as u8)
+    }
+    #[cfg(not(loom))]
+    {
+        let _ = mutation;
+        false
+    }
+}
