@@ -1,0 +1,885 @@
+//! Shared pieces of the bench binaries: criterion settings, the "process is multi-threaded"
+//! precondition, raw libc anchors (`pthread_mutex_t`, `pthread_cond_t`, `sem_t`) at stable heap
+//! addresses, CPU pinning, and small traits (`Counter`, `Monitor`, `Semaphore`) so that one
+//! generic bench body runs against this crate, `std`, `parking_lot` and raw libc side by side.
+//!
+//! Adding a comparison is usually: implement the trait for the new type (a few lines), then
+//! call the generic bench function once more with it.
+
+// Each bench binary compiles this module and uses a different subset of it.
+#![allow(dead_code)]
+
+use std::cell::UnsafeCell;
+use std::hint::black_box;
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use criterion::Criterion;
+
+// ---------------------------------------------------------------------------------------------
+// Criterion settings
+// ---------------------------------------------------------------------------------------------
+
+/// Settings for single-thread groups (each iteration is a few ns).
+pub fn quick() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(800))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50)
+}
+
+/// Settings for cross-thread groups (thread spawns between batches are not timed, but they
+/// make each batch slow, so fewer samples).
+pub fn cross_thread() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_millis(2500))
+        .sample_size(30)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preconditions
+// ---------------------------------------------------------------------------------------------
+
+extern "C" {
+    /// glibc 2.32+: non-zero while the process has never created a thread. While it is set,
+    /// glibc's lock and unlock of a private normal mutex skip their atomic instructions.
+    static __libc_single_threaded: libc::c_char;
+}
+
+/// Spawns and joins one thread (once per process), so that every bench measures locking as a
+/// program with threads sees it, not glibc's single-thread fast path. Checks that it worked.
+pub fn multithreaded() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| thread::spawn(|| {}).join().expect("helper thread"));
+    // SAFETY: a plain `char` glibc exports; reading it races with nothing here (it only goes
+    // from 1 to 0, when the first thread is created, which happened above).
+    let single = unsafe { std::ptr::addr_of!(__libc_single_threaded).read_volatile() };
+    assert_eq!(
+        single, 0,
+        "glibc still thinks the process is single-threaded"
+    );
+}
+
+/// Pins the calling thread to one CPU (`sched_setaffinity` on the calling thread).
+pub fn pin_to_cpu(cpu: usize) {
+    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` is far below CPU_SETSIZE (1024), so `CPU_SET` stays inside `set`.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    // SAFETY: `set` is a valid cpu_set_t of the size passed; pid 0 = the calling thread.
+    let ret = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    assert_eq!(
+        ret,
+        0,
+        "sched_setaffinity: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Whether the threads of a cross-thread bench are pinned; part of the bench id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pin {
+    /// The scheduler places the threads (on this 2-vCPU VM: usually one per CPU, so every
+    /// hand-off is a cross-CPU wake-up, dominated by the hypervisor).
+    Unpinned,
+    /// Every thread on CPU 0: every hand-off is a context switch on one CPU.
+    OneCpu,
+}
+
+impl Pin {
+    pub fn label(self) -> &'static str {
+        match self {
+            Pin::Unpinned => "unpinned",
+            Pin::OneCpu => "pinned_1cpu",
+        }
+    }
+}
+
+/// Busy work of `n` steps that the optimiser cannot remove (the "longer critical section").
+#[inline]
+pub fn work(n: u32) {
+    for i in 0..n {
+        black_box(i);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-thread timing
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `body(index)` on `threads` fresh threads and returns the time from the moment all of
+/// them are running (a yielding spin barrier, so no wake-up latency is timed) until the last
+/// one is done. Spawning and joining are not timed.
+pub fn run_team<F>(threads: usize, pin: Pin, body: F) -> Duration
+where
+    F: Fn(usize) + Sync,
+{
+    let arrived = AtomicUsize::new(0);
+    let spans: Vec<(Instant, Instant)> = thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let (arrived, body) = (&arrived, &body);
+                s.spawn(move || {
+                    if pin == Pin::OneCpu {
+                        pin_to_cpu(0);
+                    }
+                    arrived.fetch_add(1, Ordering::AcqRel);
+                    while arrived.load(Ordering::Acquire) < threads {
+                        thread::yield_now();
+                    }
+                    let start = Instant::now();
+                    body(i);
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("bench thread panicked"))
+            .collect()
+    });
+    let start = spans.iter().map(|s| s.0).min().expect("no threads");
+    let end = spans.iter().map(|s| s.1).max().expect("no threads");
+    end - start
+}
+
+/// Splits `total` operations between `threads` threads: the share of thread `i`.
+pub fn share(total: u64, threads: usize, i: usize) -> u64 {
+    let threads = threads as u64;
+    let i = i as u64;
+    total / threads + u64::from(i < total % threads)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw libc anchors
+// ---------------------------------------------------------------------------------------------
+
+/// glibc's `PTHREAD_MUTEX_ADAPTIVE_NP` (spins a bounded number of times before sleeping); the
+/// `libc` crate does not declare it for glibc.
+pub const PTHREAD_MUTEX_ADAPTIVE_NP: libc::c_int = 3;
+
+extern "C" {
+    // glibc 2.30 and later; the `libc` crate does not declare it.
+    fn pthread_mutex_clocklock(
+        mutex: *mut libc::pthread_mutex_t,
+        clock: libc::clockid_t,
+        abstime: *const libc::timespec,
+    ) -> libc::c_int;
+}
+
+/// How a raw mutex is set up.
+#[derive(Clone, Copy, Debug)]
+pub struct MutexAttrs {
+    /// `PTHREAD_MUTEX_NORMAL`, `_ERRORCHECK`, `_RECURSIVE` or [`PTHREAD_MUTEX_ADAPTIVE_NP`].
+    pub kind: libc::c_int,
+    /// `PTHREAD_PROCESS_SHARED` instead of private.
+    pub pshared: bool,
+    /// `PTHREAD_MUTEX_ROBUST`.
+    pub robust: bool,
+}
+
+impl MutexAttrs {
+    pub const fn private(kind: libc::c_int) -> MutexAttrs {
+        MutexAttrs {
+            kind,
+            pshared: false,
+            robust: false,
+        }
+    }
+}
+
+/// The call failed where it cannot in these benches: stop loudly.
+#[cold]
+#[inline(never)]
+fn failed(what: &str, ret: libc::c_int) -> ! {
+    panic!("{what} failed: {}", std::io::Error::from_raw_os_error(ret))
+}
+
+/// A raw `pthread_mutex_t` in its own heap allocation (a stable address for its whole life),
+/// initialised with explicit attributes and destroyed on drop. No wrapper logic: each method
+/// is the libc call plus the return-value check any correct caller makes.
+pub struct PMutex {
+    m: Box<UnsafeCell<MaybeUninit<libc::pthread_mutex_t>>>,
+}
+
+// SAFETY: a pthread mutex is designed to be used by many threads at once; every access goes
+// through pthread calls, which synchronise internally.
+unsafe impl Send for PMutex {}
+// SAFETY: as above.
+unsafe impl Sync for PMutex {}
+
+impl PMutex {
+    pub fn new(attrs: MutexAttrs) -> PMutex {
+        let m = Box::new(UnsafeCell::new(MaybeUninit::uninit()));
+        let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        let a = attr.as_mut_ptr();
+        // SAFETY: `a` points to writable storage for an attribute object, which is initialised
+        // first and destroyed last; `m` is a fresh heap allocation nobody else can see, so
+        // initialising a mutex there is allowed, and it never moves afterwards (boxed).
+        unsafe {
+            check("pthread_mutexattr_init", libc::pthread_mutexattr_init(a));
+            check(
+                "pthread_mutexattr_settype",
+                libc::pthread_mutexattr_settype(a, attrs.kind),
+            );
+            if attrs.pshared {
+                check(
+                    "pthread_mutexattr_setpshared",
+                    libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED),
+                );
+            }
+            if attrs.robust {
+                check(
+                    "pthread_mutexattr_setrobust",
+                    libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
+                );
+            }
+            check(
+                "pthread_mutex_init",
+                libc::pthread_mutex_init(m.get().cast(), a),
+            );
+            libc::pthread_mutexattr_destroy(a);
+        }
+        PMutex { m }
+    }
+
+    pub fn normal() -> PMutex {
+        PMutex::new(MutexAttrs::private(libc::PTHREAD_MUTEX_NORMAL))
+    }
+
+    #[inline(always)]
+    pub fn ptr(&self) -> *mut libc::pthread_mutex_t {
+        self.m.get().cast()
+    }
+
+    /// `pthread_mutex_lock`.
+    #[inline(always)]
+    pub fn lock(&self) {
+        // SAFETY: the mutex was initialised in `new` and stays at this address until drop.
+        let ret = unsafe { libc::pthread_mutex_lock(self.ptr()) };
+        if ret != 0 {
+            failed("pthread_mutex_lock", ret);
+        }
+    }
+
+    /// `pthread_mutex_trylock`: whether the lock was acquired.
+    #[inline(always)]
+    pub fn try_lock(&self) -> bool {
+        // SAFETY: as in `lock`.
+        let ret = unsafe { libc::pthread_mutex_trylock(self.ptr()) };
+        match ret {
+            0 => true,
+            libc::EBUSY => false,
+            e => failed("pthread_mutex_trylock", e),
+        }
+    }
+
+    /// `pthread_mutex_clocklock` on `CLOCK_MONOTONIC`, `dur` from now (reading the clock is
+    /// part of the call, as it is for every "lock with a timeout" API).
+    #[inline(always)]
+    pub fn lock_timeout(&self, dur: Duration) -> bool {
+        let deadline = deadline_after(dur);
+        // SAFETY: as in `lock`; `deadline` is a valid, normalised timespec.
+        let ret = unsafe { pthread_mutex_clocklock(self.ptr(), libc::CLOCK_MONOTONIC, &deadline) };
+        match ret {
+            0 => true,
+            libc::ETIMEDOUT => false,
+            e => failed("pthread_mutex_clocklock", e),
+        }
+    }
+
+    /// `pthread_mutex_unlock`.
+    ///
+    /// # Safety
+    /// The calling thread must hold the mutex (one level of it, for a recursive one).
+    #[inline(always)]
+    pub unsafe fn unlock(&self) {
+        // SAFETY: initialised as in `lock`; the caller holds it.
+        unsafe { libc::pthread_mutex_unlock(self.ptr()) };
+    }
+
+    /// Prototype of a bounded adaptive spin before blocking: `trylock`, then up to ten rounds
+    /// of [`SpinWait`] each followed by another `trylock`, then `pthread_mutex_lock`.
+    #[inline(always)]
+    pub fn lock_spin_then_block(&self) {
+        if self.try_lock() {
+            return;
+        }
+        let mut spin = SpinWait::new();
+        while spin.spin() {
+            if self.try_lock() {
+                return;
+            }
+        }
+        self.lock();
+    }
+}
+
+impl Drop for PMutex {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no thread can hold or wait on the mutex any more; it was
+        // initialised in `new` and is destroyed exactly once.
+        let ret = unsafe { libc::pthread_mutex_destroy(self.ptr()) };
+        debug_assert_eq!(ret, 0, "pthread_mutex_destroy");
+    }
+}
+
+fn check(what: &str, ret: libc::c_int) {
+    if ret != 0 {
+        failed(what, ret);
+    }
+}
+
+/// `dur` from now on `CLOCK_MONOTONIC`, as an absolute `timespec`.
+#[inline(always)]
+pub fn deadline_after(dur: Duration) -> libc::timespec {
+    let mut now = MaybeUninit::<libc::timespec>::uninit();
+    // SAFETY: `now` is valid for writes; CLOCK_MONOTONIC always exists on Linux, so the call
+    // succeeds and fills `now`.
+    let now = unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, now.as_mut_ptr());
+        now.assume_init()
+    };
+    let mut tv_sec = now.tv_sec + dur.as_secs() as libc::time_t;
+    let mut tv_nsec = now.tv_nsec + libc::c_long::from(dur.subsec_nanos());
+    if tv_nsec >= 1_000_000_000 {
+        tv_nsec -= 1_000_000_000;
+        tv_sec += 1;
+    }
+    libc::timespec { tv_sec, tv_nsec }
+}
+
+/// A raw `pthread_cond_t` on `CLOCK_MONOTONIC` (as the crate's `Cond`), boxed, destroyed on
+/// drop.
+pub struct PCond {
+    c: Box<UnsafeCell<MaybeUninit<libc::pthread_cond_t>>>,
+}
+
+// SAFETY: a pthread condition variable is designed to be shared between threads.
+unsafe impl Send for PCond {}
+// SAFETY: as above.
+unsafe impl Sync for PCond {}
+
+impl PCond {
+    pub fn new() -> PCond {
+        let c = Box::new(UnsafeCell::new(MaybeUninit::uninit()));
+        let mut attr = MaybeUninit::<libc::pthread_condattr_t>::uninit();
+        let a = attr.as_mut_ptr();
+        // SAFETY: `a` is writable storage for an attribute object, initialised first and
+        // destroyed last; `c` is a fresh heap allocation that never moves afterwards.
+        unsafe {
+            check("pthread_condattr_init", libc::pthread_condattr_init(a));
+            check(
+                "pthread_condattr_setclock",
+                libc::pthread_condattr_setclock(a, libc::CLOCK_MONOTONIC),
+            );
+            check(
+                "pthread_cond_init",
+                libc::pthread_cond_init(c.get().cast(), a),
+            );
+            libc::pthread_condattr_destroy(a);
+        }
+        PCond { c }
+    }
+
+    #[inline(always)]
+    fn ptr(&self) -> *mut libc::pthread_cond_t {
+        self.c.get().cast()
+    }
+
+    /// `pthread_cond_wait`.
+    ///
+    /// # Safety
+    /// The calling thread must hold `m`, and every waiter of this condvar must use `m`.
+    #[inline(always)]
+    pub unsafe fn wait(&self, m: &PMutex) {
+        // SAFETY: both objects are initialised; the caller holds `m`.
+        let ret = unsafe { libc::pthread_cond_wait(self.ptr(), m.ptr()) };
+        if ret != 0 {
+            failed("pthread_cond_wait", ret);
+        }
+    }
+
+    /// `pthread_cond_signal`.
+    #[inline(always)]
+    pub fn signal(&self) {
+        // SAFETY: the condvar is initialised and never moves.
+        unsafe { libc::pthread_cond_signal(self.ptr()) };
+    }
+
+    /// `pthread_cond_broadcast`.
+    #[inline(always)]
+    pub fn broadcast(&self) {
+        // SAFETY: the condvar is initialised and never moves.
+        unsafe { libc::pthread_cond_broadcast(self.ptr()) };
+    }
+}
+
+impl Default for PCond {
+    fn default() -> PCond {
+        PCond::new()
+    }
+}
+
+impl Drop for PCond {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: nobody waits on it any more; destroyed exactly once.
+        unsafe { libc::pthread_cond_destroy(self.ptr()) };
+    }
+}
+
+/// A raw unnamed, process-private `sem_t`, boxed, destroyed on drop.
+pub struct PSem {
+    s: Box<UnsafeCell<MaybeUninit<libc::sem_t>>>,
+}
+
+// SAFETY: a semaphore is designed to be shared between threads.
+unsafe impl Send for PSem {}
+// SAFETY: as above.
+unsafe impl Sync for PSem {}
+
+impl PSem {
+    pub fn new(value: u32) -> PSem {
+        let s = Box::new(UnsafeCell::new(MaybeUninit::uninit()));
+        // SAFETY: `s` is a fresh heap allocation that never moves; pshared 0 = threads of this
+        // process; `value` is small.
+        let ret = unsafe { libc::sem_init(s.get().cast(), 0, value) };
+        assert_eq!(ret, 0, "sem_init: {}", std::io::Error::last_os_error());
+        PSem { s }
+    }
+
+    #[inline(always)]
+    fn ptr(&self) -> *mut libc::sem_t {
+        self.s.get().cast()
+    }
+
+    /// `sem_post`.
+    #[inline(always)]
+    pub fn post(&self) {
+        // SAFETY: the semaphore is initialised and never moves.
+        let ret = unsafe { libc::sem_post(self.ptr()) };
+        if ret != 0 {
+            failed("sem_post", last_errno());
+        }
+    }
+
+    /// `sem_wait`, retried on `EINTR`.
+    #[inline(always)]
+    pub fn wait(&self) {
+        // SAFETY: the semaphore is initialised and never moves.
+        while unsafe { libc::sem_wait(self.ptr()) } != 0 {
+            let e = last_errno();
+            if e != libc::EINTR {
+                failed("sem_wait", e);
+            }
+        }
+    }
+}
+
+impl Drop for PSem {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: nobody waits on it any more; destroyed exactly once.
+        unsafe { libc::sem_destroy(self.ptr()) };
+    }
+}
+
+#[cold]
+fn last_errno() -> libc::c_int {
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EINVAL)
+}
+
+/// Exponential back-off with the policy of `parking_lot_core::SpinWait` 0.9, written here
+/// because that crate is not a direct dependency: rounds 1-3 spin 2, 4, 8 `pause`s, rounds
+/// 4-10 call `sched_yield`, then `spin` returns `false` (time to block).
+#[derive(Default)]
+pub struct SpinWait {
+    rounds: u32,
+}
+
+impl SpinWait {
+    pub fn new() -> SpinWait {
+        SpinWait { rounds: 0 }
+    }
+
+    #[inline]
+    pub fn spin(&mut self) -> bool {
+        if self.rounds >= 10 {
+            return false;
+        }
+        self.rounds += 1;
+        if self.rounds <= 3 {
+            for _ in 0..(1u32 << self.rounds) {
+                std::hint::spin_loop();
+            }
+        } else {
+            thread::yield_now();
+        }
+        true
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counter: a lock around a u64, for lock+increment(+work)+unlock benches
+// ---------------------------------------------------------------------------------------------
+
+/// A `u64` behind a lock. `bump` = lock, increment, `work(extra)`, unlock.
+pub trait Counter: Send + Sync {
+    fn new() -> Self;
+    fn bump(&self, extra: u32);
+    /// The value, read under the lock (to check no increment was lost).
+    fn get(&self) -> u64;
+}
+
+impl Counter for pthread_sync::Locker<u64> {
+    fn new() -> Self {
+        pthread_sync::Locker::new(0)
+    }
+    #[inline(always)]
+    fn bump(&self, extra: u32) {
+        let mut g = self.lock().unwrap();
+        *g += 1;
+        work(extra);
+    }
+    fn get(&self) -> u64 {
+        *self.lock().unwrap()
+    }
+}
+
+impl Counter for std::sync::Mutex<u64> {
+    fn new() -> Self {
+        std::sync::Mutex::new(0)
+    }
+    #[inline(always)]
+    fn bump(&self, extra: u32) {
+        let mut g = self.lock().unwrap();
+        *g += 1;
+        work(extra);
+    }
+    fn get(&self) -> u64 {
+        *self.lock().unwrap()
+    }
+}
+
+impl Counter for parking_lot::Mutex<u64> {
+    fn new() -> Self {
+        parking_lot::Mutex::new(0)
+    }
+    #[inline(always)]
+    fn bump(&self, extra: u32) {
+        let mut g = self.lock();
+        *g += 1;
+        work(extra);
+    }
+    fn get(&self) -> u64 {
+        *self.lock()
+    }
+}
+
+/// How a [`RawCounter`] acquires its mutex.
+pub trait RawPolicy: Send + Sync {
+    fn attrs() -> MutexAttrs;
+    fn lock(m: &PMutex);
+}
+
+/// `PTHREAD_MUTEX_NORMAL`, plain `pthread_mutex_lock`.
+pub struct Normal;
+impl RawPolicy for Normal {
+    fn attrs() -> MutexAttrs {
+        MutexAttrs::private(libc::PTHREAD_MUTEX_NORMAL)
+    }
+    #[inline(always)]
+    fn lock(m: &PMutex) {
+        m.lock();
+    }
+}
+
+/// `PTHREAD_MUTEX_NORMAL` with the [`SpinWait`] prototype before blocking.
+pub struct NormalSpinWait;
+impl RawPolicy for NormalSpinWait {
+    fn attrs() -> MutexAttrs {
+        MutexAttrs::private(libc::PTHREAD_MUTEX_NORMAL)
+    }
+    #[inline(always)]
+    fn lock(m: &PMutex) {
+        m.lock_spin_then_block();
+    }
+}
+
+/// glibc's own adaptive mutex, `PTHREAD_MUTEX_ADAPTIVE_NP` (spin count from the
+/// `glibc.pthread.mutex_spin_count` tunable, default 100).
+pub struct Adaptive;
+impl RawPolicy for Adaptive {
+    fn attrs() -> MutexAttrs {
+        MutexAttrs::private(PTHREAD_MUTEX_ADAPTIVE_NP)
+    }
+    #[inline(always)]
+    fn lock(m: &PMutex) {
+        m.lock();
+    }
+}
+
+/// A raw pthread mutex of kind `P` around a `u64`.
+pub struct RawCounter<P> {
+    m: PMutex,
+    v: UnsafeCell<u64>,
+    _policy: std::marker::PhantomData<P>,
+}
+
+// SAFETY: `v` is only touched with `m` held.
+unsafe impl<P: RawPolicy> Sync for RawCounter<P> {}
+
+impl<P: RawPolicy> Counter for RawCounter<P> {
+    fn new() -> Self {
+        RawCounter {
+            m: PMutex::new(P::attrs()),
+            v: UnsafeCell::new(0),
+            _policy: std::marker::PhantomData,
+        }
+    }
+    #[inline(always)]
+    fn bump(&self, extra: u32) {
+        P::lock(&self.m);
+        // SAFETY: this thread holds `m`, which guards `v`.
+        unsafe { *self.v.get() += 1 };
+        work(extra);
+        // SAFETY: locked just above by this thread.
+        unsafe { self.m.unlock() };
+    }
+    fn get(&self) -> u64 {
+        self.m.lock();
+        // SAFETY: this thread holds `m`, which guards `v`.
+        let v = unsafe { *self.v.get() };
+        // SAFETY: locked just above by this thread.
+        unsafe { self.m.unlock() };
+        v
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Monitor: a mutex + condition variable around a u64
+// ---------------------------------------------------------------------------------------------
+
+/// A `u64` behind a mutex, with a condition variable: the shape of every condvar protocol.
+pub trait Monitor: Send + Sync {
+    fn new(v: u64) -> Self;
+    /// Lock, `f(&mut value)`, unlock.
+    fn update(&self, f: impl FnOnce(&mut u64));
+    /// Lock, wait until `ready(&value)`, `f(&mut value)`, unlock.
+    fn wait_then(&self, ready: impl FnMut(&u64) -> bool, f: impl FnOnce(&mut u64));
+    fn notify_one(&self);
+    fn notify_all(&self);
+}
+
+/// This crate: `Locker<u64>` + `Cond`.
+pub struct OursMonitor {
+    m: pthread_sync::Locker<u64>,
+    c: pthread_sync::Cond,
+}
+
+impl Monitor for OursMonitor {
+    fn new(v: u64) -> Self {
+        OursMonitor {
+            m: pthread_sync::Locker::new(v),
+            c: pthread_sync::Cond::new(),
+        }
+    }
+    #[inline]
+    fn update(&self, f: impl FnOnce(&mut u64)) {
+        f(&mut self.m.lock().unwrap());
+    }
+    #[inline]
+    fn wait_then(&self, mut ready: impl FnMut(&u64) -> bool, f: impl FnOnce(&mut u64)) {
+        let g = self.m.lock().unwrap();
+        let mut g = self.c.wait_while(g, |v| !ready(v)).unwrap();
+        f(&mut g);
+    }
+    #[inline]
+    fn notify_one(&self) {
+        self.c.notify_one();
+    }
+    #[inline]
+    fn notify_all(&self) {
+        self.c.notify_all();
+    }
+}
+
+/// `std::sync::{Mutex, Condvar}`.
+pub struct StdMonitor {
+    m: std::sync::Mutex<u64>,
+    c: std::sync::Condvar,
+}
+
+impl Monitor for StdMonitor {
+    fn new(v: u64) -> Self {
+        StdMonitor {
+            m: std::sync::Mutex::new(v),
+            c: std::sync::Condvar::new(),
+        }
+    }
+    #[inline]
+    fn update(&self, f: impl FnOnce(&mut u64)) {
+        f(&mut self.m.lock().unwrap());
+    }
+    #[inline]
+    fn wait_then(&self, mut ready: impl FnMut(&u64) -> bool, f: impl FnOnce(&mut u64)) {
+        let g = self.m.lock().unwrap();
+        let mut g = self.c.wait_while(g, |v| !ready(v)).unwrap();
+        f(&mut g);
+    }
+    #[inline]
+    fn notify_one(&self) {
+        self.c.notify_one();
+    }
+    #[inline]
+    fn notify_all(&self) {
+        self.c.notify_all();
+    }
+}
+
+/// `parking_lot::{Mutex, Condvar}`.
+pub struct PlMonitor {
+    m: parking_lot::Mutex<u64>,
+    c: parking_lot::Condvar,
+}
+
+impl Monitor for PlMonitor {
+    fn new(v: u64) -> Self {
+        PlMonitor {
+            m: parking_lot::Mutex::new(v),
+            c: parking_lot::Condvar::new(),
+        }
+    }
+    #[inline]
+    fn update(&self, f: impl FnOnce(&mut u64)) {
+        f(&mut self.m.lock());
+    }
+    #[inline]
+    fn wait_then(&self, mut ready: impl FnMut(&u64) -> bool, f: impl FnOnce(&mut u64)) {
+        let mut g = self.m.lock();
+        while !ready(&g) {
+            self.c.wait(&mut g);
+        }
+        f(&mut g);
+    }
+    #[inline]
+    fn notify_one(&self) {
+        self.c.notify_one();
+    }
+    #[inline]
+    fn notify_all(&self) {
+        self.c.notify_all();
+    }
+}
+
+/// Raw `pthread_mutex_t` (normal) + `pthread_cond_t` (CLOCK_MONOTONIC).
+pub struct RawMonitor {
+    m: PMutex,
+    c: PCond,
+    v: UnsafeCell<u64>,
+}
+
+// SAFETY: `v` is only touched with `m` held.
+unsafe impl Sync for RawMonitor {}
+
+impl Monitor for RawMonitor {
+    fn new(v: u64) -> Self {
+        RawMonitor {
+            m: PMutex::normal(),
+            c: PCond::new(),
+            v: UnsafeCell::new(v),
+        }
+    }
+    #[inline]
+    fn update(&self, f: impl FnOnce(&mut u64)) {
+        self.m.lock();
+        // SAFETY: this thread holds `m`, which guards `v`.
+        f(unsafe { &mut *self.v.get() });
+        // SAFETY: locked just above by this thread.
+        unsafe { self.m.unlock() };
+    }
+    #[inline]
+    fn wait_then(&self, mut ready: impl FnMut(&u64) -> bool, f: impl FnOnce(&mut u64)) {
+        self.m.lock();
+        // SAFETY: this thread holds `m` (re-acquired by every `wait`), which guards `v`; `c`
+        // is only ever waited on with `m`.
+        unsafe {
+            while !ready(&*self.v.get()) {
+                self.c.wait(&self.m);
+            }
+            f(&mut *self.v.get());
+            self.m.unlock();
+        }
+    }
+    #[inline]
+    fn notify_one(&self) {
+        self.c.signal();
+    }
+    #[inline]
+    fn notify_all(&self) {
+        self.c.broadcast();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Semaphore
+// ---------------------------------------------------------------------------------------------
+
+/// A counting semaphore: `post` adds one, `wait` takes one (blocking at zero).
+pub trait Semaphore: Send + Sync {
+    fn new(value: u32) -> Self;
+    fn post(&self);
+    fn wait(&self);
+}
+
+impl Semaphore for pthread_sync::Sem {
+    fn new(value: u32) -> Self {
+        pthread_sync::Sem::new(value).unwrap()
+    }
+    #[inline]
+    fn post(&self) {
+        pthread_sync::Sem::post(self).unwrap();
+    }
+    #[inline]
+    fn wait(&self) {
+        pthread_sync::Sem::wait(self);
+    }
+}
+
+impl Semaphore for PSem {
+    fn new(value: u32) -> Self {
+        PSem::new(value)
+    }
+    #[inline]
+    fn post(&self) {
+        PSem::post(self);
+    }
+    #[inline]
+    fn wait(&self) {
+        PSem::wait(self);
+    }
+}
+
+/// The textbook semaphore from a mutex and a condition variable (what a std user writes, as
+/// std has no semaphore).
+pub struct MonitorSem<M>(M);
+
+impl<M: Monitor> Semaphore for MonitorSem<M> {
+    fn new(value: u32) -> Self {
+        MonitorSem(M::new(u64::from(value)))
+    }
+    #[inline]
+    fn post(&self) {
+        self.0.update(|v| *v += 1);
+        self.0.notify_one();
+    }
+    #[inline]
+    fn wait(&self) {
+        self.0.wait_then(|v| *v > 0, |v| *v -= 1);
+    }
+}
