@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::{fatal, Error};
 use crate::lazy::LazyBox;
 use crate::shim::const_fn;
-use crate::sys::{self, Deadline, RawSem};
+use crate::sys::{self, RawSem};
 
 /// A counting semaphore over an unnamed POSIX `sem_t`.
 ///
@@ -123,7 +123,7 @@ impl Sem {
     #[doc(alias = "sem_clockwait")]
     #[doc(alias = "sem_timedwait")]
     pub fn wait_timeout(&self, dur: Duration) -> Result<(), Error> {
-        self.raw().wait_until(&Deadline::after(dur))
+        self.raw().wait_for(dur)
     }
 
     /// Gives one unit back, waking a waiter if there is one (`sem_post`).

@@ -19,3 +19,20 @@ macro_rules! const_fn {
     };
 }
 pub(crate) use const_fn;
+
+#[cfg(loom)]
+loom::thread_local! {
+    static TOKEN: u8 = 0;
+}
+#[cfg(not(loom))]
+std::thread_local! {
+    static TOKEN: u8 = const { 0 };
+}
+
+/// A number that identifies the calling thread among the live threads (never 0): the address
+/// of a thread-local. (Under loom, of a loom thread-local, since loom threads share one OS
+/// thread.) A thread that has exited may have its number reused, as its TID may be.
+#[inline(always)]
+pub(crate) fn thread_token() -> usize {
+    TOKEN.with(|t| t as *const u8 as usize)
+}

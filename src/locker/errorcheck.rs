@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::{LazyMutex, NotSend};
 use crate::error::Error;
 use crate::shim::const_fn;
-use crate::sys::{Deadline, MutexKind, RawMutex};
+use crate::sys::{MutexKind, RawMutex};
 
 /// A mutex over `PTHREAD_MUTEX_ERRORCHECK`: relocking by the owner returns
 /// [`Error::Deadlock`] instead of hanging, and unlocking by a thread that does not own it
@@ -117,8 +117,7 @@ impl<T: ?Sized> ErrorCheckLocker<T> {
     #[doc(alias = "pthread_mutex_clocklock")]
     pub fn lock_timeout(&self, dur: Duration) -> Result<ErrorCheckGuard<'_, T>, Error> {
         let raw = self.raw();
-        raw.lock_until(&Deadline::after(dur))
-            .map(|()| self.guard(raw))
+        raw.lock_for(dur).map(|()| self.guard(raw))
     }
 
     /// Unlocks the mutex without a guard, as `lock_api`'s `force_unlock`: for a guard given up
@@ -201,7 +200,7 @@ impl<T: ?Sized> Drop for ErrorCheckGuard<'_, T> {
     fn drop(&mut self) {
         // SAFETY: the guard holds `raw` and is `!Send`: this thread locked it. (An errorcheck
         // mutex would refuse a foreign unlock with EPERM anyway.)
-        let _ = unsafe { self.raw.unlock() };
+        unsafe { self.raw.unlock_held() };
     }
 }
 

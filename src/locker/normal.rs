@@ -11,7 +11,7 @@ use super::{LazyMutex, NotSend};
 use crate::error::{fatal, Error};
 use crate::poison;
 use crate::shim::const_fn;
-use crate::sys::{Deadline, MutexKind, RawMutex};
+use crate::sys::{MutexKind, RawMutex};
 
 /// A mutual exclusion lock over a `PTHREAD_MUTEX_NORMAL` mutex, with the API of
 /// [`std::sync::Mutex`]: same methods, same signatures, same poisoning.
@@ -255,7 +255,7 @@ impl<T: ?Sized> Locker<T> {
     #[doc(alias = "pthread_mutex_timedlock")]
     pub fn lock_timeout(&self, dur: Duration) -> LockTimeoutResult<LockerGuard<'_, T>> {
         let raw = self.raw();
-        match raw.lock_until(&Deadline::after(dur)) {
+        match raw.lock_for(dur) {
             // SAFETY: this thread has just acquired `raw`.
             Ok(()) => Ok(unsafe { self.guard(raw) }?),
             Err(Error::TimedOut) => Err(LockTimeoutError::TimedOut),
@@ -359,7 +359,7 @@ impl<T: ?Sized> Drop for LockerGuard<'_, T> {
         self.lock.poison.done(&self.poison);
         // SAFETY: the guard holds `raw` and is `!Send`, so this is the thread that locked it.
         // Unlocking a normal mutex held by the caller cannot fail.
-        let _ = unsafe { self.raw.unlock() };
+        unsafe { self.raw.unlock_held() };
     }
 }
 

@@ -128,7 +128,7 @@ impl RawMutex {
     }
 
     /// May time out: when busy, lets other threads run once, then tries again or times out.
-    pub fn lock_until(&self, _deadline: &Deadline) -> Result<(), Error> {
+    pub fn lock_for(&self, _dur: Duration) -> Result<(), Error> {
         let me = thread::current().id();
         if let Some(done) = self.attempt_done(me) {
             return done;
@@ -142,6 +142,17 @@ impl RawMutex {
             Attempt::Acquired => Some(Ok(())),
             Attempt::Failed(e) => Some(Err(e)),
             Attempt::Busy => None,
+        }
+    }
+
+    /// Releases a mutex the calling thread holds (for guards).
+    ///
+    /// # Safety
+    /// The calling thread holds the mutex; the model panics if it does not.
+    pub unsafe fn unlock_held(&self) {
+        // SAFETY: the caller holds the mutex.
+        if let Err(e) = unsafe { self.unlock() } {
+            panic!("model: a guard released a mutex its thread does not hold: {e}");
         }
     }
 
@@ -408,7 +419,7 @@ impl RawSem {
     }
 
     /// May time out: at zero, lets other threads run once, then takes one or times out.
-    pub fn wait_until(&self, _deadline: &Deadline) -> Result<(), Error> {
+    pub fn wait_for(&self, _dur: Duration) -> Result<(), Error> {
         if self.try_wait().is_ok() {
             return Ok(());
         }
