@@ -302,14 +302,15 @@ impl PMutex {
         unsafe { libc::pthread_mutex_unlock(self.ptr()) };
     }
 
-    /// Prototype of a bounded adaptive spin before blocking: `trylock`, then up to ten rounds
-    /// of [`SpinWait`] each followed by another `trylock`, then `pthread_mutex_lock`.
+    /// A bounded adaptive spin before blocking, on the raw mutex (the policy `Locker` uses):
+    /// `trylock`, then up to ten rounds of `parking_lot_core::SpinWait` each followed by
+    /// another `trylock`, then `pthread_mutex_lock`.
     #[inline(always)]
     pub fn lock_spin_then_block(&self) {
         if self.try_lock() {
             return;
         }
-        let mut spin = SpinWait::new();
+        let mut spin = parking_lot_core::SpinWait::new();
         while spin.spin() {
             if self.try_lock() {
                 return;
@@ -494,36 +495,6 @@ fn last_errno() -> libc::c_int {
         .unwrap_or(libc::EINVAL)
 }
 
-/// Exponential back-off with the policy of `parking_lot_core::SpinWait` 0.9, written here
-/// because that crate is not a direct dependency: rounds 1-3 spin 2, 4, 8 `pause`s, rounds
-/// 4-10 call `sched_yield`, then `spin` returns `false` (time to block).
-#[derive(Default)]
-pub struct SpinWait {
-    rounds: u32,
-}
-
-impl SpinWait {
-    pub fn new() -> SpinWait {
-        SpinWait { rounds: 0 }
-    }
-
-    #[inline]
-    pub fn spin(&mut self) -> bool {
-        if self.rounds >= 10 {
-            return false;
-        }
-        self.rounds += 1;
-        if self.rounds <= 3 {
-            for _ in 0..(1u32 << self.rounds) {
-                std::hint::spin_loop();
-            }
-        } else {
-            thread::yield_now();
-        }
-        true
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Counter: a lock around a u64, for lock+increment(+work)+unlock benches
 // ---------------------------------------------------------------------------------------------
@@ -599,7 +570,7 @@ impl RawPolicy for Normal {
     }
 }
 
-/// `PTHREAD_MUTEX_NORMAL` with the [`SpinWait`] prototype before blocking.
+/// `PTHREAD_MUTEX_NORMAL` with the adaptive spin (`parking_lot_core::SpinWait`) before blocking.
 pub struct NormalSpinWait;
 impl RawPolicy for NormalSpinWait {
     fn attrs() -> MutexAttrs {
