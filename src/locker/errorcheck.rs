@@ -94,7 +94,7 @@ impl<T: ?Sized> ErrorCheckLocker<T> {
     #[inline]
     pub fn lock(&self) -> Result<ErrorCheckGuard<'_, T>, Error> {
         let raw = self.raw();
-        raw.lock().map(|()| self.guard(raw))
+        raw.lock_no_spin().map(|()| self.guard(raw))
     }
 
     /// Acquires the lock if it is free, without blocking.

@@ -11,7 +11,7 @@
 //!
 //! | type | constructor | operations |
 //! |---|---|---|
-//! | `RawMutex` | `new_boxed(MutexKind)` | `lock` (adaptive spin), `try_lock`, `lock_for`, `unsafe unlock`, `unsafe unlock_held` |
+//! | `RawMutex` | `new_boxed(MutexKind)` | `lock` (adaptive spin), `lock_no_spin`, `try_lock`, `lock_for`, `unsafe unlock`, `unsafe unlock_held` |
 //! | `RawCond` | `new_boxed()` | `unsafe wait`, `unsafe wait_until`, `notify_one`, `notify_all` |
 //! | `RawSem` | `new_boxed(u32)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC` |

@@ -117,6 +117,11 @@ impl RawMutex {
         }
     }
 
+    /// The same as [`RawMutex::lock`]: the model has no spin.
+    pub fn lock_no_spin(&self) -> Result<(), Error> {
+        self.lock()
+    }
+
     /// `Err(WouldBlock)` when held (by the owner too, unless recursive).
     pub fn try_lock(&self) -> Result<(), Error> {
         let me = thread::current().id();

@@ -213,6 +213,14 @@ impl RawMutex {
         check_mutex(unsafe { libc::pthread_mutex_lock(self.ptr()) })
     }
 
+    /// `pthread_mutex_lock` with no spin (what an errorcheck mutex wants: held by its
+    /// caller, it must report `Deadlock` at once).
+    #[inline]
+    pub fn lock_no_spin(&self) -> Result<(), Error> {
+        // SAFETY: `self` is an initialised mutex at a stable address.
+        check_mutex(unsafe { libc::pthread_mutex_lock(self.ptr()) })
+    }
+
     #[cold]
     fn lock_contended(&self) -> Result<(), Error> {
         let mut spin = parking_lot_core::SpinWait::new();
