@@ -647,71 +647,57 @@ pub trait Monitor: Send + Sync {
     fn notify_all(&self);
 }
 
-/// This crate: `Locker<u64>` + `Cond`.
-pub struct OursMonitor {
-    m: pthread_sync::Locker<u64>,
-    c: pthread_sync::Cond,
-}
-
-impl Monitor for OursMonitor {
-    fn new(v: u64) -> Self {
-        OursMonitor {
-            m: pthread_sync::Locker::new(v),
-            c: pthread_sync::Cond::new(),
+/// A monitor over a std-shaped `Mutex<u64>` + `Condvar` pair: the same code serves this crate
+/// and std, since this crate's API is std's.
+macro_rules! std_shaped_monitor {
+    ($(#[$doc:meta])* $name:ident, $mutex:path, $cond:path) => {
+        $(#[$doc])*
+        pub struct $name {
+            m: $mutex,
+            c: $cond,
         }
-    }
-    #[inline]
-    fn update(&self, f: impl FnOnce(&mut u64)) {
-        f(&mut self.m.lock().unwrap());
-    }
-    #[inline]
-    fn wait_then(&self, mut ready: impl FnMut(&u64) -> bool, f: impl FnOnce(&mut u64)) {
-        let g = self.m.lock().unwrap();
-        let mut g = self.c.wait_while(g, |v| !ready(v)).unwrap();
-        f(&mut g);
-    }
-    #[inline]
-    fn notify_one(&self) {
-        self.c.notify_one();
-    }
-    #[inline]
-    fn notify_all(&self) {
-        self.c.notify_all();
-    }
-}
 
-/// `std::sync::{Mutex, Condvar}`.
-pub struct StdMonitor {
-    m: std::sync::Mutex<u64>,
-    c: std::sync::Condvar,
-}
-
-impl Monitor for StdMonitor {
-    fn new(v: u64) -> Self {
-        StdMonitor {
-            m: std::sync::Mutex::new(v),
-            c: std::sync::Condvar::new(),
+        impl Monitor for $name {
+            fn new(v: u64) -> Self {
+                $name {
+                    m: <$mutex>::new(v),
+                    c: <$cond>::new(),
+                }
+            }
+            #[inline]
+            fn update(&self, f: impl FnOnce(&mut u64)) {
+                f(&mut self.m.lock().unwrap());
+            }
+            #[inline]
+            fn wait_then(&self, mut ready: impl FnMut(&u64) -> bool, f: impl FnOnce(&mut u64)) {
+                let g = self.m.lock().unwrap();
+                let mut g = self.c.wait_while(g, |v| !ready(v)).unwrap();
+                f(&mut g);
+            }
+            #[inline]
+            fn notify_one(&self) {
+                self.c.notify_one();
+            }
+            #[inline]
+            fn notify_all(&self) {
+                self.c.notify_all();
+            }
         }
-    }
-    #[inline]
-    fn update(&self, f: impl FnOnce(&mut u64)) {
-        f(&mut self.m.lock().unwrap());
-    }
-    #[inline]
-    fn wait_then(&self, mut ready: impl FnMut(&u64) -> bool, f: impl FnOnce(&mut u64)) {
-        let g = self.m.lock().unwrap();
-        let mut g = self.c.wait_while(g, |v| !ready(v)).unwrap();
-        f(&mut g);
-    }
-    #[inline]
-    fn notify_one(&self) {
-        self.c.notify_one();
-    }
-    #[inline]
-    fn notify_all(&self) {
-        self.c.notify_all();
-    }
+    };
 }
+
+std_shaped_monitor!(
+    /// This crate: `Locker<u64>` + `Cond`.
+    OursMonitor,
+    pthread_sync::Locker<u64>,
+    pthread_sync::Cond
+);
+std_shaped_monitor!(
+    /// `std::sync::{Mutex, Condvar}`.
+    StdMonitor,
+    std::sync::Mutex<u64>,
+    std::sync::Condvar
+);
 
 /// `parking_lot::{Mutex, Condvar}`.
 pub struct PlMonitor {
