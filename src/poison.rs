@@ -25,7 +25,7 @@ impl Flag {
     }
 
     /// Called with the lock just acquired: `Err` carries the guard if the lock is poisoned.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn guard(&self) -> Result<Guard, PoisonError<Guard>> {
         let guard = Guard {
             panicking: thread::panicking(),
@@ -38,7 +38,7 @@ impl Flag {
     }
 
     /// Called with the lock still held, just before it is released.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn done(&self, guard: &Guard) {
         if !guard.panicking && thread::panicking() {
             self.failed.store(true, Relaxed);
@@ -57,7 +57,7 @@ impl Flag {
 }
 
 /// Maps the value inside a `Result` that may be poisoned, keeping the poison.
-#[inline]
+#[inline(always)]
 pub(crate) fn map_result<T, U>(
     result: Result<T, PoisonError<T>>,
     f: impl FnOnce(T) -> U,

@@ -195,7 +195,7 @@ impl<T: ?Sized> Locker<T> {
     ///
     /// Locking a mutex this thread already holds deadlocks, as with std.
     #[doc(alias = "pthread_mutex_lock")]
-    #[inline]
+    #[inline(always)]
     pub fn lock(&self) -> LockResult<LockerGuard<'_, T>> {
         let raw = self.raw();
         if let Err(e) = raw.lock() {

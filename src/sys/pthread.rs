@@ -198,15 +198,16 @@ impl RawMutex {
     /// `parking_lot_core::SpinWait` (three rounds of 2-8 `pause`s, then up to seven
     /// `sched_yield`s), then `pthread_mutex_lock`. The spin keeps a short critical section
     /// from costing a futex sleep and wake-up: in `benches/contended.rs` it cut the time per
-    /// contended increment by 40-55% and the futex calls 20-30x. (A trylock first on every
-    /// lock would cost the uncontended path 20%: glibc's trylock is the slower call.) An
-    /// errorcheck mutex does not spin: held by its caller, it must report `Deadlock` at once.
+    /// contended increment by 7-48% and the futex calls 20-30x. (A trylock first on every
+    /// lock would cost the uncontended path 20%: glibc's trylock is the slower call.) For an
+    /// errorcheck mutex use [`RawMutex::lock_no_spin`]: held by its caller, it must report
+    /// `Deadlock` at once, not after a spin.
     ///
-    /// A normal mutex relocked by its owner blocks forever; errorcheck returns
-    /// `Err(Deadlock)`; recursive increments its count (`Err(Overflow)` at the limit).
+    /// A normal mutex relocked by its owner blocks forever; recursive increments its count
+    /// (`Err(Overflow)` at the limit).
     #[inline]
     pub fn lock(&self) -> Result<(), Error> {
-        if self.kind != MutexKind::ErrorCheck && self.looks_held() {
+        if self.looks_held() {
             return self.lock_contended();
         }
         // SAFETY: `self` is an initialised mutex at a stable address.
