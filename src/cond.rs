@@ -185,10 +185,12 @@ impl Cond {
     #[track_caller]
     pub fn wait<G: CondGuard>(&self, guard: G) -> LockResult<G> {
         let mutex = guard.__raw_mutex();
+        // Created before `enter`: a failure to create it must not leave the condvar bound.
+        let raw = self.raw();
         self.enter(mutex);
         // SAFETY: `guard` proves this thread holds `mutex`; `enter` ensured every waiter of
         // this condvar uses `mutex` until this wait returns.
-        let result = unsafe { self.raw().wait(mutex) };
+        let result = unsafe { raw.wait(mutex) };
         self.leave();
         if let Err(e) = result {
             fatal("pthread_cond_wait", e);
@@ -266,9 +268,10 @@ impl Cond {
         deadline: &Deadline,
     ) -> LockResult<(G, WaitTimeoutResult)> {
         let mutex = guard.__raw_mutex();
+        let raw = self.raw();
         self.enter(mutex);
         // SAFETY: as in `wait`.
-        let result = unsafe { self.raw().wait_until(mutex, deadline) };
+        let result = unsafe { raw.wait_until(mutex, deadline) };
         self.leave();
         let timed_out = match result {
             Ok(timed_out) => timed_out,

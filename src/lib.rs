@@ -46,7 +46,7 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 compile_error!("pthread-sync supports Linux with glibc only");
 
 mod cond;

@@ -22,17 +22,28 @@ pub(crate) use const_fn;
 
 #[cfg(loom)]
 loom::thread_local! {
-    static TOKEN: u8 = 0;
+    static TOKEN: std::cell::Cell<usize> = std::cell::Cell::new(0);
 }
 #[cfg(not(loom))]
 std::thread_local! {
-    static TOKEN: u8 = const { 0 };
+    static TOKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// A number that identifies the calling thread among the live threads (never 0): the address
-/// of a thread-local. (Under loom, of a loom thread-local, since loom threads share one OS
-/// thread.) A thread that has exited may have its number reused, as its TID may be.
+/// The next thread token to hand out (a plain std atomic: not part of any model).
+static NEXT_TOKEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// A number that identifies the calling thread (never 0), taken from a global counter on the
+/// thread's first call, so it is never reused, even after the thread exits (unlike a TID or a
+/// thread-local's address, which glibc reuses at once for the next thread: a lock leaked by a
+/// dead thread would then pass to a new one).
 #[inline(always)]
 pub(crate) fn thread_token() -> usize {
-    TOKEN.with(|t| t as *const u8 as usize)
+    TOKEN.with(|token| match token.get() {
+        0 => {
+            let fresh = NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            token.set(fresh);
+            fresh
+        }
+        known => known,
+    })
 }

@@ -460,3 +460,21 @@ fn errors_name_their_cause_and_convert_to_io() {
         std::io::ErrorKind::Deadlock
     );
 }
+
+#[test]
+fn a_recursive_lock_leaked_by_a_dead_thread_is_never_handed_to_a_new_one() {
+    // glibc reuses an exited thread's stack and TLS for the next thread, so an owner identity
+    // based on either would make the new thread look like the owner.
+    let m = Arc::new(RecursiveLocker::new(0));
+    let m2 = Arc::clone(&m);
+    thread::spawn(move || std::mem::forget(m2.lock()))
+        .join()
+        .unwrap();
+    for _ in 0..4 {
+        let m3 = Arc::clone(&m);
+        let got = thread::spawn(move || m3.try_lock().map(|_| ()))
+            .join()
+            .unwrap();
+        assert_eq!(got, Err(Error::WouldBlock));
+    }
+}

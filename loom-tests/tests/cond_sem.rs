@@ -185,3 +185,31 @@ fn sem_count_is_conserved() {
         assert_eq!(sem.value(), if second { 0 } else { 1 });
     });
 }
+
+#[test]
+fn three_waiters_three_notify_ones() {
+    // Each notify_one is sent while an unserved waiter is blocked, so POSIX requires all three
+    // wake-ups (a model that lost one would report a deadlock). Bound 2 keeps it quick.
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
+        let state = Arc::new((Locker::new(0u32), Cond::new()));
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let s = Arc::clone(&state);
+                thread::spawn(move || {
+                    let mut g = s.1.wait_while(s.0.lock().unwrap(), |n| *n == 0).unwrap();
+                    *g -= 1;
+                })
+            })
+            .collect();
+        for _ in 0..3 {
+            *state.0.lock().unwrap() += 1;
+            state.1.notify_one();
+        }
+        for w in waiters {
+            w.join().unwrap();
+        }
+        assert_eq!(*state.0.lock().unwrap(), 0);
+    });
+}

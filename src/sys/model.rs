@@ -211,7 +211,9 @@ impl CondState {
         let woken = if self.broadcast > ticket {
             true
         } else if let Some(i) = self.signals.iter().position(|&bound| bound > ticket) {
-            self.signals.swap_remove(i);
+            // `remove`, not `swap_remove`: the bounds stay sorted, so first-fit takes the
+            // smallest usable bound and leaves every other signal usable by a waiter.
+            self.signals.remove(i);
             true
         } else {
             false

@@ -130,6 +130,10 @@ impl Drop for CondAttr<'_> {
     }
 }
 
+// `looks_held` reads the first `int` of a `pthread_mutex_t` atomically.
+const _: () =
+    assert!(std::mem::align_of::<libc::pthread_mutex_t>() >= std::mem::align_of::<AtomicI32>());
+
 /// A `pthread_mutex_t` of one [`MutexKind`], at a stable address.
 pub struct RawMutex {
     inner: UnsafeCell<libc::pthread_mutex_t>,
@@ -243,9 +247,10 @@ impl RawMutex {
     #[inline(always)]
     fn looks_held(&self) -> bool {
         // SAFETY: the mutex is initialised (published to this thread through the lazy box's
-        // Acquire load), lives as long as `self`, and is aligned for `c_int` (the type holds
-        // `long`s and pointers); glibc accesses this word only with atomic operations, so an
-        // atomic load of it is not a data race.
+        // Acquire load) and lives as long as `self`; it is aligned for `i32` (checked at
+        // compile time below). glibc changes this word with atomic operations, except with
+        // plain stores while the process has a single thread; thread creation orders those
+        // before any other thread's load, so the atomic load here is not a data race.
         let word = unsafe { AtomicI32::from_ptr(self.ptr().cast::<i32>()) };
         word.load(Relaxed) != 0
     }
@@ -289,16 +294,17 @@ impl RawMutex {
         check(unsafe { libc::pthread_mutex_unlock(self.ptr()) })
     }
 
-    /// `pthread_mutex_unlock` of a mutex the calling thread holds, for guards: it cannot
-    /// fail, so no `Result` is built on the unlock path.
+    /// `pthread_mutex_unlock` of a mutex the calling thread holds, for guards: no `Result`
+    /// is built on the unlock path. The only failure is `EPERM` for an errorcheck or recursive
+    /// mutex unlocked in a `fork`ed child by the thread that inherited the guard (the mutex
+    /// still names the parent's thread); it is ignored, and the mutex stays locked.
     ///
     /// # Safety
     /// The calling thread holds the mutex (once more than it will after this call).
     #[inline]
     pub unsafe fn unlock_held(&self) {
         // SAFETY: `self` is initialised and held by the calling thread.
-        let ret = unsafe { libc::pthread_mutex_unlock(self.ptr()) };
-        debug_assert_eq!(ret, 0, "pthread_mutex_unlock of a held mutex failed");
+        unsafe { libc::pthread_mutex_unlock(self.ptr()) };
     }
 }
 
