@@ -241,16 +241,16 @@ impl RawMutex {
 
     /// A racy hint: whether the mutex's lock word is nonzero (held) right now. glibc's
     /// `pthread_mutex_t` begins with that word (`int __lock` of `struct __pthread_mutex_s`, on
-    /// every ABI glibc supports), which glibc only ever changes atomically. The hint only
-    /// chooses between spinning and calling `pthread_mutex_lock` at once; every acquisition
-    /// still goes through glibc, so a stale answer costs speed, never correctness.
+    /// every ABI glibc supports). glibc changes it with atomic operations, except with plain
+    /// stores while the process has a single thread; thread creation orders those before any
+    /// other thread's load. The hint only chooses between spinning and calling
+    /// `pthread_mutex_lock` at once; every acquisition still goes through glibc, so a stale
+    /// answer costs speed, never correctness.
     #[inline(always)]
     fn looks_held(&self) -> bool {
-        // SAFETY: the mutex is initialised (published to this thread through the lazy box's
-        // Acquire load) and lives as long as `self`; it is aligned for `i32` (checked at
-        // compile time below). glibc changes this word with atomic operations, except with
-        // plain stores while the process has a single thread; thread creation orders those
-        // before any other thread's load, so the atomic load here is not a data race.
+        // SAFETY: initialised (published by the lazy box's Acquire load), alive as long as
+        // `self`, aligned for i32 (compile-time check above), and never written non-atomically
+        // while another thread can read it (see above): an atomic load is not a data race.
         let word = unsafe { AtomicI32::from_ptr(self.ptr().cast::<i32>()) };
         word.load(Relaxed) != 0
     }
