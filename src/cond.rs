@@ -7,8 +7,8 @@ use std::sync::{LockResult, PoisonError};
 use std::time::Duration;
 
 use crate::error::fatal;
-use crate::lazy::LazyBox;
-use crate::locker::{ErrorCheckGuard, LockerGuard};
+use crate::locker::kind::Exclusive;
+use crate::locker::Guard;
 use crate::model_check::{self, Mutation};
 use crate::shim::{const_fn, AtomicUsize};
 use crate::sys::{Deadline, RawCond, RawMutex};
@@ -25,8 +25,8 @@ mod sealed {
     }
 }
 
-/// A guard a [`Cond`] can wait with: the guards of [`Locker`](crate::Locker) and
-/// [`ErrorCheckLocker`](crate::ErrorCheckLocker).
+/// A guard a [`Cond`] can wait with: the guards of the exclusive kinds,
+/// [`Locker`](crate::Locker) and [`ErrorCheckLocker`](crate::ErrorCheckLocker).
 ///
 /// Sealed. A [`RecursiveGuard`](crate::RecursiveGuard) is deliberately not one: a wait
 /// releases a recursive mutex only if it is held once (POSIX advises against the pairing;
@@ -40,29 +40,17 @@ mod sealed {
 /// ```
 pub trait CondGuard: sealed::Sealed + DerefMut {}
 
-impl<T: ?Sized> sealed::Sealed for LockerGuard<'_, T> {
+impl<K: Exclusive, T: ?Sized> sealed::Sealed for Guard<'_, K, T> {
     #[inline(always)]
     fn __raw_mutex(&self) -> &RawMutex {
-        LockerGuard::raw_mutex(self)
+        Guard::raw_mutex(self)
     }
     #[inline(always)]
     fn __poisoned(&self) -> bool {
-        LockerGuard::lock_is_poisoned(self)
+        Guard::lock_is_poisoned(self)
     }
 }
-impl<T: ?Sized> CondGuard for LockerGuard<'_, T> {}
-
-impl<T: ?Sized> sealed::Sealed for ErrorCheckGuard<'_, T> {
-    #[inline(always)]
-    fn __raw_mutex(&self) -> &RawMutex {
-        ErrorCheckGuard::raw_mutex(self)
-    }
-    #[inline(always)]
-    fn __poisoned(&self) -> bool {
-        false
-    }
-}
-impl<T: ?Sized> CondGuard for ErrorCheckGuard<'_, T> {}
+impl<K: Exclusive, T: ?Sized> CondGuard for Guard<'_, K, T> {}
 
 /// Whether a timed wait returned because its time ran out (as std's `WaitTimeoutResult`).
 #[derive(Debug, PartialEq, Eq, Copy, Clone)]
@@ -119,7 +107,7 @@ impl WaitTimeoutResult {
 /// ```
 #[doc(alias = "pthread_cond_t")]
 pub struct Cond {
-    raw: LazyBox<RawCond>,
+    raw: RawCond,
     /// Address of the pthread mutex the current waiters use (0: no waiter, unbound).
     mutex: AtomicUsize,
     /// How many threads are inside a wait. Only threads holding the bound mutex touch it, so
@@ -130,18 +118,12 @@ pub struct Cond {
 
 impl Cond {
     const_fn! {
-        /// A new condition variable; the pthread object is created on first use, so this is a
-        /// `const fn` and `static` condvars work.
+        /// A new condition variable (`PTHREAD_COND_INITIALIZER`): a `const fn`, so `static`
+        /// condvars work, and nothing is allocated.
         #[inline]
         pub const fn new() -> Cond {
-            Cond { raw: LazyBox::new(), mutex: AtomicUsize::new(0), waiters: AtomicUsize::new(0) }
+            Cond { raw: RawCond::new(), mutex: AtomicUsize::new(0), waiters: AtomicUsize::new(0) }
         }
-    }
-
-    #[inline(always)]
-    fn raw(&self) -> &RawCond {
-        self.raw
-            .get_or_init(|| RawCond::new_boxed().unwrap_or_else(|e| fatal("pthread_cond_init", e)))
     }
 
     /// Enters a wait with `mutex` held: binds this condvar to `mutex` if it has no waiters,
@@ -185,12 +167,10 @@ impl Cond {
     #[track_caller]
     pub fn wait<G: CondGuard>(&self, guard: G) -> LockResult<G> {
         let mutex = guard.__raw_mutex();
-        // Created before `enter`: a failure to create it must not leave the condvar bound.
-        let raw = self.raw();
         self.enter(mutex);
         // SAFETY: `guard` proves this thread holds `mutex`; `enter` ensured every waiter of
         // this condvar uses `mutex` until this wait returns.
-        let result = unsafe { raw.wait(mutex) };
+        let result = unsafe { self.raw.wait(mutex) };
         self.leave();
         if let Err(e) = result {
             fatal("pthread_cond_wait", e);
@@ -268,10 +248,9 @@ impl Cond {
         deadline: &Deadline,
     ) -> LockResult<(G, WaitTimeoutResult)> {
         let mutex = guard.__raw_mutex();
-        let raw = self.raw();
         self.enter(mutex);
         // SAFETY: as in `wait`.
-        let result = unsafe { raw.wait_until(mutex, deadline) };
+        let result = unsafe { self.raw.wait_until(mutex, deadline) };
         self.leave();
         let timed_out = match result {
             Ok(timed_out) => timed_out,
@@ -330,7 +309,8 @@ impl Cond {
         }
     }
 
-    /// Waits at most `ms` milliseconds; `true` in the result if it timed out.
+    /// Waits at most `ms` milliseconds. As std's: the boolean is `false` only if the timeout
+    /// is known to have elapsed (`true`: woken before it, by a notification or spuriously).
     ///
     /// # Errors
     /// As [`Cond::wait_timeout`].
@@ -338,10 +318,10 @@ impl Cond {
     #[track_caller]
     pub fn wait_timeout_ms<G: CondGuard>(&self, guard: G, ms: u32) -> LockResult<(G, bool)> {
         match self.wait_timeout(guard, Duration::from_millis(u64::from(ms))) {
-            Ok((guard, result)) => Ok((guard, result.timed_out())),
+            Ok((guard, result)) => Ok((guard, !result.timed_out())),
             Err(err) => {
                 let (guard, result) = err.into_inner();
-                Err(PoisonError::new((guard, result.timed_out())))
+                Err(PoisonError::new((guard, !result.timed_out())))
             }
         }
     }
@@ -350,19 +330,14 @@ impl Cond {
     #[doc(alias = "pthread_cond_signal")]
     #[inline]
     pub fn notify_one(&self) {
-        // A condvar that was never waited on has no waiters to wake: do not create it.
-        if let Some(raw) = self.raw.get() {
-            raw.notify_one();
-        }
+        self.raw.notify_one();
     }
 
     /// Wakes every thread waiting on this condvar (`pthread_cond_broadcast`).
     #[doc(alias = "pthread_cond_broadcast")]
     #[inline]
     pub fn notify_all(&self) {
-        if let Some(raw) = self.raw.get() {
-            raw.notify_all();
-        }
+        self.raw.notify_all();
     }
 }
 

@@ -34,6 +34,11 @@ pub enum Error {
     TimedOut,
     /// The previous owner of a robust mutex died while holding it (`EOWNERDEAD`).
     OwnerDied,
+    /// The mutex is held by a thread that is gone from this process and can never release it:
+    /// a thread that exited holding it, or, in a `fork`ed child, a thread of the parent
+    /// (glibc's owner field still names it). Reported by the kinds that know their owner
+    /// (errorcheck, recursive) instead of a wait that would never end.
+    OwnerGone,
     /// A robust mutex was left inconsistent by a dead owner and can no longer be used
     /// (`ENOTRECOVERABLE`).
     NotRecoverable,
@@ -75,8 +80,9 @@ impl Error {
 
     /// The errno this error stands for: the canonical one of its case. [`Error::WouldBlock`]
     /// gives `EBUSY` (also when it came from `sem_trywait`'s `EAGAIN`), [`Error::Overflow`]
-    /// gives `EOVERFLOW` (also for a recursive mutex's `EAGAIN`), [`Error::InvalidInput`]
-    /// `EINVAL`, [`Error::Os`] its own number.
+    /// gives `EOVERFLOW` (also for a recursive mutex's `EAGAIN`), [`Error::OwnerGone`]
+    /// `ESRCH` (no such thread), [`Error::InvalidInput`] `EINVAL`, [`Error::Os`] its own
+    /// number.
     pub fn errno(&self) -> i32 {
         match *self {
             Error::WouldBlock => libc::EBUSY,
@@ -84,6 +90,7 @@ impl Error {
             Error::NotOwner => libc::EPERM,
             Error::TimedOut => libc::ETIMEDOUT,
             Error::OwnerDied => libc::EOWNERDEAD,
+            Error::OwnerGone => libc::ESRCH,
             Error::NotRecoverable => libc::ENOTRECOVERABLE,
             Error::Overflow => libc::EOVERFLOW,
             Error::Interrupted => libc::EINTR,
@@ -102,7 +109,9 @@ impl Error {
             Error::Interrupted => io::ErrorKind::Interrupted,
             Error::InvalidInput(_) => io::ErrorKind::InvalidInput,
             Error::Os(errno) => io::Error::from_raw_os_error(*errno).kind(),
-            Error::OwnerDied | Error::NotRecoverable | Error::Overflow => io::ErrorKind::Other,
+            Error::OwnerDied | Error::OwnerGone | Error::NotRecoverable | Error::Overflow => {
+                io::ErrorKind::Other
+            }
         }
     }
 }
@@ -123,6 +132,11 @@ impl fmt::Display for Error {
             Error::OwnerDied => f.write_str(
                 "owner died: the previous holder of this robust mutex died holding it; \
                  the protected data may be inconsistent (EOWNERDEAD)",
+            ),
+            Error::OwnerGone => f.write_str(
+                "owner gone: the mutex is held by a thread that no longer exists in this process \
+                 (it exited holding the lock, or this is a forked child and the holder was a \
+                 thread of the parent), so it can never be released (ESRCH)",
             ),
             Error::NotRecoverable => f.write_str(
                 "not recoverable: a robust mutex was released by a dead owner's successor \

@@ -46,12 +46,11 @@
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-compile_error!("pthread-sync supports Linux with glibc only");
+#[cfg(not(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")))]
+compile_error!("pthread-sync supports Linux with glibc on 64-bit targets only");
 
 mod cond;
 mod error;
-mod lazy;
 mod locker;
 mod poison;
 mod sem;
@@ -67,8 +66,8 @@ mod model_check;
 pub use cond::{Cond, CondGuard, WaitTimeoutResult};
 pub use error::Error;
 pub use locker::{
-    ErrorCheckGuard, ErrorCheckLocker, LockTimeoutError, LockTimeoutResult, Locker, LockerGuard,
-    RecursiveGuard, RecursiveLocker,
+    kind, ErrorCheckGuard, ErrorCheckLocker, Guard, Lock, LockTimeoutError, LockTimeoutResult,
+    Locker, LockerGuard, RecursiveGuard, RecursiveLocker,
 };
 pub use sem::{Sem, SemPermit};
 /// std's poisoning types, re-exported: [`Locker`] returns exactly these.

@@ -10,9 +10,6 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Mutation {
-    /// Lazy initialisation installs its object with a plain store instead of a
-    /// `compare_exchange`, so two racing first users can each get their own pthread object.
-    LazyInitStore = 1,
     /// `Cond::wait_while` tests its condition once instead of in a loop.
     WaitWhileOnce = 2,
     /// `Cond` never refuses a second mutex, so two mutexes can be used with it at once.

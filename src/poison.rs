@@ -1,69 +1,162 @@
 //! Poisoning, exactly as `std::sync::Mutex` does it: a guard dropped while its thread is
-//! panicking (and was not already panicking when it locked) marks the lock poisoned.
+//! panicking (and was not already panicking when it locked) marks the lock poisoned. A kind
+//! chooses [`Flag`] (std's poisoning) or [`Never`] (no poisoning, no cost) as its policy.
 
+use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::PoisonError;
 use std::thread;
 
 use crate::shim::{const_fn, AtomicBool};
 
-/// The poisoned flag of one lock. Relaxed is enough: it is written and read under the lock.
-pub(crate) struct Flag {
-    failed: AtomicBool,
+/// A lock's poisoning policy. Sealed (a public trait in a private module).
+pub trait Policy: Send + Sync + Sized {
+    /// What a guard remembers, to decide when dropped whether it poisons the lock.
+    type Token;
+    /// A new, unpoisoned state.
+    fn new() -> Self;
+    /// Whether this policy poisons at all.
+    fn poisons(&self) -> bool;
+    /// Called with the lock just acquired.
+    fn enter(&self) -> Self::Token;
+    /// Whether the lock is poisoned now.
+    fn is_poisoned(&self) -> bool;
+    /// Called with the lock still held, just before it is released.
+    fn leave(&self, token: &Self::Token);
 }
 
-/// What a guard remembers to decide, when dropped, whether it poisons the lock.
-pub(crate) struct Guard {
-    panicking: bool,
+/// std's poisoning: the poisoned flag of one lock. Relaxed is enough: it is written and read
+/// under the lock.
+pub struct Flag {
+    failed: AtomicBool,
 }
 
 impl Flag {
     const_fn! {
-        pub(crate) const fn new() -> Flag {
+        pub(crate) const fn new_const() -> Flag {
             Flag { failed: AtomicBool::new(false) }
         }
     }
 
-    /// Called with the lock just acquired: `Err` carries the guard if the lock is poisoned.
-    #[inline(always)]
-    pub(crate) fn guard(&self) -> Result<Guard, PoisonError<Guard>> {
-        let guard = Guard {
-            panicking: thread::panicking(),
-        };
-        if self.get() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
-    }
-
-    /// Called with the lock still held, just before it is released.
-    #[inline(always)]
-    pub(crate) fn done(&self, guard: &Guard) {
-        if !guard.panicking && thread::panicking() {
-            self.failed.store(true, Relaxed);
-        }
-    }
-
-    #[inline]
-    pub(crate) fn get(&self) -> bool {
-        self.failed.load(Relaxed)
-    }
-
+    /// Clears the flag, for a caller that has repaired the data.
     #[inline]
     pub(crate) fn clear(&self) {
         self.failed.store(false, Relaxed);
     }
 }
 
-/// Maps the value inside a `Result` that may be poisoned, keeping the poison.
-#[inline(always)]
-pub(crate) fn map_result<T, U>(
-    result: Result<T, PoisonError<T>>,
-    f: impl FnOnce(T) -> U,
-) -> Result<U, PoisonError<U>> {
-    match result {
-        Ok(t) => Ok(f(t)),
-        Err(e) => Err(PoisonError::new(f(e.into_inner()))),
+impl Policy for Flag {
+    /// Whether the thread was already panicking when it locked.
+    type Token = bool;
+
+    fn new() -> Flag {
+        Flag::new_const()
+    }
+
+    #[inline(always)]
+    fn poisons(&self) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn enter(&self) -> bool {
+        thread::panicking()
+    }
+
+    #[inline(always)]
+    fn is_poisoned(&self) -> bool {
+        self.failed.load(Relaxed)
+    }
+
+    #[inline(always)]
+    fn leave(&self, was_panicking: &bool) {
+        if !*was_panicking && thread::panicking() {
+            self.failed.store(true, Relaxed);
+        }
+    }
+}
+
+/// No poisoning: a zero-sized policy whose checks compile to nothing.
+pub struct Never;
+
+impl Policy for Never {
+    type Token = ();
+
+    fn new() -> Never {
+        Never
+    }
+
+    #[inline(always)]
+    fn poisons(&self) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    fn enter(&self) {}
+
+    #[inline(always)]
+    fn is_poisoned(&self) -> bool {
+        false
+    }
+
+    #[inline(always)]
+    fn leave(&self, _: &()) {}
+}
+
+/// What `Debug` shows for the data of a lock held elsewhere: exactly what the std of the
+/// compiling toolchain shows for a locked `std::sync::Mutex` (`"<locked>"`, quoted, in current
+/// std; unquoted in older ones). It formats a locked std mutex into a stack buffer and passes
+/// on the part between `data: ` and `, poisoned`, so it follows std wherever std goes,
+/// without allocating.
+pub(crate) struct LockedMarker;
+
+impl fmt::Debug for LockedMarker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const BEFORE: &str = "data: ";
+        const AFTER: &str = ", poisoned";
+        let std_mutex = std::sync::Mutex::new(());
+        let _held = std_mutex.lock();
+        // std's whole `Mutex { data: <X>, poisoned: false, .. }`, of which `<X>` is wanted.
+        let mut buf = StackBuf::new();
+        fmt::write(&mut buf, format_args!("{std_mutex:?}"))?;
+        let text = buf.as_str();
+        let data = text
+            .find(BEFORE)
+            .map(|i| &text[i + BEFORE.len()..])
+            .and_then(|rest| rest.find(AFTER).map(|j| &rest[..j]));
+        match data {
+            Some(data) => f.write_str(data),
+            // A std whose output no longer has this shape: say it plainly.
+            None => f.write_str("<locked>"),
+        }
+    }
+}
+
+/// A fixed-size text buffer (no allocation); writes past its end are dropped.
+struct StackBuf {
+    bytes: [u8; 128],
+    len: usize,
+}
+
+impl StackBuf {
+    fn new() -> StackBuf {
+        StackBuf {
+            bytes: [0; 128],
+            len: 0,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `str`s are appended (see `write_str`), so this is valid UTF-8.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+impl fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if let Some(room) = self.bytes.get_mut(self.len..self.len + s.len()) {
+            room.copy_from_slice(s.as_bytes());
+            self.len += s.len();
+        }
+        Ok(())
     }
 }

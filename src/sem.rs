@@ -4,7 +4,6 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::{fatal, Error};
-use crate::lazy::LazyBox;
 use crate::shim::const_fn;
 use crate::sys::{self, RawSem};
 
@@ -29,8 +28,7 @@ use crate::sys::{self, RawSem};
 /// ```
 #[doc(alias = "sem_t")]
 pub struct Sem {
-    raw: LazyBox<RawSem>,
-    initial: u32,
+    raw: RawSem,
 }
 
 impl Sem {
@@ -38,8 +36,10 @@ impl Sem {
     pub const MAX_VALUE: u32 = sys::SEM_VALUE_MAX;
 
     const_fn! {
-        /// A semaphore holding `value`. A `const fn`: the `sem_t` is created on first use, so
-        /// a `static` semaphore works.
+        /// A semaphore holding `value`. A `const fn` that calls nothing and allocates nothing
+        /// (the `sem_t` is built with the bytes `sem_init` would write), so a `static`
+        /// semaphore works and is ready before its first use: a signal handler may
+        /// [`post`](Sem::post) it.
         ///
         /// # Errors
         /// [`Error::InvalidInput`] if `value` is above [`Sem::MAX_VALUE`].
@@ -51,12 +51,10 @@ impl Sem {
         /// ```
         #[doc(alias = "sem_init")]
         pub const fn new(value: u32) -> Result<Sem, Error> {
-            if value > Sem::MAX_VALUE {
-                return Err(Error::InvalidInput(
-                    "semaphore value above SEM_VALUE_MAX (2147483647)",
-                ));
+            match RawSem::new(value) {
+                Ok(raw) => Ok(Sem { raw }),
+                Err(e) => Err(e),
             }
-            Ok(Sem { raw: LazyBox::new(), initial: value })
         }
     }
 
@@ -78,22 +76,18 @@ impl Sem {
         /// ```
         pub const fn new_const<const N: u32>() -> Sem {
             const { assert!(N <= Sem::MAX_VALUE, "semaphore value above SEM_VALUE_MAX") };
-            Sem { raw: LazyBox::new(), initial: N }
+            match Sem::new(N) {
+                Ok(sem) => sem,
+                Err(_) => panic!("unreachable: N was checked at compile time"),
+            }
         }
-    }
-
-    #[inline(always)]
-    fn raw(&self) -> &RawSem {
-        self.raw.get_or_init(|| {
-            RawSem::new_boxed(self.initial).unwrap_or_else(|e| fatal("sem_init", e))
-        })
     }
 
     /// Takes one unit, blocking while the value is zero (`sem_wait`, retried on `EINTR`).
     #[doc(alias = "sem_wait")]
     #[inline]
     pub fn wait(&self) {
-        if let Err(e) = self.raw().wait() {
+        if let Err(e) = self.raw.wait() {
             fatal("sem_wait", e);
         }
     }
@@ -105,7 +99,7 @@ impl Sem {
     #[doc(alias = "sem_trywait")]
     #[inline]
     pub fn try_wait(&self) -> Result<(), Error> {
-        self.raw().try_wait()
+        self.raw.try_wait()
     }
 
     /// Takes one unit, waiting at most `dur` (`sem_clockwait` on `CLOCK_MONOTONIC`, retried on
@@ -123,26 +117,26 @@ impl Sem {
     #[doc(alias = "sem_clockwait")]
     #[doc(alias = "sem_timedwait")]
     pub fn wait_timeout(&self, dur: Duration) -> Result<(), Error> {
-        self.raw().wait_for(dur)
+        self.raw.wait_for(dur)
     }
 
     /// Gives one unit back, waking a waiter if there is one (`sem_post`).
+    ///
+    /// Async-signal-safe, as POSIX makes `sem_post`: a signal handler may call it (nothing on
+    /// its path allocates or takes a lock).
     ///
     /// # Errors
     /// [`Error::Overflow`] if the value is already [`Sem::MAX_VALUE`]; it is unchanged.
     #[doc(alias = "sem_post")]
     #[inline]
     pub fn post(&self) -> Result<(), Error> {
-        self.raw().post()
+        self.raw.post()
     }
 
     /// The current value (`sem_getvalue`); other threads may change it at any moment.
     #[doc(alias = "sem_getvalue")]
     pub fn value(&self) -> u32 {
-        match self.raw.get() {
-            Some(raw) => raw.value(),
-            None => self.initial,
-        }
+        self.raw.value()
     }
 
     /// Takes one unit and returns a permit that gives it back when dropped.

@@ -1,13 +1,13 @@
-//! The one place that chooses between real and model (loom) primitives.
+//! The one place that chooses between real and model (loom) primitives for the wrappers.
 //!
-//! Every other file imports its atomics from here, so `cfg(loom)` appears in this file and in
-//! `src/sys/mod.rs` only. Under loom, `const fn` constructors become plain `fn`s (loom's types
-//! have no `const` constructors) through the [`const_fn!`] macro.
+//! The wrappers import their atomics and thread-locals from here, so they carry no `cfg(loom)`
+//! of their own. Under loom, `const fn` constructors become plain `fn`s (loom's types have no
+//! `const` constructors) through the [`const_fn!`] macro.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 /// Declares a `const fn` that is a plain `fn` when compiled over the loom model.
 macro_rules! const_fn {
@@ -20,30 +20,14 @@ macro_rules! const_fn {
 }
 pub(crate) use const_fn;
 
-#[cfg(loom)]
-loom::thread_local! {
-    static TOKEN: std::cell::Cell<usize> = std::cell::Cell::new(0);
+/// Declares a thread-local with a constant initialiser: std's `const` form (no lazy-init
+/// check on access), or loom's thread-local in the model build (modelled per loom thread).
+macro_rules! thread_local_const {
+    ($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;) => {
+        #[cfg(not(loom))]
+        std::thread_local! { $(#[$attr])* static $name: $t = const { $init }; }
+        #[cfg(loom)]
+        loom::thread_local! { $(#[$attr])* static $name: $t = $init; }
+    };
 }
-#[cfg(not(loom))]
-std::thread_local! {
-    static TOKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// The next thread token to hand out (a plain std atomic: not part of any model).
-static NEXT_TOKEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
-
-/// A number that identifies the calling thread (never 0), taken from a global counter on the
-/// thread's first call, so it is never reused, even after the thread exits (unlike a TID or a
-/// thread-local's address, which glibc reuses at once for the next thread: a lock leaked by a
-/// dead thread would then pass to a new one).
-#[inline(always)]
-pub(crate) fn thread_token() -> usize {
-    TOKEN.with(|token| match token.get() {
-        0 => {
-            let fresh = NEXT_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            token.set(fresh);
-            fresh
-        }
-        known => known,
-    })
-}
+pub(crate) use thread_local_const;

@@ -90,6 +90,35 @@ macro_rules! suite {
                 drop(g);
                 pair.1.notify_all();
                 let _: Condvar = Default::default();
+
+                // Debug of a lock held elsewhere (here: by this thread), and of a free one.
+                let m = Mutex::new(vec![1, 2]);
+                let held = m.lock().unwrap();
+                seen.push(format!("{m:?}"));
+                drop(held);
+                seen.push(format!("{m:?}"));
+
+                // The deprecated wait_timeout_ms: its boolean when the time runs out, and when a
+                // notification comes first (a notifier keeps notifying until the wait returns).
+                let pair = Arc::new((Mutex::new(false), Condvar::new()));
+                #[allow(deprecated)]
+                let (g, no_timeout) = pair.1.wait_timeout_ms(pair.0.lock().unwrap(), 5).unwrap();
+                seen.push(format!("timed out: {no_timeout}"));
+                drop(g);
+                let p2 = Arc::clone(&pair);
+                let notifier = thread::spawn(move || {
+                    while !*p2.0.lock().unwrap() {
+                        p2.1.notify_all();
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                });
+                #[allow(deprecated)]
+                let (mut g, no_timeout) =
+                    pair.1.wait_timeout_ms(pair.0.lock().unwrap(), 60_000).unwrap();
+                *g = true;
+                seen.push(format!("notified: {no_timeout}"));
+                drop(g);
+                notifier.join().unwrap();
                 seen
             }
         }
@@ -104,7 +133,7 @@ fn same_code_same_outcomes() {
     let expected = with_std::scenario();
     let got = with_pthread_sync::scenario();
     assert_eq!(got, expected);
-    assert_eq!(got.len(), 10);
+    assert_eq!(got.len(), 14);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[test]
 fn notify_one_is_never_lost() {
     // If a notification could be lost, the waiter would sleep forever: loom reports the
-    // deadlock. The condvar's lazy creation races with the notify, too.
+    // deadlock.
     common::check(notify_one_scenario);
 }
 

@@ -1,4 +1,4 @@
-//! Model checks of the Locker family: mutual exclusion, the lazy-init race, poisoning, and the
+//! Model checks of the Locker family: mutual exclusion, poisoning, and the
 //! errorcheck and recursive results, over every interleaving within the preemption bound.
 
 mod common;
@@ -10,9 +10,9 @@ use loom::thread;
 use pthread_sync::{Error, ErrorCheckLocker, LockTimeoutError, Locker, RecursiveLocker};
 
 /// Two threads and the main thread increment a loom-tracked cell under a `Locker` made inside
-/// the model, so the first `lock()` calls race to create the pthread object. loom reports any
-/// unsynchronised access to the cell, and the total must be exact.
-pub fn mutual_exclusion_and_lazy_init() {
+/// the model, their first `lock()` calls racing. loom reports any unsynchronised access to the
+/// cell, and the total must be exact.
+pub fn mutual_exclusion() {
     let m = Arc::new(Locker::new(UnsafeCell::new(0u32)));
     let threads: Vec<_> = (0..2)
         .map(|_| {
@@ -33,8 +33,8 @@ pub fn mutual_exclusion_and_lazy_init() {
 }
 
 #[test]
-fn locker_mutual_exclusion_and_lazy_init() {
-    common::check(mutual_exclusion_and_lazy_init);
+fn locker_mutual_exclusion() {
+    common::check(mutual_exclusion);
 }
 
 #[test]

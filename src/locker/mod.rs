@@ -1,57 +1,377 @@
-//! Mutexes over `pthread_mutex_t`, one type per kind.
+//! Mutexes over `pthread_mutex_t`: one generic lock, [`Lock<K, T>`](Lock), whose kind `K` is a
+//! type parameter, and a thin facade per kind where the API differs.
 //!
-//! | type | pthread kind | relock by the owner | `lock()` returns | guard gives | poisons |
+//! | type (alias of `Lock<K, T>`) | kind `K` | relock by the owner | `lock()` returns | guard gives | poisons |
 //! |---|---|---|---|---|---|
-//! | [`Locker`] (= [`Mutex`](crate::Mutex)) | `NORMAL` | deadlocks (like std) | `LockResult<guard>` | `&mut T` | yes, like std |
-//! | [`ErrorCheckLocker`] | `ERRORCHECK` | `Err(Error::Deadlock)` | `Result<guard, Error>` | `&mut T` | no |
-//! | [`RecursiveLocker`] | `RECURSIVE` | succeeds, counted | guard | `&T` only | no |
+//! | [`Locker`] (= [`Mutex`](crate::Mutex)) | [`Normal`](crate::kind::Normal) | deadlocks (like std) | `LockResult<guard>` | `&mut T` | yes, like std |
+//! | [`ErrorCheckLocker`] | [`ErrorCheck`](crate::kind::ErrorCheck) | `Err(Error::Deadlock)` | `Result<guard, Error>` | `&mut T` | no |
+//! | [`RecursiveLocker`] | [`Recursive`](crate::kind::Recursive) | succeeds, counted | guard | `&T` only | no |
 //!
 //! Every kind has `try_lock` and `lock_timeout` (`pthread_mutex_clocklock` on
 //! `CLOCK_MONOTONIC`, so a change of the wall clock does not shorten or lengthen the wait).
-//! Every constructor is a `const fn`: the pthread object is created on first use in a heap
-//! allocation that never moves, so `static` lockers work and moving a locker is safe.
+//! Every constructor is a `const fn`: the pthread mutex is stored inline, built from glibc's
+//! static initialiser, so `static` lockers work, the first lock allocates nothing (a `static`
+//! locker may guard a `#[global_allocator]`), and moving an unlocked locker is harmless (see
+//! the crate docs, "Where the pthread objects live").
 //!
 //! Guards are `!Send`: a pthread mutex must be unlocked by the thread that locked it.
+//!
+//! # How it is built
+//!
+//! - `sys::RawMutex`: the pthread object and the calls on it (the FFI layer).
+//! - [`RawLock`](raw::RawLock) (private): how a kind takes and releases its mutex: the
+//!   normal kind spins briefly when the mutex is held, errorcheck and recursive check for an
+//!   owner that is gone, recursive counts re-entry in Rust.
+//! - [`Lock<K, T>`](Lock) and [`Guard<'_, K, T>`](Guard): the data, the guard, `Deref`,
+//!   `Drop`, `Debug`, poisoning (where `K` poisons) and everything else written once; the
+//!   methods whose signatures differ by kind live in `normal.rs`, `errorcheck.rs` and
+//!   `recursive.rs`.
+//!
+//! A new kind or placement is a new `Kind` (and, if it locks differently, a new `RawLock`),
+//! not a copy of this file.
 //!
 //! [`Error`]: crate::Error
 
 mod errorcheck;
 mod normal;
+pub(crate) mod raw;
 mod recursive;
 
-pub use errorcheck::{ErrorCheckGuard, ErrorCheckLocker};
-pub use normal::{LockTimeoutError, LockTimeoutResult, Locker, LockerGuard};
-pub use recursive::{RecursiveGuard, RecursiveLocker};
+pub use normal::{LockTimeoutError, LockTimeoutResult};
 
+use std::cell::UnsafeCell;
+use std::fmt;
 use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::time::Duration;
 
-use crate::error::fatal;
-use crate::lazy::LazyBox;
+use crate::error::Error;
+use crate::poison::Policy;
 use crate::shim::const_fn;
-use crate::sys::{MutexKind, RawMutex};
+use raw::RawLock;
 
-/// The pthread mutex of an in-process locker, created on first use.
-pub(crate) struct LazyMutex {
-    cell: LazyBox<RawMutex>,
-}
+/// The kinds of lock, as types: the `K` of [`Lock<K, T>`](Lock).
+pub mod kind {
+    pub use super::errorcheck::ErrorCheck;
+    pub use super::normal::Normal;
+    pub use super::recursive::Recursive;
 
-impl LazyMutex {
-    const_fn! {
-        pub(crate) const fn new() -> LazyMutex {
-            LazyMutex { cell: LazyBox::new() }
+    pub(crate) mod sealed {
+        /// What a kind decides. Sealed: only the crate's kinds implement it.
+        pub trait Kind: 'static {
+            /// The pthread mutex and whatever else the kind keeps beside it.
+            type Raw: crate::locker::raw::RawLock;
+            /// Whether a panic while the lock is held poisons it.
+            type Poison: crate::poison::Policy;
+            /// The name `Debug` prints.
+            const NAME: &'static str;
         }
     }
 
-    /// The mutex, of `kind`, created now if this is its first use.
-    #[inline(always)]
-    pub(crate) fn get(&self, kind: MutexKind) -> &RawMutex {
-        self.cell.get_or_init(|| {
-            RawMutex::new_boxed(kind).unwrap_or_else(|e| fatal("pthread_mutex_init", e))
-        })
+    /// A kind of lock: [`Normal`], [`ErrorCheck`] or [`Recursive`]. Sealed.
+    pub trait Kind: sealed::Kind {}
+
+    /// A kind whose guards give `&mut T` (not re-entrant), so a [`Cond`](crate::Cond) can
+    /// wait with them: [`Normal`], [`ErrorCheck`]. Sealed.
+    pub trait Exclusive: Kind {}
+}
+
+use kind::{Exclusive, Kind};
+
+/// A mutex of kind `K` protecting a `T`. Use it through its aliases: [`Locker`] (=
+/// [`Mutex`](crate::Mutex)), [`ErrorCheckLocker`], [`RecursiveLocker`].
+#[doc(alias = "pthread_mutex_t")]
+// `repr(C)`: the kind's state first, the data last, in this order (see `RecursiveLocker`).
+#[repr(C)]
+pub struct Lock<K: Kind, T: ?Sized> {
+    raw: K::Raw,
+    poison: K::Poison,
+    data: UnsafeCell<T>,
+}
+
+/// A [`Locker`]: a normal mutex, the drop-in for `std::sync::Mutex`.
+pub type Locker<T> = Lock<kind::Normal, T>;
+/// An [`ErrorCheckLocker`]: misuse is an error, not a hang.
+pub type ErrorCheckLocker<T> = Lock<kind::ErrorCheck, T>;
+/// A [`RecursiveLocker`]: re-entrant on the owning thread.
+pub type RecursiveLocker<T> = Lock<kind::Recursive, T>;
+
+// SAFETY: the mutex hands the data to one thread at a time, so sending the whole lock or
+// sharing it between threads needs only `T: Send`, as for `std::sync::Mutex`. The kind's
+// state is `Send + Sync` (bounds of `RawLock` and `Policy`).
+unsafe impl<K: Kind, T: ?Sized + Send> Send for Lock<K, T> {}
+// SAFETY: as above.
+unsafe impl<K: Kind, T: ?Sized + Send> Sync for Lock<K, T> {}
+// Like std's Mutex: a panic while locked poisons it, so unwinding cannot expose broken state
+// unnoticed.
+impl<T: ?Sized> UnwindSafe for Locker<T> {}
+impl<T: ?Sized> RefUnwindSafe for Locker<T> {}
+
+/// An RAII guard of a [`Lock`]: the lock is held until it is dropped. Use it through its
+/// aliases: [`LockerGuard`] (= [`MutexGuard`](crate::MutexGuard)), [`ErrorCheckGuard`],
+/// [`RecursiveGuard`].
+///
+/// It dereferences to the protected data (`&mut T` too, except for the recursive kind). It
+/// is `!Send`: a pthread mutex must be unlocked by the thread that locked it.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let m = pthread_sync::Locker::new(0);
+/// assert_send(m.lock().unwrap());
+/// ```
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let m = pthread_sync::ErrorCheckLocker::new(0);
+/// assert_send(m.lock().unwrap());
+/// ```
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let m = pthread_sync::RecursiveLocker::new(0);
+/// assert_send(m.lock());
+/// ```
+#[must_use = "if unused the lock will immediately unlock"]
+pub struct Guard<'a, K: Kind, T: ?Sized + 'a> {
+    lock: &'a Lock<K, T>,
+    poison: <K::Poison as Policy>::Token,
+    _not_send: NotSend,
+}
+
+/// The guard of a [`Locker`].
+pub type LockerGuard<'a, T> = Guard<'a, kind::Normal, T>;
+/// The guard of an [`ErrorCheckLocker`].
+pub type ErrorCheckGuard<'a, T> = Guard<'a, kind::ErrorCheck, T>;
+/// The guard of a [`RecursiveLocker`]; gives `&T` only.
+pub type RecursiveGuard<'a, T> = Guard<'a, kind::Recursive, T>;
+
+// SAFETY: `&Guard` only gives `&T`, which may be shared between threads when `T: Sync`.
+unsafe impl<K: Kind, T: ?Sized + Sync> Sync for Guard<'_, K, T> {}
+
+/// Makes a guard neither `Send` nor `Sync` by itself: a pthread mutex must be unlocked by the
+/// thread that locked it. [`Guard`] then implements `Sync` for `T: Sync`, as std's does.
+#[derive(Clone, Copy, Default)]
+struct NotSend(PhantomData<*const ()>);
+
+impl<K: Kind, T> Lock<K, T> {
+    const_fn! {
+        /// The lock from its parts (the kind facades' `new`).
+        #[inline(always)]
+        const fn from_parts(raw: K::Raw, poison: K::Poison, t: T) -> Lock<K, T> {
+            Lock { raw, poison, data: UnsafeCell::new(t) }
+        }
     }
 }
 
-/// Makes a guard neither `Send` nor `Sync` by itself: a pthread mutex must be unlocked by the
-/// thread that locked it. Each guard then implements `Sync` for `T: Sync`, as std's do.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct NotSend(PhantomData<*const ()>);
+impl<K: Kind, T: ?Sized> Lock<K, T> {
+    /// Makes the guard for a lock this thread has just acquired, with the poison state: `Err`
+    /// (holding the guard) if a panic poisoned the lock (never, for kinds that do not poison).
+    ///
+    /// # Safety
+    /// The calling thread has just acquired `self.raw`, once more than it held it before.
+    #[inline(always)]
+    unsafe fn guard(&self) -> Result<Guard<'_, K, T>, Guard<'_, K, T>> {
+        let guard = Guard {
+            lock: self,
+            poison: self.poison.enter(),
+            _not_send: NotSend(PhantomData),
+        };
+        if self.poison.is_poisoned() {
+            Err(guard)
+        } else {
+            Ok(guard)
+        }
+    }
+
+    /// Takes the mutex with `acquire`, then makes the guard; `Err(Ok(guard))` if poisoned,
+    /// `Err(Err(e))` if it was not acquired.
+    #[inline(always)]
+    fn acquire_with(
+        &self,
+        acquire: impl FnOnce(&K::Raw) -> Result<(), Error>,
+    ) -> Result<Guard<'_, K, T>, Result<Guard<'_, K, T>, Error>> {
+        match acquire(&self.raw) {
+            // SAFETY: this thread has just acquired the mutex.
+            Ok(()) => unsafe { self.guard() }.map_err(Ok),
+            Err(e) => Err(Err(e)),
+        }
+    }
+
+    /// `RawLock::lock`, then the guard (see [`Lock::acquire_with`]).
+    #[inline(always)]
+    fn acquire(&self) -> Result<Guard<'_, K, T>, Result<Guard<'_, K, T>, Error>> {
+        self.acquire_with(RawLock::lock)
+    }
+
+    /// `RawLock::try_lock`, then the guard.
+    #[inline(always)]
+    fn try_acquire(&self) -> Result<Guard<'_, K, T>, Result<Guard<'_, K, T>, Error>> {
+        self.acquire_with(RawLock::try_lock)
+    }
+
+    /// `RawLock::lock_for`, then the guard.
+    #[inline(always)]
+    fn acquire_for(
+        &self,
+        dur: Duration,
+    ) -> Result<Guard<'_, K, T>, Result<Guard<'_, K, T>, Error>> {
+        self.acquire_with(|raw| raw.lock_for(dur))
+    }
+}
+
+/// For the kinds that do not poison: `Result<guard, Error>` from the generic acquisition.
+#[inline(always)]
+fn unpoisoned<G>(result: Result<G, Result<G, Error>>) -> Result<G, Error> {
+    match result {
+        Ok(guard) | Err(Ok(guard)) => Ok(guard),
+        Err(Err(e)) => Err(e),
+    }
+}
+
+/// The methods of the kinds that do not poison ([`ErrorCheckLocker`], [`RecursiveLocker`]).
+impl<K: kind::sealed::Kind<Poison = crate::poison::Never> + Kind, T: ?Sized> Lock<K, T> {
+    /// Acquires the lock if it is free (for the recursive kind: or held by this thread),
+    /// without blocking (`pthread_mutex_trylock`).
+    ///
+    /// # Errors
+    /// [`Error::WouldBlock`] if another thread holds it (the errorcheck kind: or this one;
+    /// glibc's `pthread_mutex_trylock` reports `EBUSY` in both cases); [`Error::OwnerGone`] if
+    /// its holder is gone from this process; [`Error::Overflow`] at the recursion limit.
+    ///
+    /// ```
+    /// use pthread_sync::{Error, ErrorCheckLocker};
+    ///
+    /// let m = ErrorCheckLocker::new(0);
+    /// let held = m.try_lock().unwrap();
+    /// assert_eq!(m.try_lock().unwrap_err(), Error::WouldBlock);
+    /// drop(held);
+    /// ```
+    #[doc(alias = "pthread_mutex_trylock")]
+    #[inline]
+    pub fn try_lock(&self) -> Result<Guard<'_, K, T>, Error> {
+        unpoisoned(self.try_acquire())
+    }
+
+    /// Blocks until the lock is acquired or `dur` has passed (`pthread_mutex_clocklock` on
+    /// `CLOCK_MONOTONIC`); for the recursive kind, at once if this thread holds it.
+    ///
+    /// # Errors
+    /// [`Error::TimedOut`] when `dur` passes first; for the errorcheck kind
+    /// [`Error::Deadlock`] at once if this thread holds it; [`Error::OwnerGone`] at once if
+    /// its holder is gone from this process; [`Error::Overflow`] at the recursion limit.
+    ///
+    /// ```
+    /// use pthread_sync::{Error, ErrorCheckLocker};
+    /// use std::time::Duration;
+    ///
+    /// let m = ErrorCheckLocker::new(0);
+    /// let _held = m.lock().unwrap();
+    /// let other = std::thread::scope(|s| {
+    ///     s.spawn(|| m.lock_timeout(Duration::from_millis(5)).map(|_| ())).join().unwrap()
+    /// });
+    /// assert_eq!(other, Err(Error::TimedOut));
+    /// ```
+    #[doc(alias = "pthread_mutex_clocklock")]
+    #[doc(alias = "pthread_mutex_timedlock")]
+    pub fn lock_timeout(&self, dur: Duration) -> Result<Guard<'_, K, T>, Error> {
+        unpoisoned(self.acquire_for(dur))
+    }
+
+    /// Consumes the mutex and returns the data.
+    pub fn into_inner(self) -> T
+    where
+        T: Sized,
+    {
+        self.data.into_inner()
+    }
+
+    /// A mutable reference to the data, with no locking: `&mut self` proves exclusive access.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+}
+
+impl<K: Kind, T: Default> Default for Lock<K, T> {
+    fn default() -> Lock<K, T> {
+        Lock::from(T::default())
+    }
+}
+
+impl<K: Kind, T> From<T> for Lock<K, T> {
+    fn from(t: T) -> Lock<K, T> {
+        Lock::from_parts(raw::RawLock::new(), Policy::new(), t)
+    }
+}
+
+impl<K: Kind, T: ?Sized + fmt::Debug> fmt::Debug for Lock<K, T> {
+    /// As std's `Mutex` prints: `Mutex { data: .., poisoned: .., .. }` (the other kinds under
+    /// their own names, without `poisoned`); a lock held elsewhere prints its data as std
+    /// prints a locked `Mutex`'s.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct(K::NAME);
+        match self.try_acquire() {
+            Ok(guard) | Err(Ok(guard)) => d.field("data", &&*guard),
+            Err(Err(_)) => d.field("data", &crate::poison::LockedMarker),
+        };
+        if self.poison.poisons() {
+            d.field("poisoned", &self.poison.is_poisoned());
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<K: Kind, T: ?Sized> Deref for Guard<'_, K, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock, so no other thread can reach the data; on this
+        // thread, other references to it come only from guards, and only a guard of an
+        // `Exclusive` kind (never re-entered) gives `&mut T`, through `&mut self`.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<K: Exclusive, T: ?Sized> DerefMut for Guard<'_, K, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock of an exclusive (non-reentrant) kind, so it is the
+        // only guard, and `&mut self` makes this the only reference.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<K: Kind, T: ?Sized> Drop for Guard<'_, K, T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.lock.poison.leave(&self.poison);
+        // SAFETY: the guard holds the lock and is `!Send`, so this is the thread that took it.
+        unsafe { self.lock.raw.unlock() };
+    }
+}
+
+impl<K: Kind, T: ?Sized + fmt::Debug> fmt::Debug for Guard<'_, K, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<K: Kind, T: ?Sized + fmt::Display> fmt::Display for Guard<'_, K, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+/// Crate-internal access for `Cond`: the pthread mutex a guard holds and whether its lock is
+/// poisoned. Associated functions, not methods, so they never shadow methods of `T`.
+impl<'a, K: Kind, T: ?Sized> Guard<'a, K, T> {
+    #[inline(always)]
+    pub(crate) fn raw_mutex(this: &Self) -> &'a crate::sys::RawMutex {
+        this.lock.raw.mutex()
+    }
+
+    #[inline(always)]
+    pub(crate) fn lock_is_poisoned(this: &Self) -> bool {
+        this.lock.poison.is_poisoned()
+    }
+}

@@ -23,7 +23,7 @@ use std::time::Duration;
 use loom::sync::{Condvar, Mutex, MutexGuard};
 use loom::thread::{self, ThreadId};
 
-use super::{MutexKind, SEM_VALUE_MAX};
+use super::{MutexType, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE};
 use crate::error::Error;
 
 /// A point in time, for the interface's sake: the model has no clock.
@@ -42,9 +42,9 @@ struct Owner {
     count: u32,
 }
 
-/// A model of a pthread mutex of one [`MutexKind`].
+/// A model of a pthread mutex of one [`MutexType`].
 pub struct RawMutex {
-    kind: MutexKind,
+    kind: MutexType,
     owner: Mutex<Owner>,
     released: Condvar,
 }
@@ -63,16 +63,16 @@ enum Attempt {
 }
 
 impl RawMutex {
-    /// A new model mutex of `kind`.
-    pub fn new_boxed(kind: MutexKind) -> Result<Box<RawMutex>, Error> {
-        Ok(Box::new(RawMutex {
+    /// A new model mutex of type `kind` (a plain `fn`: loom's types have no `const` ones).
+    pub fn new(kind: MutexType) -> RawMutex {
+        RawMutex {
             kind,
             owner: Mutex::new(Owner {
                 thread: None,
                 count: 0,
             }),
             released: Condvar::new(),
-        }))
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, Owner> {
@@ -89,16 +89,16 @@ impl RawMutex {
                 Attempt::Acquired
             }
             Some(t) if t == me => match self.kind {
-                MutexKind::Recursive => match owner.count.checked_add(1) {
+                MutexType::Recursive => match owner.count.checked_add(1) {
                     Some(c) => {
                         owner.count = c;
                         Attempt::Acquired
                     }
                     None => Attempt::Failed(Error::Overflow),
                 },
-                MutexKind::ErrorCheck if blocking => Attempt::Failed(Error::Deadlock),
+                MutexType::ErrorCheck if blocking => Attempt::Failed(Error::Deadlock),
                 // trylock by the owner: EBUSY; a normal relock: blocks (forever).
-                MutexKind::ErrorCheck | MutexKind::Normal => Attempt::Busy,
+                MutexType::ErrorCheck | MutexType::Normal => Attempt::Busy,
             },
             Some(_) => Attempt::Busy,
         }
@@ -117,13 +117,15 @@ impl RawMutex {
         }
     }
 
-    /// The same as [`RawMutex::lock`]: the model has no spin.
-    pub fn lock_no_spin(&self) -> Result<(), Error> {
+    /// The same as [`RawMutex::lock`]: the model has no spin, and no thread of a model can
+    /// vanish while holding a mutex (the real backend's `OwnerGone`).
+    pub fn lock_checked(&self) -> Result<(), Error> {
         self.lock()
     }
 
-    /// `Err(WouldBlock)` when held (by the owner too, unless recursive).
-    pub fn try_lock(&self) -> Result<(), Error> {
+    /// `Err(WouldBlock)` when held (by the owner too, unless recursive). `check_owner` has
+    /// nothing to check in the model (see [`RawMutex::lock_checked`]).
+    pub fn try_lock(&self, _check_owner: bool) -> Result<(), Error> {
         let me = thread::current().id();
         match self.attempt(&mut self.state(), me, false) {
             Attempt::Acquired => Ok(()),
@@ -133,7 +135,7 @@ impl RawMutex {
     }
 
     /// May time out: when busy, lets other threads run once, then tries again or times out.
-    pub fn lock_for(&self, _dur: Duration) -> Result<(), Error> {
+    pub fn lock_for(&self, _dur: Duration, _check_owner: bool) -> Result<(), Error> {
         let me = thread::current().id();
         if let Some(done) = self.attempt_done(me) {
             return done;
@@ -178,7 +180,7 @@ impl RawMutex {
                 }
                 Ok(())
             }
-            _ if self.kind == MutexKind::Normal => {
+            _ if self.kind == MutexType::Normal => {
                 panic!("model: unlock of a normal mutex by a thread that does not hold it")
             }
             _ => Err(Error::NotOwner),
@@ -248,8 +250,8 @@ pub struct RawCond {
 
 impl RawCond {
     /// A new model condition variable.
-    pub fn new_boxed() -> Result<Box<RawCond>, Error> {
-        Ok(Box::new(RawCond {
+    pub fn new() -> RawCond {
+        RawCond {
             state: Mutex::new(CondState {
                 next_ticket: 0,
                 waiting: Vec::new(),
@@ -260,7 +262,7 @@ impl RawCond {
                 woken_spuriously: Vec::new(),
             }),
             changed: Condvar::new(),
-        }))
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, CondState> {
@@ -389,16 +391,14 @@ impl RefUnwindSafe for RawSem {}
 
 impl RawSem {
     /// A new model semaphore holding `value`.
-    pub fn new_boxed(value: u32) -> Result<Box<RawSem>, Error> {
+    pub fn new(value: u32) -> Result<RawSem, Error> {
         if value > SEM_VALUE_MAX {
-            return Err(Error::InvalidInput(
-                "semaphore value above SEM_VALUE_MAX (2147483647)",
-            ));
+            return Err(Error::InvalidInput(SEM_VALUE_TOO_LARGE));
         }
-        Ok(Box::new(RawSem {
+        Ok(RawSem {
             value: Mutex::new(value),
             posted: Condvar::new(),
-        }))
+        })
     }
 
     fn state(&self) -> MutexGuard<'_, u32> {

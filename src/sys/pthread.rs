@@ -1,7 +1,8 @@
-//! The real backend: glibc's `pthread_mutex_t`, `pthread_cond_t` and `sem_t`.
+//! The real backend: glibc's `pthread_mutex_t`, `pthread_cond_t` and `sem_t`, stored inline.
 //!
-//! Each object lives in a `Box` made once and never moved: it is initialised in place through
-//! `Box::new_uninit`, and the wrappers above only ever hand out references to it.
+//! In-process objects come from `const fn`s (glibc's static initialisers); process-shared and
+//! robust ones are initialised in place with `init`. See the module docs of `sys` for why an
+//! unused in-process object may move.
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
@@ -10,11 +11,17 @@ use std::sync::atomic::AtomicI32;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use super::{MutexKind, SEM_VALUE_MAX};
+use super::{CondAttr, MutexAttr, MutexType, Protocol, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE};
 use crate::error::Error;
 
-// glibc 2.30 and later; the `libc` crate does not declare these two.
+// glibc 2.30 and later; the `libc` crate does not declare these three.
 extern "C" {
+    fn pthread_cond_clockwait(
+        cond: *mut libc::pthread_cond_t,
+        mutex: *mut libc::pthread_mutex_t,
+        clock: libc::clockid_t,
+        abstime: *const libc::timespec,
+    ) -> libc::c_int;
     fn pthread_mutex_clocklock(
         mutex: *mut libc::pthread_mutex_t,
         clock: libc::clockid_t,
@@ -82,17 +89,66 @@ impl Deadline {
         }
         Deadline(libc::timespec { tv_sec, tv_nsec })
     }
+
+    /// The earlier of two deadlines.
+    #[inline]
+    fn min(self, other: Deadline) -> Deadline {
+        if (other.0.tv_sec, other.0.tv_nsec) < (self.0.tv_sec, self.0.tv_nsec) {
+            other
+        } else {
+            self
+        }
+    }
+
+    fn same(&self, other: &Deadline) -> bool {
+        (self.0.tv_sec, self.0.tv_nsec) == (other.0.tv_sec, other.0.tv_nsec)
+    }
 }
 
-/// A `pthread_mutexattr_t` destroyed when dropped. It borrows its storage, so it never moves.
-struct MutexAttr<'a>(&'a mut MaybeUninit<libc::pthread_mutexattr_t>);
+/// How often a checked wait for a held mutex looks again whether its owner is gone.
+const OWNER_CHECK_PERIOD: Duration = Duration::from_millis(100);
 
-impl<'a> MutexAttr<'a> {
-    fn new(storage: &'a mut MaybeUninit<libc::pthread_mutexattr_t>) -> Result<Self, Error> {
+/// A `pthread_mutexattr_t` destroyed when dropped. It borrows its storage, so it never moves.
+struct MutexAttrObj<'a>(&'a mut MaybeUninit<libc::pthread_mutexattr_t>);
+
+impl<'a> MutexAttrObj<'a> {
+    /// An attribute object holding every attribute of `attr`.
+    fn new(
+        storage: &'a mut MaybeUninit<libc::pthread_mutexattr_t>,
+        attr: &MutexAttr,
+    ) -> Result<Self, Error> {
         // SAFETY: `storage` is valid for writes; on success it holds an initialised attribute
         // object, which `Drop` destroys.
         check(unsafe { libc::pthread_mutexattr_init(storage.as_mut_ptr()) })?;
-        Ok(MutexAttr(storage))
+        let mut obj = MutexAttrObj(storage);
+        let ty = match attr.ty {
+            MutexType::Normal => libc::PTHREAD_MUTEX_NORMAL,
+            MutexType::ErrorCheck => libc::PTHREAD_MUTEX_ERRORCHECK,
+            MutexType::Recursive => libc::PTHREAD_MUTEX_RECURSIVE,
+        };
+        let pshared = if attr.pshared {
+            libc::PTHREAD_PROCESS_SHARED
+        } else {
+            libc::PTHREAD_PROCESS_PRIVATE
+        };
+        let robust = if attr.robust {
+            libc::PTHREAD_MUTEX_ROBUST
+        } else {
+            libc::PTHREAD_MUTEX_STALLED
+        };
+        let protocol = match attr.protocol {
+            Protocol::None => libc::PTHREAD_PRIO_NONE,
+            Protocol::Inherit => libc::PTHREAD_PRIO_INHERIT,
+        };
+        let a = obj.as_ptr();
+        // SAFETY: `a` is an initialised attribute object; each value is a valid constant.
+        unsafe {
+            check(libc::pthread_mutexattr_settype(a, ty))?;
+            check(libc::pthread_mutexattr_setpshared(a, pshared))?;
+            check(libc::pthread_mutexattr_setrobust(a, robust))?;
+            check(libc::pthread_mutexattr_setprotocol(a, protocol))?;
+        }
+        Ok(obj)
     }
 
     fn as_ptr(&mut self) -> *mut libc::pthread_mutexattr_t {
@@ -100,7 +156,7 @@ impl<'a> MutexAttr<'a> {
     }
 }
 
-impl Drop for MutexAttr<'_> {
+impl Drop for MutexAttrObj<'_> {
     fn drop(&mut self) {
         // SAFETY: the attribute object was initialised in `new` and is destroyed once, here.
         unsafe { libc::pthread_mutexattr_destroy(self.as_ptr()) };
@@ -108,36 +164,63 @@ impl Drop for MutexAttr<'_> {
 }
 
 /// A `pthread_condattr_t` destroyed when dropped. It borrows its storage, so it never moves.
-struct CondAttr<'a>(&'a mut MaybeUninit<libc::pthread_condattr_t>);
+struct CondAttrObj<'a>(&'a mut MaybeUninit<libc::pthread_condattr_t>);
 
-impl<'a> CondAttr<'a> {
-    fn new(storage: &'a mut MaybeUninit<libc::pthread_condattr_t>) -> Result<Self, Error> {
+impl<'a> CondAttrObj<'a> {
+    /// An attribute object holding every attribute of `attr`.
+    fn new(
+        storage: &'a mut MaybeUninit<libc::pthread_condattr_t>,
+        attr: &CondAttr,
+    ) -> Result<Self, Error> {
         // SAFETY: `storage` is valid for writes; on success it holds an initialised attribute
         // object, which `Drop` destroys.
         check(unsafe { libc::pthread_condattr_init(storage.as_mut_ptr()) })?;
-        Ok(CondAttr(storage))
-    }
-
-    fn as_ptr(&mut self) -> *mut libc::pthread_condattr_t {
-        self.0.as_mut_ptr()
+        let obj = CondAttrObj(storage);
+        let a = obj.0.as_mut_ptr();
+        let pshared = if attr.pshared {
+            libc::PTHREAD_PROCESS_SHARED
+        } else {
+            libc::PTHREAD_PROCESS_PRIVATE
+        };
+        // SAFETY: `a` is an initialised attribute object; the values are valid constants.
+        unsafe {
+            check(libc::pthread_condattr_setpshared(a, pshared))?;
+            if attr.monotonic {
+                check(libc::pthread_condattr_setclock(a, libc::CLOCK_MONOTONIC))?;
+            }
+        }
+        Ok(obj)
     }
 }
 
-impl Drop for CondAttr<'_> {
+impl Drop for CondAttrObj<'_> {
     fn drop(&mut self) {
         // SAFETY: the attribute object was initialised in `new` and is destroyed once, here.
-        unsafe { libc::pthread_condattr_destroy(self.as_ptr()) };
+        unsafe { libc::pthread_condattr_destroy(self.0.as_mut_ptr()) };
     }
 }
 
-// `looks_held` reads the first `int` of a `pthread_mutex_t` atomically.
+// `looks_held` and `owner_gone` read the first and third `int` of a `pthread_mutex_t`.
 const _: () =
     assert!(std::mem::align_of::<libc::pthread_mutex_t>() >= std::mem::align_of::<AtomicI32>());
 
-/// A `pthread_mutex_t` of one [`MutexKind`], at a stable address.
+/// Index, in `int`s, of glibc's `__owner` (the owner's kernel thread id) in a
+/// `pthread_mutex_t`: `struct __pthread_mutex_s { int __lock; unsigned __count; int __owner;
+/// unsigned __nusers; int __kind; ...}` on every 64-bit ABI glibc supports. Checked by
+/// `owner_word_names_the_owner` below.
+const OWNER_WORD: usize = 2;
+/// Index, in `int`s, of `__kind` (the type and flags), as above.
+const KIND_WORD: usize = 4;
+/// The size of a `pthread_mutex_t` in `int`s.
+const MUTEX_WORDS: usize = size_of::<libc::pthread_mutex_t>() / size_of::<libc::c_int>();
+/// glibc's `PTHREAD_MUTEX_NO_ELISION_NP`: recorded in `__kind` by `settype(NORMAL)`.
+const PTHREAD_MUTEX_NO_ELISION_NP: libc::c_int = 512;
+
+/// A `pthread_mutex_t`, stored inline. In-process ones come from [`RawMutex::new`]; shared
+/// ones are initialised in place by [`RawMutex::init`] and never move.
+#[repr(transparent)]
 pub struct RawMutex {
     inner: UnsafeCell<libc::pthread_mutex_t>,
-    kind: MutexKind,
 }
 
 // A pthread object keeps no invariant that unwinding could break (std's Mutex and Condvar are
@@ -152,47 +235,97 @@ unsafe impl Send for RawMutex {}
 unsafe impl Sync for RawMutex {}
 
 impl RawMutex {
-    /// A new mutex of `kind` in a fresh heap allocation that never moves.
-    pub fn new_boxed(kind: MutexKind) -> Result<Box<RawMutex>, Error> {
-        let mut place = Box::<RawMutex>::new_uninit();
-        let raw = place.as_mut_ptr();
-        // SAFETY: `place` is a fresh, aligned, writable allocation that nothing else can see;
-        // `kind` is written through a raw field pointer, without reading the uninit struct.
-        unsafe {
-            RawMutex::init(raw, kind)?;
-            (&raw mut (*raw).kind).write(kind);
+    /// A process-private, non-robust mutex of type `ty`, built without any call or
+    /// allocation: the bytes `pthread_mutex_init` writes for that type (checked against it by
+    /// `static_initialisers_equal_pthread_mutex_init` below). That is glibc's static
+    /// initialiser form (`__PTHREAD_MUTEX_INITIALIZER(kind)`, all zero but `__kind`), with the
+    /// kind `pthread_mutexattr_settype` records: for `NORMAL` it adds
+    /// `PTHREAD_MUTEX_NO_ELISION_NP`, which `PTHREAD_MUTEX_INITIALIZER` (the default type,
+    /// whose relock is undefined) lacks, so the type stays explicitly `NORMAL`.
+    #[inline]
+    pub const fn new(ty: MutexType) -> RawMutex {
+        let kind = match ty {
+            MutexType::Normal => libc::PTHREAD_MUTEX_NORMAL | PTHREAD_MUTEX_NO_ELISION_NP,
+            MutexType::ErrorCheck => libc::PTHREAD_MUTEX_ERRORCHECK,
+            MutexType::Recursive => libc::PTHREAD_MUTEX_RECURSIVE,
+        };
+        let mut words = [0 as libc::c_int; MUTEX_WORDS];
+        words[KIND_WORD] = kind;
+        // SAFETY: `transmute` checks the sizes are equal; a `pthread_mutex_t` is plain bytes
+        // with no invalid bit patterns, and these are the bytes of glibc's initialiser.
+        let init = unsafe {
+            std::mem::transmute::<[libc::c_int; MUTEX_WORDS], libc::pthread_mutex_t>(words)
+        };
+        RawMutex {
+            inner: UnsafeCell::new(init),
         }
-        // SAFETY: both fields are initialised now.
-        Ok(unsafe { place.assume_init() })
     }
 
-    /// Initialises the pthread mutex (not the `kind` field) of `kind` at `place`.
+    /// Initialises a mutex with every attribute of `attr` at `place` (`pthread_mutex_init`).
     ///
     /// # Safety
-    /// `place` must be valid for writes and aligned, must not hold a mutex that is in use, and
-    /// the mutex must not move until it is destroyed or abandoned.
-    unsafe fn init(place: *mut RawMutex, kind: MutexKind) -> Result<(), Error> {
-        let ty = match kind {
-            MutexKind::Normal => libc::PTHREAD_MUTEX_NORMAL,
-            MutexKind::ErrorCheck => libc::PTHREAD_MUTEX_ERRORCHECK,
-            MutexKind::Recursive => libc::PTHREAD_MUTEX_RECURSIVE,
-        };
+    /// `place` must be valid for writes and aligned, no thread may be using a mutex there, and
+    /// the mutex must stay at `place` (never moved) for as long as anyone uses it.
+    #[allow(dead_code)] // used by the tests now, by the process-shared kinds next
+    pub unsafe fn init(place: *mut RawMutex, attr: &MutexAttr) -> Result<(), Error> {
         let mut storage = MaybeUninit::uninit();
-        let mut attr = MutexAttr::new(&mut storage)?;
-        // SAFETY: `attr` is an initialised attribute object; `ty` is a valid mutex type.
-        check(unsafe { libc::pthread_mutexattr_settype(attr.as_ptr(), ty) })?;
-        // SAFETY: the caller guarantees `place` is writable and not in use; `attr` is valid.
-        check(unsafe {
-            libc::pthread_mutex_init(
-                UnsafeCell::raw_get(&raw const (*place).inner),
-                attr.as_ptr(),
-            )
-        })
+        let mut attr = MutexAttrObj::new(&mut storage, attr)?;
+        // SAFETY: the caller guarantees `place` is writable, aligned and not in use; `attr`
+        // is a valid attribute object. `RawMutex` is a transparent `pthread_mutex_t`.
+        check(unsafe { libc::pthread_mutex_init(place.cast(), attr.as_ptr()) })
     }
 
     #[inline(always)]
     fn ptr(&self) -> *mut libc::pthread_mutex_t {
         self.inner.get()
+    }
+
+    /// The `int` at index `i` of the mutex, read atomically (a racy hint, see `looks_held`).
+    #[inline(always)]
+    fn word(&self, i: usize) -> i32 {
+        // SAFETY: `i` is 0 or OWNER_WORD, both inside the 40-byte object; the object is alive
+        // as long as `self` and aligned for i32 (compile-time check above). glibc changes the
+        // lock word with atomic operations (plain stores only while the process has a single
+        // thread, ordered before other threads exist by thread creation) and writes `__owner`
+        // only while holding the lock; an aligned 4-byte load cannot tear on the targets glibc
+        // supports, and the value is only ever used as a hint that glibc's own calls confirm.
+        let word = unsafe { AtomicI32::from_ptr(self.ptr().cast::<i32>().add(i)) };
+        word.load(Relaxed)
+    }
+
+    /// A racy hint: whether the mutex's lock word is nonzero (held) right now. glibc's
+    /// `pthread_mutex_t` begins with that word (`int __lock` of `struct __pthread_mutex_s`, on
+    /// every ABI glibc supports). The hint only chooses between spinning and calling
+    /// `pthread_mutex_lock` at once; every acquisition still goes through glibc, so a stale
+    /// answer costs speed, never correctness.
+    #[inline(always)]
+    fn looks_held(&self) -> bool {
+        self.word(0) != 0
+    }
+
+    /// Whether the mutex is held by a thread that is not part of this process any more: a
+    /// thread that exited holding it, or, in a `fork`ed child, a thread of the parent (glibc's
+    /// `__owner` still names it). Such a private mutex can never be released, so waiting for
+    /// it would hang forever. Called only off the fast path, when the mutex looks held.
+    ///
+    /// The owner is read twice around the check: a thread id that names no thread of this
+    /// process and is still the owner after that check is the owner for good (a live holder
+    /// clears `__owner` before releasing, and a released mutex's next owner is a live thread).
+    #[cold]
+    #[inline(never)]
+    fn owner_gone(&self) -> bool {
+        let owner = self.word(OWNER_WORD);
+        if owner <= 0 {
+            return false;
+        }
+        // SAFETY: plain system calls without memory arguments. `tgkill` with signal 0 sends
+        // nothing: it only checks that thread `owner` exists in this thread group.
+        let missing = unsafe {
+            owner != libc::gettid()
+                && libc::tgkill(libc::getpid(), owner, 0) == -1
+                && last_errno() == libc::ESRCH
+        };
+        missing && self.word(OWNER_WORD) == owner && self.looks_held()
     }
 
     /// Blocks until the mutex is acquired.
@@ -204,24 +337,14 @@ impl RawMutex {
     /// from costing a futex sleep and wake-up: in `benches/contended.rs` it cut the time per
     /// contended increment by 7-48% and the futex calls 20-30x. (A trylock first on every
     /// lock would cost the uncontended path 20%: glibc's trylock is the slower call.) For an
-    /// errorcheck mutex use [`RawMutex::lock_no_spin`]: held by its caller, it must report
-    /// `Deadlock` at once, not after a spin.
+    /// errorcheck or recursive mutex use [`RawMutex::lock_checked`].
     ///
-    /// A normal mutex relocked by its owner blocks forever; recursive increments its count
-    /// (`Err(Overflow)` at the limit).
-    #[inline]
+    /// A normal mutex relocked by its owner blocks forever.
+    #[inline(always)]
     pub fn lock(&self) -> Result<(), Error> {
         if self.looks_held() {
             return self.lock_contended();
         }
-        // SAFETY: `self` is an initialised mutex at a stable address.
-        check_mutex(unsafe { libc::pthread_mutex_lock(self.ptr()) })
-    }
-
-    /// `pthread_mutex_lock` with no spin (what an errorcheck mutex wants: held by its
-    /// caller, it must report `Deadlock` at once).
-    #[inline]
-    pub fn lock_no_spin(&self) -> Result<(), Error> {
         // SAFETY: `self` is an initialised mutex at a stable address.
         check_mutex(unsafe { libc::pthread_mutex_lock(self.ptr()) })
     }
@@ -239,39 +362,63 @@ impl RawMutex {
         check_mutex(unsafe { libc::pthread_mutex_lock(self.ptr()) })
     }
 
-    /// A racy hint: whether the mutex's lock word is nonzero (held) right now. glibc's
-    /// `pthread_mutex_t` begins with that word (`int __lock` of `struct __pthread_mutex_s`, on
-    /// every ABI glibc supports). glibc changes it with atomic operations, except with plain
-    /// stores while the process has a single thread; thread creation orders those before any
-    /// other thread's load. The hint only chooses between spinning and calling
-    /// `pthread_mutex_lock` at once; every acquisition still goes through glibc, so a stale
-    /// answer costs speed, never correctness.
+    /// `pthread_mutex_lock` with no spin, for the kinds that know their owner (errorcheck,
+    /// recursive): held by the caller, an errorcheck mutex reports `Deadlock` at once. A mutex
+    /// held by a thread that is gone from this process (see [`RawMutex::owner_gone`]) is
+    /// `Err(OwnerGone)` instead of a wait that would never end: a mutex that looks held is
+    /// waited for in steps of [`OWNER_CHECK_PERIOD`], with the owner checked before each (a
+    /// thread that has just exited can still be seen by the kernel for a moment).
     #[inline(always)]
-    fn looks_held(&self) -> bool {
-        // SAFETY: initialised (published by the lazy box's Acquire load), alive as long as
-        // `self`, aligned for i32 (compile-time check above), and never written non-atomically
-        // while another thread can read it (see above): an atomic load is not a data race.
-        let word = unsafe { AtomicI32::from_ptr(self.ptr().cast::<i32>()) };
-        word.load(Relaxed) != 0
+    pub fn lock_checked(&self) -> Result<(), Error> {
+        if self.looks_held() {
+            return self.lock_checked_until(None);
+        }
+        // SAFETY: `self` is an initialised mutex at a stable address.
+        check_mutex(unsafe { libc::pthread_mutex_lock(self.ptr()) })
     }
 
-    /// `pthread_mutex_trylock`: `Err(WouldBlock)` when another thread holds it.
-    #[inline]
-    pub fn try_lock(&self) -> Result<(), Error> {
+    /// Waits for a held mutex until `deadline` (`None`: no limit), checking its owner every
+    /// [`OWNER_CHECK_PERIOD`].
+    #[cold]
+    fn lock_checked_until(&self, deadline: Option<Deadline>) -> Result<(), Error> {
+        loop {
+            if self.owner_gone() {
+                return Err(Error::OwnerGone);
+            }
+            let step = Deadline::after(OWNER_CHECK_PERIOD);
+            let step = deadline.map_or(step, |d| d.min(step));
+            match self.lock_until(&step) {
+                Err(Error::TimedOut) if !deadline.is_some_and(|d| d.same(&step)) => continue,
+                done => return done,
+            }
+        }
+    }
+
+    /// `pthread_mutex_trylock`: `Err(WouldBlock)` when another thread holds it; with
+    /// `check_owner`, `Err(OwnerGone)` when its owner is gone from this process.
+    #[inline(always)]
+    pub fn try_lock(&self, check_owner: bool) -> Result<(), Error> {
         // SAFETY: `self` is an initialised mutex at a stable address.
-        check_mutex(unsafe { libc::pthread_mutex_trylock(self.ptr()) })
+        match unsafe { libc::pthread_mutex_trylock(self.ptr()) } {
+            0 => Ok(()),
+            libc::EBUSY if check_owner && self.owner_gone() => Err(Error::OwnerGone),
+            e => check_mutex(e),
+        }
     }
 
     /// Blocks until the mutex is acquired or `dur` has passed: a trylock first, and only if
     /// that fails, `pthread_mutex_clocklock` on `CLOCK_MONOTONIC` (so the uncontended case
-    /// reads no clock). `Err(TimedOut)` once the deadline passes.
+    /// reads no clock). `Err(TimedOut)` once the deadline passes; with `check_owner`,
+    /// `Err(OwnerGone)` as soon as the owner is seen gone from this process (checked as in
+    /// [`RawMutex::lock_checked`]).
     #[inline]
-    pub fn lock_for(&self, dur: Duration) -> Result<(), Error> {
-        // SAFETY: `self` is an initialised mutex at a stable address.
-        match unsafe { libc::pthread_mutex_trylock(self.ptr()) } {
-            0 => Ok(()),
-            libc::EBUSY => self.lock_until(&Deadline::after(dur)),
-            e => check_mutex(e),
+    pub fn lock_for(&self, dur: Duration, check_owner: bool) -> Result<(), Error> {
+        match self.try_lock(check_owner) {
+            Err(Error::WouldBlock) if check_owner => {
+                self.lock_checked_until(Some(Deadline::after(dur)))
+            }
+            Err(Error::WouldBlock) => self.lock_until(&Deadline::after(dur)),
+            done => done,
         }
     }
 
@@ -286,7 +433,7 @@ impl RawMutex {
     /// `pthread_mutex_unlock`.
     ///
     /// # Safety
-    /// For a [`MutexKind::Normal`] mutex the calling thread must hold it. Errorcheck and
+    /// For a [`MutexType::Normal`] mutex the calling thread must hold it. Errorcheck and
     /// recursive mutexes check ownership themselves and return `Err(NotOwner)`.
     #[inline]
     pub unsafe fn unlock(&self) -> Result<(), Error> {
@@ -297,39 +444,21 @@ impl RawMutex {
     /// `pthread_mutex_unlock` of a mutex the calling thread holds, for guards: no `Result`
     /// is built on the unlock path. The only failure is `EPERM` for an errorcheck or recursive
     /// mutex unlocked in a `fork`ed child by the thread that inherited the guard (the mutex
-    /// still names the parent's thread); it is ignored, and the mutex stays locked.
+    /// still names the parent's thread); it is ignored, the mutex stays locked, and the next
+    /// attempt to lock it reports `OwnerGone`.
     ///
     /// # Safety
     /// The calling thread holds the mutex (once more than it will after this call).
-    #[inline]
+    #[inline(always)]
     pub unsafe fn unlock_held(&self) {
         // SAFETY: `self` is initialised and held by the calling thread.
         unsafe { libc::pthread_mutex_unlock(self.ptr()) };
     }
 }
 
-impl Drop for RawMutex {
-    fn drop(&mut self) {
-        // `&mut self`: no other thread can reach the mutex. Never destroy a locked mutex
-        // (undefined behaviour): a guard leaked with `mem::forget` may still hold it. A Linux
-        // pthread mutex owns no kernel resource, so skipping `destroy` loses nothing. A
-        // recursive mutex is never destroyed: a successful trylock cannot tell whether this
-        // thread already held it (a leaked guard), so it might still be locked after.
-        if self.kind == MutexKind::Recursive {
-            return;
-        }
-        // SAFETY: the mutex is initialised; trylock never blocks. On success this thread holds
-        // it, unlocks it, and destroys it unlocked, once.
-        unsafe {
-            if libc::pthread_mutex_trylock(self.ptr()) == 0 {
-                libc::pthread_mutex_unlock(self.ptr());
-                libc::pthread_mutex_destroy(self.ptr());
-            }
-        }
-    }
-}
-
-/// A `pthread_cond_t` whose timed waits run on `CLOCK_MONOTONIC`, at a stable address.
+/// A `pthread_cond_t`, stored inline. The crate's timed waits name `CLOCK_MONOTONIC` in every
+/// call (`pthread_cond_clockwait`), whatever clock the object was initialised with.
+#[repr(transparent)]
 pub struct RawCond {
     inner: UnsafeCell<libc::pthread_cond_t>,
 }
@@ -346,17 +475,25 @@ unsafe impl Send for RawCond {}
 unsafe impl Sync for RawCond {}
 
 impl RawCond {
-    /// A new condition variable on `CLOCK_MONOTONIC` in a heap allocation that never moves.
-    pub fn new_boxed() -> Result<Box<RawCond>, Error> {
-        let mut place = Box::<RawCond>::new_uninit();
+    /// A process-private condition variable: `PTHREAD_COND_INITIALIZER`.
+    #[inline]
+    pub const fn new() -> RawCond {
+        RawCond {
+            inner: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
+        }
+    }
+
+    /// Initialises a condition variable with `attr` at `place` (`pthread_cond_init`).
+    ///
+    /// # Safety
+    /// `place` must be valid for writes and aligned, no thread may be using a condition
+    /// variable there, and it must never move while anyone uses it.
+    #[allow(dead_code)] // used by the tests now, by the process-shared kinds next
+    pub unsafe fn init(place: *mut RawCond, attr: &CondAttr) -> Result<(), Error> {
         let mut storage = MaybeUninit::uninit();
-        let mut attr = CondAttr::new(&mut storage)?;
-        // SAFETY: `attr` is initialised; CLOCK_MONOTONIC is a valid clock for condvars.
-        check(unsafe { libc::pthread_condattr_setclock(attr.as_ptr(), libc::CLOCK_MONOTONIC) })?;
-        // SAFETY: `place` is a fresh writable allocation; `attr` is valid.
-        check(unsafe { libc::pthread_cond_init(place.as_mut_ptr().cast(), attr.as_ptr()) })?;
-        // SAFETY: `pthread_cond_init` succeeded, so the only field is initialised.
-        Ok(unsafe { place.assume_init() })
+        let attr = CondAttrObj::new(&mut storage, attr)?;
+        // SAFETY: the caller guarantees `place` is writable and not in use; `attr` is valid.
+        check(unsafe { libc::pthread_cond_init(place.cast(), attr.0.as_mut_ptr()) })
     }
 
     /// `pthread_cond_wait`: releases `mutex`, waits for a notification (or a spurious
@@ -371,16 +508,23 @@ impl RawCond {
         check(unsafe { libc::pthread_cond_wait(self.inner.get(), mutex.ptr()) })
     }
 
-    /// `pthread_cond_timedwait` against `deadline` on `CLOCK_MONOTONIC`. `Ok(true)` when the
+    /// `pthread_cond_clockwait` against `deadline` on `CLOCK_MONOTONIC`. `Ok(true)` when the
     /// deadline passed; the mutex is reacquired in every case.
     ///
     /// # Safety
     /// As for [`RawCond::wait`].
     #[inline]
     pub unsafe fn wait_until(&self, mutex: &RawMutex, deadline: &Deadline) -> Result<bool, Error> {
-        // SAFETY: both objects are initialised, the condvar's clock is CLOCK_MONOTONIC like the
-        // deadline's; the caller upholds the rules of `wait`.
-        match unsafe { libc::pthread_cond_timedwait(self.inner.get(), mutex.ptr(), &deadline.0) } {
+        // SAFETY: both objects are initialised, the deadline is on the clock named; the
+        // caller upholds the rules of `wait`.
+        match unsafe {
+            pthread_cond_clockwait(
+                self.inner.get(),
+                mutex.ptr(),
+                libc::CLOCK_MONOTONIC,
+                &deadline.0,
+            )
+        } {
             0 => Ok(false),
             libc::ETIMEDOUT => Ok(true),
             e => Err(Error::from_errno(e)),
@@ -402,14 +546,24 @@ impl RawCond {
     }
 }
 
-impl Drop for RawCond {
-    fn drop(&mut self) {
-        // SAFETY: `&mut self`: nobody can be waiting on it; it is destroyed once.
-        unsafe { libc::pthread_cond_destroy(self.inner.get()) };
-    }
+/// The bytes glibc's `sem_init(sem, 0, value)` writes on 64-bit targets (`struct new_sem`
+/// of glibc's `internaltypes.h`: the value in the low half of a 64-bit word whose high half
+/// counts waiters, then the word `private`, which holds glibc's `FUTEX_PRIVATE`, 0, for a
+/// process-private semaphore), followed by the unused rest of the 32-byte `sem_t`, zeroed.
+/// Checked against `sem_init` itself by `sem_image_matches_sem_init` below.
+#[repr(C, align(8))]
+struct SemImage {
+    data: u64,
+    private: i32,
+    pad: i32,
+    rest: [u64; 2],
 }
 
-/// An unnamed POSIX semaphore (`sem_t`, process-private), at a stable address.
+/// glibc's `FUTEX_PRIVATE` (0), as `sem_init` stores it for a process-private semaphore.
+const FUTEX_PRIVATE: i32 = 0;
+
+/// An unnamed POSIX semaphore (`sem_t`), stored inline.
+#[repr(transparent)]
 pub struct RawSem {
     inner: UnsafeCell<libc::sem_t>,
 }
@@ -425,21 +579,48 @@ unsafe impl Send for RawSem {}
 unsafe impl Sync for RawSem {}
 
 impl RawSem {
-    /// A new semaphore holding `value`, in a heap allocation that never moves.
-    pub fn new_boxed(value: u32) -> Result<Box<RawSem>, Error> {
+    /// A process-private semaphore holding `value`, built without any call (so a `static`
+    /// semaphore is ready before its first use and a signal handler can post it).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] if `value` is above `SEM_VALUE_MAX`.
+    #[inline]
+    pub const fn new(value: u32) -> Result<RawSem, Error> {
         if value > SEM_VALUE_MAX {
-            return Err(Error::InvalidInput(
-                "semaphore value above SEM_VALUE_MAX (2147483647)",
-            ));
+            return Err(Error::InvalidInput(SEM_VALUE_TOO_LARGE));
         }
-        let mut place = Box::<RawSem>::new_uninit();
-        // SAFETY: `place` is a fresh writable allocation; pshared = 0 (threads of this
-        // process); `value` is at most SEM_VALUE_MAX.
-        if unsafe { libc::sem_init(place.as_mut_ptr().cast(), 0, value) } != 0 {
+        let image = SemImage {
+            data: value as u64,
+            private: FUTEX_PRIVATE,
+            pad: 0,
+            rest: [0; 2],
+        };
+        // SAFETY: `transmute` checks the sizes are equal; `libc::sem_t` is a plain byte
+        // buffer with no invalid bit patterns, and these are the bytes `sem_init(sem, 0,
+        // value)` leaves in a zeroed one (see `SemImage`).
+        let sem = unsafe { std::mem::transmute::<SemImage, libc::sem_t>(image) };
+        Ok(RawSem {
+            inner: UnsafeCell::new(sem),
+        })
+    }
+
+    /// Initialises a semaphore holding `value` at `place` (`sem_init`); `pshared` makes it
+    /// usable by every process that maps it.
+    ///
+    /// # Safety
+    /// `place` must be valid for writes and aligned, no thread may be using a semaphore there,
+    /// and it must never move while anyone uses it.
+    #[allow(dead_code)] // used by the tests now, by the process-shared kinds next
+    pub unsafe fn init(place: *mut RawSem, pshared: bool, value: u32) -> Result<(), Error> {
+        if value > SEM_VALUE_MAX {
+            return Err(Error::InvalidInput(SEM_VALUE_TOO_LARGE));
+        }
+        // SAFETY: the caller guarantees `place` is writable and not in use; `value` is at
+        // most SEM_VALUE_MAX.
+        if unsafe { libc::sem_init(place.cast(), libc::c_int::from(pshared), value) } != 0 {
             return Err(Error::from_errno(last_errno()));
         }
-        // SAFETY: `sem_init` succeeded, so the only field is initialised.
-        Ok(unsafe { place.assume_init() })
+        Ok(())
     }
 
     #[inline(always)]
@@ -499,6 +680,7 @@ impl RawSem {
     }
 
     /// `sem_post`: `Err(Overflow)` when the value is already `SEM_VALUE_MAX`.
+    /// Async-signal-safe: nothing on this path allocates or locks.
     #[inline]
     pub fn post(&self) -> Result<(), Error> {
         // SAFETY: the semaphore is initialised at a stable address.
@@ -519,41 +701,146 @@ impl RawSem {
     }
 }
 
-impl Drop for RawSem {
-    fn drop(&mut self) {
-        // SAFETY: `&mut self`: nobody can be waiting on it; it is destroyed once.
-        unsafe { libc::sem_destroy(self.ptr()) };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The contention hint reads glibc's lock word: check the layout assumption on this glibc,
-    /// for every kind, held and free, from this thread and another.
+    const TYPES: [MutexType; 3] = [
+        MutexType::Normal,
+        MutexType::ErrorCheck,
+        MutexType::Recursive,
+    ];
+
+    fn bytes<T>(v: &T) -> Vec<u8> {
+        // SAFETY: `v` is a live, initialised value of `size_of::<T>()` bytes; pthread objects
+        // have no padding glibc leaves undefined in these tests (all start zeroed).
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
+    }
+
+    /// The anchor: glibc's static initialiser of each type gives the same bytes as
+    /// `pthread_mutex_init` with a private, non-robust attribute of that type.
     #[test]
-    fn looks_held_tracks_the_lock_word() {
-        for kind in [
-            MutexKind::Normal,
-            MutexKind::ErrorCheck,
-            MutexKind::Recursive,
-        ] {
-            let m = RawMutex::new_boxed(kind).unwrap();
-            assert!(!m.looks_held(), "{kind:?} free");
-            m.lock().unwrap();
-            assert!(m.looks_held(), "{kind:?} held");
-            let seen_elsewhere = std::thread::scope(|s| s.spawn(|| m.looks_held()).join().unwrap());
-            assert!(seen_elsewhere, "{kind:?} held, seen from another thread");
+    fn static_initialisers_equal_pthread_mutex_init() {
+        for ty in TYPES {
+            let mut place = MaybeUninit::<RawMutex>::zeroed();
+            // SAFETY: a fresh, zeroed, aligned place that nothing uses.
+            unsafe { RawMutex::init(place.as_mut_ptr(), &MutexAttr::private(ty)) }.unwrap();
+            // SAFETY: initialised just above.
+            let inited = unsafe { place.assume_init() };
+            assert_eq!(bytes(&inited), bytes(&RawMutex::new(ty)), "{ty:?}");
+        }
+    }
+
+    /// Why an unused mutex may move: once unlocked, after contended use by two threads, its
+    /// bytes are its initialiser's again (no address, no leftover state).
+    #[test]
+    fn an_unlocked_mutex_is_back_to_its_initial_bytes() {
+        for ty in TYPES {
+            let m = RawMutex::new(ty);
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        for _ in 0..20_000 {
+                            m.lock_checked().unwrap();
+                            // SAFETY: this thread holds `m`.
+                            unsafe { m.unlock_held() };
+                        }
+                    });
+                }
+            });
+            assert_eq!(bytes(&m), bytes(&RawMutex::new(ty)), "{ty:?}");
+        }
+    }
+
+    /// The anchor for `RawCond::new`: `pthread_cond_init` with no attribute.
+    #[test]
+    fn cond_initialiser_equals_pthread_cond_init() {
+        let mut place = MaybeUninit::<libc::pthread_cond_t>::zeroed();
+        // SAFETY: a fresh, zeroed, aligned place; a null attribute means the defaults.
+        let r = unsafe { libc::pthread_cond_init(place.as_mut_ptr(), std::ptr::null()) };
+        assert_eq!(r, 0);
+        // SAFETY: initialised just above.
+        let inited = unsafe { place.assume_init() };
+        assert_eq!(bytes(&inited), bytes(&RawCond::new()));
+    }
+
+    /// The anchor for `RawSem::new`: the bytes `sem_init(sem, 0, value)` writes into a zeroed
+    /// `sem_t`.
+    #[test]
+    fn sem_image_matches_sem_init() {
+        for value in [0, 1, 7, 65_536, SEM_VALUE_MAX] {
+            let mut place = MaybeUninit::<RawSem>::zeroed();
+            // SAFETY: a fresh, zeroed, aligned place that nothing uses.
+            unsafe { RawSem::init(place.as_mut_ptr(), false, value) }.unwrap();
+            // SAFETY: initialised just above.
+            let inited = unsafe { place.assume_init() };
+            let built = RawSem::new(value).unwrap();
+            assert_eq!(bytes(&inited), bytes(&built), "value {value}");
+            assert_eq!(built.value(), value);
+        }
+        assert!(matches!(
+            RawSem::new(SEM_VALUE_MAX + 1),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    /// `owner_gone` reads glibc's `__owner`: check the layout assumption on this glibc.
+    #[test]
+    fn owner_word_names_the_owner() {
+        for ty in TYPES {
+            let m = RawMutex::new(ty);
+            assert_eq!(m.word(OWNER_WORD), 0, "{ty:?} free");
+            m.lock_checked().unwrap();
+            // SAFETY: a plain system call.
+            assert_eq!(m.word(OWNER_WORD), unsafe { libc::gettid() }, "{ty:?} held");
+            assert!(!m.owner_gone(), "{ty:?} held by this thread");
+            std::thread::scope(|s| s.spawn(|| assert!(!m.owner_gone())).join().unwrap());
             // SAFETY: this thread holds it.
             unsafe { m.unlock_held() };
-            assert!(!m.looks_held(), "{kind:?} released");
+        }
+    }
+
+    /// A mutex left locked by a thread that exited: `owner_gone`, so the checked calls report
+    /// it instead of waiting forever.
+    #[test]
+    fn a_lock_left_by_an_exited_thread_is_reported() {
+        for ty in [MutexType::ErrorCheck, MutexType::Recursive] {
+            let m = RawMutex::new(ty);
+            std::thread::scope(|s| s.spawn(|| m.lock_checked().unwrap()).join().unwrap());
+            // Seen within a check period or two (the kernel may list the exiting thread for a
+            // moment after `join`), never a wait without end.
+            assert_eq!(m.lock_checked(), Err(Error::OwnerGone), "{ty:?}");
+            assert!(m.owner_gone(), "{ty:?}");
+            assert_eq!(m.try_lock(true), Err(Error::OwnerGone), "{ty:?}");
+            assert_eq!(m.try_lock(false), Err(Error::WouldBlock), "{ty:?}");
+            assert_eq!(
+                m.lock_for(Duration::from_secs(60), true),
+                Err(Error::OwnerGone),
+                "{ty:?}"
+            );
+        }
+    }
+
+    /// The contention hint reads glibc's lock word: check the layout assumption on this glibc,
+    /// for every type, held and free, from this thread and another.
+    #[test]
+    fn looks_held_tracks_the_lock_word() {
+        for ty in TYPES {
+            let m = RawMutex::new(ty);
+            assert!(!m.looks_held(), "{ty:?} free");
+            m.lock().unwrap();
+            assert!(m.looks_held(), "{ty:?} held");
+            let seen_elsewhere = std::thread::scope(|s| s.spawn(|| m.looks_held()).join().unwrap());
+            assert!(seen_elsewhere, "{ty:?} held, seen from another thread");
+            // SAFETY: this thread holds it.
+            unsafe { m.unlock_held() };
+            assert!(!m.looks_held(), "{ty:?} released");
         }
     }
 
     #[test]
     fn contended_lock_spins_then_blocks_and_still_excludes() {
-        let m = RawMutex::new_boxed(MutexKind::Normal).unwrap();
+        let m = RawMutex::new(MutexType::Normal);
         let counter = std::cell::UnsafeCell::new(0u64);
         struct Shared<'a>(&'a std::cell::UnsafeCell<u64>);
         // SAFETY: only accessed under `m`.

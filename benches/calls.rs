@@ -1,0 +1,683 @@
+//! Uncontended operations, each behind one call: every contender (this crate, the raw libc
+//! call of the same attributes, `std`, `parking_lot`) is one `#[inline(never)]` function doing
+//! the whole operation (`lock + increment + unlock`, or `post + wait`), so a wrapper's extra
+//! work cannot be scheduled around the raw call as it can when both are inlined into a
+//! criterion loop (`benches/uncontended.rs`, `benches/sem.rs` measure that case).
+//!
+//! How it measures: the process first spawns and joins a thread (`common::multithreaded`,
+//! which checks glibc's `__libc_single_threaded` is 0: glibc skips the atomics of a private
+//! normal mutex in a never-threaded process). Then all contenders of all groups run
+//! interleaved in one process: `ROUNDS` rounds (after `WARMUP_ROUNDS` untimed ones); each round
+//! times one batch of `BATCH` calls of every contender in turn, starting one contender later
+//! than the round before (a rotating order), so slow drift of the machine hits every contender
+//! alike. Per contender it prints the median ns/op over the rounds (with the 25th-75th
+//! percentiles), and per group the ratio of each contender to the raw libc anchor of the group:
+//! the **median of the per-round ratios** (each ratio taken within one round, so both sides saw
+//! the same machine state) with its 25th-75th percentiles, and, for comparison, the ratio of the
+//! medians. After every batch the contender's counter must have moved by exactly `BATCH` (the
+//! lock really was taken, the operation really ran).
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=target cargo bench --bench calls                     # the table (~15 s)
+//! CARGO_TARGET_DIR=target cargo bench --bench calls -- --rounds 100     # fewer rounds
+//! ```
+//!
+//! Callgrind mode (instructions per operation, repeatable): `--callgrind NAME N` runs only the
+//! contender `NAME` (the `contender` column of the table, which is also the name of its
+//! `#[inline(never)]` function) for `N` operations. Its counter is read once first, outside the
+//! counted function, which also creates the crate's lazily created pthread object there. Give
+//! `--toggle-collect` the exact demangled name, `calls::NAME`, without wildcards: a pattern
+//! like `*normal_ours*` also matches `drop_in_place<calls::Contender<.., calls::normal_ours>>`
+//! and adds the teardown (about 200 instructions) to the total. Contender names are checked at
+//! start-up not to be substrings of one another.
+//!
+//! ```sh
+//! CARGO_TARGET_DIR=target cargo bench --bench calls --no-run   # prints the binary's path
+//! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out \
+//!     --toggle-collect='calls::normal_ours' \
+//!     target/release/deps/calls-<hash> --callgrind normal_ours 1000000
+//! ```
+//!
+//! The `totals:` line of the output file, divided by `N`, is the inclusive instruction count
+//! (the function and everything it calls) per operation; it comes out an exact integer, the
+//! same for any `N`. Under valgrind `clock_gettime` is a system call (no vDSO), whose kernel
+//! side is not counted, so the `lock_timeout_raw` count leaves out the clock read that costs
+//! it about 20 ns natively.
+
+mod common;
+
+use std::cell::Cell;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use common::{MutexAttrs, PMutex, PSem};
+use pthread_sync::{ErrorCheckLocker, Locker, RecursiveLocker, Sem};
+
+/// Calls per contender per round.
+const BATCH: u64 = 200_000;
+/// Timed rounds.
+const ROUNDS: usize = 300;
+/// Untimed rounds first (caches, branch predictors, lazily created pthread objects).
+const WARMUP_ROUNDS: usize = 3;
+/// The timeout of the `lock_timeout` group (never reached: the lock is free).
+const TIMEOUT: Duration = Duration::from_secs(1);
+
+// ---------------------------------------------------------------------------------------------
+// Contender states (what each contender function gets a reference to)
+// ---------------------------------------------------------------------------------------------
+
+/// How many operations a contender's state has completed (read outside the timed batches).
+trait Ops {
+    fn ops(&self) -> u64;
+}
+
+impl Ops for Locker<u64> {
+    fn ops(&self) -> u64 {
+        *self.lock().unwrap()
+    }
+}
+
+impl Ops for std::sync::Mutex<u64> {
+    fn ops(&self) -> u64 {
+        *self.lock().unwrap()
+    }
+}
+
+impl Ops for parking_lot::Mutex<u64> {
+    fn ops(&self) -> u64 {
+        *self.lock()
+    }
+}
+
+impl Ops for ErrorCheckLocker<u64> {
+    fn ops(&self) -> u64 {
+        *self.lock().unwrap()
+    }
+}
+
+impl Ops for RecursiveLocker<Cell<u64>> {
+    fn ops(&self) -> u64 {
+        self.lock().get()
+    }
+}
+
+impl Ops for parking_lot::ReentrantMutex<Cell<u64>> {
+    fn ops(&self) -> u64 {
+        self.lock().get()
+    }
+}
+
+/// A raw mutex of some kind (`common::PMutex`: `pthread_mutex_init` with that type attribute,
+/// at a stable heap address) and the value it guards.
+struct RawMutexCell {
+    m: PMutex,
+    v: Cell<u64>,
+}
+
+impl RawMutexCell {
+    fn new(kind: libc::c_int) -> RawMutexCell {
+        RawMutexCell {
+            m: PMutex::new(MutexAttrs::private(kind)),
+            v: Cell::new(0),
+        }
+    }
+}
+
+/// `pthread_mutex_lock` plus the return-value check any correct caller makes, like
+/// `PMutex::lock`, but a failure names the contender `who`. Besides a better message, this
+/// keeps `normal_raw` and `errorcheck_raw` distinct functions: with the same message their
+/// code would be identical (the kind is in the mutex, not in the code), and LLVM's function
+/// merging (on by default in rustc) would fold one into the other, leaving callgrind one name
+/// for both.
+#[inline(always)]
+fn raw_lock(m: &PMutex, who: &'static str) {
+    // SAFETY: `PMutex::new` initialised the mutex, which stays at this heap address until the
+    // `PMutex` is dropped, and `m` borrows it.
+    let ret = unsafe { libc::pthread_mutex_lock(m.ptr()) };
+    if ret != 0 {
+        lock_failed(who, ret);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn lock_failed(who: &str, ret: libc::c_int) -> ! {
+    panic!(
+        "{who}: pthread_mutex_lock: {}",
+        std::io::Error::from_raw_os_error(ret)
+    )
+}
+
+impl Ops for RawMutexCell {
+    fn ops(&self) -> u64 {
+        // Only this thread ever touches `v` (the mutex is taken around it for form's sake).
+        self.m.lock();
+        let v = self.v.get();
+        // SAFETY: locked just above by this thread.
+        unsafe { self.m.unlock() };
+        v
+    }
+}
+
+/// This crate's `Locker` with the timeout its `lock_timeout` is given.
+struct OursTimed {
+    m: Locker<u64>,
+    dur: Duration,
+}
+
+impl Ops for OursTimed {
+    fn ops(&self) -> u64 {
+        self.m.ops()
+    }
+}
+
+/// A raw normal mutex with the timeout `pthread_mutex_clocklock` is given.
+struct RawTimed {
+    c: RawMutexCell,
+    dur: Duration,
+}
+
+impl Ops for RawTimed {
+    fn ops(&self) -> u64 {
+        self.c.ops()
+    }
+}
+
+/// This crate's `Sem` and a count of completed `post + wait` pairs.
+struct OursSem {
+    s: Sem,
+    n: Cell<u64>,
+}
+
+impl Ops for OursSem {
+    fn ops(&self) -> u64 {
+        // Every `post` was matched by a `wait`: the value is back at zero.
+        assert!(self.s.try_wait().is_err(), "sem_ours: value not zero");
+        self.n.get()
+    }
+}
+
+/// A raw `sem_t` and a count of completed `post + wait` pairs.
+struct RawSem {
+    s: PSem,
+    n: Cell<u64>,
+}
+
+impl Ops for RawSem {
+    fn ops(&self) -> u64 {
+        // (`PSem` has no trywait; a `wait` that returned took the unit its `post` gave.)
+        self.n.get()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The contender functions: one `#[inline(never)]` function per contender, the whole operation
+// ---------------------------------------------------------------------------------------------
+
+// 1. normal: lock + increment + unlock.
+
+#[inline(never)]
+fn normal_ours(c: &Locker<u64>) {
+    *c.lock().unwrap() += 1;
+}
+
+#[inline(never)]
+fn normal_raw(c: &RawMutexCell) {
+    raw_lock(&c.m, "normal_raw");
+    c.v.set(c.v.get() + 1);
+    // SAFETY: locked just above by this thread.
+    unsafe { c.m.unlock() };
+}
+
+#[inline(never)]
+fn normal_std(c: &std::sync::Mutex<u64>) {
+    *c.lock().unwrap() += 1;
+}
+
+#[inline(never)]
+fn normal_parking_lot(c: &parking_lot::Mutex<u64>) {
+    *c.lock() += 1;
+}
+
+// 2. try_lock (succeeds) + increment + unlock.
+
+#[inline(never)]
+fn try_lock_ours(c: &Locker<u64>) {
+    *c.try_lock().unwrap() += 1;
+}
+
+#[inline(never)]
+fn try_lock_raw(c: &RawMutexCell) {
+    assert!(c.m.try_lock(), "try_lock_raw: EBUSY");
+    c.v.set(c.v.get() + 1);
+    // SAFETY: `try_lock` just acquired the mutex on this thread.
+    unsafe { c.m.unlock() };
+}
+
+// 3. errorcheck: lock + increment + unlock.
+
+#[inline(never)]
+fn errorcheck_ours(c: &ErrorCheckLocker<u64>) {
+    *c.lock().unwrap() += 1;
+}
+
+#[inline(never)]
+fn errorcheck_raw(c: &RawMutexCell) {
+    raw_lock(&c.m, "errorcheck_raw");
+    c.v.set(c.v.get() + 1);
+    // SAFETY: locked just above by this thread.
+    unsafe { c.m.unlock() };
+}
+
+// 4. recursive, nested twice: lock, lock again, increment, unlock, unlock.
+
+#[inline(never)]
+fn recursive_ours(c: &RecursiveLocker<Cell<u64>>) {
+    let _outer = c.lock();
+    let inner = c.lock();
+    inner.set(inner.get() + 1);
+}
+
+#[inline(never)]
+fn recursive_raw(c: &RawMutexCell) {
+    raw_lock(&c.m, "recursive_raw");
+    raw_lock(&c.m, "recursive_raw");
+    c.v.set(c.v.get() + 1);
+    // SAFETY: this thread locked the recursive mutex twice just above; each unlock releases
+    // one level.
+    unsafe {
+        c.m.unlock();
+        c.m.unlock();
+    }
+}
+
+#[inline(never)]
+fn recursive_parking_lot(c: &parking_lot::ReentrantMutex<Cell<u64>>) {
+    let _outer = c.lock();
+    let inner = c.lock();
+    inner.set(inner.get() + 1);
+}
+
+// 5. sem: post + wait (the value goes 0 -> 1 -> 0; the wait never blocks).
+
+#[inline(never)]
+fn sem_ours(c: &OursSem) {
+    c.s.post().unwrap();
+    c.s.wait();
+    c.n.set(c.n.get() + 1);
+}
+
+#[inline(never)]
+fn sem_raw(c: &RawSem) {
+    c.s.post();
+    c.s.wait();
+    c.n.set(c.n.get() + 1);
+}
+
+// 6. lock_timeout (free lock, 1 s timeout) + increment + unlock.
+
+#[inline(never)]
+fn lock_timeout_ours(c: &OursTimed) {
+    *c.m.lock_timeout(c.dur).unwrap() += 1;
+}
+
+/// `clock_gettime(CLOCK_MONOTONIC)` for the deadline, then `pthread_mutex_clocklock`.
+#[inline(never)]
+fn lock_timeout_raw(c: &RawTimed) {
+    assert!(c.c.m.lock_timeout(c.dur), "lock_timeout_raw: timed out");
+    c.c.v.set(c.c.v.get() + 1);
+    // SAFETY: `lock_timeout` just acquired the mutex on this thread.
+    unsafe { c.c.m.unlock() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running contenders
+// ---------------------------------------------------------------------------------------------
+
+/// A contender as the driver sees it.
+trait Run {
+    /// Times `n` calls of the contender function.
+    fn batch(&self, n: u64) -> Duration;
+    /// Operations completed so far.
+    fn ops(&self) -> u64;
+}
+
+/// A state and its contender function. `F` is the function's own (zero-sized) type, so the
+/// batch loop calls it directly, not through a pointer.
+struct Contender<S, F> {
+    state: S,
+    op: F,
+}
+
+impl<S: Ops, F: Fn(&S)> Run for Contender<S, F> {
+    fn batch(&self, n: u64) -> Duration {
+        let start = Instant::now();
+        for _ in 0..n {
+            // `black_box` on the reference: the compiler cannot assume it is the same state
+            // each time, so nothing of the call is hoisted out of the loop.
+            (self.op)(black_box(&self.state));
+        }
+        start.elapsed()
+    }
+
+    fn ops(&self) -> u64 {
+        self.state.ops()
+    }
+}
+
+struct Entry {
+    group: &'static str,
+    /// The contender function's name.
+    name: &'static str,
+    /// The raw libc call the group's ratios are taken against.
+    anchor: bool,
+    run: Box<dyn Run>,
+}
+
+fn entry<S: Ops + 'static, F: Fn(&S) + 'static>(
+    group: &'static str,
+    name: &'static str,
+    anchor: bool,
+    state: S,
+    op: F,
+) -> Entry {
+    Entry {
+        group,
+        name,
+        anchor,
+        run: Box::new(Contender { state, op }),
+    }
+}
+
+/// Every contender, grouped; the first of each group is this crate, the anchor is raw libc.
+fn contenders() -> Vec<Entry> {
+    use libc::{PTHREAD_MUTEX_ERRORCHECK, PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_RECURSIVE};
+    let v = vec![
+        entry("normal", "normal_ours", false, Locker::new(0), normal_ours),
+        entry(
+            "normal",
+            "normal_raw",
+            true,
+            RawMutexCell::new(PTHREAD_MUTEX_NORMAL),
+            normal_raw,
+        ),
+        entry(
+            "normal",
+            "normal_std",
+            false,
+            std::sync::Mutex::new(0),
+            normal_std,
+        ),
+        entry(
+            "normal",
+            "normal_parking_lot",
+            false,
+            parking_lot::Mutex::new(0),
+            normal_parking_lot,
+        ),
+        entry(
+            "try_lock",
+            "try_lock_ours",
+            false,
+            Locker::new(0),
+            try_lock_ours,
+        ),
+        entry(
+            "try_lock",
+            "try_lock_raw",
+            true,
+            RawMutexCell::new(PTHREAD_MUTEX_NORMAL),
+            try_lock_raw,
+        ),
+        entry(
+            "errorcheck",
+            "errorcheck_ours",
+            false,
+            ErrorCheckLocker::new(0),
+            errorcheck_ours,
+        ),
+        entry(
+            "errorcheck",
+            "errorcheck_raw",
+            true,
+            RawMutexCell::new(PTHREAD_MUTEX_ERRORCHECK),
+            errorcheck_raw,
+        ),
+        entry(
+            "recursive_nested2",
+            "recursive_ours",
+            false,
+            RecursiveLocker::new(Cell::new(0)),
+            recursive_ours,
+        ),
+        entry(
+            "recursive_nested2",
+            "recursive_raw",
+            true,
+            RawMutexCell::new(PTHREAD_MUTEX_RECURSIVE),
+            recursive_raw,
+        ),
+        entry(
+            "recursive_nested2",
+            "recursive_parking_lot",
+            false,
+            parking_lot::ReentrantMutex::new(Cell::new(0)),
+            recursive_parking_lot,
+        ),
+        entry(
+            "sem_post_wait",
+            "sem_ours",
+            false,
+            OursSem {
+                s: Sem::new(0).unwrap(),
+                n: Cell::new(0),
+            },
+            sem_ours,
+        ),
+        entry(
+            "sem_post_wait",
+            "sem_raw",
+            true,
+            RawSem {
+                s: PSem::new(0),
+                n: Cell::new(0),
+            },
+            sem_raw,
+        ),
+        entry(
+            "lock_timeout",
+            "lock_timeout_ours",
+            false,
+            OursTimed {
+                m: Locker::new(0),
+                dur: TIMEOUT,
+            },
+            lock_timeout_ours,
+        ),
+        entry(
+            "lock_timeout",
+            "lock_timeout_raw",
+            true,
+            RawTimed {
+                c: RawMutexCell::new(PTHREAD_MUTEX_NORMAL),
+                dur: TIMEOUT,
+            },
+            lock_timeout_raw,
+        ),
+    ];
+    // A callgrind `--toggle-collect` pattern on one name must select one function only.
+    for a in &v {
+        for b in &v {
+            assert!(
+                a.name == b.name || !b.name.contains(a.name),
+                "contender name {} is part of {}",
+                a.name,
+                b.name
+            );
+        }
+    }
+    v
+}
+
+/// Runs one batch of contender `e` and checks its counter moved by exactly `n`.
+fn timed_batch(e: &Entry, n: u64) -> Duration {
+    let before = e.run.ops();
+    let t = e.run.batch(n);
+    let after = e.run.ops();
+    assert_eq!(
+        after - before,
+        n,
+        "{}: counter moved by {}",
+        e.name,
+        after - before
+    );
+    t
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and the table
+// ---------------------------------------------------------------------------------------------
+
+/// The `q` quantile (0..=1) of `xs` (nearest rank on the sorted values).
+fn quantile(xs: &[f64], q: f64) -> f64 {
+    let mut s = xs.to_vec();
+    s.sort_by(f64::total_cmp);
+    let i = ((s.len() - 1) as f64 * q).round() as usize;
+    s[i]
+}
+
+fn median(xs: &[f64]) -> f64 {
+    quantile(xs, 0.5)
+}
+
+fn print_table(entries: &[Entry], ns: &[Vec<f64>]) {
+    println!(
+        "{:<18} {:<22} {:>23}  {:>33}  {:>7}",
+        "group",
+        "contender",
+        "ns/op: median [p25-p75]",
+        "x raw: median of rounds [p25-p75]",
+        "med/med"
+    );
+    let mut last_group = "";
+    for (i, e) in entries.iter().enumerate() {
+        if e.group != last_group && !last_group.is_empty() {
+            println!();
+        }
+        last_group = e.group;
+        let anchor = entries
+            .iter()
+            .position(|a| a.group == e.group && a.anchor)
+            .expect("every group has an anchor");
+        let ratios: Vec<f64> = ns[i].iter().zip(&ns[anchor]).map(|(x, r)| x / r).collect();
+        let m = median(&ns[i]);
+        let time = format!(
+            "{m:.2} [{:.2}-{:.2}]",
+            quantile(&ns[i], 0.25),
+            quantile(&ns[i], 0.75)
+        );
+        let ratio = format!(
+            "{:.3} [{:.3}-{:.3}]",
+            median(&ratios),
+            quantile(&ratios, 0.25),
+            quantile(&ratios, 0.75)
+        );
+        println!(
+            "{:<18} {:<22} {time:>23}  {ratio:>33}  {:>7.3}",
+            e.group,
+            e.name,
+            m / median(&ns[anchor]),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// main
+// ---------------------------------------------------------------------------------------------
+
+struct Args {
+    rounds: usize,
+    callgrind: Option<(String, u64)>,
+}
+
+fn parse_args() -> Args {
+    const USAGE: &str = "usage: calls [--rounds R] [--callgrind NAME N]";
+    let mut args = Args {
+        rounds: ROUNDS,
+        callgrind: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            // `cargo bench` passes `--bench` to every bench binary.
+            "--bench" => {}
+            "--rounds" => {
+                args.rounds = it.next().and_then(|r| r.parse().ok()).expect(USAGE);
+                assert!(args.rounds > 0, "{USAGE}");
+            }
+            "--callgrind" => {
+                let name = it.next().expect(USAGE);
+                let n = it.next().and_then(|n| n.parse().ok()).expect(USAGE);
+                args.callgrind = Some((name, n));
+            }
+            other => panic!("unknown argument {other:?}; {USAGE}"),
+        }
+    }
+    args
+}
+
+/// Runs contender `name` alone for `n` operations (for `valgrind --tool=callgrind`).
+fn callgrind(entries: &[Entry], name: &str, n: u64) {
+    let Some(e) = entries.iter().find(|e| e.name == name) else {
+        let names: Vec<_> = entries.iter().map(|e| e.name).collect();
+        panic!("no contender {name:?}; contenders: {}", names.join(" "));
+    };
+    // The counter read also creates a lazily created pthread object, outside the counted
+    // function.
+    assert_eq!(e.run.ops(), 0);
+    timed_batch(e, n);
+    println!("{name}: {n} operations done");
+}
+
+fn main() {
+    let args = parse_args();
+    common::multithreaded();
+    let entries = contenders();
+
+    if let Some((name, n)) = &args.callgrind {
+        callgrind(&entries, name, *n);
+        return;
+    }
+
+    println!(
+        "calls: each contender one #[inline(never)] call per op; {} contenders interleaved, \
+         {} rounds (+{} warm-up) of {} calls each, rotating order; process multi-threaded \
+         (__libc_single_threaded == 0)",
+        entries.len(),
+        args.rounds,
+        WARMUP_ROUNDS,
+        BATCH
+    );
+    let started = Instant::now();
+    let k = entries.len();
+    let mut ns: Vec<Vec<f64>> = vec![Vec::with_capacity(args.rounds); k];
+    for round in 0..WARMUP_ROUNDS + args.rounds {
+        for j in 0..k {
+            let i = (round + j) % k;
+            let t = timed_batch(&entries[i], BATCH);
+            if round >= WARMUP_ROUNDS {
+                ns[i].push(t.as_nanos() as f64 / BATCH as f64);
+            }
+        }
+    }
+    let total = (WARMUP_ROUNDS + args.rounds) as u64 * BATCH;
+    for e in &entries {
+        assert_eq!(e.run.ops(), total, "{}: operations lost", e.name);
+    }
+    println!(
+        "{:.1} s; ratios are to the raw libc call of the group, median over rounds of the \
+         per-round ratio (med/med: ratio of the medians, for comparison)\n",
+        started.elapsed().as_secs_f64()
+    );
+    print_table(&entries, &ns);
+}
