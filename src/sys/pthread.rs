@@ -105,6 +105,11 @@ impl Deadline {
     }
 }
 
+/// Rounds of the contended lock's pause phase, and the cap (as a power of two) on the
+/// `pause`s between two looks at the lock word.
+const SPIN_ROUNDS: u32 = 16;
+const SPIN_PAUSES_SHIFT: u32 = 6;
+
 /// How often a checked wait for a held mutex looks again whether its owner is gone.
 const OWNER_CHECK_PERIOD: Duration = Duration::from_millis(100);
 
@@ -342,19 +347,31 @@ impl RawMutex {
     /// A normal mutex relocked by its owner blocks forever.
     #[inline(always)]
     pub fn lock(&self) -> Result<(), Error> {
-        if self.looks_held() {
-            return self.lock_contended();
+        // SAFETY (both calls): `self` is an initialised mutex at a stable address.
+        if !self.looks_held() && unsafe { libc::pthread_mutex_trylock(self.ptr()) } == 0 {
+            return Ok(());
         }
-        // SAFETY: `self` is an initialised mutex at a stable address.
-        check_mutex(unsafe { libc::pthread_mutex_lock(self.ptr()) })
+        self.lock_contended()
     }
 
     #[cold]
     fn lock_contended(&self) -> Result<(), Error> {
+        // Read-only waiting while the word says held (no cache-line traffic for the holder),
+        // one attempt when it says free: first with `pause`s, doubling up to
+        // `SPIN_PAUSES_MAX` at a time for `SPIN_ROUNDS` rounds, then `SpinWait`'s yields.
+        for round in 0..SPIN_ROUNDS {
+            for _ in 0..(1u32 << round.min(SPIN_PAUSES_SHIFT)) {
+                std::hint::spin_loop();
+            }
+            // SAFETY: `self` is an initialised mutex at a stable address.
+            if !self.looks_held() && unsafe { libc::pthread_mutex_trylock(self.ptr()) } == 0 {
+                return Ok(());
+            }
+        }
         let mut spin = parking_lot_core::SpinWait::new();
         while spin.spin() {
-            // SAFETY: `self` is an initialised mutex at a stable address.
-            if unsafe { libc::pthread_mutex_trylock(self.ptr()) } == 0 {
+            // SAFETY: as above.
+            if !self.looks_held() && unsafe { libc::pthread_mutex_trylock(self.ptr()) } == 0 {
                 return Ok(());
             }
         }
