@@ -188,7 +188,7 @@ pub const DEFAULT_OPEN_WAIT: Duration = Duration::from_secs(1);
 /// A type that needs drop, or has an alignment above 4096, is refused at compile time by
 /// `ShmBox`'s constructors:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0080
 /// use pthread_sync::{ShmBox, ShmSafe};
 ///
 /// #[repr(C)]
