@@ -318,7 +318,8 @@ impl<T: ShmSafe> ShmBox<T> {
     }
 
     /// Like [`ShmBox::open`], waiting up to `wait` for a creator still initialising the region
-    /// (`Duration::ZERO`: not at all); then `Err(Unfinished)`.
+    /// (`Duration::ZERO`: not at all; a duration past what `Instant` can express: without
+    /// bound), then `Err(Unfinished)`. A dead creator is reported at once whatever `wait` is.
     pub fn open_timeout(name: &str, wait: Duration) -> Result<Self, Error> {
         Self::open_name(Name::new(name)?, &mut Wait::new(wait))
     }
@@ -447,8 +448,8 @@ impl<T: ShmSafe> Deref for ShmBox<T> {
 
     #[inline]
     fn deref(&self) -> &T {
-        // SAFETY: a `ShmBox` exists only once its value was written (by this process, or by
-        // the creator, whose state 2 this process read with Acquire) at an aligned, in-bounds
+        // SAFETY: a `ShmBox` is handed out only once its value was written (by this process,
+        // or by the creator, whose state 2 this process read with Acquire) at an aligned, in-bounds
         // offset of a mapping that lives as long as `self`. `ShmSafe` makes shared access from
         // several processes sound: it changes only through atomics.
         unsafe { &*self.data() }
