@@ -376,15 +376,8 @@ impl<T: ShmSafe> ShmBox<T> {
         value: impl FnOnce() -> T,
     ) -> Result<Self, Error> {
         debug_assert_eq!(map.len(), Layout::<T>::TOTAL_LEN);
-        let data = map.as_ptr() as usize + Layout::<T>::DATA_OFFSET;
-        let slot = registry::register(data, data + size_of::<T>())?;
         // From here on, dropping `region` (on a panic in `value`) unregisters and unmaps.
-        let region: Self = ShmBox {
-            map,
-            slot,
-            name,
-            _value: PhantomData,
-        };
+        let region = Self::registered(map, name)?;
         let header = region.header();
         header.begin_init::<T>(std::process::id() as i32);
         let value = value();
@@ -419,18 +412,23 @@ impl<T: ShmSafe> ShmBox<T> {
         }
         let map = Mapping::shared(&fd, needed)?;
         drop(header_map);
+        Self::registered(map, Some(name))
+    }
+
+    /// Enters the data part of `map` (`TOTAL_LEN` bytes) in the table of live regions; the box.
+    fn registered(map: Mapping, name: Option<Name>) -> Result<Self, Error> {
         let data = map.as_ptr() as usize + Layout::<T>::DATA_OFFSET;
         let slot = registry::register(data, data + size_of::<T>())?;
         Ok(ShmBox {
             map,
             slot,
-            name: Some(name),
+            name,
             _value: PhantomData,
         })
     }
 
     fn header(&self) -> &Header {
-        // SAFETY: the mapping is at least TOTAL_LEN > HEADER_SIZE bytes of an object that long.
+        // SAFETY: the mapping is TOTAL_LEN >= HEADER_SIZE bytes, of an object at least that long.
         unsafe { Header::of(&self.map) }
     }
 
@@ -449,9 +447,9 @@ impl<T: ShmSafe> Deref for ShmBox<T> {
     #[inline]
     fn deref(&self) -> &T {
         // SAFETY: a `ShmBox` is handed out only once its value was written (by this process,
-        // or by the creator, whose state 2 this process read with Acquire) at an aligned, in-bounds
-        // offset of a mapping that lives as long as `self`. `ShmSafe` makes shared access from
-        // several processes sound: it changes only through atomics.
+        // or by the creator, whose state 2 this process read with Acquire) at an aligned,
+        // in-bounds offset of a mapping that lives as long as `self`. `ShmSafe` makes shared
+        // access from several processes sound: the value changes only through atomics.
         unsafe { &*self.data() }
     }
 }
