@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-/// What went wrong in a pthread or semaphore call.
+/// What went wrong in a pthread or semaphore call, or with a shared-memory region.
 ///
 /// Each case names an errno the crate can meet; [`Error::errno`] gives the number back.
 /// It converts into [`std::io::Error`] (keeping this value as the source), so `?` works in
@@ -53,6 +53,61 @@ pub enum Error {
     InvalidInput(&'static str),
     /// Any other errno, kept as its number.
     Os(i32),
+
+    // Shared-memory regions (`shm`): opening, creating and validating them.
+    /// No shared-memory object has that name (`ENOENT`).
+    NotFound,
+    /// A shared-memory object of that name exists already (`EEXIST`).
+    AlreadyExists,
+    /// The object's owner and mode do not let this process open or map it (`EACCES`).
+    PermissionDenied,
+    /// The region does not begin with the crate's magic number: it was not made by this crate
+    /// (or was overwritten). `found` is what the first 8 bytes hold, as a native `u64`.
+    BadMagic {
+        /// The first 8 bytes of the region, read as a native-endian `u64`.
+        found: u64,
+    },
+    /// The region's header has another layout version: another version of the crate made it.
+    VersionMismatch {
+        /// The version the region's header states.
+        found: u32,
+        /// The version this build of the crate writes and reads.
+        expected: u32,
+    },
+    /// The region holds another type than the one asked for: `what` (`"size"`, `"alignment"`
+    /// or `"type fingerprint"`) differs.
+    TypeMismatch {
+        /// Which property of the type differs.
+        what: &'static str,
+        /// The region's value of it.
+        found: u64,
+        /// The value the requested type has.
+        expected: u64,
+    },
+    /// The region's header contradicts itself or the layout its version defines; the text
+    /// says which field.
+    CorruptHeader(&'static str),
+    /// The shared-memory object is shorter than its header and value need.
+    TooSmall {
+        /// The object's size in bytes.
+        size: u64,
+        /// The size the header and value need.
+        needed: u64,
+    },
+    /// The region was still not initialised when the wait bound passed: its creator is slow,
+    /// or died before it could record its process id.
+    Unfinished,
+    /// The region's creator died while initialising it (its process id no longer exists): the
+    /// region will never be finished. Unlink the name and create it again.
+    CreatorDied {
+        /// The process id the header records for the creator.
+        pid: i32,
+    },
+    /// This process has as many live regions as the crate's table of mappings holds.
+    TooManyRegions {
+        /// The capacity of the table.
+        max: usize,
+    },
 }
 
 impl Error {
@@ -78,6 +133,23 @@ impl Error {
         }
     }
 
+    /// Maps an errno returned by `shm_open`, `shm_unlink`, `ftruncate`, `fstat` or `mmap`:
+    /// the one place these are turned into typed errors.
+    #[cold]
+    #[inline(never)]
+    #[cfg_attr(loom, allow(dead_code))] // the loom build has no shared memory
+    pub(crate) fn from_shm_errno(errno: i32) -> Error {
+        match errno {
+            libc::ENOENT => Error::NotFound,
+            libc::EEXIST => Error::AlreadyExists,
+            libc::EACCES | libc::EPERM => Error::PermissionDenied,
+            libc::ENAMETOOLONG => Error::InvalidInput("shared-memory name too long (ENAMETOOLONG)"),
+            libc::EINVAL => Error::InvalidInput("rejected by the C library (EINVAL)"),
+            // EMFILE, ENFILE, ENOMEM, ENOSPC, ...: std's `io::ErrorKind` names them.
+            other => Error::Os(other),
+        }
+    }
+
     /// The errno this error stands for: the canonical one of its case. [`Error::WouldBlock`]
     /// gives `EBUSY` (also when it came from `sem_trywait`'s `EAGAIN`), [`Error::Overflow`]
     /// gives `EOVERFLOW` (also for a recursive mutex's `EAGAIN`), [`Error::OwnerGone`]
@@ -96,6 +168,17 @@ impl Error {
             Error::Interrupted => libc::EINTR,
             Error::InvalidInput(_) => libc::EINVAL,
             Error::Os(errno) => errno,
+            Error::NotFound => libc::ENOENT,
+            Error::AlreadyExists => libc::EEXIST,
+            Error::PermissionDenied => libc::EACCES,
+            Error::BadMagic { .. }
+            | Error::VersionMismatch { .. }
+            | Error::TypeMismatch { .. }
+            | Error::CorruptHeader(_)
+            | Error::TooSmall { .. } => libc::EINVAL,
+            Error::Unfinished => libc::ETIMEDOUT,
+            Error::CreatorDied { .. } => libc::EOWNERDEAD,
+            Error::TooManyRegions { .. } => libc::EMFILE,
         }
     }
 
@@ -112,6 +195,17 @@ impl Error {
             Error::OwnerDied | Error::OwnerGone | Error::NotRecoverable | Error::Overflow => {
                 io::ErrorKind::Other
             }
+            Error::NotFound => io::ErrorKind::NotFound,
+            Error::AlreadyExists => io::ErrorKind::AlreadyExists,
+            Error::PermissionDenied => io::ErrorKind::PermissionDenied,
+            Error::BadMagic { .. }
+            | Error::VersionMismatch { .. }
+            | Error::TypeMismatch { .. }
+            | Error::CorruptHeader(_)
+            | Error::TooSmall { .. }
+            | Error::CreatorDied { .. } => io::ErrorKind::InvalidData,
+            Error::Unfinished => io::ErrorKind::TimedOut,
+            Error::TooManyRegions { .. } => io::ErrorKind::Other,
         }
     }
 }
@@ -152,6 +246,49 @@ impl fmt::Display for Error {
                 f,
                 "unexpected error from the C library: {}",
                 io::Error::from_raw_os_error(*errno)
+            ),
+            Error::NotFound => f.write_str("no shared-memory object has that name (ENOENT)"),
+            Error::AlreadyExists => {
+                f.write_str("a shared-memory object of that name already exists (EEXIST)")
+            }
+            Error::PermissionDenied => f.write_str(
+                "permission denied: the shared-memory object's owner and mode forbid it (EACCES)",
+            ),
+            Error::BadMagic { found } => write!(
+                f,
+                "not a pthread-sync region: bad magic number {found:#018x} at offset 0"
+            ),
+            Error::VersionMismatch { found, expected } => write!(
+                f,
+                "region layout version {found}, this build of pthread-sync reads version \
+                 {expected}: another version of the crate made it"
+            ),
+            Error::TypeMismatch {
+                what,
+                found,
+                expected,
+            } => write!(
+                f,
+                "the region holds another type: its {what} is {found}, the requested type's \
+                 is {expected}"
+            ),
+            Error::CorruptHeader(what) => write!(f, "corrupt region header: {what}"),
+            Error::TooSmall { size, needed } => write!(
+                f,
+                "shared-memory object too small: {size} bytes, the header and value need {needed}"
+            ),
+            Error::Unfinished => f.write_str(
+                "the region's creator had not finished initialising it when the wait ended",
+            ),
+            Error::CreatorDied { pid } => write!(
+                f,
+                "the region's creator (pid {pid}) died while initialising it; unlink the name \
+                 and create it again"
+            ),
+            Error::TooManyRegions { max } => write!(
+                f,
+                "too many regions: this process already has {max} mapped, the most the table \
+                 of mappings holds"
             ),
         }
     }

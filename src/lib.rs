@@ -7,6 +7,7 @@
 //! | [`RecursiveLocker`] | `PTHREAD_MUTEX_RECURSIVE` | re-entrant on the owning thread; guards give `&T` |
 //! | [`Cond`] (= [`Condvar`]) | `pthread_cond_t` on `CLOCK_MONOTONIC` | drop-in for `std::sync::Condvar`; works with errorcheck guards too |
 //! | [`Sem`] | unnamed `sem_t` | counting semaphore, timed waits, RAII [`SemPermit`] |
+//! | [`ShmBox`] (module [`shm`]) | `shm_open`, `mmap` | a value in shared memory, anonymous (shared with forked children) or named, behind a checked header |
 //!
 //! Replacing the import is all a program written for std needs:
 //!
@@ -55,6 +56,8 @@ mod locker;
 mod poison;
 mod sem;
 mod shim;
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+pub mod shm;
 mod sys;
 
 #[cfg(loom)]
@@ -70,6 +73,8 @@ pub use locker::{
     Locker, LockerGuard, RecursiveGuard, RecursiveLocker,
 };
 pub use sem::{Sem, SemPermit};
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+pub use shm::{ShmBox, ShmSafe};
 /// std's poisoning types, re-exported: [`Locker`] returns exactly these.
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 

@@ -14,31 +14,31 @@ use std::thread;
 use std::time::Duration;
 
 use pthread_sync::{Error, ErrorCheckLocker, Locker, RecursiveLocker};
-use support::Child;
-
-const LIMIT: Duration = Duration::from_secs(20);
+use support::fork_child;
+use support::Outcome::{self, Passed};
 
 /// The forking thread holds an errorcheck lock: the child's thread (which inherited the guard)
 /// cannot take it again (its owner is the parent's thread id) and is told so, at once.
-fn errorcheck_held_by_the_forking_thread() {
+fn errorcheck_held_by_the_forking_thread() -> Outcome {
     let m = ErrorCheckLocker::new(5);
     let held = m.lock().unwrap();
-    let child = Child::spawn(|| match m.lock() {
+    let child = fork_child(|| match m.lock() {
         Err(Error::OwnerGone) => match m.lock_timeout(Duration::from_secs(10)) {
             Err(Error::OwnerGone) => 0,
             _ => 2,
         },
         _ => 1,
     });
-    assert_eq!(child.wait(LIMIT), Ok(0));
+    assert_eq!(child.wait(), 0);
     drop(held);
     assert_eq!(*m.lock().unwrap(), 5, "the parent is unaffected");
+    Passed
 }
 
 /// Another thread of the parent holds the lock when the main thread forks (the seed's
 /// scenario): that thread does not exist in the child, so the lock is reported as
 /// `OwnerGone`, never waited for.
-fn errorcheck_held_by_another_thread() {
+fn errorcheck_held_by_another_thread() -> Outcome {
     let m = ErrorCheckLocker::new(0);
     let (locked, forked) = (Barrier::new(2), Barrier::new(2));
     thread::scope(|s| {
@@ -48,23 +48,24 @@ fn errorcheck_held_by_another_thread() {
             forked.wait();
         });
         locked.wait();
-        let child = Child::spawn(|| match (m.try_lock(), m.lock()) {
+        let child = fork_child(|| match (m.try_lock(), m.lock()) {
             (Err(Error::OwnerGone), Err(Error::OwnerGone)) => 0,
             _ => 1,
         });
-        let status = child.wait(LIMIT);
+        let status = child.wait();
         forked.wait();
-        assert_eq!(status, Ok(0));
+        assert_eq!(status, 0);
     });
+    Passed
 }
 
 /// A recursive lock held by the forking thread: the child's thread may re-enter it (it holds
 /// the inherited guard, and the count lives in Rust), but once its last guard is dropped the
 /// pthread mutex still names the parent's thread, so the next lock reports `OwnerGone`.
-fn recursive_held_by_the_forking_thread() {
+fn recursive_held_by_the_forking_thread() -> Outcome {
     let m = RecursiveLocker::new(Cell::new(1));
     let held = m.lock();
-    let child = Child::spawn(|| {
+    let child = fork_child(|| {
         let again = m.lock();
         again.set(2);
         drop(again);
@@ -79,10 +80,11 @@ fn recursive_held_by_the_forking_thread() {
             _ => 3,
         }
     });
-    assert_eq!(child.wait(LIMIT), Ok(0));
+    assert_eq!(child.wait(), 0);
     assert_eq!(held.get(), 1, "the child's writes stay in the child");
     drop(held);
     assert!(m.try_lock().is_ok());
+    Passed
 }
 
 /// In the child, the guard the forking thread held is the child's own: reading it bitwise
@@ -99,7 +101,7 @@ fn unsafe_copy_of<'a>(
 /// A normal lock keeps std's semantics: a lock held by a thread gone in the child is not
 /// detected (a normal mutex's relock and foreign holder are not errors): `lock_timeout`
 /// shows the child cannot get it, without a hang.
-fn normal_held_by_another_thread_times_out() {
+fn normal_held_by_another_thread_times_out() -> Outcome {
     let m = Locker::new(0);
     let (locked, forked) = (Barrier::new(2), Barrier::new(2));
     thread::scope(|s| {
@@ -109,14 +111,15 @@ fn normal_held_by_another_thread_times_out() {
             forked.wait();
         });
         locked.wait();
-        let child = Child::spawn(|| match m.lock_timeout(Duration::from_millis(50)) {
+        let child = fork_child(|| match m.lock_timeout(Duration::from_millis(50)) {
             Err(pthread_sync::LockTimeoutError::TimedOut) => 0,
             _ => 1,
         });
-        let status = child.wait(LIMIT);
+        let status = child.wait();
         forked.wait();
-        assert_eq!(status, Ok(0));
+        assert_eq!(status, 0);
     });
+    Passed
 }
 
 fn main() {

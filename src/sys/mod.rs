@@ -15,6 +15,9 @@
 //! | `RawSem` | `new(u32)` (a `const fn`), `unsafe init(place, pshared, u32)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC` |
 //!
+//! `shm.rs` (not in the loom build) wraps shared-memory objects and mappings (`shm_open`,
+//! `ftruncate`, `mmap`) for the regions of `crate::shm`; it has no model.
+//!
 //! Every operation returns `Result<_, Error>` with the errno already mapped. The types are
 //! `pub` inside this private module only so that sealed public traits can name them.
 //!
@@ -104,6 +107,9 @@ pub const SEM_VALUE_TOO_LARGE: &str = "semaphore value above SEM_VALUE_MAX (2147
 
 #[cfg(not(loom))]
 mod pthread;
+/// Shared-memory objects and mappings (`shm_open`, `mmap`): real memory only, no model.
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+pub mod shm;
 #[cfg(not(loom))]
 pub use pthread::{Deadline, RawCond, RawMutex, RawSem};
 

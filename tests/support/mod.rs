@@ -1,6 +1,6 @@
-//! A small harness for tests that fork: a single-threaded `main` runs the cases one by one
-//! (so `fork` happens in a process with no other thread unless a case starts one), reports
-//! each as libtest does, and ends with `N passed, M failed`.
+//! The harness of the test binaries that fork (`harness = false`): a single-threaded `main`
+//! runs the cases one by one (so a `fork` happens in a process whose threads the case
+//! controls), reports each as libtest does, and ends with `N passed, M failed`.
 //!
 //! Children run only the primitives under test and raw memory, then leave with
 //! `libc::_exit`; the parent checks every exit status. A child still running when its case
@@ -8,111 +8,148 @@
 
 #![allow(dead_code)] // each test binary uses part of it
 
+use std::io;
+use std::panic;
 use std::time::{Duration, Instant};
 
-/// A forked child, killed and reaped on drop unless it was waited for.
+/// How a case ended when it did not fail.
+pub enum Outcome {
+    Passed,
+    Skipped(&'static str),
+}
+use Outcome::{Passed, Skipped};
+
+/// A case: its name and its function.
+pub type Case = (&'static str, fn() -> Outcome);
+
+/// Runs every case (or those whose name contains a command-line argument), printing a line
+/// per case and the summary; exits non-zero if any failed. A case fails by panicking.
+pub fn run(cases: &[Case]) {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let cases = cases
+        .iter()
+        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str())));
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for (name, case) in cases {
+        match panic::catch_unwind(case) {
+            Ok(Passed) => {
+                passed += 1;
+                println!("test {name} ... ok");
+            }
+            Ok(Skipped(why)) => {
+                skipped += 1;
+                println!("test {name} ... skipped: {why}");
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED (the panic message is above)");
+            }
+        }
+    }
+    if skipped == 0 {
+        println!("{passed} passed, {failed} failed");
+    } else {
+        println!("{passed} passed, {failed} failed, {skipped} skipped");
+    }
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
+
+/// A forked child, killed and reaped when dropped unless it was waited for.
 pub struct Child {
     pid: libc::pid_t,
     reaped: bool,
 }
 
-impl Child {
-    /// Forks; the child runs `body` and exits with the code it returns (never unwinds, never
-    /// returns into the harness).
-    pub fn spawn(body: impl FnOnce() -> i32) -> Child {
-        // SAFETY: `fork` has no memory preconditions; the child runs `body` (the test's
-        // promise: only async-signal-safe work on memory it already has) and `_exit`s.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0, "fork failed: {}", std::io::Error::last_os_error());
-        if pid == 0 {
+/// Forks a child that runs `body` and `_exit`s with its result. `body` must not allocate,
+/// print or panic (a panic is turned into exit code 101 before it can unwind further).
+pub fn fork_child(body: impl FnOnce() -> i32) -> Child {
+    // SAFETY: this process has a single thread (harness = false).
+    match unsafe { libc::fork() } {
+        -1 => panic!("fork: {}", io::Error::last_os_error()),
+        0 => {
+            struct ExitOnUnwind;
+            impl Drop for ExitOnUnwind {
+                fn drop(&mut self) {
+                    // SAFETY: ends the child at once; it must never unwind into the runner.
+                    unsafe { libc::_exit(101) }
+                }
+            }
+            let guard = ExitOnUnwind;
             let code = body();
-            // SAFETY: ends the child at once, running no destructor and no atexit handler.
-            unsafe { libc::_exit(code) };
+            std::mem::forget(guard);
+            // SAFETY: ends the child without running the parent's destructors.
+            unsafe { libc::_exit(code) }
         }
-        Child { pid, reaped: false }
+        pid => Child { pid, reaped: false },
+    }
+}
+
+impl Child {
+    /// Waits (at most 20 s) for the child to exit; its exit code. Panics if a signal ended it.
+    pub fn wait(mut self) -> i32 {
+        let status = self.reap(Duration::from_secs(20));
+        assert!(
+            libc::WIFEXITED(status),
+            "child {} ended by signal {}",
+            self.pid,
+            libc::WTERMSIG(status)
+        );
+        libc::WEXITSTATUS(status)
     }
 
-    /// The child's pid.
-    pub fn pid(&self) -> libc::pid_t {
-        self.pid
+    /// Kills the child with SIGKILL and reaps it.
+    pub fn kill_and_reap(mut self) {
+        // SAFETY: `pid` is this process's unreaped child, so the pid cannot have been reused.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        let status = self.reap(Duration::from_secs(20));
+        assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
     }
 
-    /// Waits at most `limit` for the child to exit and returns its exit code; a child killed
-    /// by a signal, or still running at the limit (then killed), is an `Err` naming it.
-    pub fn wait(mut self, limit: Duration) -> Result<i32, String> {
-        let start = Instant::now();
+    fn reap(&mut self, bound: Duration) -> libc::c_int {
+        let deadline = Instant::now() + bound;
         loop {
             let mut status = 0;
-            // SAFETY: `status` is valid for writes; WNOHANG never blocks.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
-            if r == self.pid {
-                self.reaped = true;
-                if libc::WIFEXITED(status) {
-                    return Ok(libc::WEXITSTATUS(status));
+            // SAFETY: `pid` is this process's child; `status` is valid for writes.
+            match unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) } {
+                0 => {}
+                pid if pid == self.pid => {
+                    self.reaped = true;
+                    return status;
                 }
-                return Err(format!(
-                    "child {} ended by signal {}",
-                    self.pid,
-                    libc::WTERMSIG(status)
-                ));
+                _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                _ => panic!("waitpid({}): {}", self.pid, io::Error::last_os_error()),
             }
-            if start.elapsed() > limit {
-                return Err(format!("child {} still running after {limit:?}", self.pid));
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
-
-    /// Sends `SIGKILL` and reaps the child.
-    pub fn kill(mut self) {
-        self.kill_and_reap();
-    }
-
-    fn kill_and_reap(&mut self) {
-        if !self.reaped {
-            // SAFETY: plain system calls on the child's pid, which is not reaped yet (so it
-            // cannot name another process).
-            unsafe {
-                libc::kill(self.pid, libc::SIGKILL);
-                libc::waitpid(self.pid, std::ptr::null_mut(), 0);
-            }
-            self.reaped = true;
+            assert!(
+                Instant::now() < deadline,
+                "child {} still running after {bound:?}",
+                self.pid
+            );
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }
 
 impl Drop for Child {
     fn drop(&mut self) {
-        self.kill_and_reap();
+        if !self.reaped {
+            // SAFETY: `pid` is this process's unreaped child; kill, then reap it (blocking:
+            // SIGKILL cannot be ignored).
+            unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+                libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+            }
+        }
     }
 }
 
-/// Runs every case, printing libtest-style lines and the summary; exits non-zero if any
-/// failed. A case fails by panicking.
-pub fn run(cases: &[(&str, fn())]) {
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let (mut passed, mut failed) = (0, 0);
-    for (name, case) in cases {
-        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-            continue;
-        }
-        match std::panic::catch_unwind(case) {
-            Ok(()) => {
-                println!("test {name} ... ok");
-                passed += 1;
-            }
-            Err(_) => {
-                println!("test {name} ... FAILED");
-                failed += 1;
-            }
-        }
-    }
-    println!();
-    println!("summary: {passed} passed, {failed} failed");
-    if failed > 0 {
-        std::process::exit(1);
+impl Child {
+    /// The child's pid.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
     }
 }

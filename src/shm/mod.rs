@@ -1,0 +1,629 @@
+//! Shared-memory regions: a value of type `T` placed in memory that several processes map.
+//!
+//! | constructor | memory | who can map it |
+//! |---|---|---|
+//! | [`ShmBox::anonymous`] | `mmap(MAP_SHARED \| MAP_ANONYMOUS)` | this process and the children it forks afterwards |
+//! | [`ShmBox::create`] | `shm_open(O_CREAT \| O_EXCL)`, `ftruncate`, `mmap` | any process that opens the name (and has the permission) |
+//! | [`ShmBox::open`], [`ShmBox::open_timeout`] | `shm_open`, `fstat`, `mmap`, checks | an existing named region |
+//! | [`ShmBox::open_or_create`] | one of the two above, race-free | the first caller creates, the others open |
+//!
+//! A [`ShmBox<T>`] dereferences to `&T` only: processes share the value, so it changes only
+//! through atomics (or, later, the crate's process-shared primitives) inside it. `T` implements
+//! [`ShmSafe`], the crate's promise (or yours, for your own `#[repr(C)]` struct) that it makes
+//! sense in another process: no pointers, no heap, no `Drop`, a fixed layout.
+//!
+//! A parent and a forked child counting in one anonymous region:
+//!
+//! ```
+//! use pthread_sync::ShmBox;
+//! use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+//!
+//! let counter = ShmBox::anonymous(AtomicU64::new(0))?;
+//! // SAFETY: this doctest's process has a single thread.
+//! match unsafe { libc::fork() } {
+//!     -1 => panic!("fork failed"),
+//!     0 => {
+//!         // The child does raw memory work only, then leaves with `_exit` (no unwinding).
+//!         for _ in 0..1000 {
+//!             counter.fetch_add(1, Relaxed);
+//!         }
+//!         // SAFETY: ends the child at once, running no destructors.
+//!         unsafe { libc::_exit(0) }
+//!     }
+//!     child => {
+//!         for _ in 0..1000 {
+//!             counter.fetch_add(1, Relaxed);
+//!         }
+//!         let mut status = 0;
+//!         // SAFETY: `child` is this process's child; `status` is valid for writes.
+//!         assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+//!         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+//!         assert_eq!(counter.load(Relaxed), 2000);
+//!     }
+//! }
+//! # Ok::<(), pthread_sync::Error>(())
+//! ```
+//!
+//! # Names, and who unlinks them
+//!
+//! A name is `/` followed by 1 to 254 bytes, none of them `/` or NUL, and not `.` or `..`
+//! (anything else is [`Error::InvalidInput`]); it lives in `/dev/shm`. **Nothing in the crate
+//! ever removes a name, not even a dropped `ShmBox`**: the name outlives every process until
+//! someone calls [`unlink`] (or the machine reboots). Unlinking removes only the name; every
+//! mapping stays valid until its `ShmBox` is dropped, and a later `create` of the same name
+//! makes a new, separate object. Typically the process that created the region unlinks it
+//! when the work is done, or a supervisor does. The one exception: a `create` that fails after
+//! its `shm_open` (or whose value closure panics) unmaps, unlinks and closes everything it
+//! made.
+//!
+//! # The header: byte layout
+//!
+//! Every region, anonymous ones too, begins with a 64-byte header; the value follows at
+//! `data_offset = max(64, align_of::<T>())` (a multiple of `T`'s alignment, since alignments
+//! are powers of two; `T`'s alignment must be at most 4096). All fields are native-endian and
+//! naturally aligned, with no padding, so a C program can read or write a region through this
+//! struct (`uint64_t` fields accessed with `__atomic` builtins):
+//!
+//! | offset | size | field | value |
+//! |---:|---:|---|---|
+//! | 0 | 8 | `magic` | the ASCII bytes `PSYNCSHM` ([`MAGIC`]) |
+//! | 8 | 4 | `version` | layout version, [`LAYOUT_VERSION`] = 1 |
+//! | 12 | 4 | `header_size` | 64 ([`HEADER_SIZE`]) |
+//! | 16 | 8 | `data_size` | `size_of::<T>()` |
+//! | 24 | 8 | `data_align` | `align_of::<T>()` |
+//! | 32 | 8 | `fingerprint` | type fingerprint of `T`, below |
+//! | 40 | 4 | `init_state` | 0 = header not yet written, 1 = initialising, 2 = ready (an atomic `u32`) |
+//! | 44 | 4 | `creator_pid` | process id of the creator (`i32`) |
+//! | 48 | 8 | `data_offset` | offset of the value: `max(64, data_align)` |
+//! | 56 | 8 | `total_len` | `data_offset + data_size`: the length the object must have at least |
+//!
+//! The **type fingerprint** is FNV-1a (64 bits: offset basis `0xcbf29ce484222325`, prime
+//! `0x100000001b3`) over the UTF-8 bytes of [`std::any::type_name::<T>()`](std::any::type_name),
+//! followed by `size_of::<T>()` and then `align_of::<T>()`, each as 8 little-endian bytes. It
+//! identifies the type for one build of the crate and toolchain: `type_name` is not promised
+//! stable across compiler versions, and it includes the path of the type, so two programs share
+//! a region when they take `T` from the same crate (a shared crate of region types) and are
+//! built with the same toolchain. It catches mistakes (another type, another build); it is a
+//! check, not a security boundary.
+//!
+//! # Creating
+//!
+//! `shm_open(O_CREAT | O_EXCL | O_RDWR, mode)` (so exactly one creator wins a name; the process
+//! umask applies to `mode`), `ftruncate` to `total_len` and `posix_fallocate` (a full
+//! `/dev/shm` is then an error here, not a `SIGBUS` later), `mmap`, close of the descriptor
+//! (the mapping keeps the object alive); then the header fields with `init_state` still 0,
+//! then `creator_pid` and `init_state = 1` (Release), then the value (`ptr::write` at
+//! `data_offset`), then `init_state = 2` (Release). On any failure after `shm_open` the
+//! mapping is undone and the name unlinked: nothing is left behind.
+//!
+//! # Opening: shared memory is hostile input
+//!
+//! Whatever a region holds is checked before any `&T` is formed, in this order, each failure
+//! its own [`Error`]:
+//!
+//! 1. `shm_open(O_RDWR)`: [`Error::NotFound`], [`Error::PermissionDenied`].
+//! 2. Size (`fstat`) below 64: the creator is between `shm_open` and `ftruncate`: wait.
+//! 3. Only the header is mapped, and `init_state` read (Acquire). 0: wait (but a `magic`
+//!    that is neither 0 nor ours is [`Error::BadMagic`] at once).
+//! 4. `magic` ([`Error::BadMagic`]), then `version` ([`Error::VersionMismatch`]).
+//! 5. `init_state` 1: if `creator_pid` no longer exists (`kill(pid, 0)` fails with `ESRCH`),
+//!    [`Error::CreatorDied`] at once, else wait. Any state but 0, 1, 2:
+//!    [`Error::CorruptHeader`].
+//! 6. `init_state` 2: `header_size` ([`Error::CorruptHeader`]); `data_size`, `data_align`,
+//!    `fingerprint` against `T` ([`Error::TypeMismatch`]); `data_offset` and `total_len`
+//!    against `T`'s layout ([`Error::CorruptHeader`]); the object's real size (`fstat` again)
+//!    at least `total_len` ([`Error::TooSmall`]).
+//! 7. Only then is the whole region mapped and the `&T` handed out.
+//!
+//! Waiting polls, sleeping 1 ms, then twice as long each time up to 10 ms, never spinning; when
+//! the bound passes (1 s for [`ShmBox::open`]; yours for [`ShmBox::open_timeout`]) the result
+//! is [`Error::Unfinished`]. A creator that died before writing its pid (state 0) is thus
+//! reported as `Unfinished` after the bound; one that died later, as `CreatorDied` at once.
+//!
+//! What the checks do not cover: processes that may write the object (its mode decides
+//! which) are trusted to write only valid values of `T` and to leave the header and the size
+//! alone. One that shrinks the object after another process mapped it makes that process's
+//! accesses raise `SIGBUS`. A `creator_pid` is a process id in the creator's pid namespace:
+//! processes in different pid namespaces sharing `/dev/shm` should not rely on
+//! `CreatorDied` (they get it wrongly, or `Unfinished`). A creator's pid reused by a new
+//! process makes the opener wait for the bound and report `Unfinished`.
+//!
+//! # The crate's table of regions, `fork` and robust mutexes
+//!
+//! Each process keeps a table of the regions it has mapped through `ShmBox` (at most 1024 at
+//! once; more is [`Error::TooManyRegions`]). The crate's process-shared primitives initialise
+//! themselves only inside one, where they can never move. The table is lock-free and
+//! allocation-free, and so are [`ShmBox::open`], [`ShmBox::create`] and the other
+//! constructors (the name is kept inline): a forked child of a multithreaded process may open
+//! or create a region. A child inherits its parent's mappings and table.
+//!
+//! Never unmap memory holding a robust mutex this process may still hold: the kernel writes to
+//! it when the holding thread exits. The table counts such holds per region; a `ShmBox`
+//! dropped while its region has one (a lock guard leaked with `mem::forget`) leaves the memory
+//! mapped until the process exits instead of unmapping it.
+
+mod header;
+mod name;
+pub(crate) mod registry;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::mem::size_of;
+use std::ops::Deref;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::sys::shm::{Fd, Mapping};
+use header::{Header, Layout, Progress};
+use name::Name;
+
+pub use header::{HEADER_SIZE, LAYOUT_VERSION, MAGIC};
+pub use name::NAME_MAX;
+
+/// How long [`ShmBox::open`] waits for a creator that is still initialising the region.
+pub const DEFAULT_OPEN_WAIT: Duration = Duration::from_secs(1);
+
+/// A type that may live in shared memory, in a [`ShmBox`].
+///
+/// The crate implements it for the integers, `bool`, `f32`, `f64`, the atomic integers and
+/// `AtomicBool` of [`std::sync::atomic`], and arrays of `ShmSafe` types. Mark your own struct
+/// with `unsafe impl ShmSafe for MyStruct {}` when it meets the rules below:
+///
+/// ```
+/// use pthread_sync::{ShmBox, ShmSafe};
+/// use std::sync::atomic::{AtomicU32, AtomicU64};
+///
+/// #[repr(C)]
+/// struct Stats {
+///     requests: AtomicU64,
+///     errors: AtomicU64,
+///     workers: [AtomicU32; 8],
+///     limit: u64, // written once by the creator, then only read
+/// }
+/// // SAFETY: #[repr(C)]; integers and atomics only: no pointers, no Drop, the same meaning in
+/// // every process; changed only through its atomics.
+/// unsafe impl ShmSafe for Stats {}
+/// ```
+///
+/// A type that needs drop, or has an alignment above 4096, is refused at compile time by
+/// `ShmBox`'s constructors:
+///
+/// ```compile_fail,E0080
+/// use pthread_sync::{ShmBox, ShmSafe};
+///
+/// #[repr(C)]
+/// struct Noisy(u64);
+/// impl Drop for Noisy {
+///     fn drop(&mut self) {}
+/// }
+/// // SAFETY: wrong (it has a Drop), which is what ShmBox refuses.
+/// unsafe impl ShmSafe for Noisy {}
+///
+/// let _ = ShmBox::anonymous(Noisy(1));
+/// ```
+///
+/// # Safety
+///
+/// An implementor promises that its values:
+/// - hold no pointers or references (not even `&'static`: addresses mean nothing in another
+///   process, and a mapping sits at a different address in each), no heap memory and no file
+///   descriptors;
+/// - need no `Drop` (nothing in a region is ever dropped, by any process);
+/// - are valid in any process that maps them: the type's layout is fixed (`#[repr(C)]`,
+///   `#[repr(transparent)]`, or a primitive), so that every process, and every program built
+///   with the same type, reads the same bytes the same way;
+/// - change after construction only through interior mutability that works across processes:
+///   atomics, or the crate's process-shared primitives (never `Cell`, `RefCell`, or a
+///   process-private lock).
+pub unsafe trait ShmSafe: Sync {}
+
+macro_rules! shm_safe {
+    ($($ty:ty),* $(,)?) => {
+        $(
+            // SAFETY: a plain value or an atomic: no pointers, no Drop, a fixed layout,
+            // changed only atomically.
+            unsafe impl ShmSafe for $ty {}
+        )*
+    };
+}
+
+shm_safe!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool, f32, f64);
+shm_safe!(
+    std::sync::atomic::AtomicBool,
+    std::sync::atomic::AtomicU8,
+    std::sync::atomic::AtomicU16,
+    std::sync::atomic::AtomicU32,
+    std::sync::atomic::AtomicU64,
+    std::sync::atomic::AtomicUsize,
+    std::sync::atomic::AtomicI8,
+    std::sync::atomic::AtomicI16,
+    std::sync::atomic::AtomicI32,
+    std::sync::atomic::AtomicI64,
+    std::sync::atomic::AtomicIsize,
+);
+
+// SAFETY: an array of `ShmSafe` values has their properties and a fixed layout.
+unsafe impl<T: ShmSafe, const N: usize> ShmSafe for [T; N] {}
+
+/// A value of type `T` in a shared-memory region, behind a 64-byte header (see the
+/// [module docs](self) for the layout and the checks made on opening).
+///
+/// It dereferences to `&T` only. Dropping it unmaps this process's view of the region; it
+/// never drops the value (no process ever does) and never removes the name: call [`unlink`]
+/// for that.
+///
+/// Creating a named region and opening it by name (here in one process; usually the opener is
+/// another program, or a forked child):
+///
+/// ```
+/// use pthread_sync::{shm, ShmBox};
+/// use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+///
+/// let name = format!("/pthread-sync-doc-{}", std::process::id());
+/// let created = ShmBox::create(&name, 0o600, AtomicU64::new(41))?;
+/// let opened = ShmBox::<AtomicU64>::open(&name);
+/// // The name is no longer needed: the two mappings stay valid until dropped.
+/// shm::unlink(&name)?;
+/// let opened = opened?;
+///
+/// opened.fetch_add(1, Relaxed);
+/// assert_eq!(created.load(Relaxed), 42);
+/// assert_eq!(opened.name(), Some(name.as_str()));
+///
+/// // Another type in the same region is refused before any `&T` is formed.
+/// let again = ShmBox::create(&name, 0o600, AtomicU64::new(0))?;
+/// let wrong = ShmBox::<u32>::open(&name);
+/// shm::unlink(&name)?;
+/// assert!(matches!(wrong, Err(pthread_sync::Error::TypeMismatch { what: "size", .. })));
+/// # drop(again);
+/// # Ok::<(), pthread_sync::Error>(())
+/// ```
+pub struct ShmBox<T: ShmSafe> {
+    map: Mapping,
+    /// This region's slot in the crate's table of regions.
+    slot: usize,
+    name: Option<Name>,
+    _value: PhantomData<T>,
+}
+
+// SAFETY: the box hands out `&T` only (fine on any thread since `T: Sync`, which `ShmSafe`
+// requires) and never drops or moves the `T`; dropping the box only unmaps memory.
+unsafe impl<T: ShmSafe> Send for ShmBox<T> {}
+// SAFETY: `&ShmBox<T>` gives `&T` and the name only; `T: Sync`.
+unsafe impl<T: ShmSafe> Sync for ShmBox<T> {}
+
+impl<T: ShmSafe> ShmBox<T> {
+    /// `value` in a new anonymous region (`mmap(MAP_SHARED | MAP_ANONYMOUS)`), shared with
+    /// every child this process forks afterwards. It has the same header as a named region.
+    pub fn anonymous(value: T) -> Result<Self, Error> {
+        let map = Mapping::anonymous(Layout::<T>::TOTAL_LEN)?;
+        Self::initialise(map, None, || value)
+    }
+
+    /// `value` in a new region named `name`, created exclusively with permission bits `mode`
+    /// (at most `0o777`; the process umask applies). `Err(AlreadyExists)` when the name is
+    /// taken. See the [module docs](self) for the protocol; on failure nothing is left behind.
+    #[doc(alias = "shm_open")]
+    pub fn create(name: &str, mode: u32, value: T) -> Result<Self, Error> {
+        let name = Name::new(name)?;
+        let fd = Fd::create_exclusive(name.as_c_str(), check_mode(mode)?)?;
+        Self::create_in(fd, &name, || value)
+    }
+
+    /// Opens the region named `name`, waiting up to [`DEFAULT_OPEN_WAIT`] (1 s) for a creator
+    /// that is still initialising it. Every check of the [module docs](self) is made before
+    /// the value is reachable.
+    pub fn open(name: &str) -> Result<Self, Error> {
+        Self::open_timeout(name, DEFAULT_OPEN_WAIT)
+    }
+
+    /// Like [`ShmBox::open`], waiting up to `wait` for a creator still initialising the region
+    /// (`Duration::ZERO`: not at all; a duration past what `Instant` can express: without
+    /// bound), then `Err(Unfinished)`. A dead creator is reported at once whatever `wait` is.
+    pub fn open_timeout(name: &str, wait: Duration) -> Result<Self, Error> {
+        Self::open_name(Name::new(name)?, &mut Wait::new(wait))
+    }
+
+    /// Opens the region named `name`, or creates it (with `mode`, and the value `value`
+    /// returns) if there is none; `true` with the box when this call created it. Of several
+    /// processes racing, exactly one creates; `value` is called only by the creator, after it
+    /// has won the name. The others wait, as [`ShmBox::open`] does, for the value to be
+    /// written. A name that disappears in between (its creator failed and unlinked it) is
+    /// tried again, within the same bound.
+    pub fn open_or_create(
+        name: &str,
+        mode: u32,
+        value: impl FnOnce() -> T,
+    ) -> Result<(Self, bool), Error> {
+        let name = Name::new(name)?;
+        let mode = check_mode(mode)?;
+        let mut wait = Wait::new(DEFAULT_OPEN_WAIT);
+        loop {
+            match Fd::create_exclusive(name.as_c_str(), mode) {
+                Ok(fd) => return Self::create_in(fd, &name, value).map(|region| (region, true)),
+                Err(Error::AlreadyExists) => {}
+                Err(err) => return Err(err),
+            }
+            match Self::open_name(name.clone(), &mut wait) {
+                Err(Error::NotFound) => wait.pause()?,
+                opened => return opened.map(|region| (region, false)),
+            }
+        }
+    }
+
+    /// The region's name; `None` for an anonymous region.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_ref().map(Name::as_str)
+    }
+
+    /// Sizes, maps and initialises the object just created exclusively as `fd` under `name`;
+    /// unlinks the name if anything fails (or `value` panics).
+    fn create_in(fd: Fd, name: &Name, value: impl FnOnce() -> T) -> Result<Self, Error> {
+        let unlink_on_failure = UnlinkOnDrop(Some(name));
+        fd.set_size(Layout::<T>::TOTAL_LEN as u64)?;
+        let map = Mapping::shared(&fd, Layout::<T>::TOTAL_LEN)?;
+        drop(fd);
+        let region = Self::initialise(map, Some(name.clone()), value)?;
+        unlink_on_failure.disarm();
+        Ok(region)
+    }
+
+    /// Registers a fresh, zero-filled mapping of `TOTAL_LEN` bytes, then writes the header and
+    /// the value and publishes them (module docs, "Creating").
+    fn initialise(
+        map: Mapping,
+        name: Option<Name>,
+        value: impl FnOnce() -> T,
+    ) -> Result<Self, Error> {
+        debug_assert_eq!(map.len(), Layout::<T>::TOTAL_LEN);
+        // From here on, dropping `region` (on a panic in `value`) unregisters and unmaps.
+        let region = Self::registered(map, name)?;
+        let header = region.header();
+        header.begin_init::<T>(std::process::id() as i32);
+        let value = value();
+        // SAFETY: the mapping is `TOTAL_LEN` bytes, page-aligned, so the data offset (a
+        // multiple of T's alignment, at most 4096) is aligned and in bounds; the memory is
+        // fresh and no `&T` to it exists yet (openers wait for state 2).
+        unsafe { region.data().write(value) };
+        header.finish_init();
+        Ok(region)
+    }
+
+    /// Opens and checks the region `name` (module docs, "Opening"), waiting within `wait`.
+    fn open_name(name: Name, wait: &mut Wait) -> Result<Self, Error> {
+        let fd = Fd::open_existing(name.as_c_str())?;
+        while fd.size()? < HEADER_SIZE as u64 {
+            wait.pause()?;
+        }
+        let header_map = Mapping::shared(&fd, HEADER_SIZE)?;
+        // SAFETY: the object is at least HEADER_SIZE bytes long (checked just above).
+        let header = unsafe { Header::of(&header_map) };
+        while header.progress()? == Progress::Pending {
+            wait.pause()?;
+        }
+        header.check_layout::<T>()?;
+        let needed = Layout::<T>::TOTAL_LEN;
+        let size = fd.size()?;
+        if size < needed as u64 {
+            return Err(Error::TooSmall {
+                size,
+                needed: needed as u64,
+            });
+        }
+        let map = Mapping::shared(&fd, needed)?;
+        drop(header_map);
+        Self::registered(map, Some(name))
+    }
+
+    /// Enters the data part of `map` (`TOTAL_LEN` bytes) in the table of live regions; the box.
+    fn registered(map: Mapping, name: Option<Name>) -> Result<Self, Error> {
+        let data = map.as_ptr() as usize + Layout::<T>::DATA_OFFSET;
+        let slot = registry::register(data, data + size_of::<T>())?;
+        Ok(ShmBox {
+            map,
+            slot,
+            name,
+            _value: PhantomData,
+        })
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the mapping is TOTAL_LEN >= HEADER_SIZE bytes, of an object at least that long.
+        unsafe { Header::of(&self.map) }
+    }
+
+    /// Where the value lives.
+    fn data(&self) -> *mut T {
+        self.map
+            .as_ptr()
+            .wrapping_add(Layout::<T>::DATA_OFFSET)
+            .cast::<T>()
+    }
+}
+
+impl<T: ShmSafe> Deref for ShmBox<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: a `ShmBox` is handed out only once its value was written (by this process,
+        // or by the creator, whose state 2 this process read with Acquire) at an aligned,
+        // in-bounds offset of a mapping that lives as long as `self`. `ShmSafe` makes shared
+        // access from several processes sound: the value changes only through atomics.
+        unsafe { &*self.data() }
+    }
+}
+
+impl<T: ShmSafe> Drop for ShmBox<T> {
+    fn drop(&mut self) {
+        // Holds left (a robust mutex guard leaked while locked): keep the memory mapped.
+        if registry::unregister(self.slot) != 0 {
+            self.map.keep_mapped();
+        }
+    }
+}
+
+impl<T: ShmSafe + fmt::Debug> fmt::Debug for ShmBox<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShmBox")
+            .field("name", &self.name())
+            .field("value", &**self)
+            .finish()
+    }
+}
+
+/// Removes the shared-memory object name `name` (`shm_unlink`). Regions mapped under it stay
+/// valid until dropped; the next `create` of the name makes a new object. `Err(NotFound)` when
+/// there is no such name. Nothing in the crate unlinks a name on its own: see the
+/// [module docs](self#names-and-who-unlinks-them).
+#[doc(alias = "shm_unlink")]
+pub fn unlink(name: &str) -> Result<(), Error> {
+    crate::sys::shm::unlink(Name::new(name)?.as_c_str())
+}
+
+fn check_mode(mode: u32) -> Result<u32, Error> {
+    if mode & !0o777 == 0 {
+        Ok(mode)
+    } else {
+        Err(Error::InvalidInput(
+            "a shared-memory mode has permission bits only (at most 0o777)",
+        ))
+    }
+}
+
+/// Unlinks a name when dropped, unless disarmed: the undo of a failed creation.
+struct UnlinkOnDrop<'a>(Option<&'a Name>);
+
+impl UnlinkOnDrop<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for UnlinkOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(name) = self.0 {
+            // Nothing more to undo if this fails: the name is gone or was never ours.
+            let _ = crate::sys::shm::unlink(name.as_c_str());
+        }
+    }
+}
+
+/// A bounded wait: short sleeps, 1 ms doubling up to 10 ms, until a deadline.
+struct Wait {
+    /// `None`: further away than `Instant` can express.
+    deadline: Option<Instant>,
+    step: Duration,
+}
+
+impl Wait {
+    const FIRST_STEP: Duration = Duration::from_millis(1);
+    const LAST_STEP: Duration = Duration::from_millis(10);
+
+    fn new(limit: Duration) -> Wait {
+        Wait {
+            deadline: Instant::now().checked_add(limit),
+            step: Self::FIRST_STEP,
+        }
+    }
+
+    /// Sleeps one step (never past the deadline); `Err(Unfinished)` when the deadline has
+    /// passed.
+    fn pause(&mut self) -> Result<(), Error> {
+        let left = match self.deadline {
+            Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            None => self.step,
+        };
+        if left.is_zero() {
+            return Err(Error::Unfinished);
+        }
+        std::thread::sleep(self.step.min(left));
+        self.step = (self.step * 2).min(Self::LAST_STEP);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::registry::{contains, hold};
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    #[test]
+    fn anonymous_region_is_registered_while_alive() {
+        let region = ShmBox::anonymous([AtomicU64::new(7), AtomicU64::new(8)]).unwrap();
+        assert_eq!(region[1].load(Relaxed), 8);
+        assert_eq!(region.name(), None);
+        let addr = &*region as *const _ as usize;
+        assert!(contains(addr, 16));
+        assert!(contains(addr + 8, 8));
+        assert!(!contains(addr + 8, 16), "past the value");
+        assert!(!contains(addr - 8, 8), "the header is not data");
+        drop(region);
+        assert!(!contains(addr, 16));
+    }
+
+    #[test]
+    fn a_region_with_a_hold_stays_mapped_after_drop() {
+        let region = ShmBox::anonymous(AtomicU64::new(5)).unwrap();
+        let addr = &*region as *const AtomicU64 as usize;
+        let held = hold(&*region).expect("inside a region");
+        std::mem::forget(held); // a guard leaked while holding a robust mutex
+        drop(region);
+        assert!(!contains(addr, 8), "unregistered all the same");
+        // SAFETY: the mapping was kept (leaked) because of the hold, so the value is still
+        // readable; this is what the hold promises.
+        assert_eq!(unsafe { &*(addr as *const AtomicU64) }.load(Relaxed), 5);
+        assert!(hold(&5u64).is_none(), "a stack value is in no region");
+    }
+
+    #[test]
+    fn the_header_is_written_as_documented() {
+        let region = ShmBox::anonymous(0xabcd_u32).unwrap();
+        let base = region.map.as_ptr();
+        // SAFETY: the mapping is 68 bytes long; every field is read at its documented offset,
+        // aligned, after initialisation (no concurrent writer).
+        let (magic, version, size, state, pid, offset, total) = unsafe {
+            (
+                (base as *const [u8; 8]).read(),
+                (base.add(8) as *const u32).read(),
+                (base.add(16) as *const u64).read(),
+                (base.add(40) as *const u32).read(),
+                (base.add(44) as *const i32).read(),
+                (base.add(48) as *const u64).read(),
+                (base.add(56) as *const u64).read(),
+            )
+        };
+        assert_eq!(&magic, b"PSYNCSHM");
+        assert_eq!((version, size, state), (1, 4, 2));
+        assert_eq!(pid, std::process::id() as i32);
+        assert_eq!((offset, total), (64, 68));
+        assert_eq!(*region, 0xabcd);
+    }
+
+    #[test]
+    fn mode_bits_beyond_permissions_are_refused() {
+        let name = format!("/pthread-sync-unit-{}-mode", std::process::id());
+        assert!(matches!(
+            ShmBox::create(&name, 0o4600, 1u8),
+            Err(Error::InvalidInput(_))
+        ));
+        assert_eq!(unlink(&name), Err(Error::NotFound), "nothing was created");
+    }
+
+    #[test]
+    fn wait_reports_unfinished_after_its_bound() {
+        let started = Instant::now();
+        let mut wait = Wait::new(Duration::from_millis(30));
+        let mut pauses = 0;
+        while wait.pause().is_ok() {
+            pauses += 1;
+        }
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(30), "{took:?}");
+        assert!(took < Duration::from_millis(500), "{took:?}");
+        assert!(pauses >= 4, "1, 2, 4, 8, 10... ms: {pauses} pauses");
+        assert_eq!(Wait::new(Duration::ZERO).pause(), Err(Error::Unfinished));
+        assert!(Wait::new(Duration::MAX).pause().is_ok());
+    }
+}

@@ -1,0 +1,197 @@
+//! Shared memory: POSIX shared-memory objects (`shm_open`), their size, and mappings.
+//!
+//! Two owning types, each releasing its resource when dropped: [`Fd`] (a descriptor of a
+//! shared-memory object, closed on drop) and [`Mapping`] (a `MAP_SHARED` mapping, unmapped on
+//! drop unless told to stay). Every errno goes through [`Error::from_shm_errno`].
+//!
+//! Nothing here allocates: a forked child of a multithreaded process may use all of it.
+
+use std::ffi::CStr;
+use std::ptr::NonNull;
+
+use crate::error::Error;
+
+/// The errno of the calling thread's last failed call.
+#[cold]
+fn last_error() -> Error {
+    let errno = std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EINVAL);
+    Error::from_shm_errno(errno)
+}
+
+/// A descriptor of an open shared-memory object (`O_RDWR`, close-on-exec), closed when
+/// dropped.
+#[derive(Debug)]
+pub struct Fd(libc::c_int);
+
+impl Fd {
+    /// `shm_open(name, O_CREAT | O_EXCL | O_RDWR, mode)`: a new, empty object;
+    /// `Err(AlreadyExists)` when the name is taken. The process umask applies to `mode`.
+    pub fn create_exclusive(name: &CStr, mode: u32) -> Result<Fd, Error> {
+        Fd::open_with(name, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, mode)
+    }
+
+    /// `shm_open(name, O_RDWR)`: an existing object; `Err(NotFound)` when there is none.
+    pub fn open_existing(name: &CStr) -> Result<Fd, Error> {
+        Fd::open_with(name, libc::O_RDWR, 0)
+    }
+
+    fn open_with(name: &CStr, flags: libc::c_int, mode: u32) -> Result<Fd, Error> {
+        // SAFETY: `name` is a NUL-terminated string that outlives the call. glibc's shm_open
+        // sets FD_CLOEXEC itself.
+        let fd = unsafe { libc::shm_open(name.as_ptr(), flags, mode as libc::mode_t) };
+        if fd < 0 {
+            Err(last_error())
+        } else {
+            Ok(Fd(fd))
+        }
+    }
+
+    /// The object's size in bytes (`fstat`): 0 until its creator sets it.
+    pub fn size(&self) -> Result<u64, Error> {
+        let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `self.0` is an open descriptor; `stat` is valid for writes and filled in
+        // when the call succeeds.
+        if unsafe { libc::fstat(self.0, stat.as_mut_ptr()) } != 0 {
+            return Err(last_error());
+        }
+        // SAFETY: fstat succeeded, so `stat` is initialised.
+        let size = unsafe { stat.assume_init() }.st_size;
+        Ok(u64::try_from(size).unwrap_or(0))
+    }
+
+    /// Sets the object's size (`ftruncate`), then reserves its pages (`posix_fallocate`), so
+    /// that a full `/dev/shm` is `Err` here rather than a `SIGBUS` at the first write. A file
+    /// system that cannot reserve (`EOPNOTSUPP`) is accepted as it is.
+    pub fn set_size(&self, len: u64) -> Result<(), Error> {
+        let len = libc::off_t::try_from(len)
+            .map_err(|_| Error::InvalidInput("region too large for off_t"))?;
+        // SAFETY: `self.0` is an open descriptor; ftruncate touches no memory of ours.
+        if unsafe { libc::ftruncate(self.0, len) } != 0 {
+            return Err(last_error());
+        }
+        // SAFETY: as above; posix_fallocate returns an errno instead of setting errno.
+        match unsafe { libc::posix_fallocate(self.0, 0, len) } {
+            0 | libc::EOPNOTSUPP | libc::EINVAL => Ok(()),
+            errno => Err(Error::from_shm_errno(errno)),
+        }
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is open and owned by `self`, and closed once, here. An error
+        // from close leaves nothing to undo (a mapping keeps the object alive on its own).
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// `shm_unlink(name)`: removes the name; objects stay alive while mapped.
+pub fn unlink(name: &CStr) -> Result<(), Error> {
+    // SAFETY: `name` is a NUL-terminated string that outlives the call.
+    if unsafe { libc::shm_unlink(name.as_ptr()) } != 0 {
+        Err(last_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// A readable and writable `MAP_SHARED` mapping of `len` bytes, page-aligned, unmapped when
+/// dropped (unless [`Mapping::keep_mapped`] was called).
+#[derive(Debug)]
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+    keep: bool,
+}
+
+// SAFETY: a mapping is plain memory owned by this value; which threads may touch its bytes is
+// for its users to decide (through atomics), and unmapping needs only ownership.
+unsafe impl Send for Mapping {}
+// SAFETY: `&Mapping` gives only the address and the length.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps the first `len` bytes of `fd`'s object. Bytes past the object's end must not be
+    /// touched (a whole page past it raises `SIGBUS`): callers check the size first.
+    pub fn shared(fd: &Fd, len: usize) -> Result<Mapping, Error> {
+        Mapping::map(len, libc::MAP_SHARED, fd.0)
+    }
+
+    /// `len` bytes of zeroed shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`), inherited
+    /// by children this process forks.
+    pub fn anonymous(len: usize) -> Result<Mapping, Error> {
+        Mapping::map(len, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1)
+    }
+
+    fn map(len: usize, flags: libc::c_int, fd: libc::c_int) -> Result<Mapping, Error> {
+        if len == 0 {
+            return Err(Error::InvalidInput("a mapping cannot be empty"));
+        }
+        // SAFETY: a new mapping at an address the kernel picks (null hint, no MAP_FIXED), so
+        // no existing memory is affected; `fd` is open or -1 with MAP_ANONYMOUS.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                fd,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(last_error());
+        }
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(Error::Os(libc::ENOMEM))?;
+        Ok(Mapping {
+            ptr,
+            len,
+            keep: false,
+        })
+    }
+
+    /// The first byte (page-aligned).
+    #[inline]
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// The length asked for when mapping.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Leaves the memory mapped when `self` is dropped, until the process exits (for memory
+    /// the kernel may still write, such as a held robust mutex).
+    pub fn keep_mapped(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        // SAFETY: `ptr`/`len` describe a mapping this value made and owns; nothing borrows it
+        // any more (its users hold borrows of the `Mapping`), and it is unmapped once, here.
+        unsafe { libc::munmap(self.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Whether a process with id `pid` exists (`kill(pid, 0)` is not `ESRCH`). A process of
+/// another user counts (`EPERM`). `pid` must be positive: 0 and negative values address
+/// process groups, so they are answered `false` without a call.
+pub fn process_exists(pid: i32) -> bool {
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing; it only checks that `pid` can be addressed.
+    if unsafe { libc::kill(pid, 0) } == 0 {
+        return true;
+    }
+    std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
