@@ -6,12 +6,14 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::{LockResult, PoisonError};
 use std::time::Duration;
 
+use crate::armed::Armed;
 use crate::error::fatal;
-use crate::locker::kind::Exclusive;
-use crate::locker::Guard;
+use crate::error::Error;
+use crate::locker::kind::{Exclusive, InProcess, Shared, SharedKind};
+use crate::locker::{Guard, OwnerDied, SharedLockError, SharedLockResult};
 use crate::model_check::{self, Mutation};
 use crate::shim::{const_fn, AtomicUsize};
-use crate::sys::{Deadline, RawCond, RawMutex};
+use crate::sys::{CondAttr, Deadline, RawCond, RawMutex};
 
 mod sealed {
     use crate::sys::RawMutex;
@@ -40,7 +42,7 @@ mod sealed {
 /// ```
 pub trait CondGuard: sealed::Sealed + DerefMut {}
 
-impl<K: Exclusive, T: ?Sized> sealed::Sealed for Guard<'_, K, T> {
+impl<K: Exclusive + InProcess, T: ?Sized> sealed::Sealed for Guard<'_, K, T> {
     #[inline(always)]
     fn __raw_mutex(&self) -> &RawMutex {
         Guard::raw_mutex(self)
@@ -50,7 +52,7 @@ impl<K: Exclusive, T: ?Sized> sealed::Sealed for Guard<'_, K, T> {
         Guard::lock_is_poisoned(self)
     }
 }
-impl<K: Exclusive, T: ?Sized> CondGuard for Guard<'_, K, T> {}
+impl<K: Exclusive + InProcess, T: ?Sized> CondGuard for Guard<'_, K, T> {}
 
 /// Whether a timed wait returned because its time ran out (as std's `WaitTimeoutResult`).
 #[derive(Debug, PartialEq, Eq, Copy, Clone)]
@@ -205,22 +207,12 @@ impl Cond {
     /// # drop(g); t.join().unwrap();
     /// ```
     #[track_caller]
-    pub fn wait_while<G, F>(&self, mut guard: G, mut condition: F) -> LockResult<G>
+    pub fn wait_while<G, F>(&self, guard: G, condition: F) -> LockResult<G>
     where
         G: CondGuard,
         F: FnMut(&mut G::Target) -> bool,
     {
-        if model_check::active(Mutation::WaitWhileOnce) {
-            // Deliberately broken (model checks only): the condition is not re-checked.
-            if condition(&mut *guard) {
-                guard = self.wait(guard)?;
-            }
-            return Ok(guard);
-        }
-        while condition(&mut *guard) {
-            guard = self.wait(guard)?;
-        }
-        Ok(guard)
+        wait_while_loop(guard, condition, |g| self.wait(g))
     }
 
     /// Waits at most `dur` (on `CLOCK_MONOTONIC`). Spurious wake-ups can end it early:
@@ -286,27 +278,16 @@ impl Cond {
     #[track_caller]
     pub fn wait_timeout_while<G, F>(
         &self,
-        mut guard: G,
+        guard: G,
         dur: Duration,
-        mut condition: F,
+        condition: F,
     ) -> LockResult<(G, WaitTimeoutResult)>
     where
         G: CondGuard,
         F: FnMut(&mut G::Target) -> bool,
     {
         let deadline = Deadline::after(dur);
-        let mut timed_out = false;
-        loop {
-            if !condition(&mut *guard) {
-                return Ok((guard, WaitTimeoutResult(false)));
-            }
-            if timed_out {
-                return Ok((guard, WaitTimeoutResult(true)));
-            }
-            let (g, result) = self.wait_until(guard, &deadline)?;
-            guard = g;
-            timed_out = result.timed_out();
-        }
+        wait_timeout_while_loop(guard, condition, |g| self.wait_until(g, &deadline))
     }
 
     /// Waits at most `ms` milliseconds. As std's: the boolean is `false` only if the timeout
@@ -341,6 +322,50 @@ impl Cond {
     }
 }
 
+/// The loop of `wait_while` (both condvars): waits with `wait` while `condition` holds,
+/// checking it before the first wait and after every wake-up.
+#[track_caller]
+fn wait_while_loop<G: DerefMut, E>(
+    mut guard: G,
+    mut condition: impl FnMut(&mut G::Target) -> bool,
+    mut wait: impl FnMut(G) -> Result<G, E>,
+) -> Result<G, E> {
+    if model_check::active(Mutation::WaitWhileOnce) {
+        // Deliberately broken (model checks only): the condition is not re-checked.
+        if condition(&mut *guard) {
+            guard = wait(guard)?;
+        }
+        return Ok(guard);
+    }
+    while condition(&mut *guard) {
+        guard = wait(guard)?;
+    }
+    Ok(guard)
+}
+
+/// The loop of `wait_timeout_while` (both condvars): `wait_until` waits against one deadline
+/// and says whether it passed; the result is "timed out" only if it passed with `condition`
+/// still true.
+#[track_caller]
+fn wait_timeout_while_loop<G: DerefMut, E>(
+    mut guard: G,
+    mut condition: impl FnMut(&mut G::Target) -> bool,
+    mut wait_until: impl FnMut(G) -> Result<(G, WaitTimeoutResult), E>,
+) -> Result<(G, WaitTimeoutResult), E> {
+    let mut timed_out = false;
+    loop {
+        if !condition(&mut *guard) {
+            return Ok((guard, WaitTimeoutResult(false)));
+        }
+        if timed_out {
+            return Ok((guard, WaitTimeoutResult(true)));
+        }
+        let (g, result) = wait_until(guard)?;
+        guard = g;
+        timed_out = result.timed_out();
+    }
+}
+
 #[cold]
 #[inline(never)]
 #[track_caller]
@@ -360,5 +385,235 @@ impl Default for Cond {
 impl fmt::Debug for Cond {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Condvar").finish_non_exhaustive()
+    }
+}
+
+/// A condition variable over a process-shared `pthread_cond_t` (`PTHREAD_PROCESS_SHARED`,
+/// clock `CLOCK_MONOTONIC`), for a shared-memory region ([`ShmBox`](crate::ShmBox)), with the
+/// std-shaped API of [`Cond`], waiting with the guards of the shared exclusive locks
+/// ([`SharedLocker`](crate::SharedLocker), [`SharedErrorCheckLocker`](crate::SharedErrorCheckLocker)).
+///
+/// Every wait reacquires a robust mutex, so it returns a [`SharedLockResult`]: a holder that
+/// died while this thread waited hands it the guard in [`SharedLockError::OwnerDied`]
+/// (`pthread_cond_wait` reports `EOWNERDEAD` too), and a poisoned lock gives
+/// [`SharedLockError::Poisoned`].
+///
+/// Built unarmed by [`SharedCond::new`]; its first use inside a region initialises it in place.
+/// Used outside a region, a wait fails with [`Error::NotInRegion`] and a notification does
+/// nothing.
+///
+/// Unlike [`Cond`], it does not check that all its waiters use one mutex: the waiters may be in
+/// other processes, where addresses mean nothing here. Using two mutexes with it at once is
+/// undefined in POSIX; keep each `SharedCond` beside the one lock it is used with.
+#[doc(alias = "pthread_cond_t")]
+#[doc(alias = "PTHREAD_PROCESS_SHARED")]
+#[repr(transparent)]
+pub struct SharedCond {
+    raw: Armed<RawCond>,
+}
+
+/// A guard a [`SharedCond`] waits with.
+type SharedGuard<'a, K, T> = Guard<'a, Shared<K>, T>;
+
+impl SharedCond {
+    const_fn! {
+        /// A new, unarmed shared condition variable, to be placed in a region.
+        pub const fn new() -> SharedCond {
+            SharedCond { raw: Armed::new(RawCond::new()) }
+        }
+    }
+
+    fn raw(&self) -> Result<&RawCond, Error> {
+        self.raw.get(|place| {
+            let attr = CondAttr {
+                pshared: true,
+                monotonic: true,
+            };
+            // SAFETY: `place` is the condvar's final address inside a region (checked by
+            // `Armed`), claimed by this thread alone until it is published.
+            unsafe { RawCond::init(place, &attr) }
+        })
+    }
+
+    /// What a wait that returned `result` with the mutex of `guard` gives back.
+    fn after_wait<G, R>(
+        guard: G,
+        result: Result<R, Error>,
+        poisoned: impl FnOnce(&G) -> bool,
+        with: impl FnOnce(G, R) -> G,
+    ) -> SharedLockResult<G>
+    where
+        R: Default,
+    {
+        match result {
+            Ok(r) if poisoned(&guard) => Err(SharedLockError::Poisoned(
+                std::sync::PoisonError::new(with(guard, r)),
+            )),
+            Ok(r) => Ok(with(guard, r)),
+            // The mutex was reacquired: its previous holder died.
+            Err(Error::OwnerDied) => Err(SharedLockError::OwnerDied(OwnerDied::new(with(
+                guard,
+                R::default(),
+            )))),
+            Err(e) => {
+                // Not reacquired (`ENOTRECOVERABLE`, ...): the guard must not unlock it.
+                std::mem::forget(guard);
+                Err(SharedLockError::Failed(e))
+            }
+        }
+    }
+
+    /// Waits on `guard`'s mutex: releases it, sleeps until notified (or woken spuriously),
+    /// and reacquires it (`pthread_cond_wait`).
+    ///
+    /// # Errors
+    /// [`SharedLockError::OwnerDied`] or [`SharedLockError::Poisoned`] with the guard when
+    /// the mutex was reacquired in that state; [`SharedLockError::Failed`] with
+    /// [`Error::NotRecoverable`] when it could not be reacquired (the guard is gone, the
+    /// lock not held); [`Error::NotInRegion`] when this condvar is outside a region (the
+    /// guard is dropped, releasing the lock).
+    #[doc(alias = "pthread_cond_wait")]
+    pub fn wait<'a, K, T>(
+        &self,
+        guard: SharedGuard<'a, K, T>,
+    ) -> SharedLockResult<SharedGuard<'a, K, T>>
+    where
+        K: SharedKind + Exclusive,
+        T: ?Sized,
+    {
+        let raw = match self.raw() {
+            Ok(raw) => raw,
+            Err(e) => return Err(SharedLockError::Failed(e)),
+        };
+        // SAFETY: the guard proves this thread holds the mutex, once (an exclusive kind).
+        let result = unsafe { raw.wait(Guard::raw_mutex(&guard)) };
+        Self::after_wait(guard, result, |g| Guard::lock_is_poisoned(g), |g, ()| g)
+    }
+
+    /// Waits while `condition` returns `true`, checking it before the first wait and after
+    /// every wake-up.
+    ///
+    /// # Errors
+    /// As [`SharedCond::wait`], from the wait where it happened.
+    pub fn wait_while<'a, K, T, F>(
+        &self,
+        guard: SharedGuard<'a, K, T>,
+        condition: F,
+    ) -> SharedLockResult<SharedGuard<'a, K, T>>
+    where
+        K: SharedKind + Exclusive,
+        T: ?Sized,
+        F: FnMut(&mut T) -> bool,
+    {
+        wait_while_loop(guard, condition, |g| self.wait(g))
+    }
+
+    /// Waits at most `dur` (`pthread_cond_clockwait` on `CLOCK_MONOTONIC`).
+    ///
+    /// # Errors
+    /// As [`SharedCond::wait`].
+    #[doc(alias = "pthread_cond_clockwait")]
+    pub fn wait_timeout<'a, K, T>(
+        &self,
+        guard: SharedGuard<'a, K, T>,
+        dur: Duration,
+    ) -> SharedLockResult<(SharedGuard<'a, K, T>, WaitTimeoutResult)>
+    where
+        K: SharedKind + Exclusive,
+        T: ?Sized,
+    {
+        self.wait_until(guard, &Deadline::after(dur))
+    }
+
+    fn wait_until<'a, K, T>(
+        &self,
+        guard: SharedGuard<'a, K, T>,
+        deadline: &Deadline,
+    ) -> SharedLockResult<(SharedGuard<'a, K, T>, WaitTimeoutResult)>
+    where
+        K: SharedKind + Exclusive,
+        T: ?Sized,
+    {
+        let raw = match self.raw() {
+            Ok(raw) => raw,
+            Err(e) => return Err(SharedLockError::Failed(e)),
+        };
+        // SAFETY: as in `wait`.
+        let result = unsafe { raw.wait_until(Guard::raw_mutex(&guard), deadline) };
+        let mut timed_out = false;
+        let out = Self::after_wait(
+            guard,
+            result,
+            |g| Guard::lock_is_poisoned(g),
+            |g, t: bool| {
+                timed_out = t;
+                g
+            },
+        );
+        map_shared(out, |g| (g, WaitTimeoutResult(timed_out)))
+    }
+
+    /// Waits while `condition` returns `true`, for at most `dur` in total (one deadline on
+    /// `CLOCK_MONOTONIC`). [`WaitTimeoutResult::timed_out`] is `true` only if the time ran out
+    /// with `condition` still true.
+    ///
+    /// # Errors
+    /// As [`SharedCond::wait`].
+    pub fn wait_timeout_while<'a, K, T, F>(
+        &self,
+        guard: SharedGuard<'a, K, T>,
+        dur: Duration,
+        condition: F,
+    ) -> SharedLockResult<(SharedGuard<'a, K, T>, WaitTimeoutResult)>
+    where
+        K: SharedKind + Exclusive,
+        T: ?Sized,
+        F: FnMut(&mut T) -> bool,
+    {
+        let deadline = Deadline::after(dur);
+        wait_timeout_while_loop(guard, condition, |g| self.wait_until(g, &deadline))
+    }
+
+    /// Wakes one waiter, in any process (`pthread_cond_signal`). Outside a region: nothing.
+    #[doc(alias = "pthread_cond_signal")]
+    pub fn notify_one(&self) {
+        if let Ok(raw) = self.raw() {
+            raw.notify_one();
+        }
+    }
+
+    /// Wakes every waiter, in every process (`pthread_cond_broadcast`). Outside a region:
+    /// nothing.
+    #[doc(alias = "pthread_cond_broadcast")]
+    pub fn notify_all(&self) {
+        if let Ok(raw) = self.raw() {
+            raw.notify_all();
+        }
+    }
+}
+
+/// Maps the guard inside a [`SharedLockResult`], keeping its state.
+fn map_shared<G, U>(result: SharedLockResult<G>, f: impl FnOnce(G) -> U) -> SharedLockResult<U> {
+    match result {
+        Ok(g) => Ok(f(g)),
+        Err(SharedLockError::Poisoned(p)) => Err(SharedLockError::Poisoned(
+            std::sync::PoisonError::new(f(p.into_inner())),
+        )),
+        Err(SharedLockError::OwnerDied(o)) => Err(SharedLockError::OwnerDied(OwnerDied::new(f(
+            o.into_inner()
+        )))),
+        Err(SharedLockError::Failed(e)) => Err(SharedLockError::Failed(e)),
+    }
+}
+
+impl Default for SharedCond {
+    fn default() -> SharedCond {
+        SharedCond::new()
+    }
+}
+
+impl fmt::Debug for SharedCond {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedCond").finish_non_exhaustive()
     }
 }

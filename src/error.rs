@@ -39,6 +39,11 @@ pub enum Error {
     /// (glibc's owner field still names it). Reported by the kinds that know their owner
     /// (errorcheck, recursive) instead of a wait that would never end.
     OwnerGone,
+    /// A process-shared object (`SharedLocker`, `SharedCond`, `SharedSem`) was used outside a
+    /// shared-memory region this process mapped through [`ShmBox`](crate::ShmBox): its
+    /// pthread object must be initialised at its final address inside shared memory, so it is
+    /// refused anywhere else (on the stack, on the heap) before any pthread call.
+    NotInRegion,
     /// A robust mutex was left inconsistent by a dead owner and can no longer be used
     /// (`ENOTRECOVERABLE`).
     NotRecoverable,
@@ -163,6 +168,7 @@ impl Error {
             Error::TimedOut => libc::ETIMEDOUT,
             Error::OwnerDied => libc::EOWNERDEAD,
             Error::OwnerGone => libc::ESRCH,
+            Error::NotInRegion => libc::EINVAL,
             Error::NotRecoverable => libc::ENOTRECOVERABLE,
             Error::Overflow => libc::EOVERFLOW,
             Error::Interrupted => libc::EINTR,
@@ -192,6 +198,7 @@ impl Error {
             Error::Interrupted => io::ErrorKind::Interrupted,
             Error::InvalidInput(_) => io::ErrorKind::InvalidInput,
             Error::Os(errno) => io::Error::from_raw_os_error(*errno).kind(),
+            Error::NotInRegion => io::ErrorKind::InvalidInput,
             Error::OwnerDied | Error::OwnerGone | Error::NotRecoverable | Error::Overflow => {
                 io::ErrorKind::Other
             }
@@ -226,6 +233,11 @@ impl fmt::Display for Error {
             Error::OwnerDied => f.write_str(
                 "owner died: the previous holder of this robust mutex died holding it; \
                  the protected data may be inconsistent (EOWNERDEAD)",
+            ),
+            Error::NotInRegion => f.write_str(
+                "not in a shared-memory region: a process-shared object must live in a region \
+                 mapped through ShmBox (it is initialised in place there and never moves), \
+                 and was used elsewhere",
             ),
             Error::OwnerGone => f.write_str(
                 "owner gone: the mutex is held by a thread that no longer exists in this process \

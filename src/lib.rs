@@ -50,6 +50,7 @@
 #[cfg(not(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")))]
 compile_error!("pthread-sync supports Linux with glibc on 64-bit targets only");
 
+mod armed;
 mod cond;
 mod error;
 mod locker;
@@ -66,13 +67,14 @@ pub mod model_check;
 #[cfg(not(loom))]
 mod model_check;
 
-pub use cond::{Cond, CondGuard, WaitTimeoutResult};
+pub use cond::{Cond, CondGuard, SharedCond, WaitTimeoutResult};
 pub use error::Error;
 pub use locker::{
     kind, ErrorCheckGuard, ErrorCheckLocker, Guard, Lock, LockTimeoutError, LockTimeoutResult,
-    Locker, LockerGuard, RecursiveGuard, RecursiveLocker,
+    Locker, LockerGuard, OwnerDied, RecursiveGuard, RecursiveLocker, SharedErrorCheckLocker,
+    SharedLockError, SharedLockResult, SharedLocker, SharedLockerGuard, SharedRecursiveLocker,
 };
-pub use sem::{Sem, SemPermit};
+pub use sem::{placement, Sem, SemPermit, Semaphore, SharedSem};
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub use shm::{ShmBox, ShmSafe};
 /// std's poisoning types, re-exported: [`Locker`] returns exactly these.

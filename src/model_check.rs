@@ -10,6 +10,10 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Mutation {
+    /// A process-shared object is armed check-then-store instead of claimed with a
+    /// `compare_exchange`, so two racing first users can each initialise it (one of them
+    /// under the other's feet).
+    ArmStore = 1,
     /// `Cond::wait_while` tests its condition once instead of in a loop.
     WaitWhileOnce = 2,
     /// `Cond` never refuses a second mutex, so two mutexes can be used with it at once.

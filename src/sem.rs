@@ -1,7 +1,11 @@
-//! [`Sem`]: an unnamed POSIX semaphore (`sem_t`) shared by the threads of one process.
+//! Unnamed POSIX semaphores (`sem_t`): [`Semaphore<P>`](Semaphore), generic over where the
+//! semaphore lives: [`Sem`] (the threads of one process) and [`SharedSem`] (every process that
+//! maps a shared-memory region).
 
 use std::fmt;
 use std::time::Duration;
+
+use crate::armed::Armed;
 
 use crate::error::{fatal, Error};
 use crate::shim::const_fn;
@@ -27,8 +31,84 @@ use crate::sys::{self, RawSem};
 /// # drop(p2);
 /// ```
 #[doc(alias = "sem_t")]
-pub struct Sem {
-    raw: RawSem,
+pub type Sem = Semaphore<placement::Private>;
+
+/// A counting semaphore over a process-shared `sem_t` (`sem_init(sem, 1, value)`), with the
+/// API of [`Sem`], for a shared-memory region ([`ShmBox`](crate::ShmBox)): every process that
+/// maps the region uses the same semaphore.
+///
+/// [`SharedSem::new`] builds it unarmed (plain bytes); its first use inside a region
+/// initialises the `sem_t` in place, exactly once. Used anywhere else it is refused with
+/// [`Error::NotInRegion`], which is why [`SharedSem::wait`] and [`SharedSem::acquire`] return
+/// `Result`s.
+#[doc(alias = "sem_t")]
+pub type SharedSem = Semaphore<placement::Shared>;
+
+/// Where a semaphore lives: the `P` of [`Semaphore<P>`](Semaphore).
+pub mod placement {
+    use super::{Armed, Error, RawSem};
+
+    /// In this process only: a process-private `sem_t`, built by a `const fn`.
+    pub struct Private {
+        pub(super) raw: RawSem,
+    }
+
+    /// In a shared-memory region: a process-shared `sem_t`, armed in place on first use.
+    #[repr(C)]
+    pub struct Shared {
+        pub(super) raw: Armed<RawSem>,
+        pub(super) initial: u32,
+    }
+
+    /// How a placement reaches its `sem_t`. Sealed.
+    pub trait Placement: super::sealed::Sealed + Send + Sync {
+        #[doc(hidden)]
+        const NAME: &'static str;
+        #[doc(hidden)]
+        fn raw(&self) -> Result<&RawSem, Error>;
+        #[doc(hidden)]
+        fn value_before_use(&self) -> u32;
+    }
+
+    impl super::sealed::Sealed for Private {}
+    impl Placement for Private {
+        const NAME: &'static str = "Sem";
+        #[inline(always)]
+        fn raw(&self) -> Result<&RawSem, Error> {
+            Ok(&self.raw)
+        }
+        fn value_before_use(&self) -> u32 {
+            self.raw.value()
+        }
+    }
+
+    impl super::sealed::Sealed for Shared {}
+    impl Placement for Shared {
+        const NAME: &'static str = "SharedSem";
+        #[inline(always)]
+        fn raw(&self) -> Result<&RawSem, Error> {
+            self.raw.get(|place| {
+                // SAFETY: `place` is the semaphore's final address inside a region (checked
+                // by `Armed`), claimed by this thread alone until it is published.
+                unsafe { RawSem::init(place, true, self.initial) }
+            })
+        }
+        fn value_before_use(&self) -> u32 {
+            self.initial
+        }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+use placement::Placement;
+
+/// A counting semaphore over an unnamed POSIX `sem_t`, placed by `P`: use it as [`Sem`] or
+/// [`SharedSem`].
+pub struct Semaphore<P: Placement> {
+    place: P,
 }
 
 impl Sem {
@@ -52,7 +132,7 @@ impl Sem {
         #[doc(alias = "sem_init")]
         pub const fn new(value: u32) -> Result<Sem, Error> {
             match RawSem::new(value) {
-                Ok(raw) => Ok(Sem { raw }),
+                Ok(raw) => Ok(Semaphore { place: placement::Private { raw } }),
                 Err(e) => Err(e),
             }
         }
@@ -87,19 +167,70 @@ impl Sem {
     #[doc(alias = "sem_wait")]
     #[inline]
     pub fn wait(&self) {
-        if let Err(e) = self.raw.wait() {
+        if let Err(e) = self.place.raw.wait() {
             fatal("sem_wait", e);
         }
     }
 
+    /// Takes one unit and returns a permit that gives it back when dropped.
+    #[inline]
+    pub fn acquire(&self) -> SemPermit<'_, placement::Private> {
+        self.wait();
+        SemPermit { sem: self }
+    }
+}
+
+impl SharedSem {
+    const_fn! {
+        /// An unarmed shared semaphore that will hold `value` (its `sem_t` is initialised in
+        /// place, with `value`, on its first use inside a region).
+        ///
+        /// # Errors
+        /// [`Error::InvalidInput`] if `value` is above [`Sem::MAX_VALUE`].
+        pub const fn new(value: u32) -> Result<SharedSem, Error> {
+            if value > sys::SEM_VALUE_MAX {
+                return Err(Error::InvalidInput(sys::SEM_VALUE_TOO_LARGE));
+            }
+            match RawSem::new(0) {
+                Ok(raw) => Ok(Semaphore {
+                    place: placement::Shared { raw: Armed::new(raw), initial: value },
+                }),
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    /// Takes one unit, blocking while the value is zero (`sem_wait`, retried on `EINTR`).
+    ///
+    /// # Errors
+    /// [`Error::NotInRegion`] outside a shared-memory region.
+    #[doc(alias = "sem_wait")]
+    #[inline]
+    pub fn wait(&self) -> Result<(), Error> {
+        self.place.raw()?.wait()
+    }
+
+    /// Takes one unit and returns a permit that gives it back when dropped.
+    ///
+    /// # Errors
+    /// [`Error::NotInRegion`] outside a shared-memory region.
+    #[inline]
+    pub fn acquire(&self) -> Result<SemPermit<'_, placement::Shared>, Error> {
+        self.wait().map(|()| SemPermit { sem: self })
+    }
+}
+
+/// The operations every placement has.
+impl<P: Placement> Semaphore<P> {
     /// Takes one unit if the value is above zero, without blocking (`sem_trywait`).
     ///
     /// # Errors
-    /// [`Error::WouldBlock`] if the value is zero.
+    /// [`Error::WouldBlock`] if the value is zero ([`Error::NotInRegion`] for a shared one
+    /// outside a region).
     #[doc(alias = "sem_trywait")]
     #[inline]
     pub fn try_wait(&self) -> Result<(), Error> {
-        self.raw.try_wait()
+        self.place.raw()?.try_wait()
     }
 
     /// Takes one unit, waiting at most `dur` (`sem_clockwait` on `CLOCK_MONOTONIC`, retried on
@@ -117,7 +248,7 @@ impl Sem {
     #[doc(alias = "sem_clockwait")]
     #[doc(alias = "sem_timedwait")]
     pub fn wait_timeout(&self, dur: Duration) -> Result<(), Error> {
-        self.raw.wait_for(dur)
+        self.place.raw()?.wait_for(dur)
     }
 
     /// Gives one unit back, waking a waiter if there is one (`sem_post`).
@@ -130,20 +261,17 @@ impl Sem {
     #[doc(alias = "sem_post")]
     #[inline]
     pub fn post(&self) -> Result<(), Error> {
-        self.raw.post()
+        self.place.raw()?.post()
     }
 
-    /// The current value (`sem_getvalue`); other threads may change it at any moment.
+    /// The current value (`sem_getvalue`); other threads may change it at any moment. (A
+    /// shared semaphore not used yet gives the value it will start with.)
     #[doc(alias = "sem_getvalue")]
     pub fn value(&self) -> u32 {
-        self.raw.value()
-    }
-
-    /// Takes one unit and returns a permit that gives it back when dropped.
-    #[inline]
-    pub fn acquire(&self) -> SemPermit<'_> {
-        self.wait();
-        SemPermit { sem: self }
+        match self.place.raw() {
+            Ok(raw) => raw.value(),
+            Err(_) => self.place.value_before_use(),
+        }
     }
 
     /// Takes one unit without blocking and returns a permit for it.
@@ -151,7 +279,7 @@ impl Sem {
     /// # Errors
     /// [`Error::WouldBlock`] if the value is zero.
     #[inline]
-    pub fn try_acquire(&self) -> Result<SemPermit<'_>, Error> {
+    pub fn try_acquire(&self) -> Result<SemPermit<'_, P>, Error> {
         self.try_wait().map(|()| SemPermit { sem: self })
     }
 
@@ -159,7 +287,7 @@ impl Sem {
     ///
     /// # Errors
     /// [`Error::TimedOut`] if the value stayed zero for `dur`.
-    pub fn acquire_timeout(&self, dur: Duration) -> Result<SemPermit<'_>, Error> {
+    pub fn acquire_timeout(&self, dur: Duration) -> Result<SemPermit<'_, P>, Error> {
         self.wait_timeout(dur).map(|()| SemPermit { sem: self })
     }
 }
@@ -171,9 +299,11 @@ impl Default for Sem {
     }
 }
 
-impl fmt::Debug for Sem {
+impl<P: Placement> fmt::Debug for Semaphore<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sem").field("value", &self.value()).finish()
+        f.debug_struct(P::NAME)
+            .field("value", &self.value())
+            .finish()
     }
 }
 
@@ -182,18 +312,18 @@ impl fmt::Debug for Sem {
 /// If other threads have meanwhile posted the semaphore up to [`Sem::MAX_VALUE`], the unit
 /// cannot be given back and is dropped.
 #[must_use = "if unused the permit is given back at once"]
-pub struct SemPermit<'a> {
-    sem: &'a Sem,
+pub struct SemPermit<'a, P: Placement = placement::Private> {
+    sem: &'a Semaphore<P>,
 }
 
-impl SemPermit<'_> {
+impl<P: Placement> SemPermit<'_, P> {
     /// Keeps the unit: drops the permit without posting.
     pub fn forget(self) {
         std::mem::forget(self);
     }
 }
 
-impl Drop for SemPermit<'_> {
+impl<P: Placement> Drop for SemPermit<'_, P> {
     #[inline]
     fn drop(&mut self) {
         // Only fails at SEM_VALUE_MAX, reached by other posters; nothing better to do in drop.
@@ -201,7 +331,7 @@ impl Drop for SemPermit<'_> {
     }
 }
 
-impl fmt::Debug for SemPermit<'_> {
+impl<P: Placement> fmt::Debug for SemPermit<'_, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SemPermit").field("sem", self.sem).finish()
     }

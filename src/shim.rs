@@ -5,9 +5,9 @@
 //! `const` constructors) through the [`const_fn!`] macro.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
 
 /// Declares a `const fn` that is a plain `fn` when compiled over the loom model.
 macro_rules! const_fn {
@@ -31,3 +31,54 @@ macro_rules! thread_local_const {
     };
 }
 pub(crate) use thread_local_const;
+
+/// This process's id (the arming word of process-shared objects names its armer).
+#[cfg(not(loom))]
+pub(crate) fn process_id() -> u32 {
+    std::process::id()
+}
+/// In the model, threads stand in for processes: one process.
+#[cfg(loom)]
+pub(crate) fn process_id() -> u32 {
+    1
+}
+
+/// Whether process `pid` still exists.
+#[cfg(not(loom))]
+pub(crate) fn process_alive(pid: u32) -> bool {
+    i32::try_from(pid).is_ok_and(crate::sys::shm::process_exists)
+}
+#[cfg(loom)]
+pub(crate) fn process_alive(_pid: u32) -> bool {
+    true
+}
+
+/// Whether `[addr, addr + len)` lies in a shared-memory region this process mapped through
+/// the crate (the only places a process-shared object may be armed).
+#[cfg(not(loom))]
+pub(crate) fn in_region(addr: usize, len: usize) -> bool {
+    crate::shm::registry::contains(addr, len)
+}
+/// In the model, objects made inside the model stand for objects in a region.
+#[cfg(loom)]
+pub(crate) fn in_region(_addr: usize, _len: usize) -> bool {
+    true
+}
+
+/// Keeps the region holding `[addr, addr + len)` mapped for the rest of the process (a robust
+/// mutex in it is, or was, on a thread's robust list). Cheap when the same region was pinned
+/// last by this thread.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn keep_mapped(addr: usize, len: usize) {
+    crate::shm::registry::keep_mapped(addr, len)
+}
+#[cfg(loom)]
+#[inline(always)]
+pub(crate) fn keep_mapped(_addr: usize, _len: usize) {}
+
+#[cfg(loom)]
+pub(crate) use loom::thread::yield_now;
+/// Lets other threads run (loom's scheduler in the model).
+#[cfg(not(loom))]
+pub(crate) use std::thread::yield_now;

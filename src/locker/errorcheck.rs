@@ -34,6 +34,7 @@ impl kind::sealed::Kind for ErrorCheck {
     const NAME: &'static str = "ErrorCheckLocker";
 }
 impl kind::Kind for ErrorCheck {}
+impl kind::InProcess for ErrorCheck {}
 impl kind::Exclusive for ErrorCheck {}
 
 impl<T> ErrorCheckLocker<T> {

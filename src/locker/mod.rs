@@ -36,8 +36,10 @@ mod errorcheck;
 mod normal;
 pub(crate) mod raw;
 mod recursive;
+mod shared;
 
 pub use normal::{LockTimeoutError, LockTimeoutResult};
+pub use shared::{OwnerDied, SharedLockError, SharedLockResult};
 
 use std::cell::UnsafeCell;
 use std::fmt;
@@ -56,6 +58,7 @@ pub mod kind {
     pub use super::errorcheck::ErrorCheck;
     pub use super::normal::Normal;
     pub use super::recursive::Recursive;
+    pub use super::shared::{Shared, SharedKind};
 
     pub(crate) mod sealed {
         /// What a kind decides. Sealed: only the crate's kinds implement it.
@@ -72,9 +75,13 @@ pub mod kind {
     /// A kind of lock: [`Normal`], [`ErrorCheck`] or [`Recursive`]. Sealed.
     pub trait Kind: sealed::Kind {}
 
-    /// A kind whose guards give `&mut T` (not re-entrant), so a [`Cond`](crate::Cond) can
-    /// wait with them: [`Normal`], [`ErrorCheck`]. Sealed.
+    /// A kind whose guards give `&mut T` (not re-entrant), so a condition variable can wait
+    /// with them: [`Normal`], [`ErrorCheck`], and their [`Shared`] placements. Sealed.
     pub trait Exclusive: Kind {}
+
+    /// A kind placed in this process only (not [`Shared`]): what a [`Cond`](crate::Cond)
+    /// waits with. Sealed.
+    pub trait InProcess: Kind {}
 }
 
 use kind::{Exclusive, Kind};
@@ -96,6 +103,13 @@ pub type Locker<T> = Lock<kind::Normal, T>;
 pub type ErrorCheckLocker<T> = Lock<kind::ErrorCheck, T>;
 /// A [`RecursiveLocker`]: re-entrant on the owning thread.
 pub type RecursiveLocker<T> = Lock<kind::Recursive, T>;
+/// A process-shared, robust normal mutex, in a shared-memory region: see
+/// [`Shared`](kind::Shared).
+pub type SharedLocker<T> = Lock<kind::Shared<kind::Normal>, T>;
+/// A process-shared, robust errorcheck mutex: see [`Shared`](kind::Shared).
+pub type SharedErrorCheckLocker<T> = Lock<kind::Shared<kind::ErrorCheck>, T>;
+/// A process-shared, robust recursive mutex (glibc's count): see [`Shared`](kind::Shared).
+pub type SharedRecursiveLocker<T> = Lock<kind::Shared<kind::Recursive>, T>;
 
 // SAFETY: the mutex hands the data to one thread at a time, so sending the whole lock or
 // sharing it between threads needs only `T: Send`, as for `std::sync::Mutex`. The kind's
@@ -145,6 +159,8 @@ pub type LockerGuard<'a, T> = Guard<'a, kind::Normal, T>;
 pub type ErrorCheckGuard<'a, T> = Guard<'a, kind::ErrorCheck, T>;
 /// The guard of a [`RecursiveLocker`]; gives `&T` only.
 pub type RecursiveGuard<'a, T> = Guard<'a, kind::Recursive, T>;
+/// The guard of a [`SharedLocker`].
+pub type SharedLockerGuard<'a, T> = Guard<'a, kind::Shared<kind::Normal>, T>;
 
 // SAFETY: `&Guard` only gives `&T`, which may be shared between threads when `T: Sync`.
 unsafe impl<K: Kind, T: ?Sized + Sync> Sync for Guard<'_, K, T> {}
@@ -165,67 +181,77 @@ impl<K: Kind, T> Lock<K, T> {
 }
 
 impl<K: Kind, T: ?Sized> Lock<K, T> {
-    /// Makes the guard for a lock this thread has just acquired, with the poison state: `Err`
-    /// (holding the guard) if a panic poisoned the lock (never, for kinds that do not poison).
+    /// Makes the guard for a lock this thread has just acquired.
     ///
     /// # Safety
     /// The calling thread has just acquired `self.raw`, once more than it held it before.
     #[inline(always)]
-    unsafe fn guard(&self) -> Result<Guard<'_, K, T>, Guard<'_, K, T>> {
-        let guard = Guard {
+    unsafe fn guard(&self) -> Guard<'_, K, T> {
+        Guard {
             lock: self,
             poison: self.poison.enter(),
             _not_send: NotSend(PhantomData),
-        };
-        if self.poison.is_poisoned() {
-            Err(guard)
-        } else {
-            Ok(guard)
         }
     }
 
-    /// Takes the mutex with `acquire`, then makes the guard; `Err(Ok(guard))` if poisoned,
-    /// `Err(Err(e))` if it was not acquired.
+    /// Takes the mutex with `acquire`, then makes the guard, with what the acquisition found.
     #[inline(always)]
     fn acquire_with(
         &self,
         acquire: impl FnOnce(&K::Raw) -> Result<(), Error>,
-    ) -> Result<Guard<'_, K, T>, Result<Guard<'_, K, T>, Error>> {
+    ) -> Acquired<Guard<'_, K, T>> {
         match acquire(&self.raw) {
-            // SAFETY: this thread has just acquired the mutex.
-            Ok(()) => unsafe { self.guard() }.map_err(Ok),
-            Err(e) => Err(Err(e)),
+            Ok(()) if self.poison.is_poisoned() => {
+                // SAFETY: this thread has just acquired the mutex.
+                Acquired::Poisoned(unsafe { self.guard() })
+            }
+            // SAFETY: as above.
+            Ok(()) => Acquired::Ok(unsafe { self.guard() }),
+            // SAFETY: a robust mutex is acquired when it reports its owner's death.
+            Err(Error::OwnerDied) => Acquired::OwnerDied(unsafe { self.guard() }),
+            Err(e) => Acquired::Failed(e),
         }
     }
 
     /// `RawLock::lock`, then the guard (see [`Lock::acquire_with`]).
     #[inline(always)]
-    fn acquire(&self) -> Result<Guard<'_, K, T>, Result<Guard<'_, K, T>, Error>> {
+    fn acquire(&self) -> Acquired<Guard<'_, K, T>> {
         self.acquire_with(RawLock::lock)
     }
 
     /// `RawLock::try_lock`, then the guard.
     #[inline(always)]
-    fn try_acquire(&self) -> Result<Guard<'_, K, T>, Result<Guard<'_, K, T>, Error>> {
+    fn try_acquire(&self) -> Acquired<Guard<'_, K, T>> {
         self.acquire_with(RawLock::try_lock)
     }
 
     /// `RawLock::lock_for`, then the guard.
     #[inline(always)]
-    fn acquire_for(
-        &self,
-        dur: Duration,
-    ) -> Result<Guard<'_, K, T>, Result<Guard<'_, K, T>, Error>> {
+    fn acquire_for(&self, dur: Duration) -> Acquired<Guard<'_, K, T>> {
         self.acquire_with(|raw| raw.lock_for(dur))
     }
 }
 
-/// For the kinds that do not poison: `Result<guard, Error>` from the generic acquisition.
+/// What an acquisition found. The facades turn it into each kind's result type.
+pub(crate) enum Acquired<G> {
+    /// Acquired.
+    Ok(G),
+    /// Acquired; a panic poisoned the lock (kinds that poison).
+    Poisoned(G),
+    /// Acquired; the previous holder died holding it (robust kinds).
+    OwnerDied(G),
+    /// Not acquired.
+    Failed(Error),
+}
+
+/// For the kinds that neither poison nor are robust: `Result<guard, Error>`.
 #[inline(always)]
-fn unpoisoned<G>(result: Result<G, Result<G, Error>>) -> Result<G, Error> {
-    match result {
-        Ok(guard) | Err(Ok(guard)) => Ok(guard),
-        Err(Err(e)) => Err(e),
+fn unpoisoned<G>(acquired: Acquired<G>) -> Result<G, Error> {
+    match acquired {
+        Acquired::Ok(guard) | Acquired::Poisoned(guard) => Ok(guard),
+        // Not robust: glibc never reports it. Released at once if it ever did.
+        Acquired::OwnerDied(_) => Err(Error::OwnerDied),
+        Acquired::Failed(e) => Err(e),
     }
 }
 
@@ -311,8 +337,10 @@ impl<K: Kind, T: ?Sized + fmt::Debug> fmt::Debug for Lock<K, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct(K::NAME);
         match self.try_acquire() {
-            Ok(guard) | Err(Ok(guard)) => d.field("data", &&*guard),
-            Err(Err(_)) => d.field("data", &crate::poison::LockedMarker),
+            Acquired::Ok(guard) | Acquired::Poisoned(guard) | Acquired::OwnerDied(guard) => {
+                d.field("data", &&*guard)
+            }
+            Acquired::Failed(_) => d.field("data", &crate::poison::LockedMarker),
         };
         if self.poison.poisons() {
             d.field("poisoned", &self.poison.is_poisoned());

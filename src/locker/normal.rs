@@ -5,7 +5,7 @@ use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 use std::time::Duration;
 
 use super::raw::Plain;
-use super::{kind, Lock, Locker, LockerGuard};
+use super::{kind, Acquired, Lock, Locker, LockerGuard};
 use crate::error::{fatal, Error};
 use crate::poison::{Flag, Policy};
 use crate::shim::const_fn;
@@ -59,6 +59,7 @@ impl kind::sealed::Kind for Normal {
     const NAME: &'static str = "Mutex";
 }
 impl kind::Kind for Normal {}
+impl kind::InProcess for Normal {}
 impl kind::Exclusive for Normal {}
 
 /// Why [`Locker::lock_timeout`] returned without the lock.
@@ -148,9 +149,10 @@ impl<T: ?Sized> Locker<T> {
     #[inline(always)]
     pub fn lock(&self) -> LockResult<LockerGuard<'_, T>> {
         match self.acquire() {
-            Ok(guard) => Ok(guard),
-            Err(Ok(guard)) => Err(PoisonError::new(guard)),
-            Err(Err(e)) => fatal("pthread_mutex_lock", e),
+            Acquired::Ok(guard) => Ok(guard),
+            Acquired::Poisoned(guard) => Err(PoisonError::new(guard)),
+            Acquired::OwnerDied(_) => fatal("pthread_mutex_lock", Error::OwnerDied),
+            Acquired::Failed(e) => fatal("pthread_mutex_lock", e),
         }
     }
 
@@ -174,10 +176,11 @@ impl<T: ?Sized> Locker<T> {
     #[inline]
     pub fn try_lock(&self) -> TryLockResult<LockerGuard<'_, T>> {
         match self.try_acquire() {
-            Ok(guard) => Ok(guard),
-            Err(Ok(guard)) => Err(TryLockError::Poisoned(PoisonError::new(guard))),
-            Err(Err(Error::WouldBlock)) => Err(TryLockError::WouldBlock),
-            Err(Err(e)) => fatal("pthread_mutex_trylock", e),
+            Acquired::Ok(guard) => Ok(guard),
+            Acquired::Poisoned(guard) => Err(TryLockError::Poisoned(PoisonError::new(guard))),
+            Acquired::Failed(Error::WouldBlock) => Err(TryLockError::WouldBlock),
+            Acquired::OwnerDied(_) => fatal("pthread_mutex_trylock", Error::OwnerDied),
+            Acquired::Failed(e) => fatal("pthread_mutex_trylock", e),
         }
     }
 
@@ -203,10 +206,11 @@ impl<T: ?Sized> Locker<T> {
     #[doc(alias = "pthread_mutex_timedlock")]
     pub fn lock_timeout(&self, dur: Duration) -> LockTimeoutResult<LockerGuard<'_, T>> {
         match self.acquire_for(dur) {
-            Ok(guard) => Ok(guard),
-            Err(Ok(guard)) => Err(LockTimeoutError::Poisoned(PoisonError::new(guard))),
-            Err(Err(Error::TimedOut)) => Err(LockTimeoutError::TimedOut),
-            Err(Err(e)) => fatal("pthread_mutex_clocklock", e),
+            Acquired::Ok(guard) => Ok(guard),
+            Acquired::Poisoned(guard) => Err(LockTimeoutError::Poisoned(PoisonError::new(guard))),
+            Acquired::Failed(Error::TimedOut) => Err(LockTimeoutError::TimedOut),
+            Acquired::OwnerDied(_) => fatal("pthread_mutex_clocklock", Error::OwnerDied),
+            Acquired::Failed(e) => fatal("pthread_mutex_clocklock", e),
         }
     }
 

@@ -47,6 +47,7 @@ impl kind::sealed::Kind for Recursive {
     const NAME: &'static str = "RecursiveLocker";
 }
 impl kind::Kind for Recursive {}
+impl kind::InProcess for Recursive {}
 
 thread_local_const! {
     static TOKEN: Cell<usize> = Cell::new(0);

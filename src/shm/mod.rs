@@ -227,6 +227,19 @@ macro_rules! shm_safe {
     };
 }
 
+// SAFETY: a shared lock is `#[repr(C)]` state (the arming word, the pthread mutex, the
+// poison flag) and a `ShmSafe` `T`: no pointers, no Drop, meaningful in every process that
+// maps it, changed only through the pthread calls and atomics; its mutex is initialised in
+// place on first use and never moves.
+unsafe impl<K: crate::kind::SharedKind, T: ShmSafe + Send> ShmSafe
+    for crate::Lock<crate::kind::Shared<K>, T>
+{
+}
+// SAFETY: as above: the arming word and a process-shared `pthread_cond_t`.
+unsafe impl ShmSafe for crate::SharedCond {}
+// SAFETY: as above: the arming word, a process-shared `sem_t` and its initial value.
+unsafe impl ShmSafe for crate::SharedSem {}
+
 shm_safe!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool, f32, f64);
 shm_safe!(
     std::sync::atomic::AtomicBool,
@@ -545,7 +558,7 @@ impl Wait {
 
 #[cfg(test)]
 mod tests {
-    use super::registry::{contains, hold};
+    use super::registry::{contains, keep_mapped};
     use super::*;
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -567,14 +580,15 @@ mod tests {
     fn a_region_with_a_hold_stays_mapped_after_drop() {
         let region = ShmBox::anonymous(AtomicU64::new(5)).unwrap();
         let addr = &*region as *const AtomicU64 as usize;
-        let held = hold(&*region).expect("inside a region");
-        std::mem::forget(held); // a guard leaked while holding a robust mutex
+        // As a robust lock does: the region stays mapped for the rest of the process.
+        keep_mapped(addr, 8);
         drop(region);
         assert!(!contains(addr, 8), "unregistered all the same");
         // SAFETY: the mapping was kept (leaked) because of the hold, so the value is still
         // readable; this is what the hold promises.
         assert_eq!(unsafe { &*(addr as *const AtomicU64) }.load(Relaxed), 5);
-        assert!(hold(&5u64).is_none(), "a stack value is in no region");
+        let on_stack = 5u64;
+        keep_mapped(&on_stack as *const u64 as usize, 8); // in no region: nothing to keep
     }
 
     #[test]

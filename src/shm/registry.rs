@@ -24,11 +24,13 @@
 //!   forked (the child skips that slot forever; it had no `ShmBox` for it anyway).
 //! - A high-water mark bounds the scan to the slots ever claimed.
 //!
-//! Holds ([`hold`]) are the hook for robust mutexes: a robust mutex this process holds is on its
-//! thread's robust list, which the kernel walks (and writes) when the thread exits, so its
-//! memory must stay mapped. A primitive takes a [`RegionHold`] while it holds such a lock; a
-//! `ShmBox` dropped while its region has holds (a guard leaked with `mem::forget`, say) leaves
-//! the memory mapped until the process exits instead of unmapping it.
+//! Holds are the hook for robust mutexes: a robust mutex this process holds is on its
+//! thread's robust list, which glibc walks at each robust lock and unlock and the kernel walks
+//! (and writes) when the thread exits, so its memory must stay mapped. A thread that locks a
+//! robust mutex pins its region with [`keep_mapped`] (a hold never released); a `ShmBox`
+//! dropped while its region has holds leaves the memory mapped until the process exits
+//! instead of unmapping it. (A per-lock hold, released at unlock, would put an atomic
+//! read-modify-write on every lock and unlock; the pin costs a thread-local range check.)
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{fence, AtomicUsize};
@@ -44,49 +46,37 @@ static REGISTRY: Registry<CAPACITY> = Registry::new();
 /// Whether `[addr, addr + len)` lies inside the data part (the `T`) of a region this process
 /// mapped through `ShmBox` and has not dropped. Lock-free, allocation-free, never blocks: safe
 /// in a forked child and in a signal handler.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "for the process-shared primitives, which are not merged yet"
-    )
-)]
 pub(crate) fn contains(addr: usize, len: usize) -> bool {
     REGISTRY.find(addr, len).is_some()
 }
 
-/// Records that this process holds something in the region containing `object` that forbids
-/// unmapping it (a locked robust mutex), until the returned value is dropped. `None` when
-/// `object` is not inside a live region. The borrow ties the hold to the region's lifetime.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "for the process-shared primitives, which are not merged yet"
-    )
-)]
-pub(crate) fn hold<U: ?Sized>(object: &U) -> Option<RegionHold<'_>> {
-    let addr = (object as *const U).cast::<u8>() as usize;
-    REGISTRY
-        .hold(addr, std::mem::size_of_val(object))
-        .map(|slot| RegionHold {
-            slot,
-            _region: std::marker::PhantomData,
-        })
+std::thread_local! {
+    /// The data range of the region this thread last pinned (see [`keep_mapped`]).
+    static PINNED: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
 }
 
-/// A hold on a live region (see [`hold`]); released when dropped. Leaking it (with
-/// `mem::forget`) leaves the region mapped after its `ShmBox` is dropped.
-#[must_use = "the hold ends when this value is dropped"]
-#[derive(Debug)]
-pub(crate) struct RegionHold<'a> {
-    slot: usize,
-    _region: std::marker::PhantomData<&'a ()>,
+/// Keeps the region holding `[addr, addr + len)` mapped until the process ends: its
+/// `ShmBox`, when dropped, unregisters it but leaves the memory mapped. For robust mutexes: a
+/// thread that locks one links it into its robust list, which glibc and the kernel walk by
+/// address (at every robust lock and unlock, and when the thread exits), so its memory must
+/// never be unmapped while it may be held, also through a guard leaked with `mem::forget`.
+///
+/// The fast path is a thread-local range check: a region once pinned stays mapped, so the
+/// cached range can never come to name other memory.
+#[inline(always)]
+pub(crate) fn keep_mapped(addr: usize, len: usize) {
+    let (start, end) = PINNED.with(std::cell::Cell::get);
+    if addr < start || addr.saturating_add(len) > end {
+        pin(addr, len);
+    }
 }
 
-impl Drop for RegionHold<'_> {
-    fn drop(&mut self) {
-        REGISTRY.release(self.slot);
+#[cold]
+fn pin(addr: usize, len: usize) {
+    if let Some((slot, (start, end))) = REGISTRY.hold_range(addr, len) {
+        // Never released: the hold is what keeps the mapping alive at `ShmBox` drop.
+        let _ = slot;
+        PINNED.with(|p| p.set((start, end)));
     }
 }
 
@@ -226,20 +216,28 @@ impl<const N: usize> Registry<N> {
     }
 
     /// The slot whose range contains `[addr, addr + len)`, with the sequence value it was read at.
-    fn find(&self, addr: usize, len: usize) -> Option<(usize, usize)> {
+    fn find(&self, addr: usize, len: usize) -> Option<(usize, usize, (usize, usize))> {
         let last = addr.checked_add(len)?;
         self.in_use()
             .iter()
             .enumerate()
             .find_map(|(i, slot)| match slot.read() {
-                Some((start, end, seq)) if start <= addr && last <= end => Some((i, seq)),
+                Some((start, end, seq)) if start <= addr && last <= end => {
+                    Some((i, seq, (start, end)))
+                }
                 _ => None,
             })
     }
 
     /// Adds a hold to the slot containing `[addr, addr + len)`; the slot.
+    #[cfg(test)]
     fn hold(&self, addr: usize, len: usize) -> Option<usize> {
-        let (i, seq) = self.find(addr, len)?;
+        self.hold_range(addr, len).map(|(slot, _)| slot)
+    }
+
+    /// As [`Registry::hold`], also giving the data range of the region held.
+    fn hold_range(&self, addr: usize, len: usize) -> Option<(usize, (usize, usize))> {
+        let (i, seq, range) = self.find(addr, len)?;
         let slot = &self.slots[i];
         slot.holds.fetch_add(1, Relaxed);
         // The caller borrows from the region, so the slot cannot have changed; checked anyway.
@@ -247,10 +245,12 @@ impl<const N: usize> Registry<N> {
             slot.holds.fetch_sub(1, Relaxed);
             return None;
         }
-        Some(i)
+        Some((i, range))
     }
 
-    /// Releases a hold taken with `hold`.
+    /// Releases a hold taken with `hold` (the crate's holds are never released: see
+    /// [`keep_mapped`]).
+    #[cfg(test)]
     fn release(&self, slot: usize) {
         self.slots[slot].holds.fetch_sub(1, Relaxed);
     }

@@ -23,7 +23,7 @@ use std::time::Duration;
 use loom::sync::{Condvar, Mutex, MutexGuard};
 use loom::thread::{self, ThreadId};
 
-use super::{MutexType, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE};
+use super::{CondAttr, MutexAttr, MutexType, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE};
 use crate::error::Error;
 
 /// A point in time, for the interface's sake: the model has no clock.
@@ -73,6 +73,34 @@ impl RawMutex {
             }),
             released: Condvar::new(),
         }
+    }
+
+    /// Initialises a model mutex of `attr`'s type at `place`, replacing the (unused) value
+    /// there. Process sharing and robustness are not modelled: threads stand in for
+    /// processes, and no model thread dies holding a lock.
+    ///
+    /// # Safety
+    /// `place` holds a valid, unused model mutex, which no other thread can reach.
+    pub unsafe fn init(place: *mut RawMutex, attr: &MutexAttr) -> Result<(), Error> {
+        // SAFETY: the caller guarantees `place` holds an unused value nobody else can reach.
+        unsafe {
+            std::ptr::drop_in_place(place);
+            place.write(RawMutex::new(attr.ty));
+        }
+        Ok(())
+    }
+
+    /// The same as [`RawMutex::lock`] (robust owner death is not modelled).
+    pub fn lock_direct(&self) -> Result<(), Error> {
+        self.lock()
+    }
+
+    /// Nothing to do in the model (robust owner death is not modelled).
+    ///
+    /// # Safety
+    /// The calling thread holds the mutex.
+    pub unsafe fn consistent(&self) -> Result<(), Error> {
+        Ok(())
     }
 
     fn state(&self) -> MutexGuard<'_, Owner> {
@@ -265,6 +293,19 @@ impl RawCond {
         }
     }
 
+    /// Initialises a model condition variable at `place`, replacing the (unused) value there.
+    ///
+    /// # Safety
+    /// `place` holds a valid, unused model condvar, which no other thread can reach.
+    pub unsafe fn init(place: *mut RawCond, _attr: &CondAttr) -> Result<(), Error> {
+        // SAFETY: the caller guarantees `place` holds an unused value nobody else can reach.
+        unsafe {
+            std::ptr::drop_in_place(place);
+            place.write(RawCond::new());
+        }
+        Ok(())
+    }
+
     fn state(&self) -> MutexGuard<'_, CondState> {
         self.state.lock().expect("model poisoned")
     }
@@ -399,6 +440,21 @@ impl RawSem {
             value: Mutex::new(value),
             posted: Condvar::new(),
         })
+    }
+
+    /// Initialises a model semaphore holding `value` at `place`, replacing the (unused) value
+    /// there.
+    ///
+    /// # Safety
+    /// `place` holds a valid, unused model semaphore, which no other thread can reach.
+    pub unsafe fn init(place: *mut RawSem, _pshared: bool, value: u32) -> Result<(), Error> {
+        let sem = RawSem::new(value)?;
+        // SAFETY: the caller guarantees `place` holds an unused value nobody else can reach.
+        unsafe {
+            std::ptr::drop_in_place(place);
+            place.write(sem);
+        }
+        Ok(())
     }
 
     fn state(&self) -> MutexGuard<'_, u32> {

@@ -447,6 +447,25 @@ impl RawMutex {
         })
     }
 
+    /// `pthread_mutex_lock`, with no spin and no owner check: for robust mutexes, whose
+    /// `EOWNERDEAD` (acquired, the previous owner died: `Err(OwnerDied)`) and
+    /// `ENOTRECOVERABLE` glibc reports itself.
+    #[inline(always)]
+    pub fn lock_direct(&self) -> Result<(), Error> {
+        // SAFETY: `self` is an initialised mutex at a stable address.
+        check_mutex(unsafe { libc::pthread_mutex_lock(self.ptr()) })
+    }
+
+    /// `pthread_mutex_consistent`: marks a robust mutex acquired with `OwnerDied` consistent
+    /// again.
+    ///
+    /// # Safety
+    /// The calling thread holds the mutex.
+    pub unsafe fn consistent(&self) -> Result<(), Error> {
+        // SAFETY: `self` is initialised; the caller holds it.
+        check(unsafe { libc::pthread_mutex_consistent(self.ptr()) })
+    }
+
     /// `pthread_mutex_unlock`.
     ///
     /// # Safety

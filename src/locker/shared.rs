@@ -1,0 +1,333 @@
+//! The process-shared placement: [`Shared<K>`](Shared), a kind wrapper that makes any kind's
+//! lock a robust, process-shared pthread mutex armed in place inside a shared-memory region.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{PoisonError, TryLockError};
+use std::time::Duration;
+
+use super::kind::{self, Exclusive, Kind};
+use super::raw::RawLock;
+use super::{Acquired, Guard, Lock};
+use crate::armed::Armed;
+use crate::error::Error;
+use crate::poison::{Flag, Policy};
+use crate::shim::{self, const_fn};
+use crate::sys::{MutexAttr, MutexType, Protocol, RawMutex};
+
+/// The process-shared placement of kind `K`: `Lock<Shared<K>, T>` is a lock of `K`'s type
+/// over a `PTHREAD_PROCESS_SHARED`, `PTHREAD_MUTEX_ROBUST` mutex that lives, with its data,
+/// inside a shared-memory region ([`ShmBox`](crate::ShmBox)). Use it through its aliases:
+/// [`SharedLocker`](crate::SharedLocker), [`SharedErrorCheckLocker`](crate::SharedErrorCheckLocker),
+/// [`SharedRecursiveLocker`](crate::SharedRecursiveLocker).
+///
+/// What differs from the in-process kinds:
+///
+/// - Every lock call returns a [`SharedLockResult`]: a holder that died (its process killed
+///   or exited, or its thread exited) hands the next locker the guard inside
+///   [`SharedLockError::OwnerDied`]; the caller repairs the data and calls
+///   [`OwnerDied::make_consistent`]. A guard dropped unrepaired leaves the mutex
+///   [`Error::NotRecoverable`] for every process, as POSIX says. `EOWNERDEAD` is never
+///   hidden and the mutex never unlocked silently.
+/// - A panic while holding the lock poisons it for every process: the flag lives in the
+///   region, beside the data ([`SharedLockError::Poisoned`]).
+/// - Recursion (the recursive kind) is glibc's own: its owner is the kernel thread id, valid
+///   across processes, and the robust owner-died path covers a dead owner's reused id.
+/// - The mutex is initialised on first use, in place (see [`Error::NotInRegion`]): built with
+///   `new` anywhere, it can be used only once inside a region.
+pub struct Shared<K>(PhantomData<K>, std::convert::Infallible);
+
+/// What a kind contributes to its shared placement. Sealed.
+pub trait SharedKind: Kind {
+    /// The pthread mutex type.
+    const TYPE: MutexType;
+    /// The name `Debug` prints for the shared placement.
+    const SHARED_NAME: &'static str;
+}
+
+impl SharedKind for kind::Normal {
+    const TYPE: MutexType = MutexType::Normal;
+    const SHARED_NAME: &'static str = "SharedLocker";
+}
+impl SharedKind for kind::ErrorCheck {
+    const TYPE: MutexType = MutexType::ErrorCheck;
+    const SHARED_NAME: &'static str = "SharedErrorCheckLocker";
+}
+impl SharedKind for kind::Recursive {
+    const TYPE: MutexType = MutexType::Recursive;
+    const SHARED_NAME: &'static str = "SharedRecursiveLocker";
+}
+
+impl<K: SharedKind> kind::sealed::Kind for Shared<K> {
+    type Raw = Robust<K>;
+    type Poison = Flag;
+    const NAME: &'static str = K::SHARED_NAME;
+}
+impl<K: SharedKind> Kind for Shared<K> {}
+impl<K: SharedKind + Exclusive> Exclusive for Shared<K> {}
+
+/// A robust, process-shared pthread mutex of `K`'s type, armed in place on first use.
+#[repr(transparent)]
+pub struct Robust<K> {
+    mutex: Armed<RawMutex>,
+    _kind: PhantomData<fn() -> K>,
+}
+
+impl<K: SharedKind> Robust<K> {
+    const_fn! {
+        #[inline(always)]
+        const fn new_const() -> Robust<K> {
+            // Any bytes do: arming initialises the mutex in place with `K::TYPE`.
+            Robust { mutex: Armed::new(RawMutex::new(K::TYPE)), _kind: PhantomData }
+        }
+    }
+
+    /// The mutex, armed now if this is its first use; this thread's region is kept mapped
+    /// from here on (see `shm::registry::keep_mapped`), since locking links the mutex into
+    /// the thread's robust list.
+    #[inline(always)]
+    fn armed(&self) -> Result<&RawMutex, Error> {
+        shim::keep_mapped(self as *const Self as usize, size_of::<Self>());
+        self.mutex.get(|place| {
+            let attr = MutexAttr {
+                ty: K::TYPE,
+                pshared: true,
+                robust: true,
+                protocol: Protocol::None,
+            };
+            // SAFETY: `place` is the object's final address inside a region (checked by
+            // `Armed`), claimed by this thread alone until it is published.
+            unsafe { RawMutex::init(place, &attr) }
+        })
+    }
+}
+
+// SAFETY: every acquisition is the pthread call on the one robust mutex, which excludes;
+// `mutex` is it (armed: a guard exists only after a successful acquisition).
+unsafe impl<K: SharedKind> RawLock for Robust<K> {
+    fn new() -> Self {
+        Robust::new_const()
+    }
+
+    #[inline(always)]
+    fn lock(&self) -> Result<(), Error> {
+        self.armed()?.lock_direct()
+    }
+
+    #[inline(always)]
+    fn try_lock(&self) -> Result<(), Error> {
+        self.armed()?.try_lock(false)
+    }
+
+    #[inline]
+    fn lock_for(&self, dur: Duration) -> Result<(), Error> {
+        self.armed()?.lock_for(dur, false)
+    }
+
+    #[inline(always)]
+    unsafe fn unlock(&self) {
+        // SAFETY: the caller holds the lock, so the mutex is armed and held by this thread.
+        unsafe { self.mutex.get_armed().unlock_held() }
+    }
+
+    #[inline(always)]
+    fn mutex(&self) -> &RawMutex {
+        // SAFETY: `mutex` is called through a guard, so the lock was acquired: armed.
+        unsafe { self.mutex.get_armed() }
+    }
+}
+
+/// Why a lock call on a shared lock did not return a plain guard.
+pub enum SharedLockError<G> {
+    /// The lock was acquired, but its previous holder died holding it: the data may be
+    /// half-updated. Repair it through the guard inside, then
+    /// [`OwnerDied::make_consistent`].
+    OwnerDied(OwnerDied<G>),
+    /// The lock was acquired, but a panic (in any process) poisoned it; the guard is inside.
+    Poisoned(PoisonError<G>),
+    /// The lock was not acquired: [`Error::WouldBlock`] (`try_lock`), [`Error::TimedOut`]
+    /// (`lock_timeout`), [`Error::Deadlock`] (errorcheck relock), [`Error::NotRecoverable`]
+    /// (a dead holder's successor dropped it unrepaired), [`Error::NotInRegion`],
+    /// [`Error::Overflow`] (recursion limit).
+    Failed(Error),
+}
+
+/// The result of a lock call on a shared lock.
+pub type SharedLockResult<G> = Result<G, SharedLockError<G>>;
+
+impl<G> SharedLockError<G> {
+    /// The error without the guard: [`Error::OwnerDied`] for an owner-died guard (which is
+    /// dropped unrepaired: the mutex becomes not recoverable), `None` for a poisoned one
+    /// (dropped: the lock is released).
+    pub fn error(&self) -> Option<Error> {
+        match self {
+            SharedLockError::OwnerDied(_) => Some(Error::OwnerDied),
+            SharedLockError::Poisoned(_) => None,
+            SharedLockError::Failed(e) => Some(*e),
+        }
+    }
+}
+
+impl<G> fmt::Debug for SharedLockError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SharedLockError::OwnerDied(_) => f.write_str("OwnerDied(..)"),
+            SharedLockError::Poisoned(_) => f.write_str("Poisoned(..)"),
+            SharedLockError::Failed(e) => f.debug_tuple("Failed").field(e).finish(),
+        }
+    }
+}
+
+impl<G> fmt::Display for SharedLockError<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SharedLockError::OwnerDied(_) => Error::OwnerDied.fmt(f),
+            SharedLockError::Poisoned(_) => {
+                f.write_str("poisoned lock: a thread panicked while holding it")
+            }
+            SharedLockError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<G> std::error::Error for SharedLockError<G> {}
+
+impl<G> From<TryLockError<G>> for SharedLockError<G> {
+    fn from(err: TryLockError<G>) -> Self {
+        match err {
+            TryLockError::Poisoned(p) => SharedLockError::Poisoned(p),
+            TryLockError::WouldBlock => SharedLockError::Failed(Error::WouldBlock),
+        }
+    }
+}
+
+/// A guard of a lock whose previous holder died holding it (`EOWNERDEAD`). The lock is held.
+///
+/// Inspect and repair the data through [`OwnerDied::get_mut`] (or [`OwnerDied::get_ref`]),
+/// then call [`OwnerDied::make_consistent`] to get the plain guard back. Dropping it (or the
+/// guard from [`OwnerDied::into_inner`]) without that leaves the mutex not recoverable for
+/// every process: each later lock call fails with [`Error::NotRecoverable`].
+#[must_use = "dropping it unrepaired makes the mutex not recoverable for every process"]
+pub struct OwnerDied<G> {
+    guard: G,
+}
+
+impl<G> OwnerDied<G> {
+    pub(crate) fn new(guard: G) -> OwnerDied<G> {
+        OwnerDied { guard }
+    }
+
+    /// The guard, to read the data.
+    pub fn get_ref(&self) -> &G {
+        &self.guard
+    }
+
+    /// The guard, to repair the data.
+    pub fn get_mut(&mut self) -> &mut G {
+        &mut self.guard
+    }
+
+    /// The guard, with the mutex still inconsistent (dropping it makes it not recoverable).
+    pub fn into_inner(self) -> G {
+        self.guard
+    }
+
+    /// Maps what it carries, keeping the owner-died state: e.g. a timed condvar wait's
+    /// `(guard, WaitTimeoutResult)` to the guard, to make it consistent.
+    pub fn map<U>(self, f: impl FnOnce(G) -> U) -> OwnerDied<U> {
+        OwnerDied {
+            guard: f(self.guard),
+        }
+    }
+}
+
+impl<'a, K: SharedKind, T: ?Sized> OwnerDied<Guard<'a, Shared<K>, T>> {
+    /// Marks the mutex consistent again (`pthread_mutex_consistent`), for a caller that has
+    /// repaired the data, and gives the plain guard back.
+    ///
+    /// # Errors
+    /// What `pthread_mutex_consistent` reports; the guard is then dropped (the mutex becomes
+    /// not recoverable).
+    #[doc(alias = "pthread_mutex_consistent")]
+    pub fn make_consistent(self) -> Result<Guard<'a, Shared<K>, T>, Error> {
+        // SAFETY: the guard proves this thread holds the mutex.
+        unsafe { Guard::raw_mutex(&self.guard).consistent() }?;
+        Ok(self.guard)
+    }
+}
+
+impl<G> fmt::Debug for OwnerDied<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OwnerDied { .. }")
+    }
+}
+
+/// A [`SharedLockResult`] from the generic acquisition.
+#[inline(always)]
+fn shared<G>(acquired: Acquired<G>) -> SharedLockResult<G> {
+    match acquired {
+        Acquired::Ok(g) => Ok(g),
+        Acquired::Poisoned(g) => Err(SharedLockError::Poisoned(PoisonError::new(g))),
+        Acquired::OwnerDied(guard) => Err(SharedLockError::OwnerDied(OwnerDied { guard })),
+        Acquired::Failed(e) => Err(SharedLockError::Failed(e)),
+    }
+}
+
+impl<K: SharedKind, T> Lock<Shared<K>, T> {
+    const_fn! {
+        /// A new, unarmed shared lock holding `t`: plain bytes, to be placed in a
+        /// [`ShmBox`](crate::ShmBox) (its first use there initialises the pthread mutex in
+        /// place; used anywhere else, it is refused with [`Error::NotInRegion`]).
+        #[inline]
+        pub const fn new(t: T) -> Lock<Shared<K>, T> {
+            Lock::from_parts(Robust::new_const(), Flag::new_const(), t)
+        }
+    }
+}
+
+impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
+    /// Blocks until the lock is acquired (`pthread_mutex_lock`).
+    ///
+    /// # Errors
+    /// [`SharedLockError::OwnerDied`] (acquired; repair, then make consistent) or
+    /// [`SharedLockError::Poisoned`] (acquired) with the guard inside;
+    /// [`SharedLockError::Failed`] when not acquired ([`Error::NotRecoverable`],
+    /// [`Error::Deadlock`] for an errorcheck relock, [`Error::NotInRegion`], ...).
+    #[doc(alias = "pthread_mutex_lock")]
+    #[inline]
+    pub fn lock(&self) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
+        shared(self.acquire())
+    }
+
+    /// Acquires the lock if it is free (or, for the recursive kind, held by this thread),
+    /// without blocking (`pthread_mutex_trylock`).
+    ///
+    /// # Errors
+    /// As [`lock`](Self::lock), and `Failed(Error::WouldBlock)` if it is held.
+    #[doc(alias = "pthread_mutex_trylock")]
+    #[inline]
+    pub fn try_lock(&self) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
+        shared(self.try_acquire())
+    }
+
+    /// Blocks until the lock is acquired or `dur` has passed (`pthread_mutex_clocklock` on
+    /// `CLOCK_MONOTONIC`).
+    ///
+    /// # Errors
+    /// As [`lock`](Self::lock), and `Failed(Error::TimedOut)` when `dur` passes first.
+    #[doc(alias = "pthread_mutex_clocklock")]
+    pub fn lock_timeout(&self, dur: Duration) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
+        shared(self.acquire_for(dur))
+    }
+
+    /// Whether the lock is poisoned: a thread of some process panicked while holding it.
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.is_poisoned()
+    }
+
+    /// Clears the poisoned state (for every process), for a caller that has repaired the
+    /// data.
+    pub fn clear_poison(&self) {
+        self.poison.clear();
+    }
+}

@@ -1,0 +1,616 @@
+//! Process-shared primitives across processes: exact counts with every kind, a holder killed
+//! mid-update and recovered, `NotRecoverable` after an unrepaired drop, owner death seen by a
+//! condvar waiter, producer/consumer and semaphore ping-pong, unrelated processes sharing a
+//! named region, a C program on the same region, and use outside a region refused.
+//!
+//! `harness = false` (see `support`): children use only the primitives and raw memory, then
+//! `_exit`; the parent checks every exit status, and children left running are killed.
+
+mod support;
+
+use std::process::Command;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::time::{Duration, Instant};
+
+use pthread_sync::shm::{self, ShmBox, ShmSafe};
+use pthread_sync::{
+    Error, SharedCond, SharedErrorCheckLocker, SharedLockError, SharedLocker,
+    SharedRecursiveLocker, SharedSem,
+};
+use support::Outcome::{self, Passed, Skipped};
+use support::{fork_child, Case, Child};
+
+const PROCESSES: usize = 4;
+const INCREMENTS: u64 = 100_000;
+
+/// A unique region name for `case`, unlinked when dropped (and before use).
+struct Name(String);
+
+impl Name {
+    fn new(case: &str) -> Name {
+        let name = format!("/pthread-sync-shared-{}-{case}", std::process::id());
+        let _ = shm::unlink(&name);
+        Name(name)
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let _ = shm::unlink(&self.0);
+    }
+}
+
+/// Waits (bounded) until `flag` reads `value`.
+fn await_flag(flag: &AtomicU32, value: u32) {
+    let start = Instant::now();
+    while flag.load(Acquire) != value {
+        assert!(start.elapsed() < Duration::from_secs(20), "flag never set");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[repr(C)]
+struct Counters {
+    normal: SharedLocker<u64>,
+    errorcheck: SharedErrorCheckLocker<u64>,
+    /// A recursive guard gives `&T`: the count is an atomic read and written in two steps
+    /// (load, then store), so only the lock keeps increments from being lost.
+    recursive: SharedRecursiveLocker<AtomicU64>,
+}
+// SAFETY: #[repr(C)], shared primitives only.
+unsafe impl ShmSafe for Counters {}
+
+/// 4 processes x 100 000 increments of a plain counter under each kind: exact totals.
+fn every_kind_counts_exactly_across_processes() -> Outcome {
+    let region = ShmBox::anonymous(Counters {
+        normal: SharedLocker::new(0),
+        errorcheck: SharedErrorCheckLocker::new(0),
+        recursive: SharedRecursiveLocker::new(AtomicU64::new(0)),
+    })
+    .unwrap();
+    let c = &*region;
+    let children: Vec<Child> = (0..PROCESSES)
+        .map(|_| {
+            fork_child(|| {
+                for _ in 0..INCREMENTS {
+                    let Ok(mut g) = c.normal.lock() else { return 1 };
+                    *g += 1;
+                    drop(g);
+                    let Ok(mut g) = c.errorcheck.lock() else {
+                        return 2;
+                    };
+                    *g += 1;
+                    drop(g);
+                    let Ok(outer) = c.recursive.lock() else {
+                        return 3;
+                    };
+                    let Ok(inner) = c.recursive.lock() else {
+                        return 4;
+                    };
+                    inner.store(inner.load(Relaxed) + 1, Relaxed);
+                    drop((inner, outer));
+                }
+                0
+            })
+        })
+        .collect();
+    for child in children {
+        assert_eq!(child.wait(), 0);
+    }
+    let total = PROCESSES as u64 * INCREMENTS;
+    assert_eq!(*c.normal.lock().unwrap(), total);
+    assert_eq!(*c.errorcheck.lock().unwrap(), total);
+    assert_eq!(c.recursive.lock().unwrap().load(Relaxed), total);
+    Passed
+}
+
+/// Two fields that must be equal between updates.
+#[repr(C)]
+struct Pair {
+    a: u64,
+    b: u64,
+}
+// SAFETY: #[repr(C)], integers only.
+unsafe impl ShmSafe for Pair {}
+
+#[repr(C)]
+struct Recovery {
+    pair: SharedLocker<Pair>,
+    /// 1: the child holds the lock with `a` updated and `b` not yet.
+    midway: AtomicU32,
+}
+// SAFETY: #[repr(C)], a shared lock and an atomic.
+unsafe impl ShmSafe for Recovery {}
+
+/// A holder `SIGKILL`ed between the two writes of an update: the next locker gets the guard
+/// with `OwnerDied`, sees the half-update, repairs it and makes the mutex consistent; every
+/// update committed before the kill is there.
+fn killed_holder_is_recovered() -> Outcome {
+    let region = ShmBox::anonymous(Recovery {
+        pair: SharedLocker::new(Pair { a: 0, b: 0 }),
+        midway: AtomicU32::new(0),
+    })
+    .unwrap();
+    let r = &*region;
+    for _ in 0..10 {
+        let mut g = r.pair.lock().unwrap();
+        g.a += 1;
+        g.b += 1;
+    }
+    let child = fork_child(|| {
+        for _ in 0..5 {
+            let Ok(mut g) = r.pair.lock() else { return 1 };
+            g.a += 1;
+            g.b += 1;
+        }
+        let Ok(mut g) = r.pair.lock() else { return 2 };
+        g.a += 1; // half of an update
+        r.midway.store(1, Release);
+        loop {
+            // SAFETY: sleeps; the parent kills this process here.
+            unsafe { libc::pause() };
+        }
+    });
+    await_flag(&r.midway, 1);
+    child.kill_and_reap();
+    let guard = match r.pair.lock() {
+        Err(SharedLockError::OwnerDied(mut died)) => {
+            let g = died.get_mut();
+            assert_eq!(
+                (g.a, g.b),
+                (16, 15),
+                "the committed updates and the half one"
+            );
+            g.b = g.a; // repair
+            died.make_consistent().unwrap()
+        }
+        other => panic!("expected OwnerDied, got {:?}", other.map(|_| ())),
+    };
+    drop(guard);
+    let g = r.pair.lock().unwrap();
+    assert_eq!((g.a, g.b), (16, 16));
+    Passed
+}
+
+/// A guard of a dead holder's lock dropped unrepaired: the mutex is not recoverable for
+/// every process after.
+fn dropped_unrepaired_is_not_recoverable_everywhere() -> Outcome {
+    let region = ShmBox::anonymous(Recovery {
+        pair: SharedLocker::new(Pair { a: 0, b: 0 }),
+        midway: AtomicU32::new(0),
+    })
+    .unwrap();
+    let r = &*region;
+    let child = fork_child(|| {
+        let Ok(g) = r.pair.lock() else { return 1 };
+        std::mem::forget(g);
+        0 // exits holding it: the kernel marks the owner dead
+    });
+    assert_eq!(child.wait(), 0);
+    match r.pair.lock() {
+        Err(SharedLockError::OwnerDied(died)) => drop(died), // not made consistent
+        other => panic!("expected OwnerDied, got {:?}", other.map(|_| ())),
+    }
+    assert_eq!(
+        r.pair.lock().map(|_| ()).unwrap_err().error(),
+        Some(Error::NotRecoverable)
+    );
+    let child = fork_child(|| match r.pair.try_lock().map(|_| ()) {
+        Err(SharedLockError::Failed(Error::NotRecoverable)) => 0,
+        _ => 1,
+    });
+    assert_eq!(
+        child.wait(),
+        0,
+        "another process sees it not recoverable too"
+    );
+    Passed
+}
+
+#[repr(C)]
+struct Waiting {
+    lock: SharedLocker<u32>,
+    cond: SharedCond,
+}
+// SAFETY: #[repr(C)], shared primitives only.
+unsafe impl ShmSafe for Waiting {}
+
+/// A process waiting on a `SharedCond` whose mutex's holder dies: the wait returns the guard
+/// with `OwnerDied`.
+fn owner_death_reaches_a_condvar_waiter() -> Outcome {
+    let region = ShmBox::anonymous(Waiting {
+        lock: SharedLocker::new(0),
+        cond: SharedCond::new(),
+    })
+    .unwrap();
+    let w = &*region;
+    let guard = w.lock.lock().unwrap();
+    let child = fork_child(|| {
+        // Gets the lock once the parent waits, notifies, and dies holding it.
+        let Ok(mut g) = w.lock.lock() else { return 1 };
+        *g = 7;
+        w.cond.notify_all();
+        std::mem::forget(g);
+        // SAFETY: ends this process by SIGKILL, as a crash would.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        2
+    });
+    let result = w
+        .cond
+        .wait_timeout_while(guard, Duration::from_secs(20), |v| *v == 0);
+    let guard = match result {
+        Err(SharedLockError::OwnerDied(died)) => {
+            let died = died.map(|(g, timeout)| {
+                assert!(!timeout.timed_out());
+                g
+            });
+            assert_eq!(**died.get_ref(), 7);
+            died.make_consistent().unwrap()
+        }
+        other => panic!("expected OwnerDied, got {:?}", other.map(|_| ())),
+    };
+    drop(guard);
+    child.kill_and_reap(); // it killed itself; reaped, and checked it was SIGKILL
+    assert_eq!(*w.lock.lock().unwrap(), 7);
+    Passed
+}
+
+const SLOTS: usize = 16;
+
+#[repr(C)]
+struct Queue {
+    items: [u64; SLOTS],
+    head: u64,
+    len: u64,
+    produced: u64,
+}
+// SAFETY: #[repr(C)], integers only.
+unsafe impl ShmSafe for Queue {}
+
+#[repr(C)]
+struct Channel {
+    queue: SharedLocker<Queue>,
+    not_empty: SharedCond,
+    not_full: SharedCond,
+}
+// SAFETY: #[repr(C)], shared primitives only.
+unsafe impl ShmSafe for Channel {}
+
+/// Two producer processes and a consumer (the parent) through a bounded queue with a
+/// `SharedLocker` and two `SharedCond`s: every item arrives once.
+fn producer_consumer_across_processes() -> Outcome {
+    const PER_PRODUCER: u64 = 20_000;
+    let region = ShmBox::anonymous(Channel {
+        queue: SharedLocker::new(Queue {
+            items: [0; SLOTS],
+            head: 0,
+            len: 0,
+            produced: 0,
+        }),
+        not_empty: SharedCond::new(),
+        not_full: SharedCond::new(),
+    })
+    .unwrap();
+    let ch = &*region;
+    let producers: Vec<Child> = (0..2u64)
+        .map(|p| {
+            fork_child(move || {
+                for i in 0..PER_PRODUCER {
+                    let Ok(g) = ch.queue.lock() else { return 1 };
+                    let Ok(mut g) = ch.not_full.wait_while(g, |q| q.len == SLOTS as u64) else {
+                        return 2;
+                    };
+                    let tail = (g.head + g.len) as usize % SLOTS;
+                    g.items[tail] = p * PER_PRODUCER + i + 1;
+                    g.len += 1;
+                    g.produced += 1;
+                    drop(g);
+                    ch.not_empty.notify_one();
+                }
+                0
+            })
+        })
+        .collect();
+    let (mut sum, mut received) = (0u64, 0u64);
+    while received < 2 * PER_PRODUCER {
+        let g = ch.queue.lock().unwrap();
+        let (mut g, _) = ch
+            .not_empty
+            .wait_timeout_while(g, Duration::from_secs(20), |q| q.len == 0)
+            .unwrap();
+        assert!(g.len > 0, "a producer stalled");
+        while g.len > 0 {
+            let head = g.head as usize;
+            sum += g.items[head];
+            g.head = (g.head + 1) % SLOTS as u64;
+            g.len -= 1;
+            received += 1;
+        }
+        drop(g);
+        ch.not_full.notify_all();
+    }
+    for child in producers {
+        assert_eq!(child.wait(), 0);
+    }
+    let n = 2 * PER_PRODUCER;
+    assert_eq!(sum, n * (n + 1) / 2, "every item once");
+    Passed
+}
+
+#[repr(C)]
+struct PingPong {
+    ping: SharedSem,
+    pong: SharedSem,
+    count: AtomicU64,
+}
+// SAFETY: #[repr(C)], shared primitives and an atomic.
+unsafe impl ShmSafe for PingPong {}
+
+/// `SharedSem` ping-pong between two processes: 20 000 exact round trips.
+fn sem_ping_pong_across_processes() -> Outcome {
+    const ROUNDS: u64 = 20_000;
+    let region = ShmBox::anonymous(PingPong {
+        ping: SharedSem::new(0).unwrap(),
+        pong: SharedSem::new(0).unwrap(),
+        count: AtomicU64::new(0),
+    })
+    .unwrap();
+    let pp = &*region;
+    let child = fork_child(|| {
+        for _ in 0..ROUNDS {
+            if pp.ping.wait().is_err() {
+                return 1;
+            }
+            pp.count.fetch_add(1, SeqCst);
+            if pp.pong.post().is_err() {
+                return 2;
+            }
+        }
+        0
+    });
+    for i in 0..ROUNDS {
+        pp.ping.post().unwrap();
+        pp.pong.wait_timeout(Duration::from_secs(20)).unwrap();
+        assert_eq!(pp.count.load(SeqCst), i + 1);
+    }
+    assert_eq!(child.wait(), 0);
+    assert_eq!((pp.ping.value(), pp.pong.value()), (0, 0));
+    Passed
+}
+
+#[repr(C)]
+struct Named {
+    count: SharedLocker<u64>,
+    started: SharedSem,
+}
+// SAFETY: #[repr(C)], shared primitives only.
+unsafe impl ShmSafe for Named {}
+
+/// The role of an unrelated process (this binary, started again by `Command` with the
+/// region's name): opens the region and adds `n` under its lock.
+fn unrelated_process_role(name: &str, n: u64) -> i32 {
+    let region = match ShmBox::<Named>::open_timeout(name, Duration::from_secs(10)) {
+        Ok(r) => r,
+        Err(_) => return 10,
+    };
+    if region.started.post().is_err() {
+        return 11;
+    }
+    for _ in 0..n {
+        match region.count.lock() {
+            Ok(mut g) => *g += 1,
+            Err(_) => return 12,
+        }
+    }
+    0
+}
+
+/// Two unrelated processes (started with `std::process::Command`, sharing no memory but the
+/// named region) and this one agree on every count.
+fn unrelated_processes_share_a_named_region() -> Outcome {
+    const N: u64 = 50_000;
+    let name = Name::new("unrelated");
+    let region = ShmBox::create(
+        &name.0,
+        0o600,
+        Named {
+            count: SharedLocker::new(0),
+            started: SharedSem::new(0).unwrap(),
+        },
+    )
+    .unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut others: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(&exe)
+                .env(ROLE_VAR, format!("{} {N}", name.0))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for _ in 0..N {
+        *region.count.lock().unwrap() += 1;
+    }
+    for other in &mut others {
+        let status = other.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+    assert_eq!(region.started.value(), 2);
+    assert_eq!(*region.count.lock().unwrap(), 3 * N);
+    Passed
+}
+
+#[repr(C)]
+struct ForC {
+    count: SharedLocker<u64>,
+    posted: SharedSem,
+}
+// SAFETY: #[repr(C)], shared primitives only.
+unsafe impl ShmSafe for ForC {}
+
+/// The C side of the layout test: the region's layout as the crate documents it, declared in
+/// C, used with glibc's own calls.
+const C_PROGRAM: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* The documented layout: a 64-byte header, then T at offset 64. */
+struct header { char magic[8]; uint32_t version, header_size; uint64_t size, align,
+                fingerprint; uint32_t state; int32_t creator; uint64_t data_offset, length; };
+/* SharedLocker<T>: the arming word (1 = armed), the pthread_mutex_t, the poison flag, T. */
+struct shared_locker_u64 { uint32_t armed; pthread_mutex_t mutex; uint8_t poisoned;
+                           uint64_t data; };
+/* SharedSem: the arming word, the sem_t, the initial value. */
+struct shared_sem { uint32_t armed; sem_t sem; uint32_t initial; };
+struct region { struct header h; struct shared_locker_u64 count; struct shared_sem posted; };
+
+int main(int argc, char **argv) {
+    if (argc != 4) return 2;
+    long n = atol(argv[2]);
+    size_t expected_size = (size_t) atol(argv[3]);
+    if (sizeof(struct region) - sizeof(struct header) != expected_size) return 3;
+    int fd = shm_open(argv[1], O_RDWR, 0);
+    if (fd < 0) return 4;
+    struct region *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (r == MAP_FAILED) return 5;
+    if (r->h.header_size != 64 || r->h.data_offset != 64 || r->h.state != 2) return 6;
+    if (r->count.armed != 1 || r->posted.armed != 1) return 7;
+    for (long i = 0; i < n; i++) {
+        int e = pthread_mutex_lock(&r->count.mutex);
+        if (e == EOWNERDEAD) pthread_mutex_consistent(&r->count.mutex);
+        else if (e != 0) return 8;
+        r->count.data++;
+        pthread_mutex_unlock(&r->count.mutex);
+    }
+    if (sem_post(&r->posted.sem) != 0) return 9;
+    return 0;
+}
+"#;
+
+/// A C program (built here with the system `cc`) maps the same named region, locks the same
+/// `pthread_mutex_t` and posts the same `sem_t` as this process, concurrently: exact totals.
+/// This is what proves the documented layout.
+fn a_c_program_uses_the_same_region() -> Outcome {
+    const N: u64 = 50_000;
+    let dir = std::env::temp_dir().join(format!("pthread-sync-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("peer.c");
+    let binary = dir.join("peer");
+    std::fs::write(&source, C_PROGRAM).unwrap();
+    let built = Command::new("cc")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&binary)
+        .arg(&source)
+        .arg("-lpthread")
+        .output();
+    let built = match built {
+        Ok(out) if out.status.success() => true,
+        Ok(out) => panic!("cc failed: {}", String::from_utf8_lossy(&out.stderr)),
+        Err(_) => false,
+    };
+    if !built {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Skipped("no C compiler (`cc`) on this machine");
+    }
+    let name = Name::new("c-peer");
+    let region = ShmBox::create(
+        &name.0,
+        0o600,
+        ForC {
+            count: SharedLocker::new(0),
+            posted: SharedSem::new(0).unwrap(),
+        },
+    )
+    .unwrap();
+    // Arm both (their first use), as the C side expects armed objects.
+    drop(region.count.lock().unwrap());
+    assert_eq!(region.posted.try_wait(), Err(Error::WouldBlock));
+    let mut peer = Command::new(&binary)
+        .arg(&name.0)
+        .arg(N.to_string())
+        .arg(std::mem::size_of::<ForC>().to_string())
+        .spawn()
+        .unwrap();
+    for _ in 0..N {
+        *region.count.lock().unwrap() += 1;
+    }
+    region.posted.wait_timeout(Duration::from_secs(30)).unwrap();
+    let status = peer.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(status.success(), "C peer: {status:?}");
+    assert_eq!(*region.count.lock().unwrap(), 2 * N);
+    Passed
+}
+
+/// A shared primitive used outside a region is refused before any pthread call.
+fn outside_a_region_is_refused() -> Outcome {
+    let lock = SharedLocker::new(0u8);
+    assert_eq!(
+        lock.lock().map(|_| ()).unwrap_err().error(),
+        Some(Error::NotInRegion)
+    );
+    let sem = SharedSem::new(1).unwrap();
+    assert_eq!(sem.try_wait(), Err(Error::NotInRegion));
+    assert_eq!(sem.value(), 1);
+    let boxed = Box::new(SharedErrorCheckLocker::new(0u8));
+    assert!(boxed.try_lock().is_err());
+    // Once moved into a region, the same value works.
+    let region = ShmBox::anonymous(lock).unwrap();
+    *region.lock().unwrap() += 1;
+    assert_eq!(*region.lock().unwrap(), 1);
+    Passed
+}
+
+/// The environment variable that gives this binary the unrelated-process role.
+const ROLE_VAR: &str = "PTHREAD_SYNC_TEST_ROLE";
+
+fn main() {
+    if let Ok(role) = std::env::var(ROLE_VAR) {
+        let mut words = role.split(' ');
+        let name = words.next().unwrap_or_default();
+        let n = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+        std::process::exit(unrelated_process_role(name, n));
+    }
+    let cases: &[Case] = &[
+        (
+            "every_kind_counts_exactly_across_processes",
+            every_kind_counts_exactly_across_processes,
+        ),
+        ("killed_holder_is_recovered", killed_holder_is_recovered),
+        (
+            "dropped_unrepaired_is_not_recoverable_everywhere",
+            dropped_unrepaired_is_not_recoverable_everywhere,
+        ),
+        (
+            "owner_death_reaches_a_condvar_waiter",
+            owner_death_reaches_a_condvar_waiter,
+        ),
+        (
+            "producer_consumer_across_processes",
+            producer_consumer_across_processes,
+        ),
+        (
+            "sem_ping_pong_across_processes",
+            sem_ping_pong_across_processes,
+        ),
+        (
+            "unrelated_processes_share_a_named_region",
+            unrelated_processes_share_a_named_region,
+        ),
+        (
+            "a_c_program_uses_the_same_region",
+            a_c_program_uses_the_same_region,
+        ),
+        ("outside_a_region_is_refused", outside_a_region_is_refused),
+    ];
+    support::run(cases);
+}
