@@ -1,8 +1,13 @@
-//! A short tour of pthread-sync on real threads: what each primitive does, printed as it runs.
+//! A short tour of pthread-sync on real threads and processes (`fork`, shared memory): what
+//! each primitive does, printed as it runs.
 //!
 //! Run: `cargo run --release --example demo`
 
-use pthread_sync::{Cond, Error, ErrorCheckLocker, LockTimeoutError, Locker, RecursiveLocker, Sem};
+use pthread_sync::shm::{ShmBox, ShmSafe};
+use pthread_sync::{
+    Cond, Error, ErrorCheckLocker, LockTimeoutError, Locker, RecursiveLocker, Sem, SharedLockError,
+    SharedLocker, SharedSem,
+};
 use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -154,6 +159,93 @@ fn cond_and_sem() {
     }
 }
 
+/// What the processes share: a counter updated in two steps under a robust shared lock, and a
+/// semaphore the victim posts once it holds the lock mid-update.
+#[repr(C)]
+struct Shared {
+    counter: SharedLocker<[u64; 2]>,
+    holding: SharedSem,
+}
+// SAFETY: #[repr(C)]; shared primitives over integers: no pointers, no Drop.
+unsafe impl ShmSafe for Shared {}
+
+/// Forks a child that runs `body` and leaves with `_exit` (it touches only the region).
+fn fork(body: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: every other thread of the demo has been joined, so the child inherits no held
+    // lock; it runs `body` (shared primitives and the region only), then `_exit`s.
+    match unsafe { libc::fork() } {
+        -1 => panic!("fork failed: {}", std::io::Error::last_os_error()),
+        // SAFETY: leaves the child at once, without unwinding into the parent's code.
+        0 => unsafe { libc::_exit(body()) },
+        pid => pid,
+    }
+}
+
+fn cross_process() {
+    section("Processes: a robust SharedLocker in shared memory, across fork");
+    let region = ShmBox::anonymous(Shared {
+        counter: SharedLocker::new([0, 0]),
+        holding: SharedSem::new(0).unwrap(),
+    })
+    .expect("an anonymous shared region");
+    let s = &*region;
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            fork(|| {
+                for _ in 0..50_000 {
+                    let Ok(mut g) = s.counter.lock() else {
+                        return 1;
+                    };
+                    g[0] += 1;
+                    g[1] += 1;
+                }
+                0
+            })
+        })
+        .collect();
+    for pid in workers {
+        let mut status = 0;
+        // SAFETY: our unreaped child; `status` is valid for writes.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
+    println!(
+        "4 forked processes x 50000 increments under one SharedLocker: {:?}",
+        *s.counter.lock().unwrap()
+    );
+    // A holder killed halfway through an update.
+    let victim = fork(|| {
+        let Ok(mut g) = s.counter.lock() else {
+            return 1;
+        };
+        g[0] += 1; // half of an update...
+        let _ = s.holding.post();
+        loop {
+            // SAFETY: waits here to be killed.
+            unsafe { libc::pause() };
+        }
+    });
+    s.holding.wait_timeout(Duration::from_secs(10)).unwrap();
+    // SAFETY: our unreaped child: kill it while it holds the lock, then reap it.
+    unsafe {
+        libc::kill(victim, libc::SIGKILL);
+        libc::waitpid(victim, std::ptr::null_mut(), 0);
+    }
+    println!("killed process {victim} while it held the lock, halfway through an update");
+    match s.counter.lock() {
+        Err(SharedLockError::OwnerDied(mut died)) => {
+            let g = died.get_mut();
+            println!("next lock: OwnerDied, data {:?} (half-updated)", **g);
+            g[1] = g[0]; // repair
+            let g = died.make_consistent().unwrap();
+            println!("repaired to {:?} and marked consistent", *g);
+        }
+        Ok(_) => println!("unexpected: a plain lock"),
+        Err(e) => println!("unexpected: {e}"),
+    }
+    println!("and usable again: {:?}", *s.counter.lock().unwrap());
+}
+
 fn quick_comparison() {
     section("Quick comparison: uncontended lock+unlock (see README for the criterion numbers)");
     // glibc skips atomics while a process has never had a second thread: make sure it has.
@@ -183,7 +275,9 @@ fn quick_comparison() {
 }
 
 fn main() {
-    println!("pthread-sync demo: pthread mutexes, condvars and semaphores on real threads");
+    println!(
+        "pthread-sync demo: pthread mutexes, condvars and semaphores on real threads and processes"
+    );
     // The demo's own panics are expected; keep their messages short.
     std::panic::set_hook(Box::new(|info| eprintln!("  (panic: {info})")));
     locker_counter();
@@ -193,6 +287,7 @@ fn main() {
     thread_pool::main();
     section("examples/producer_consumer.rs: bounded buffer (Locker + two Conds)");
     producer_consumer::main();
+    cross_process();
     quick_comparison();
     println!("\ndone.");
 }

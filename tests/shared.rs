@@ -570,6 +570,110 @@ fn outside_a_region_is_refused() -> Outcome {
     Passed
 }
 
+const MUTEXES: usize = 32;
+
+#[repr(C)]
+struct Stress {
+    locks: [SharedLocker<[u64; 2]>; MUTEXES],
+    /// How many operations the child's threads have completed (so the kill lands mid-run).
+    ops: AtomicU64,
+}
+// SAFETY: #[repr(C)], shared primitives and an atomic.
+unsafe impl ShmSafe for Stress {}
+
+/// glibc's robust-mutex stress shape (nptl's tst-robust tests): many robust mutexes; a child
+/// whose threads lock, try-lock and time-lock them at random, each update writing two fields,
+/// is `SIGKILL`ed at a random moment. The parent then locks every mutex: each is either free
+/// or hands over `OwnerDied` (then repaired and made consistent); all stay usable, and every
+/// pair is whole again.
+///
+/// The child starts threads: safe here because this binary's parent is single-threaded at
+/// `fork` (`harness = false`), so no lock (malloc's included) is held by a thread the child
+/// lacks.
+fn robust_stress_child_killed_at_random() -> Outcome {
+    for round in 0..5u64 {
+        let region = ShmBox::anonymous(Stress {
+            locks: std::array::from_fn(|_| SharedLocker::new([0, 0])),
+            ops: AtomicU64::new(0),
+        })
+        .unwrap();
+        let st = &*region;
+        let child = fork_child(|| {
+            // The threads never end: the parent kills this process while they run.
+            std::thread::scope(|scope| {
+                for t in 0..4u64 {
+                    scope.spawn(move || {
+                        let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (t + 1) ^ (round << 8);
+                        loop {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            let lock = &st.locks[(x % MUTEXES as u64) as usize];
+                            let got = match x % 3 {
+                                0 => lock.lock(),
+                                1 => lock.try_lock(),
+                                _ => lock.lock_timeout(Duration::from_millis(1)),
+                            };
+                            let mut g = match got {
+                                Ok(g) => g,
+                                Err(SharedLockError::OwnerDied(d)) => d.make_consistent().unwrap(),
+                                Err(_) => continue,
+                            };
+                            g[0] += 1;
+                            std::hint::spin_loop();
+                            g[1] += 1;
+                            drop(g);
+                            st.ops.fetch_add(1, Relaxed);
+                        }
+                    });
+                }
+            });
+            1 // unreachable: the threads never end
+        });
+        // Kill after a pseudo-random amount of progress.
+        let target = 2_000 + (round * 7919) % 20_000;
+        let start = Instant::now();
+        while st.ops.load(Relaxed) < target {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the child made no progress"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        child.kill_and_reap();
+        let mut recovered = 0;
+        for lock in &st.locks {
+            let mut g = match lock.lock_timeout(Duration::from_secs(10)) {
+                Ok(g) => g,
+                Err(SharedLockError::OwnerDied(mut d)) => {
+                    recovered += 1;
+                    let g = d.get_mut();
+                    g[1] = g[0]; // repair a possibly half-done update
+                    d.make_consistent().unwrap()
+                }
+                Err(e) => panic!("round {round}: a mutex is unusable: {e:?}"),
+            };
+            assert_eq!(g[0], g[1], "round {round}: pair whole");
+            g[0] += 1;
+            g[1] += 1;
+        }
+        // All usable again, from another process too.
+        let check = fork_child(|| {
+            for lock in &st.locks {
+                match lock.try_lock() {
+                    Ok(g) if g[0] == g[1] => {}
+                    _ => return 1,
+                }
+            }
+            0
+        });
+        assert_eq!(check.wait(), 0);
+        assert!(recovered <= 4, "at most one lock per killed thread");
+        eprintln!("round {round}: {recovered} owner-died mutexes recovered");
+    }
+    Passed
+}
+
 /// The environment variable that gives this binary the unrelated-process role.
 const ROLE_VAR: &str = "PTHREAD_SYNC_TEST_ROLE";
 
@@ -611,6 +715,10 @@ fn main() {
             a_c_program_uses_the_same_region,
         ),
         ("outside_a_region_is_refused", outside_a_region_is_refused),
+        (
+            "robust_stress_child_killed_at_random",
+            robust_stress_child_killed_at_random,
+        ),
     ];
     support::run(cases);
 }
