@@ -50,9 +50,6 @@ pub enum Error {
     /// A counter would pass its limit: a semaphore at `SEM_VALUE_MAX` (`EOVERFLOW`), or a
     /// recursive mutex locked too many times (`EAGAIN`).
     Overflow,
-    /// A call was interrupted by a signal handler (`EINTR`). The crate's blocking waits retry
-    /// on `EINTR` themselves, so this comes only from calls that cannot be retried.
-    Interrupted,
     /// An argument was refused, by the crate before any call or by the C library (`EINVAL`);
     /// the text says which.
     InvalidInput(&'static str),
@@ -132,7 +129,6 @@ impl Error {
             libc::EOWNERDEAD => Error::OwnerDied,
             libc::ENOTRECOVERABLE => Error::NotRecoverable,
             libc::EOVERFLOW => Error::Overflow,
-            libc::EINTR => Error::Interrupted,
             libc::EINVAL => Error::InvalidInput("rejected by the C library (EINVAL)"),
             other => Error::Os(other),
         }
@@ -171,7 +167,6 @@ impl Error {
             Error::NotInRegion => libc::EINVAL,
             Error::NotRecoverable => libc::ENOTRECOVERABLE,
             Error::Overflow => libc::EOVERFLOW,
-            Error::Interrupted => libc::EINTR,
             Error::InvalidInput(_) => libc::EINVAL,
             Error::Os(errno) => errno,
             Error::NotFound => libc::ENOENT,
@@ -195,7 +190,6 @@ impl Error {
             Error::Deadlock => io::ErrorKind::Deadlock,
             Error::NotOwner => io::ErrorKind::PermissionDenied,
             Error::TimedOut => io::ErrorKind::TimedOut,
-            Error::Interrupted => io::ErrorKind::Interrupted,
             Error::InvalidInput(_) => io::ErrorKind::InvalidInput,
             Error::Os(errno) => io::Error::from_raw_os_error(*errno).kind(),
             Error::NotInRegion => io::ErrorKind::InvalidInput,
@@ -252,7 +246,6 @@ impl fmt::Display for Error {
                 "overflow: a semaphore at SEM_VALUE_MAX or a recursive lock count at its limit \
                  (EOVERFLOW/EAGAIN)",
             ),
-            Error::Interrupted => f.write_str("interrupted by a signal handler (EINTR)"),
             Error::InvalidInput(what) => write!(f, "invalid input: {what}"),
             Error::Os(errno) => write!(
                 f,

@@ -1,8 +1,13 @@
 //! The one place that chooses between real and model (loom) primitives for the wrappers.
 //!
-//! The wrappers import their atomics and thread-locals from here, so they carry no `cfg(loom)`
-//! of their own. Under loom, `const fn` constructors become plain `fn`s (loom's types have no
-//! `const` constructors) through the [`const_fn!`] macro.
+//! The wrappers (`locker/`, `cond.rs`, `sem.rs`, `armed.rs`, `poison.rs`) import their
+//! atomics, thread-locals and process hooks from here, so none of them carries a `cfg(loom)`.
+//! Besides this file, `cfg(loom)` appears only where the model build is assembled:
+//! `sys/mod.rs` (which backend), `lib.rs` (which modules: no `shm` in the model, the
+//! `model_check` switches public), `model_check.rs` (the switches themselves), and two
+//! dead-code allowances in `error.rs` (errno mapping the model never uses). Under loom,
+//! `const fn` constructors become plain `fn`s (loom's types have no `const` constructors)
+//! through the [`const_fn!`] macro.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};

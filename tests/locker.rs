@@ -449,7 +449,12 @@ fn errors_name_their_cause_and_convert_to_io() {
             std::io::ErrorKind::Other,
         ),
         (Error::Overflow, "EOVERFLOW", std::io::ErrorKind::Other),
-        (Error::Interrupted, "EINTR", std::io::ErrorKind::Interrupted),
+        (Error::OwnerGone, "ESRCH", std::io::ErrorKind::Other),
+        (
+            Error::NotInRegion,
+            "shared-memory region",
+            std::io::ErrorKind::InvalidInput,
+        ),
         (
             Error::InvalidInput("semaphore value above SEM_VALUE_MAX"),
             "SEM_VALUE_MAX",
