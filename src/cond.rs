@@ -599,9 +599,7 @@ fn map_shared<G, U>(result: SharedLockResult<G>, f: impl FnOnce(G) -> U) -> Shar
         Err(SharedLockError::Poisoned(p)) => Err(SharedLockError::Poisoned(
             std::sync::PoisonError::new(f(p.into_inner())),
         )),
-        Err(SharedLockError::OwnerDied(o)) => Err(SharedLockError::OwnerDied(OwnerDied::new(f(
-            o.into_inner()
-        )))),
+        Err(SharedLockError::OwnerDied(o)) => Err(SharedLockError::OwnerDied(o.map(f))),
         Err(SharedLockError::Failed(e)) => Err(SharedLockError::Failed(e)),
     }
 }

@@ -40,23 +40,39 @@ fn errorcheck_held_by_the_forking_thread() -> Outcome {
 /// `OwnerGone`, never waited for.
 fn errorcheck_held_by_another_thread() -> Outcome {
     let m = ErrorCheckLocker::new(0);
+    let status = fork_while_another_thread_holds(
+        |forking| {
+            let _held = m.lock().unwrap();
+            forking();
+        },
+        || match (m.try_lock(), m.lock()) {
+            (Err(Error::OwnerGone), Err(Error::OwnerGone)) => 0,
+            _ => 1,
+        },
+    );
+    assert_eq!(status, 0);
+    Passed
+}
+
+/// Runs `child` in a process forked while another thread is inside `hold` (which takes a
+/// lock and calls its argument, which returns once the fork is done); the child's exit code.
+fn fork_while_another_thread_holds(
+    hold: impl FnOnce(&dyn Fn()) + Send,
+    child: impl FnOnce() -> i32,
+) -> i32 {
     let (locked, forked) = (Barrier::new(2), Barrier::new(2));
     thread::scope(|s| {
         s.spawn(|| {
-            let _g = m.lock().unwrap();
-            locked.wait();
-            forked.wait();
+            hold(&|| {
+                locked.wait();
+                forked.wait();
+            })
         });
         locked.wait();
-        let child = fork_child(|| match (m.try_lock(), m.lock()) {
-            (Err(Error::OwnerGone), Err(Error::OwnerGone)) => 0,
-            _ => 1,
-        });
-        let status = child.wait();
+        let status = fork_child(child).wait();
         forked.wait();
-        assert_eq!(status, 0);
-    });
-    Passed
+        status
+    })
 }
 
 /// A recursive lock held by the forking thread: the child's thread may re-enter it (it holds
@@ -103,22 +119,17 @@ fn unsafe_copy_of<'a>(
 /// shows the child cannot get it, without a hang.
 fn normal_held_by_another_thread_times_out() -> Outcome {
     let m = Locker::new(0);
-    let (locked, forked) = (Barrier::new(2), Barrier::new(2));
-    thread::scope(|s| {
-        s.spawn(|| {
-            let _g = m.lock().unwrap();
-            locked.wait();
-            forked.wait();
-        });
-        locked.wait();
-        let child = fork_child(|| match m.lock_timeout(Duration::from_millis(50)) {
+    let status = fork_while_another_thread_holds(
+        |forking| {
+            let _held = m.lock().unwrap();
+            forking();
+        },
+        || match m.lock_timeout(Duration::from_millis(50)) {
             Err(pthread_sync::LockTimeoutError::TimedOut) => 0,
             _ => 1,
-        });
-        let status = child.wait();
-        forked.wait();
-        assert_eq!(status, 0);
-    });
+        },
+    );
+    assert_eq!(status, 0);
     Passed
 }
 

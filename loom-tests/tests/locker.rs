@@ -9,27 +9,9 @@ use loom::sync::Arc;
 use loom::thread;
 use pthread_sync::{Error, ErrorCheckLocker, LockTimeoutError, Locker, RecursiveLocker};
 
-/// Two threads and the main thread increment a loom-tracked cell under a `Locker` made inside
-/// the model, their first `lock()` calls racing. loom reports any unsynchronised access to the
-/// cell, and the total must be exact.
+/// Mutual exclusion of a `Locker` made inside the model, first locks racing.
 pub fn mutual_exclusion() {
-    let m = Arc::new(Locker::new(UnsafeCell::new(0u32)));
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
-            let m = Arc::clone(&m);
-            thread::spawn(move || {
-                let g = m.lock().unwrap();
-                // SAFETY: the guard gives exclusive access to the cell.
-                g.with_mut(|p| unsafe { *p += 1 });
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    let g = m.lock().unwrap();
-    // SAFETY: every other thread has been joined.
-    assert_eq!(g.with(|p| unsafe { *p }), 2);
+    racing_increments!(Locker::new);
 }
 
 #[test]

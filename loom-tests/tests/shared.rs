@@ -3,7 +3,6 @@
 
 mod common;
 
-use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
 use pthread_sync::model_check::Mutation;
@@ -12,23 +11,7 @@ use pthread_sync::{SharedLocker, SharedSem};
 /// Two threads race to be the first user of a fresh `SharedLocker` (so both try to arm it),
 /// each incrementing a loom-tracked cell under it; the main thread checks the total.
 fn racing_first_shared_locks() {
-    let m = Arc::new(SharedLocker::new(UnsafeCell::new(0u32)));
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
-            let m = Arc::clone(&m);
-            thread::spawn(move || {
-                let g = m.lock().unwrap();
-                // SAFETY: exclusive under the lock (unless arming is broken).
-                g.with_mut(|p| unsafe { *p += 1 });
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    let g = m.lock().unwrap();
-    // SAFETY: every other thread has been joined.
-    assert_eq!(g.with(|p| unsafe { *p }), 2);
+    racing_increments!(SharedLocker::new);
 }
 
 #[test]

@@ -74,3 +74,31 @@ pub fn refused(f: impl FnOnce()) -> bool {
         }
     }
 }
+
+/// Two spawned threads and then the main thread each increment a loom-tracked cell under the
+/// lock `$make` builds inside the model, their first `lock()` calls racing (for a shared lock:
+/// racing to arm it); loom reports any unsynchronised access to the cell, and the total must
+/// be exact.
+#[macro_export]
+macro_rules! racing_increments {
+    ($make:expr) => {{
+        let m = loom::sync::Arc::new($make(loom::cell::UnsafeCell::new(0u32)));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let m = loom::sync::Arc::clone(&m);
+                loom::thread::spawn(move || {
+                    let g = m.lock().unwrap();
+                    // SAFETY: the guard gives exclusive access to the cell (unless the
+                    // crate's logic is broken, which loom then reports).
+                    g.with_mut(|p| unsafe { *p += 1 });
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let g = m.lock().unwrap();
+        // SAFETY: every other thread has been joined.
+        assert_eq!(g.with(|p| unsafe { *p }), 2);
+    }};
+}
