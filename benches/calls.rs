@@ -50,8 +50,15 @@ use std::cell::Cell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+
 use common::{MutexAttrs, PMutex, PSem};
-use pthread_sync::{ErrorCheckLocker, Locker, RecursiveLocker, Sem};
+use pthread_sync::shm::ShmBox;
+use pthread_sync::{
+    ErrorCheckLocker, Locker, RecursiveLocker, Sem, SharedErrorCheckLocker, SharedLocker,
+    SharedRecursiveLocker, SharedSem,
+};
 
 /// Calls per contender per round.
 const BATCH: u64 = 200_000;
@@ -116,10 +123,23 @@ struct RawMutexCell {
 
 impl RawMutexCell {
     fn new(kind: libc::c_int) -> RawMutexCell {
+        RawMutexCell::with_attrs(MutexAttrs::private(kind))
+    }
+
+    fn with_attrs(attrs: MutexAttrs) -> RawMutexCell {
         RawMutexCell {
-            m: PMutex::new(MutexAttrs::private(kind)),
+            m: PMutex::new(attrs),
             v: Cell::new(0),
         }
+    }
+
+    /// A process-shared, robust mutex of `kind`: what the crate's shared kinds are.
+    fn shared(kind: libc::c_int) -> RawMutexCell {
+        RawMutexCell::with_attrs(MutexAttrs {
+            kind,
+            pshared: true,
+            robust: true,
+        })
     }
 }
 
@@ -198,6 +218,35 @@ impl Ops for OursSem {
 }
 
 /// A raw `sem_t` and a count of completed `post + wait` pairs.
+struct OursSharedSem {
+    s: ShmBox<SharedSem>,
+    n: Cell<u64>,
+}
+
+impl Ops for OursSharedSem {
+    fn ops(&self) -> u64 {
+        self.n.get()
+    }
+}
+
+impl Ops for ShmBox<SharedLocker<u64>> {
+    fn ops(&self) -> u64 {
+        *self.lock().unwrap()
+    }
+}
+
+impl Ops for ShmBox<SharedErrorCheckLocker<u64>> {
+    fn ops(&self) -> u64 {
+        *self.lock().unwrap()
+    }
+}
+
+impl Ops for ShmBox<SharedRecursiveLocker<AtomicU64>> {
+    fn ops(&self) -> u64 {
+        self.lock().unwrap().load(Relaxed)
+    }
+}
+
 struct RawSem {
     s: PSem,
     n: Cell<u64>,
@@ -311,6 +360,63 @@ fn sem_ours(c: &OursSem) {
 fn sem_raw(c: &RawSem) {
     c.s.post();
     c.s.wait();
+    c.n.set(c.n.get() + 1);
+}
+
+/// The same as `sem_raw`, on a pshared `sem_t` (its own symbol, for callgrind: the failure
+/// message below keeps the compiler from folding the two into one).
+#[inline(never)]
+fn sem_shared_raw(c: &RawSem) {
+    c.s.post();
+    c.s.wait();
+    let n = c.n.get() + 1;
+    assert!(n > 0, "sem_shared_raw: count wrapped");
+    c.n.set(n);
+}
+
+// 7. The process-shared kinds (in a shared-memory region) + increment + unlock, against a
+// raw pshared robust mutex of the same type; and SharedSem post + wait against a raw pshared
+// sem_t.
+
+#[inline(never)]
+fn normal_shared_ours(c: &ShmBox<SharedLocker<u64>>) {
+    *c.lock().unwrap() += 1;
+}
+
+#[inline(never)]
+fn errorcheck_shared_ours(c: &ShmBox<SharedErrorCheckLocker<u64>>) {
+    *c.lock().unwrap() += 1;
+}
+
+#[inline(never)]
+fn recursive_shared_ours(c: &ShmBox<SharedRecursiveLocker<AtomicU64>>) {
+    let g = c.lock().unwrap();
+    g.store(g.load(Relaxed) + 1, Relaxed);
+}
+
+/// The raw pshared robust anchors: one function per group (each names itself in its failure
+/// message, so the compiler cannot fold them into one symbol).
+macro_rules! shared_raw {
+    ($($name:ident),*) => {$(
+        #[inline(never)]
+        fn $name(c: &RawMutexCell) {
+            raw_lock(&c.m, stringify!($name));
+            c.v.set(c.v.get() + 1);
+            // SAFETY: locked just above by this thread.
+            unsafe { c.m.unlock() };
+        }
+    )*};
+}
+shared_raw!(
+    normal_shared_raw,
+    errorcheck_shared_raw,
+    recursive_shared_raw
+);
+
+#[inline(never)]
+fn sem_shared_ours(c: &OursSharedSem) {
+    c.s.post().unwrap();
+    c.s.wait().unwrap();
     c.n.set(c.n.get() + 1);
 }
 
@@ -503,6 +609,68 @@ fn contenders() -> Vec<Entry> {
                 dur: TIMEOUT,
             },
             lock_timeout_raw,
+        ),
+        entry(
+            "shared_normal",
+            "normal_shared_ours",
+            false,
+            ShmBox::anonymous(SharedLocker::new(0)).unwrap(),
+            normal_shared_ours,
+        ),
+        entry(
+            "shared_normal",
+            "normal_shared_raw",
+            true,
+            RawMutexCell::shared(PTHREAD_MUTEX_NORMAL),
+            normal_shared_raw,
+        ),
+        entry(
+            "shared_errorcheck",
+            "errorcheck_shared_ours",
+            false,
+            ShmBox::anonymous(SharedErrorCheckLocker::new(0)).unwrap(),
+            errorcheck_shared_ours,
+        ),
+        entry(
+            "shared_errorcheck",
+            "errorcheck_shared_raw",
+            true,
+            RawMutexCell::shared(PTHREAD_MUTEX_ERRORCHECK),
+            errorcheck_shared_raw,
+        ),
+        entry(
+            "shared_recursive",
+            "recursive_shared_ours",
+            false,
+            ShmBox::anonymous(SharedRecursiveLocker::new(AtomicU64::new(0))).unwrap(),
+            recursive_shared_ours,
+        ),
+        entry(
+            "shared_recursive",
+            "recursive_shared_raw",
+            true,
+            RawMutexCell::shared(PTHREAD_MUTEX_RECURSIVE),
+            recursive_shared_raw,
+        ),
+        entry(
+            "shared_sem",
+            "sem_shared_ours",
+            false,
+            OursSharedSem {
+                s: ShmBox::anonymous(SharedSem::new(0).unwrap()).unwrap(),
+                n: Cell::new(0),
+            },
+            sem_shared_ours,
+        ),
+        entry(
+            "shared_sem",
+            "sem_shared_raw",
+            true,
+            RawSem {
+                s: PSem::with_pshared(0, true),
+                n: Cell::new(0),
+            },
+            sem_shared_raw,
         ),
     ];
     // A callgrind `--toggle-collect` pattern on one name must select one function only.

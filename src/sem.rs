@@ -106,7 +106,9 @@ mod sealed {
 use placement::Placement;
 
 /// A counting semaphore over an unnamed POSIX `sem_t`, placed by `P`: use it as [`Sem`] or
-/// [`SharedSem`].
+/// [`SharedSem`]. Transparent: its layout is its placement's (documented for C in
+/// [`shm`](crate::shm)).
+#[repr(transparent)]
 pub struct Semaphore<P: Placement> {
     place: P,
 }

@@ -445,10 +445,14 @@ unsafe impl Sync for PSem {}
 
 impl PSem {
     pub fn new(value: u32) -> PSem {
+        PSem::with_pshared(value, false)
+    }
+
+    /// With `pshared`, `sem_init(.., 1, ..)`: the semaphore a process-shared one calls.
+    pub fn with_pshared(value: u32, pshared: bool) -> PSem {
         let s = Box::new(UnsafeCell::new(MaybeUninit::uninit()));
-        // SAFETY: `s` is a fresh heap allocation that never moves; pshared 0 = threads of this
-        // process; `value` is small.
-        let ret = unsafe { libc::sem_init(s.get().cast(), 0, value) };
+        // SAFETY: `s` is a fresh heap allocation that never moves; `value` is small.
+        let ret = unsafe { libc::sem_init(s.get().cast(), libc::c_int::from(pshared), value) };
         assert_eq!(ret, 0, "sem_init: {}", std::io::Error::last_os_error());
         PSem { s }
     }

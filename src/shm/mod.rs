@@ -86,6 +86,41 @@
 //! built with the same toolchain. It catches mistakes (another type, another build); it is a
 //! check, not a security boundary.
 //!
+//! # The shared primitives: byte layout
+//!
+//! What lies in `T` when it holds the crate's process-shared primitives (all `#[repr(C)]`,
+//! native-endian, natural alignment; `tests/shared.rs` declares the same structs in C and
+//! uses them with glibc's own calls concurrently with Rust):
+//!
+//! | type | layout | size, align |
+//! |---|---|---|
+//! | arming word (first field of each) | `u32`: 0 unarmed, 1 armed, `0x8000_0000 \| pid` being armed by `pid` | 4, 4 |
+//! | [`SharedLocker<T>`](crate::SharedLocker) (and the errorcheck and recursive kinds) | arming word, 4 bytes padding, `pthread_mutex_t` (40 bytes), `u8` poison flag (0 or 1), then `T` at its alignment | 49 + `T`, max(8, align of `T`) |
+//! | [`SharedCond`](crate::SharedCond) | arming word, 4 bytes padding, `pthread_cond_t` (48 bytes) | 56, 8 |
+//! | [`SharedSem`](crate::SharedSem) | arming word, 4 bytes padding, `sem_t` (32 bytes), `u32` initial value, 4 bytes padding | 48, 8 |
+//!
+//! The pthread objects are initialised by the first process that uses them (the "arming"),
+//! in place, with `PTHREAD_PROCESS_SHARED` (mutexes also `PTHREAD_MUTEX_ROBUST` and their
+//! kind's type; condvars `CLOCK_MONOTONIC`); the arming word is set to 1 with release
+//! ordering after. A C program must use only armed objects (read the word with acquire
+//! ordering), or arm them itself by the same protocol (compare-and-exchange 0 to
+//! `0x8000_0000 | getpid()`, initialise, store 1). A robust mutex acquired with `EOWNERDEAD`
+//! must be repaired and made consistent, or it becomes not recoverable for Rust users too.
+//!
+//! # Who initialises, destroys, unmaps and unlinks
+//!
+//! - The value is written by the creator; its pthread objects are initialised on first use
+//!   (above), once, wherever that first use happens.
+//! - Nothing in a region is ever dropped and no pthread object in it is destroyed: other
+//!   processes may still use them (on Linux they own no kernel resource, so nothing leaks).
+//!   That is also why `T` may not need drop.
+//! - A `ShmBox` unmaps its region when dropped, except a region in which this process ever
+//!   locked a robust mutex: that one stays mapped until the process exits, since a thread's
+//!   robust list (walked by glibc and the kernel) may still point into it, for instance
+//!   through a guard leaked with `mem::forget`.
+//! - A name is removed only by [`unlink`]: the mapping of every process that has the region
+//!   open stays valid, and the memory is freed when the last one unmaps it.
+//!
 //! # Creating
 //!
 //! `shm_open(O_CREAT | O_EXCL | O_RDWR, mode)` (so exactly one creator wins a name; the process

@@ -51,7 +51,8 @@ pub(crate) fn contains(addr: usize, len: usize) -> bool {
 }
 
 std::thread_local! {
-    /// The data range of the region this thread last pinned (see [`keep_mapped`]).
+    /// The region this thread last pinned (see [`keep_mapped`]): its data's first byte and
+    /// length (0: none yet).
     static PINNED: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
 }
 
@@ -61,22 +62,22 @@ std::thread_local! {
 /// address (at every robust lock and unlock, and when the thread exits), so its memory must
 /// never be unmapped while it may be held, also through a guard leaked with `mem::forget`.
 ///
-/// The fast path is a thread-local range check: a region once pinned stays mapped, so the
-/// cached range can never come to name other memory.
+/// The fast path is one thread-local range check of the object's first byte (an object
+/// reached through a region's `&T` lies wholly inside `T` if its first byte does): a region
+/// once pinned stays mapped, so the cached range can never come to name other memory.
 #[inline(always)]
 pub(crate) fn keep_mapped(addr: usize, len: usize) {
-    let (start, end) = PINNED.with(std::cell::Cell::get);
-    if addr < start || addr.saturating_add(len) > end {
+    let (start, size) = PINNED.with(std::cell::Cell::get);
+    if addr.wrapping_sub(start) >= size {
         pin(addr, len);
     }
 }
 
 #[cold]
 fn pin(addr: usize, len: usize) {
-    if let Some((slot, (start, end))) = REGISTRY.hold_range(addr, len) {
-        // Never released: the hold is what keeps the mapping alive at `ShmBox` drop.
-        let _ = slot;
-        PINNED.with(|p| p.set((start, end)));
+    if let Some((_slot, (start, end))) = REGISTRY.hold_range(addr, len) {
+        // The hold is never released: it is what keeps the mapping alive at `ShmBox` drop.
+        PINNED.with(|p| p.set((start, end - start)));
     }
 }
 
