@@ -51,8 +51,11 @@
 compile_error!("pthread-sync supports Linux with glibc on 64-bit targets only");
 
 mod armed;
+#[cfg(not(loom))]
+pub mod atfork;
 mod cond;
 mod error;
+mod fork_registry;
 mod locker;
 mod poison;
 mod sem;

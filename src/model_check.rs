@@ -60,3 +60,8 @@ pub(crate) fn active(mutation: Mutation) -> bool {
         false
     }
 }
+
+/// The atfork registry's core, for the model checks (which stand in for `fork` by calling its
+/// `prepare`, `parent` and `child` from model threads).
+#[cfg(loom)]
+pub use crate::fork_registry::{Registration, Registry};

@@ -390,6 +390,21 @@ impl<K: Kind, T: ?Sized + fmt::Display> fmt::Display for Guard<'_, K, T> {
     }
 }
 
+impl<K: Kind, T: ?Sized> Lock<K, T> {
+    /// The kind's raw lock (for the atfork registry).
+    #[inline(always)]
+    pub(crate) fn raw_lock(&self) -> &K::Raw {
+        &self.raw
+    }
+
+    /// The data, without locking (for the atfork registry, which holds the lock across a
+    /// fork without a guard).
+    #[inline(always)]
+    pub(crate) fn data_ptr(&self) -> *mut T {
+        self.data.get()
+    }
+}
+
 /// Crate-internal access for `Cond`: the pthread mutex a guard holds and whether its lock is
 /// poisoned. Associated functions, not methods, so they never shadow methods of `T`.
 impl<'a, K: Kind, T: ?Sized> Guard<'a, K, T> {

@@ -87,3 +87,85 @@ unsafe impl<const CHECKED: bool> RawLock for Plain<CHECKED> {
         &self.0
     }
 }
+
+/// How an in-process lock is kept consistent across `fork` (the atfork registry's
+/// [`protect`](crate::atfork::protect)). The three calls run on the forking thread: `prepare`
+/// before the fork, then `parent` in the parent or `child` in the child, with what `prepare`
+/// returned.
+pub trait ForkRaw: RawLock {
+    /// Takes the pthread mutex unless the calling (forking) thread already holds it; whether
+    /// it took it.
+    fn fork_prepare(&self) -> bool;
+
+    /// Releases what `fork_prepare` took.
+    ///
+    /// # Safety
+    /// Called once on the thread that called `fork_prepare`, with its result.
+    unsafe fn fork_parent(&self, took: bool);
+
+    /// In the child: re-initialises the mutex (its owner may be a thread of the parent);
+    /// if the forking thread held it through a guard (`took` false), takes it again as the
+    /// child's thread, so that guard releases it.
+    ///
+    /// # Safety
+    /// Called once, in the child of a fork, on its only thread, with `fork_prepare`'s result.
+    unsafe fn fork_child(&self, took: bool);
+}
+
+/// The shared body of the fork protocol for a lock over `mutex` of type `ty`; `mine` says
+/// whether the forking thread holds the lock.
+pub(crate) fn fork_prepare(mutex: &RawMutex, mine: bool) -> bool {
+    if mine {
+        return false;
+    }
+    if let Err(e) = mutex.lock_direct() {
+        crate::error::fatal("pthread_mutex_lock (fork prepare)", e);
+    }
+    true
+}
+
+/// See [`ForkRaw::fork_parent`].
+///
+/// # Safety
+/// As [`ForkRaw::fork_parent`].
+pub(crate) unsafe fn fork_parent(mutex: &RawMutex, took: bool) {
+    if took {
+        // SAFETY: `fork_prepare` took it on this thread.
+        unsafe { mutex.unlock_held() };
+    }
+}
+
+/// See [`ForkRaw::fork_child`].
+///
+/// # Safety
+/// As [`ForkRaw::fork_child`].
+pub(crate) unsafe fn fork_child(mutex: &RawMutex, ty: MutexType, took: bool) {
+    // SAFETY: the child has one thread, this one; no other can use the mutex.
+    unsafe { mutex.reinit(ty) };
+    if !took {
+        if let Err(e) = mutex.lock_direct() {
+            crate::error::fatal("pthread_mutex_lock (fork child)", e);
+        }
+    }
+}
+
+impl<const CHECKED: bool> ForkRaw for Plain<CHECKED> {
+    fn fork_prepare(&self) -> bool {
+        fork_prepare(&self.0, self.0.held_by_me())
+    }
+
+    unsafe fn fork_parent(&self, took: bool) {
+        // SAFETY: forwarded from the caller.
+        unsafe { fork_parent(&self.0, took) }
+    }
+
+    unsafe fn fork_child(&self, took: bool) {
+        let ty = if CHECKED {
+            MutexType::ErrorCheck
+        } else {
+            MutexType::Normal
+        };
+        // SAFETY: forwarded from the caller.
+        unsafe { fork_child(&self.0, ty, took) }
+    }
+}

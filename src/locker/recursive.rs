@@ -180,6 +180,26 @@ unsafe impl RawLock for Reentrant {
     }
 }
 
+impl super::raw::ForkRaw for Reentrant {
+    fn fork_prepare(&self) -> bool {
+        // The Rust owner, not glibc's: a re-entered lock is held through the count.
+        let mine = self.owner.load(Relaxed) == thread_token();
+        super::raw::fork_prepare(&self.mutex, mine)
+    }
+
+    unsafe fn fork_parent(&self, took: bool) {
+        // SAFETY: forwarded from the caller.
+        unsafe { super::raw::fork_parent(&self.mutex, took) }
+    }
+
+    unsafe fn fork_child(&self, took: bool) {
+        // The owner token and count are the forking thread's own (its thread-local token is
+        // copied into the child), so its inherited guards stay valid.
+        // SAFETY: forwarded from the caller.
+        unsafe { super::raw::fork_child(&self.mutex, MutexType::Recursive, took) }
+    }
+}
+
 impl<T> RecursiveLocker<T> {
     const_fn! {
         /// A new unlocked recursive mutex holding `t`.

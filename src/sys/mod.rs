@@ -106,6 +106,8 @@ pub const SEM_VALUE_MAX: u32 = i32::MAX as u32;
 pub const SEM_VALUE_TOO_LARGE: &str = "semaphore value above SEM_VALUE_MAX (2147483647)";
 
 #[cfg(not(loom))]
+pub mod fork;
+#[cfg(not(loom))]
 mod pthread;
 /// Shared-memory objects and mappings (`shm_open`, `mmap`): real memory only, no model.
 #[cfg(all(not(loom), target_has_atomic = "64"))]

@@ -90,6 +90,21 @@ impl RawMutex {
         Ok(())
     }
 
+    /// Whether the calling thread holds the mutex.
+    pub fn held_by_me(&self) -> bool {
+        self.state().thread == Some(thread::current().id())
+    }
+
+    /// Re-initialises the mutex in place, unlocked (the child side of a modelled `fork`).
+    ///
+    /// # Safety
+    /// No other thread may be using or waiting on the mutex.
+    pub unsafe fn reinit(&self, _ty: MutexType) {
+        let mut owner = self.state();
+        owner.thread = None;
+        owner.count = 0;
+    }
+
     /// The same as [`RawMutex::lock`] (robust owner death is not modelled).
     pub fn lock_direct(&self) -> Result<(), Error> {
         self.lock()

@@ -456,6 +456,30 @@ impl RawMutex {
         check_mutex(unsafe { libc::pthread_mutex_lock(self.ptr()) })
     }
 
+    /// Whether the calling thread holds the mutex (glibc's `__owner` is its thread id; glibc
+    /// records it for every type). Exact for the caller's own holds: only the holder writes
+    /// its id there.
+    pub fn held_by_me(&self) -> bool {
+        // SAFETY: a plain system call.
+        self.word(OWNER_WORD) == unsafe { libc::gettid() }
+    }
+
+    /// Re-initialises a process-private mutex of type `ty` in place, unlocked: for a `fork`ed
+    /// child, where the mutex may still name a thread of the parent as its owner (glibc
+    /// re-initialises its own locks there the same way). Writes the initialiser's bytes; calls
+    /// nothing and allocates nothing.
+    ///
+    /// # Safety
+    /// No other thread may be using or waiting on the mutex (in a forked child: no thread was
+    /// started since the fork that could have), and no guard of it may be used to unlock it
+    /// after, unless the mutex is locked again first.
+    pub unsafe fn reinit(&self, ty: MutexType) {
+        let fresh = RawMutex::new(ty);
+        // SAFETY: the caller guarantees nothing else uses the mutex; the write replaces plain
+        // bytes in the `UnsafeCell`.
+        unsafe { self.ptr().write(fresh.inner.into_inner()) };
+    }
+
     /// `pthread_mutex_consistent`: marks a robust mutex acquired with `OwnerDied` consistent
     /// again.
     ///
