@@ -44,6 +44,11 @@ pub enum Error {
     /// pthread object must be initialised at its final address inside shared memory, so it is
     /// refused anywhere else (on the stack, on the heap) before any pthread call.
     NotInRegion,
+    /// The thread a signal was sent to has finished (or was never started by this crate's
+    /// means): nothing was sent.
+    ThreadGone,
+    /// A signal number that names no signal (or one the crate cannot use); the number.
+    BadSignal(i32),
     /// A robust mutex was left inconsistent by a dead owner and can no longer be used
     /// (`ENOTRECOVERABLE`).
     NotRecoverable,
@@ -165,6 +170,8 @@ impl Error {
             Error::OwnerDied => libc::EOWNERDEAD,
             Error::OwnerGone => libc::ESRCH,
             Error::NotInRegion => libc::EINVAL,
+            Error::ThreadGone => libc::ESRCH,
+            Error::BadSignal(_) => libc::EINVAL,
             Error::NotRecoverable => libc::ENOTRECOVERABLE,
             Error::Overflow => libc::EOVERFLOW,
             Error::InvalidInput(_) => libc::EINVAL,
@@ -192,7 +199,8 @@ impl Error {
             Error::TimedOut => io::ErrorKind::TimedOut,
             Error::InvalidInput(_) => io::ErrorKind::InvalidInput,
             Error::Os(errno) => io::Error::from_raw_os_error(*errno).kind(),
-            Error::NotInRegion => io::ErrorKind::InvalidInput,
+            Error::NotInRegion | Error::BadSignal(_) => io::ErrorKind::InvalidInput,
+            Error::ThreadGone => io::ErrorKind::NotFound,
             Error::OwnerDied | Error::OwnerGone | Error::NotRecoverable | Error::Overflow => {
                 io::ErrorKind::Other
             }
@@ -228,6 +236,10 @@ impl fmt::Display for Error {
                 "owner died: the previous holder of this robust mutex died holding it; \
                  the protected data may be inconsistent (EOWNERDEAD)",
             ),
+            Error::ThreadGone => {
+                f.write_str("thread gone: the thread has finished, so no signal was sent (ESRCH)")
+            }
+            Error::BadSignal(n) => write!(f, "bad signal: {n} is not a usable signal number"),
             Error::NotInRegion => f.write_str(
                 "not in a shared-memory region: a process-shared object must live in a region \
                  mapped through ShmBox (it is initialised in place there and never moves), \

@@ -62,6 +62,8 @@ mod sem;
 mod shim;
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub mod shm;
+#[cfg(not(loom))]
+pub mod signal;
 mod sys;
 
 #[cfg(loom)]

@@ -113,6 +113,8 @@ mod pthread;
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub mod shm;
 #[cfg(not(loom))]
+pub mod signal;
+#[cfg(not(loom))]
 pub use pthread::{Deadline, RawCond, RawMutex, RawSem};
 
 #[cfg(loom)]
