@@ -15,8 +15,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 // The two seed ports, run as part of the tour.
+#[path = "atfork.rs"]
+mod atfork_example;
 #[path = "producer_consumer.rs"]
 mod producer_consumer;
+#[path = "signal_thread.rs"]
+mod signal_thread;
 #[path = "thread_pool.rs"]
 mod thread_pool;
 
@@ -288,6 +292,14 @@ fn main() {
     section("examples/producer_consumer.rs: bounded buffer (Locker + two Conds)");
     producer_consumer::main();
     cross_process();
+    section(
+        "examples/atfork.rs: a lock another thread held at fork, without and with atfork::protect",
+    );
+    atfork_example::main();
+    section(
+        "examples/signal_thread.rs: a dedicated signal thread (signals blocked everywhere else)",
+    );
+    signal_thread::main();
     quick_comparison();
     println!("\ndone.");
 }
