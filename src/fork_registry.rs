@@ -132,11 +132,7 @@ impl Registry {
         match self.entries.lock() {
             Ok(mut entries) => {
                 entries.retain(|e| !e.dropped.load(Relaxed));
-                for e in entries.iter().rev() {
-                    if let Some(f) = &e.prepare {
-                        f();
-                    }
-                }
+                run(entries.iter().rev(), |e| &e.prepare);
                 std::mem::forget(entries);
                 self.held.store(true, Relaxed);
             }
@@ -158,11 +154,7 @@ impl Registry {
         // SAFETY: `prepare` took the lock on this thread (and forgot its guard), which gives
         // this thread exclusive access to the list until the unlock below.
         let entries = unsafe { &mut *self.entries.data_ptr() };
-        for e in entries.iter() {
-            if let Some(f) = &e.parent {
-                f();
-            }
-        }
+        run(entries.iter(), |e| &e.parent);
         entries.retain(|e| !e.dropped.load(Relaxed));
         // SAFETY: `prepare` took the lock on this thread and forgot its guard; the reference
         // above is not used after this.
@@ -185,12 +177,8 @@ impl Registry {
         }
         // SAFETY: the lock was taken by `prepare` on the thread this one is the copy of, and
         // the child has no other thread: exclusive access.
-        let entries = unsafe { &mut *self.entries.data_ptr() };
-        for e in entries.iter() {
-            if let Some(f) = &e.child {
-                f();
-            }
-        }
+        let entries = unsafe { &*self.entries.data_ptr() };
+        run(entries.iter(), |e| &e.child);
         // SAFETY: the child's only thread; no guard of the registry lock exists (prepare's
         // was forgotten).
         unsafe {
@@ -199,6 +187,15 @@ impl Registry {
                 .mutex()
                 .reinit(MutexType::ErrorCheck)
         };
+    }
+}
+
+/// Runs one phase's handler of each entry, in the order given.
+fn run<'a>(entries: impl Iterator<Item = &'a Arc<Entry>>, phase: fn(&Entry) -> &Option<Action>) {
+    for e in entries {
+        if let Some(f) = phase(e) {
+            f();
+        }
     }
 }
 

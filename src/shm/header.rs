@@ -118,10 +118,10 @@ impl Header {
     /// raise `SIGBUS`).
     pub(super) unsafe fn of(map: &Mapping) -> &Header {
         assert!(map.len() >= HEADER_SIZE);
-        // SAFETY: the mapping is page-aligned (so aligned for the header) and at least
-        // HEADER_SIZE bytes, of an object as long (the caller's promise); it lives as long as
-        // the borrow of `map`. Every field is an atomic, valid for any bytes, and shared access
-        // through atomics is sound whatever other processes do.
+        // Every field is an atomic, valid for any bytes, and shared access through atomics is
+        // sound whatever other processes do.
+        // SAFETY: the mapping is page-aligned (so aligned for the header), at least
+        // HEADER_SIZE bytes of an object as long (the caller's promise), alive for `map`'s borrow.
         unsafe { &*map.as_ptr().cast::<Header>() }
     }
 

@@ -494,10 +494,10 @@ impl<T: ShmSafe> Deref for ShmBox<T> {
 
     #[inline]
     fn deref(&self) -> &T {
-        // SAFETY: a `ShmBox` is handed out only once its value was written (by this process,
-        // or by the creator, whose state 2 this process read with Acquire) at an aligned,
-        // in-bounds offset of a mapping that lives as long as `self`. `ShmSafe` makes shared
-        // access from several processes sound: the value changes only through atomics.
+        // `ShmSafe` makes shared access from several processes sound: the value changes only
+        // through atomics and the crate's primitives.
+        // SAFETY: handed out only once the value was written (here, or by the creator whose
+        // state 2 was read with Acquire), aligned and in bounds of a mapping alive for `self`.
         unsafe { &*self.data() }
     }
 }

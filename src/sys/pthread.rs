@@ -288,12 +288,12 @@ impl RawMutex {
     /// The `int` at index `i` of the mutex, read atomically (a racy hint, see `looks_held`).
     #[inline(always)]
     fn word(&self, i: usize) -> i32 {
-        // SAFETY: `i` is 0 or OWNER_WORD, both inside the 40-byte object; the object is alive
-        // as long as `self` and aligned for i32 (compile-time check above). glibc changes the
-        // lock word with atomic operations (plain stores only while the process has a single
-        // thread, ordered before other threads exist by thread creation) and writes `__owner`
-        // only while holding the lock; an aligned 4-byte load cannot tear on the targets glibc
-        // supports, and the value is only ever used as a hint that glibc's own calls confirm.
+        // glibc changes the lock word with atomic operations (plain stores only while the
+        // process has a single thread, ordered before other threads exist by thread creation)
+        // and writes `__owner` only while holding the lock; an aligned 4-byte load cannot tear
+        // on the targets glibc supports, and the value is only a hint glibc's calls confirm.
+        // SAFETY: `i` is 0 or OWNER_WORD, inside the 40-byte object, alive as long as `self`
+        // and aligned for i32 (compile-time check above); no non-atomic racing write (above).
         let word = unsafe { AtomicI32::from_ptr(self.ptr().cast::<i32>().add(i)) };
         word.load(Relaxed)
     }
