@@ -12,12 +12,17 @@
 //!   ([`Error::NotInRegion`]) before any initialisation, so safe code can never use a
 //!   process-shared pthread object at an address that can move (a shared lock on the stack,
 //!   say, locked there and then moved into a region);
-//! - a user that finds another process arming waits for it, unless that process is gone (it
-//!   died while arming): then the user takes the claim over and arms the object itself, so a
-//!   dead armer never leaves others waiting forever.
+//! - a user that finds another process arming waits for it (sleeping, at most a second, then
+//!   [`Error::Unfinished`]), unless that process is gone (it died while arming): then the user
+//!   takes the claim over and arms the object itself, so a dead armer never leaves others
+//!   waiting forever. A claim in this process's own name with no thread of it arming is a
+//!   dead process's (pid reuse) and is taken over too; any other word is refused as corrupt.
+//!
+//! So a signal handler may use a process-shared object (`SharedSem::post`) once it is armed;
+//! its first use (arming) should come from ordinary code (`value()` arms it).
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::Ordering::{Acquire, Release};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crate::error::Error;
 use crate::model_check::{self, Mutation};
@@ -28,12 +33,22 @@ const UNARMED: u32 = 0;
 const ARMED: u32 = 1;
 const ARMING: u32 = 1 << 31;
 
+/// How long a user waits for a live armer before giving up with [`Error::Unfinished`]
+/// (arming takes microseconds; a stopped or stuck armer must not hold others forever).
+const ARM_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How many threads of this process are arming an object right now (a plain std atomic: not
+/// part of any model; in the model, threads stand for processes and every claim is live).
+static ARMING_HERE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// An object of type `O` armed in place on first use. `repr(C)`: the state word first, then
-/// the object (the layout the crate documents for C programs).
+/// the object (the layout the crate documents for C programs). `!Unpin`: an armed object
+/// must never move, so no safe `&mut` to one is handed out (see `locker::shared`).
 #[repr(C)]
 pub(crate) struct Armed<O> {
     state: AtomicU32,
     obj: UnsafeCell<O>,
+    _pinned: std::marker::PhantomPinned,
 }
 
 // SAFETY: `O` is a pthread object made to be shared between threads and processes; it is
@@ -47,7 +62,11 @@ impl<O> Armed<O> {
     const_fn! {
         /// An unarmed object: `obj` holds whatever bytes the arming needs to start from.
         pub(crate) const fn new(obj: O) -> Armed<O> {
-            Armed { state: AtomicU32::new(UNARMED), obj: UnsafeCell::new(obj) }
+            Armed {
+                state: AtomicU32::new(UNARMED),
+                obj: UnsafeCell::new(obj),
+                _pinned: std::marker::PhantomPinned,
+            }
         }
     }
 
@@ -93,36 +112,54 @@ impl<O> Armed<O> {
             // SAFETY: (not: this is the broken variant loom must reject.)
             return Ok(unsafe { &*self.obj.get() });
         }
-        let claim = ARMING | shim::process_id();
+        let me = shim::process_id();
+        let claim = ARMING | me;
         let mut expected = UNARMED;
+        let mut waited = shim::Backoff::new(ARM_WAIT);
         loop {
             match self
                 .state
                 .compare_exchange(expected, claim, Acquire, Acquire)
             {
                 Ok(_) => {
+                    ARMING_HERE.fetch_add(1, Relaxed);
                     // SAFETY: this thread's claim excludes every other user until ARMED is
                     // published; the object is inside a region, so it will not move.
-                    if let Err(e) = arm(self.obj.get()) {
-                        self.state.store(UNARMED, Release);
-                        return Err(e);
-                    }
-                    self.state.store(ARMED, Release);
+                    let armed = arm(self.obj.get());
+                    let next = if armed.is_ok() { ARMED } else { UNARMED };
+                    self.state.store(next, Release);
+                    ARMING_HERE.fetch_sub(1, Relaxed);
+                    armed?;
                     // SAFETY: armed just above.
                     return Ok(unsafe { &*self.obj.get() });
                 }
                 // SAFETY: published by its armer with Release, seen with Acquire.
                 Err(ARMED) => return Ok(unsafe { &*self.obj.get() }),
                 Err(UNARMED) => expected = UNARMED, // a failed armer gave it back
+                Err(other) if other & ARMING == 0 => {
+                    // Neither unarmed, armed nor a claim: written by something else.
+                    return Err(Error::CorruptHeader(
+                        "the arming word of a process-shared object holds an unknown value",
+                    ));
+                }
                 Err(other) => {
                     let armer = other & !ARMING;
-                    if armer != shim::process_id() && !shim::process_alive(armer) {
+                    // A claim in this process's name is live only while one of its threads
+                    // arms (else it is a dead process's, whose pid this one now has).
+                    let live = if armer == me {
+                        ARMING_HERE.load(Relaxed) > 0
+                    } else {
+                        shim::process_alive(armer)
+                    };
+                    if live {
+                        // Being armed (microseconds): wait, bounded.
+                        expected = UNARMED;
+                        if !waited.wait() {
+                            return Err(Error::Unfinished);
+                        }
+                    } else {
                         // Died while arming: take its claim over.
                         expected = other;
-                    } else {
-                        // Being armed (microseconds): let the armer run.
-                        expected = UNARMED;
-                        shim::yield_now();
                     }
                 }
             }

@@ -491,7 +491,8 @@ impl SharedCond {
     }
 
     /// Waits while `condition` returns `true`, checking it before the first wait and after
-    /// every wake-up.
+    /// every wake-up. (For plain data, `T: Unpin`, as the condition gets `&mut T`; see
+    /// [`Shared`](crate::kind::Shared).)
     ///
     /// # Errors
     /// As [`SharedCond::wait`], from the wait where it happened.
@@ -502,7 +503,7 @@ impl SharedCond {
     ) -> SharedLockResult<SharedGuard<'a, K, T>>
     where
         K: SharedKind + Exclusive,
-        T: ?Sized,
+        T: ?Sized + Unpin,
         F: FnMut(&mut T) -> bool,
     {
         wait_while_loop(guard, condition, |g| self.wait(g))
@@ -567,7 +568,7 @@ impl SharedCond {
     ) -> SharedLockResult<(SharedGuard<'a, K, T>, WaitTimeoutResult)>
     where
         K: SharedKind + Exclusive,
-        T: ?Sized,
+        T: ?Sized + Unpin,
         F: FnMut(&mut T) -> bool,
     {
         let deadline = Deadline::after(dur);

@@ -34,15 +34,20 @@
 //! producer.join().unwrap();
 //! ```
 //!
-//! Every pthread object is created on first use in a heap allocation that never moves (POSIX
-//! forbids moving one after initialisation), so every constructor is a `const fn` and
-//! `static` primitives work. All calls into C live in one private module, `sys`, which has a
-//! second, pure-Rust backend over [loom](https://docs.rs/loom) for model checking.
+//! The in-process pthread objects are stored inline, built by `const fn`s from the bytes
+//! glibc's own initialisation writes (checked against glibc by the tests), so `static`
+//! primitives work and nothing ever allocates; an unused one may move (see the README, "Where
+//! the pthread objects live"). The process-shared ones ([`SharedLocker`], [`SharedCond`],
+//! [`SharedSem`], in a [`ShmBox`]) are initialised in place inside shared memory on first use
+//! and never move. Beyond the primitives: [`atfork`] (fork handlers that can be removed,
+//! locks kept usable across `fork`) and [`signal`] (per-thread masks, a signal thread). All
+//! calls into C live in one private module, `sys`, which has a second, pure-Rust backend over
+//! [loom](https://docs.rs/loom) for model checking.
 //!
 //! Errors are one enum, [`Error`], mapping errno; it converts into [`std::io::Error`].
 //!
-//! Requirements: Linux with glibc 2.30 or later (for `pthread_mutex_clocklock` and
-//! `sem_clockwait`), Rust 1.83 or later.
+//! Requirements: Linux with glibc 2.30 or later (for `pthread_mutex_clocklock`,
+//! `pthread_cond_clockwait` and `sem_clockwait`) on a 64-bit target, Rust 1.83 or later.
 
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
 use std::thread;
 
-use crate::shim::{const_fn, AtomicBool};
+use crate::shim::{const_fn, AtomicU8};
 
 /// A lock's poisoning policy. Sealed (a public trait in a private module).
 pub trait Policy: Send + Sync + Sized {
@@ -25,22 +25,23 @@ pub trait Policy: Send + Sync + Sized {
 }
 
 /// std's poisoning: the poisoned flag of one lock. Relaxed is enough: it is written and read
-/// under the lock.
+/// under the lock. A byte, not a `bool`: in a shared-memory region other processes write it,
+/// and any nonzero value reads as poisoned (no byte is invalid).
 pub struct Flag {
-    failed: AtomicBool,
+    failed: AtomicU8,
 }
 
 impl Flag {
     const_fn! {
         pub(crate) const fn new_const() -> Flag {
-            Flag { failed: AtomicBool::new(false) }
+            Flag { failed: AtomicU8::new(0) }
         }
     }
 
     /// Clears the flag, for a caller that has repaired the data.
     #[inline]
     pub(crate) fn clear(&self) {
-        self.failed.store(false, Relaxed);
+        self.failed.store(0, Relaxed);
     }
 }
 
@@ -64,13 +65,13 @@ impl Policy for Flag {
 
     #[inline(always)]
     fn is_poisoned(&self) -> bool {
-        self.failed.load(Relaxed)
+        self.failed.load(Relaxed) != 0
     }
 
     #[inline(always)]
     fn leave(&self, was_panicking: &bool) {
         if !*was_panicking && thread::panicking() {
-            self.failed.store(true, Relaxed);
+            self.failed.store(1, Relaxed);
         }
     }
 }

@@ -10,9 +10,9 @@
 //! through the [`const_fn!`] macro.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize};
 
 /// Declares a `const fn` that is a plain `fn` when compiled over the loom model.
 macro_rules! const_fn {
@@ -71,19 +71,58 @@ pub(crate) fn in_region(_addr: usize, _len: usize) -> bool {
 }
 
 /// Keeps the region holding `[addr, addr + len)` mapped for the rest of the process (a robust
-/// mutex in it is, or was, on a thread's robust list). Cheap when the same region was pinned
-/// last by this thread.
+/// mutex in it is, or was, on a thread's robust list); whether the object is in a region at
+/// all. Cheap when the same region was pinned last by this thread.
 #[cfg(not(loom))]
 #[inline(always)]
-pub(crate) fn keep_mapped(addr: usize, len: usize) {
+pub(crate) fn keep_mapped(addr: usize, len: usize) -> bool {
     crate::shm::registry::keep_mapped(addr, len)
 }
 #[cfg(loom)]
 #[inline(always)]
-pub(crate) fn keep_mapped(_addr: usize, _len: usize) {}
+pub(crate) fn keep_mapped(_addr: usize, _len: usize) -> bool {
+    true
+}
 
-#[cfg(loom)]
-pub(crate) use loom::thread::yield_now;
-/// Lets other threads run (loom's scheduler in the model).
-#[cfg(not(loom))]
-pub(crate) use std::thread::yield_now;
+/// A bounded wait by sleeping, 1 ms growing to 10 ms (yielding in the model, where time does
+/// not pass: there it gives up after a few rounds, which loom then explores).
+pub(crate) struct Backoff {
+    #[cfg(not(loom))]
+    deadline: std::time::Instant,
+    #[cfg(not(loom))]
+    sleep: std::time::Duration,
+    #[cfg(loom)]
+    rounds: u32,
+}
+
+impl Backoff {
+    pub(crate) fn new(_bound: std::time::Duration) -> Backoff {
+        Backoff {
+            #[cfg(not(loom))]
+            deadline: std::time::Instant::now() + _bound,
+            #[cfg(not(loom))]
+            sleep: std::time::Duration::from_millis(1),
+            #[cfg(loom)]
+            rounds: 0,
+        }
+    }
+
+    /// Waits a little; `false` once the bound has passed.
+    pub(crate) fn wait(&mut self) -> bool {
+        #[cfg(not(loom))]
+        {
+            if std::time::Instant::now() >= self.deadline {
+                return false;
+            }
+            std::thread::sleep(self.sleep);
+            self.sleep = (self.sleep * 2).min(std::time::Duration::from_millis(10));
+            true
+        }
+        #[cfg(loom)]
+        {
+            self.rounds += 1;
+            loom::thread::yield_now();
+            self.rounds < 4
+        }
+    }
+}

@@ -187,40 +187,119 @@ fn posix_handler_order() -> Outcome {
 /// A registration made (on another thread) while a fork is under way takes part only in the
 /// next fork.
 fn registered_during_a_fork_runs_in_the_next_one() -> Outcome {
-    static LATE: AtomicU32 = AtomicU32::new(0);
+    // Counts of the late registration's prepare, parent and child handlers (child: in the
+    // child's memory, reported through its exit code).
+    static LATE: [AtomicU32; 3] = [const { AtomicU32::new(0) }; 3];
+    // When the first fork's parent phase ended, and when the late `register` returned.
+    static PARENT_DONE: AtomicU64 = AtomicU64::new(0);
+    let base = std::time::Instant::now();
     let in_prepare = Arc::new(Barrier::new(2));
     let first = Arc::new(AtomicBool::new(true));
-    let (b, f) = (Arc::clone(&in_prepare), Arc::clone(&first));
+    let (b, f, f2) = (
+        Arc::clone(&in_prepare),
+        Arc::clone(&first),
+        Arc::clone(&first),
+    );
     let slow = atfork::register(
         move || {
-            if f.swap(false, SeqCst) {
+            if f.load(SeqCst) {
                 b.wait(); // the registering thread starts now...
                 thread::sleep(Duration::from_millis(100)); // ...and must wait for the fork
             }
         },
-        || {},
+        move || {
+            if f2.swap(false, SeqCst) {
+                PARENT_DONE.store(base.elapsed().as_nanos() as u64, SeqCst);
+            }
+        },
         || {},
     )
     .unwrap();
-    let late = thread::scope(|s| {
+    let (late, registered_at) = thread::scope(|s| {
         let registrar = s.spawn(|| {
             in_prepare.wait();
-            atfork::register(
+            let h = atfork::register(
                 || {
-                    LATE.fetch_add(1, SeqCst);
+                    LATE[0].fetch_add(1, SeqCst);
                 },
-                || {},
-                || {},
+                || {
+                    LATE[1].fetch_add(1, SeqCst);
+                },
+                || {
+                    LATE[2].fetch_add(1, SeqCst);
+                },
             )
-            .unwrap()
+            .unwrap();
+            (h, base.elapsed().as_nanos() as u64)
         });
-        assert_eq!(fork_and_wait(|| 0), 0);
+        let child_saw = fork_and_wait(|| LATE[2].load(SeqCst) as i32);
+        assert_eq!(
+            child_saw, 0,
+            "the late child handler ran in the fork under way"
+        );
         registrar.join().unwrap()
     });
-    assert_eq!(LATE.load(SeqCst), 0, "not part of the fork under way");
-    assert_eq!(fork_and_wait(|| 0), 0);
-    assert_eq!(LATE.load(SeqCst), 1, "part of the next one");
+    let counts = || LATE.iter().map(|c| c.load(SeqCst)).collect::<Vec<_>>();
+    assert_eq!(counts(), [0, 0, 0], "not part of the fork under way");
+    assert!(
+        registered_at >= PARENT_DONE.load(SeqCst),
+        "register returned before that fork was over"
+    );
+    let child_saw = fork_and_wait(|| LATE[2].load(SeqCst) as i32);
+    assert_eq!(child_saw, 1, "its child handler ran in the next fork");
+    assert_eq!(counts()[..2], [1, 1], "part of the next one");
     drop((late, slow));
+    Passed
+}
+
+/// Inside a child handler (the registry's lock still names a thread of the parent there):
+/// registering is `Deadlock`, dropping a handle is deferred; neither aborts the child.
+fn registry_calls_inside_a_child_handler() -> Outcome {
+    static SLOT: Locker<Option<atfork::Handle>> = Locker::new(None);
+    static REGISTER_IN_CHILD: AtomicU32 = AtomicU32::new(0);
+    *SLOT.lock().unwrap() = Some(atfork::register(|| {}, || {}, || {}).unwrap());
+    let h = atfork::register(
+        || {},
+        || {},
+        || {
+            let refused = matches!(atfork::register(|| {}, || {}, || {}), Err(Error::Deadlock));
+            REGISTER_IN_CHILD.store(if refused { 1 } else { 2 }, SeqCst);
+            drop(SLOT.lock().unwrap().take()); // deferred: no abort
+        },
+    )
+    .unwrap();
+    let code = fork_and_wait(|| {
+        // After the handlers, the registry works again in the child.
+        match (
+            REGISTER_IN_CHILD.load(SeqCst),
+            atfork::register(|| {}, || {}, || {}),
+        ) {
+            (1, Ok(_)) => 0,
+            (r, _) => 10 + r as i32,
+        }
+    });
+    assert_eq!(code, 0);
+    drop(h);
+    drop(SLOT.lock().unwrap().take());
+    Passed
+}
+
+/// A protected errorcheck lock leaked by a thread that exited holding it: forks do not hang
+/// in `prepare`, and the child sees `OwnerGone`, as without protection.
+fn a_protected_lock_leaked_by_an_exited_thread_does_not_hang_fork() -> Outcome {
+    static LEAKED: ErrorCheckLocker<u32> = ErrorCheckLocker::new(0);
+    let handle = atfork::protect(&LEAKED).unwrap();
+    thread::spawn(|| std::mem::forget(LEAKED.lock().unwrap()))
+        .join()
+        .unwrap();
+    for _ in 0..3 {
+        let code = fork_and_wait(|| match LEAKED.try_lock().map(|_| ()) {
+            Err(Error::OwnerGone) | Err(Error::WouldBlock) => 0,
+            _ => 1,
+        });
+        assert_eq!(code, 0);
+    }
+    drop(handle);
     Passed
 }
 
@@ -357,6 +436,14 @@ fn main() {
         (
             "registering_inside_a_handler_is_refused",
             registering_inside_a_handler_is_refused,
+        ),
+        (
+            "registry_calls_inside_a_child_handler",
+            registry_calls_inside_a_child_handler,
+        ),
+        (
+            "a_protected_lock_leaked_by_an_exited_thread_does_not_hang_fork",
+            a_protected_lock_leaked_by_an_exited_thread_does_not_hang_fork,
         ),
     ];
     support::run(cases);

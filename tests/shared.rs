@@ -421,18 +421,20 @@ fn unrelated_processes_share_a_named_region() -> Outcome {
     )
     .unwrap();
     let exe = std::env::current_exe().unwrap();
-    let mut others: Vec<_> = (0..2)
-        .map(|_| {
-            Command::new(&exe)
-                .env(ROLE_VAR, format!("{} {N}", name.0))
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let mut others = Spawned(
+        (0..2)
+            .map(|_| {
+                Command::new(&exe)
+                    .env(ROLE_VAR, format!("{} {N}", name.0))
+                    .spawn()
+                    .unwrap()
+            })
+            .collect(),
+    );
     for _ in 0..N {
         *region.count.lock().unwrap() += 1;
     }
-    for other in &mut others {
+    for other in &mut others.0 {
         let status = other.wait().unwrap();
         assert!(status.success(), "{status:?}");
     }
@@ -534,17 +536,17 @@ fn a_c_program_uses_the_same_region() -> Outcome {
     // Arm both (their first use), as the C side expects armed objects.
     drop(region.count.lock().unwrap());
     assert_eq!(region.posted.try_wait(), Err(Error::WouldBlock));
-    let mut peer = Command::new(&binary)
+    let mut peer = Spawned(vec![Command::new(&binary)
         .arg(&name.0)
         .arg(N.to_string())
         .arg(std::mem::size_of::<ForC>().to_string())
         .spawn()
-        .unwrap();
+        .unwrap()]);
     for _ in 0..N {
         *region.count.lock().unwrap() += 1;
     }
     region.posted.wait_timeout(Duration::from_secs(30)).unwrap();
-    let status = peer.wait().unwrap();
+    let status = peer.0[0].wait().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(status.success(), "C peer: {status:?}");
     assert_eq!(*region.count.lock().unwrap(), 2 * N);
@@ -674,6 +676,81 @@ fn robust_stress_child_killed_at_random() -> Outcome {
     Passed
 }
 
+/// `Debug` of a shared lock never takes it: a dead holder's `OwnerDied` is still there for
+/// the next real lock (taking and dropping it unrepaired would make it not recoverable).
+fn debug_never_takes_a_shared_lock() -> Outcome {
+    let region = ShmBox::anonymous(SharedLocker::new(5u32)).unwrap();
+    let r = &*region;
+    let child = fork_child(|| {
+        let Ok(g) = r.lock() else { return 1 };
+        std::mem::forget(g);
+        0 // exits holding it
+    });
+    assert_eq!(child.wait(), 0);
+    let shown = format!("{:?}", *region);
+    assert_eq!(shown, "SharedLocker { poisoned: false, .. }");
+    assert!(matches!(r.lock(), Err(SharedLockError::OwnerDied(_))));
+    Passed
+}
+
+/// The arming word of a shared lock, reached through the documented layout (its first
+/// `u32`), for forging states other processes could leave.
+fn arming_word<T>(lock: &SharedLocker<T>) -> &AtomicU32 {
+    // SAFETY: the documented layout puts the arming word, a `u32` used atomically, first in
+    // every shared primitive; `lock` lives in a region, aligned, for the borrow.
+    unsafe { AtomicU32::from_ptr((lock as *const SharedLocker<T>).cast_mut().cast()) }
+}
+
+/// Arming against forged states: a claim by a process that died mid-arm is taken over (the
+/// lock works); a word that is no state at all is refused; a claim by a live process that
+/// never finishes is waited for at most about a second, then `Unfinished`, never forever.
+fn arming_survives_dead_stuck_and_corrupt_armers() -> Outcome {
+    const ARMING: u32 = 1 << 31;
+    // Dead armer: a child's pid, after the child is gone.
+    let region = ShmBox::anonymous(SharedLocker::new(0u64)).unwrap();
+    let dead = fork_child(|| 0);
+    let dead_pid = dead.pid() as u32;
+    assert_eq!(dead.wait(), 0);
+    arming_word(&region).store(ARMING | dead_pid, SeqCst);
+    *region.lock().unwrap() += 1;
+    assert_eq!(*region.lock().unwrap(), 1, "re-armed and usable");
+    assert_eq!(arming_word(&region).load(SeqCst), 1);
+    // Corrupt word.
+    let region = ShmBox::anonymous(SharedLocker::new(0u64)).unwrap();
+    arming_word(&region).store(2, SeqCst);
+    assert!(matches!(
+        region.lock().map(|_| ()).unwrap_err().error(),
+        Some(Error::CorruptHeader(_))
+    ));
+    // Stuck armer: a live process (a sleeping child) that never finishes.
+    let region = ShmBox::anonymous(SharedLocker::new(0u64)).unwrap();
+    let stuck = fork_child(|| loop {
+        // SAFETY: sleeps until killed.
+        unsafe { libc::pause() };
+    });
+    arming_word(&region).store(ARMING | stuck.pid() as u32, SeqCst);
+    let start = Instant::now();
+    assert_eq!(
+        region.lock().map(|_| ()).unwrap_err().error(),
+        Some(Error::Unfinished)
+    );
+    assert!(start.elapsed() < Duration::from_secs(5), "bounded");
+    stuck.kill_and_reap();
+    Passed
+}
+
+/// Children started with `Command`, killed and reaped if the test fails before it waits.
+struct Spawned(Vec<std::process::Child>);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// The environment variable that gives this binary the unrelated-process role.
 const ROLE_VAR: &str = "PTHREAD_SYNC_TEST_ROLE";
 
@@ -718,6 +795,14 @@ fn main() {
         (
             "robust_stress_child_killed_at_random",
             robust_stress_child_killed_at_random,
+        ),
+        (
+            "debug_never_takes_a_shared_lock",
+            debug_never_takes_a_shared_lock,
+        ),
+        (
+            "arming_survives_dead_stuck_and_corrupt_armers",
+            arming_survives_dead_stuck_and_corrupt_armers,
         ),
     ];
     support::run(cases);

@@ -83,8 +83,9 @@ impl<T: ?Sized> ErrorCheckLocker<T> {
     /// ```
     #[doc(alias = "pthread_mutex_unlock")]
     pub unsafe fn force_unlock(&self) -> Result<(), Error> {
-        // SAFETY: an errorcheck mutex checks ownership itself (EPERM for a non-owner); the
-        // caller guarantees no live guard when this thread is the owner.
+        // SAFETY: an in-process lock's mutex always exists; an errorcheck mutex checks
+        // ownership itself (EPERM for a non-owner); the caller guarantees no live guard when
+        // this thread is the owner.
         unsafe { super::raw::RawLock::mutex(&self.raw).unlock() }
     }
 }

@@ -69,6 +69,10 @@ pub mod kind {
             type Poison: crate::poison::Policy;
             /// The name `Debug` prints.
             const NAME: &'static str;
+            /// Whether `Debug` may try the lock to show the data (never for a robust lock:
+            /// taking it could be the acquisition that finds its owner dead, and dropping that
+            /// guard unrepaired would make it not recoverable for every process).
+            const DEBUG_TRIES_LOCK: bool = true;
         }
     }
 
@@ -84,7 +88,7 @@ pub mod kind {
     pub trait InProcess: Kind {}
 }
 
-use kind::{Exclusive, Kind};
+use kind::{Exclusive, InProcess, Kind, SharedKind};
 
 /// A mutex of kind `K` protecting a `T`. Use it through its aliases: [`Locker`] (=
 /// [`Mutex`](crate::Mutex)), [`ErrorCheckLocker`], [`RecursiveLocker`].
@@ -336,6 +340,10 @@ impl<K: Kind, T: ?Sized + fmt::Debug> fmt::Debug for Lock<K, T> {
     /// prints a locked `Mutex`'s.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct(K::NAME);
+        if !K::DEBUG_TRIES_LOCK {
+            d.field("poisoned", &self.poison.is_poisoned());
+            return d.finish_non_exhaustive();
+        }
         match self.try_acquire() {
             Acquired::Ok(guard) | Acquired::Poisoned(guard) | Acquired::OwnerDied(guard) => {
                 d.field("data", &&*guard)
@@ -360,12 +368,34 @@ impl<K: Kind, T: ?Sized> Deref for Guard<'_, K, T> {
     }
 }
 
-impl<K: Exclusive, T: ?Sized> DerefMut for Guard<'_, K, T> {
+impl<K: Exclusive + InProcess, T: ?Sized> DerefMut for Guard<'_, K, T> {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the guard holds the lock of an exclusive (non-reentrant) kind, so it is the
         // only guard, and `&mut self` makes this the only reference.
         unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+/// A shared lock's guard gives `&mut T` for plain data only (`T: Unpin`): data holding shared
+/// primitives (`!Unpin`) could otherwise have an armed one moved out of its place.
+impl<K: SharedKind + Exclusive, T: ?Sized + Unpin> DerefMut for Guard<'_, kind::Shared<K>, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as for the in-process kinds: the only guard of an exclusive kind, and
+        // `&mut self` makes this the only reference.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<'a, K: SharedKind + Exclusive, T: ?Sized> Guard<'a, kind::Shared<K>, T> {
+    /// The data, pinned: mutable access to data that holds shared primitives (`!Unpin`),
+    /// without the means to move them. An associated function, so it never shadows `T`'s.
+    pub fn as_pin_mut(this: &mut Self) -> std::pin::Pin<&mut T> {
+        // SAFETY: the only guard of an exclusive kind (as in `deref_mut`); the data lives in
+        // a shared-memory region and is never moved by the crate, and `Pin` keeps the caller
+        // from moving it.
+        unsafe { std::pin::Pin::new_unchecked(&mut *this.lock.data.get()) }
     }
 }
 
@@ -410,7 +440,8 @@ impl<K: Kind, T: ?Sized> Lock<K, T> {
 impl<'a, K: Kind, T: ?Sized> Guard<'a, K, T> {
     #[inline(always)]
     pub(crate) fn raw_mutex(this: &Self) -> &'a crate::sys::RawMutex {
-        this.lock.raw.mutex()
+        // SAFETY: the guard proves the lock was acquired.
+        unsafe { this.lock.raw.mutex() }
     }
 
     #[inline(always)]

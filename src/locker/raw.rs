@@ -14,7 +14,7 @@ use crate::sys::{MutexType, RawMutex};
 /// returns `Ok` on a thread, no other thread's call returns `Ok` until that thread has called
 /// `unlock` as many times as it acquired. `mutex` must return the pthread mutex the lock is
 /// held through, released and reacquired by a condition variable wait (for the kinds a
-/// `Cond` accepts).
+/// condvar accepts).
 pub unsafe trait RawLock: Send + Sync + Sized {
     /// A new, unlocked lock (what `Default` and `From` use; each kind's `new` builds the same
     /// value in a `const fn`).
@@ -31,7 +31,12 @@ pub unsafe trait RawLock: Send + Sync + Sized {
     /// The calling thread holds the lock.
     unsafe fn unlock(&self);
     /// The pthread mutex underneath.
-    fn mutex(&self) -> &RawMutex;
+    ///
+    /// # Safety
+    /// For a process-shared lock: it was acquired at least once (its mutex exists only once
+    /// armed, which its first acquisition does); a guard proves it. An in-process lock's
+    /// mutex always exists: no condition.
+    unsafe fn mutex(&self) -> &RawMutex;
 }
 
 /// A pthread mutex taken and released directly, once per guard: the normal kind
@@ -83,8 +88,32 @@ unsafe impl<const CHECKED: bool> RawLock for Plain<CHECKED> {
     }
 
     #[inline(always)]
-    fn mutex(&self) -> &RawMutex {
+    unsafe fn mutex(&self) -> &RawMutex {
         &self.0
+    }
+}
+
+/// What `fork_prepare` did with a protected lock.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+pub enum ForkHold {
+    /// Took it (no guard holds it): released in the parent, re-initialised in the child.
+    Took = 0,
+    /// The forking thread already held it through a guard: re-initialised and taken again by
+    /// the child's thread in the child, so that guard releases it there.
+    Mine = 1,
+    /// Held by a thread gone from the process (it can never be taken): left as it is.
+    Left = 2,
+}
+
+impl ForkHold {
+    /// Back from its `u8`.
+    pub fn from_u8(v: u8) -> ForkHold {
+        match v {
+            0 => ForkHold::Took,
+            1 => ForkHold::Mine,
+            _ => ForkHold::Left,
+        }
     }
 }
 
@@ -93,43 +122,44 @@ unsafe impl<const CHECKED: bool> RawLock for Plain<CHECKED> {
 /// before the fork, then `parent` in the parent or `child` in the child, with what `prepare`
 /// returned.
 pub trait ForkRaw: RawLock {
-    /// Takes the pthread mutex unless the calling (forking) thread already holds it; whether
-    /// it took it.
-    fn fork_prepare(&self) -> bool;
+    /// Takes the pthread mutex unless the calling (forking) thread already holds it, or its
+    /// holder is gone from the process.
+    fn fork_prepare(&self) -> ForkHold;
 
     /// Releases what `fork_prepare` took.
     ///
     /// # Safety
     /// Called once on the thread that called `fork_prepare`, with its result.
-    unsafe fn fork_parent(&self, took: bool);
+    unsafe fn fork_parent(&self, hold: ForkHold);
 
     /// In the child: re-initialises the mutex (its owner may be a thread of the parent);
-    /// if the forking thread held it through a guard (`took` false), takes it again as the
-    /// child's thread, so that guard releases it.
+    /// if the forking thread held it through a guard, takes it again as the child's thread,
+    /// so that guard releases it.
     ///
     /// # Safety
     /// Called once, in the child of a fork, on its only thread, with `fork_prepare`'s result.
-    unsafe fn fork_child(&self, took: bool);
+    unsafe fn fork_child(&self, hold: ForkHold);
 }
 
-/// The shared body of the fork protocol for a lock over `mutex` of type `ty`; `mine` says
-/// whether the forking thread holds the lock.
-pub(crate) fn fork_prepare(mutex: &RawMutex, mine: bool) -> bool {
+/// The shared body of the fork protocol for a lock over `mutex`; `mine` says whether the
+/// forking thread holds the lock.
+pub(crate) fn fork_prepare(mutex: &RawMutex, mine: bool) -> ForkHold {
     if mine {
-        return false;
+        return ForkHold::Mine;
     }
-    if let Err(e) = mutex.lock_direct() {
-        crate::error::fatal("pthread_mutex_lock (fork prepare)", e);
+    match mutex.lock_checked() {
+        Ok(()) => ForkHold::Took,
+        Err(Error::OwnerGone) => ForkHold::Left,
+        Err(e) => crate::error::fatal("pthread_mutex_lock (fork prepare)", e),
     }
-    true
 }
 
 /// See [`ForkRaw::fork_parent`].
 ///
 /// # Safety
 /// As [`ForkRaw::fork_parent`].
-pub(crate) unsafe fn fork_parent(mutex: &RawMutex, took: bool) {
-    if took {
+pub(crate) unsafe fn fork_parent(mutex: &RawMutex, hold: ForkHold) {
+    if hold == ForkHold::Took {
         // SAFETY: `fork_prepare` took it on this thread.
         unsafe { mutex.unlock_held() };
     }
@@ -139,10 +169,13 @@ pub(crate) unsafe fn fork_parent(mutex: &RawMutex, took: bool) {
 ///
 /// # Safety
 /// As [`ForkRaw::fork_child`].
-pub(crate) unsafe fn fork_child(mutex: &RawMutex, ty: MutexType, took: bool) {
+pub(crate) unsafe fn fork_child(mutex: &RawMutex, ty: MutexType, hold: ForkHold) {
+    if hold == ForkHold::Left {
+        return;
+    }
     // SAFETY: the child has one thread, this one; no other can use the mutex.
     unsafe { mutex.reinit(ty) };
-    if !took {
+    if hold == ForkHold::Mine {
         if let Err(e) = mutex.lock_direct() {
             crate::error::fatal("pthread_mutex_lock (fork child)", e);
         }
@@ -150,22 +183,22 @@ pub(crate) unsafe fn fork_child(mutex: &RawMutex, ty: MutexType, took: bool) {
 }
 
 impl<const CHECKED: bool> ForkRaw for Plain<CHECKED> {
-    fn fork_prepare(&self) -> bool {
+    fn fork_prepare(&self) -> ForkHold {
         fork_prepare(&self.0, self.0.held_by_me())
     }
 
-    unsafe fn fork_parent(&self, took: bool) {
+    unsafe fn fork_parent(&self, hold: ForkHold) {
         // SAFETY: forwarded from the caller.
-        unsafe { fork_parent(&self.0, took) }
+        unsafe { fork_parent(&self.0, hold) }
     }
 
-    unsafe fn fork_child(&self, took: bool) {
+    unsafe fn fork_child(&self, hold: ForkHold) {
         let ty = if CHECKED {
             MutexType::ErrorCheck
         } else {
             MutexType::Normal
         };
         // SAFETY: forwarded from the caller.
-        unsafe { fork_child(&self.0, ty, took) }
+        unsafe { fork_child(&self.0, ty, hold) }
     }
 }

@@ -175,28 +175,28 @@ unsafe impl RawLock for Reentrant {
     }
 
     #[inline(always)]
-    fn mutex(&self) -> &RawMutex {
+    unsafe fn mutex(&self) -> &RawMutex {
         &self.mutex
     }
 }
 
 impl super::raw::ForkRaw for Reentrant {
-    fn fork_prepare(&self) -> bool {
+    fn fork_prepare(&self) -> super::raw::ForkHold {
         // The Rust owner, not glibc's: a re-entered lock is held through the count.
         let mine = self.owner.load(Relaxed) == thread_token();
         super::raw::fork_prepare(&self.mutex, mine)
     }
 
-    unsafe fn fork_parent(&self, took: bool) {
+    unsafe fn fork_parent(&self, hold: super::raw::ForkHold) {
         // SAFETY: forwarded from the caller.
-        unsafe { super::raw::fork_parent(&self.mutex, took) }
+        unsafe { super::raw::fork_parent(&self.mutex, hold) }
     }
 
-    unsafe fn fork_child(&self, took: bool) {
+    unsafe fn fork_child(&self, hold: super::raw::ForkHold) {
         // The owner token and count are the forking thread's own (its thread-local token is
         // copied into the child), so its inherited guards stay valid.
         // SAFETY: forwarded from the caller.
-        unsafe { super::raw::fork_child(&self.mutex, MutexType::Recursive, took) }
+        unsafe { super::raw::fork_child(&self.mutex, MutexType::Recursive, hold) }
     }
 }
 

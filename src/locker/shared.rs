@@ -34,7 +34,28 @@ use crate::sys::{MutexAttr, MutexType, Protocol, RawMutex};
 /// - Recursion (the recursive kind) is glibc's own: its owner is the kernel thread id, valid
 ///   across processes, and the robust owner-died path covers a dead owner's reused id.
 /// - The mutex is initialised on first use, in place (see [`Error::NotInRegion`]): built with
-///   `new` anywhere, it can be used only once inside a region.
+///   `new` anywhere, it can be used only inside a region, and every use checks that.
+/// - The shared primitives are `!Unpin`, and a shared lock's guard gives `&mut T` only when
+///   `T: Unpin` (plain data). Data that holds shared primitives (a lock inside a lock) is
+///   reached through `&T`, or [`Guard::as_pin_mut`]: never `&mut` to a primitive, which could
+///   move an armed one (its robust-list entry, its waiters) out from under glibc:
+///
+/// ```compile_fail
+/// use pthread_sync::{ShmBox, SharedLocker};
+/// let region = ShmBox::anonymous(SharedLocker::new(SharedLocker::new(7u32))).unwrap();
+/// let mut outer = region.lock().unwrap();
+/// // Moving the inner (armed) lock out through the outer guard does not compile:
+/// let moved = std::mem::replace(&mut *outer, SharedLocker::new(0));
+/// ```
+///
+/// Plain data gets `&mut` as usual:
+///
+/// ```
+/// use pthread_sync::{ShmBox, SharedLocker};
+/// let region = ShmBox::anonymous(SharedLocker::new([0u64; 4])).unwrap();
+/// region.lock().unwrap()[2] = 9;
+/// assert_eq!(region.lock().unwrap()[2], 9);
+/// ```
 pub struct Shared<K>(PhantomData<K>, std::convert::Infallible);
 
 /// What a kind contributes to its shared placement. Sealed.
@@ -62,11 +83,13 @@ impl<K: SharedKind> kind::sealed::Kind for Shared<K> {
     type Raw = Robust<K>;
     type Poison = Flag;
     const NAME: &'static str = K::SHARED_NAME;
+    const DEBUG_TRIES_LOCK: bool = false;
 }
 impl<K: SharedKind> Kind for Shared<K> {}
 impl<K: SharedKind + Exclusive> Exclusive for Shared<K> {}
 
 /// A robust, process-shared pthread mutex of `K`'s type, armed in place on first use.
+/// `!Unpin` (through `Armed`): see [`Shared`].
 #[repr(transparent)]
 pub struct Robust<K> {
     mutex: Armed<RawMutex>,
@@ -82,12 +105,16 @@ impl<K: SharedKind> Robust<K> {
         }
     }
 
-    /// The mutex, armed now if this is its first use; this thread's region is kept mapped
-    /// from here on (see `shm::registry::keep_mapped`), since locking links the mutex into
-    /// the thread's robust list.
+    /// The mutex, armed now if this is its first use. It must be inside a region this
+    /// process mapped, checked on every use (an armed mutex moved out of its region through
+    /// some `&mut` would be refused here, never locked at its new address); that region is
+    /// kept mapped from here on (see `shm::registry::keep_mapped`), since locking links the
+    /// mutex into the thread's robust list.
     #[inline(always)]
     fn armed(&self) -> Result<&RawMutex, Error> {
-        shim::keep_mapped(self as *const Self as usize, size_of::<Self>());
+        if !shim::keep_mapped(self as *const Self as usize, size_of::<Self>()) {
+            return Err(Error::NotInRegion);
+        }
         self.mutex.get(|place| {
             let attr = MutexAttr {
                 ty: K::TYPE,
@@ -131,8 +158,8 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
     }
 
     #[inline(always)]
-    fn mutex(&self) -> &RawMutex {
-        // SAFETY: `mutex` is called through a guard, so the lock was acquired: armed.
+    unsafe fn mutex(&self) -> &RawMutex {
+        // SAFETY: the caller guarantees the lock was acquired, so it is armed.
         unsafe { self.mutex.get_armed() }
     }
 }
@@ -156,9 +183,9 @@ pub enum SharedLockError<G> {
 pub type SharedLockResult<G> = Result<G, SharedLockError<G>>;
 
 impl<G> SharedLockError<G> {
-    /// The error without the guard: [`Error::OwnerDied`] for an owner-died guard (which is
-    /// dropped unrepaired: the mutex becomes not recoverable), `None` for a poisoned one
-    /// (dropped: the lock is released).
+    /// The error's cause without the guard: [`Error::OwnerDied`] for an owner-died guard,
+    /// `None` for a poisoned one, the error itself for a failure. (The guard stays inside;
+    /// dropping an owner-died one unrepaired makes the mutex not recoverable.)
     pub fn error(&self) -> Option<Error> {
         match self {
             SharedLockError::OwnerDied(_) => Some(Error::OwnerDied),

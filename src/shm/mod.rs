@@ -200,8 +200,10 @@ pub const DEFAULT_OPEN_WAIT: Duration = Duration::from_secs(1);
 
 /// A type that may live in shared memory, in a [`ShmBox`].
 ///
-/// The crate implements it for the integers, `bool`, `f32`, `f64`, the atomic integers and
-/// `AtomicBool` of [`std::sync::atomic`], and arrays of `ShmSafe` types. Mark your own struct
+/// The crate implements it for the integers, `f32`, `f64`, the atomic integers of
+/// [`std::sync::atomic`], arrays of `ShmSafe` types, and the shared primitives. Not for
+/// `bool` or `AtomicBool`: a region's bytes are written by other processes, and a byte other
+/// than 0 or 1 there would be an invalid `bool` (use `u8` or `AtomicU8`). Mark your own struct
 /// with `unsafe impl ShmSafe for MyStruct {}` when it meets the rules below:
 ///
 /// ```
@@ -275,9 +277,8 @@ unsafe impl ShmSafe for crate::SharedCond {}
 // SAFETY: as above: the arming word, a process-shared `sem_t` and its initial value.
 unsafe impl ShmSafe for crate::SharedSem {}
 
-shm_safe!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, bool, f32, f64);
+shm_safe!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
 shm_safe!(
-    std::sync::atomic::AtomicBool,
     std::sync::atomic::AtomicU8,
     std::sync::atomic::AtomicU16,
     std::sync::atomic::AtomicU32,
@@ -616,14 +617,17 @@ mod tests {
         let region = ShmBox::anonymous(AtomicU64::new(5)).unwrap();
         let addr = &*region as *const AtomicU64 as usize;
         // As a robust lock does: the region stays mapped for the rest of the process.
-        keep_mapped(addr, 8);
+        assert!(keep_mapped(addr, 8));
         drop(region);
         assert!(!contains(addr, 8), "unregistered all the same");
         // SAFETY: the mapping was kept (leaked) because of the hold, so the value is still
         // readable; this is what the hold promises.
         assert_eq!(unsafe { &*(addr as *const AtomicU64) }.load(Relaxed), 5);
         let on_stack = 5u64;
-        keep_mapped(&on_stack as *const u64 as usize, 8); // in no region: nothing to keep
+        assert!(
+            !keep_mapped(&on_stack as *const u64 as usize, 8),
+            "in no region"
+        );
     }
 
     #[test]

@@ -65,19 +65,24 @@ std::thread_local! {
 /// The fast path is one thread-local range check of the object's first byte (an object
 /// reached through a region's `&T` lies wholly inside `T` if its first byte does): a region
 /// once pinned stays mapped, so the cached range can never come to name other memory.
+///
+/// Returns whether the object is inside such a region (else nothing was pinned): the shared
+/// primitives refuse to be used anywhere else, on every use, not only the first.
 #[inline(always)]
-pub(crate) fn keep_mapped(addr: usize, len: usize) {
+pub(crate) fn keep_mapped(addr: usize, len: usize) -> bool {
     let (start, size) = PINNED.with(std::cell::Cell::get);
-    if addr.wrapping_sub(start) >= size {
-        pin(addr, len);
-    }
+    addr.wrapping_sub(start) < size || pin(addr, len)
 }
 
 #[cold]
-fn pin(addr: usize, len: usize) {
-    if let Some((_slot, (start, end))) = REGISTRY.hold_range(addr, len) {
-        // The hold is never released: it is what keeps the mapping alive at `ShmBox` drop.
-        PINNED.with(|p| p.set((start, end - start)));
+fn pin(addr: usize, len: usize) -> bool {
+    match REGISTRY.hold_range(addr, len) {
+        Some((_slot, (start, end))) => {
+            // The hold is never released: it is what keeps the mapping alive at `ShmBox` drop.
+            PINNED.with(|p| p.set((start, end - start)));
+            true
+        }
+        None => false,
     }
 }
 

@@ -289,11 +289,13 @@ impl RawMutex {
     #[inline(always)]
     fn word(&self, i: usize) -> i32 {
         // glibc changes the lock word with atomic operations (plain stores only while the
-        // process has a single thread, ordered before other threads exist by thread creation)
-        // and writes `__owner` only while holding the lock; an aligned 4-byte load cannot tear
-        // on the targets glibc supports, and the value is only a hint glibc's calls confirm.
+        // process has a single thread, ordered before other threads exist by thread creation),
+        // but `__owner` with plain stores, made by the holder while other threads may read it
+        // here: a race across the FFI boundary that the language does not bless. It is benign
+        // on the targets glibc supports (an aligned 4-byte access cannot tear), and the value
+        // is only a hint: glibc's own calls decide, and `owner_gone` reads it twice.
         // SAFETY: `i` is 0 or OWNER_WORD, inside the 40-byte object, alive as long as `self`
-        // and aligned for i32 (compile-time check above); no non-atomic racing write (above).
+        // and aligned for i32 (compile-time check above); the accesses race only as above.
         let word = unsafe { AtomicI32::from_ptr(self.ptr().cast::<i32>().add(i)) };
         word.load(Relaxed)
     }
@@ -387,11 +389,15 @@ impl RawMutex {
     /// thread that has just exited can still be seen by the kernel for a moment).
     #[inline(always)]
     pub fn lock_checked(&self) -> Result<(), Error> {
-        if self.looks_held() {
-            return self.lock_checked_until(None);
-        }
+        // A trylock, not a lock, when it looks free: between the look and the call another
+        // thread may take it, and then exit holding it; a blocking call would never return.
         // SAFETY: `self` is an initialised mutex at a stable address.
-        check_mutex(unsafe { libc::pthread_mutex_lock(self.ptr()) })
+        match unsafe { libc::pthread_mutex_trylock(self.ptr()) } {
+            0 => Ok(()),
+            // Held: by this thread (errorcheck: `EDEADLK`, at once) or another one.
+            libc::EBUSY => self.lock_checked_until(None),
+            e => check_mutex(e),
+        }
     }
 
     /// Waits for a held mutex until `deadline` (`None`: no limit), checking its owner every
@@ -559,9 +565,12 @@ impl RawCond {
     /// `pthread_cond_wait`: releases `mutex`, waits for a notification (or a spurious
     /// wake-up), and reacquires `mutex`.
     ///
+    /// Waiting with two different mutexes at once is undefined in POSIX (the in-process `Cond`
+    /// refuses it; `SharedCond` documents it); glibc's condvar (2.25 and later) records no
+    /// mutex, so it is not a memory-safety matter here.
+    ///
     /// # Safety
-    /// The calling thread must hold `mutex`, and no thread may be waiting on this condition
-    /// variable with a different mutex.
+    /// The calling thread must hold `mutex` (once, if recursive).
     #[inline]
     pub unsafe fn wait(&self, mutex: &RawMutex) -> Result<(), Error> {
         // SAFETY: both objects are initialised; the caller upholds the rules above.
