@@ -302,7 +302,8 @@ impl PMutex {
         unsafe { libc::pthread_mutex_unlock(self.ptr()) };
     }
 
-    /// A bounded adaptive spin before blocking, on the raw mutex (the policy `Locker` uses):
+    /// A bounded adaptive spin before blocking, on the raw mutex (the policy `Locker` once
+    /// used; it now spins as `RawMutex::lock_contended` describes):
     /// `trylock`, then up to ten rounds of `parking_lot_core::SpinWait` each followed by
     /// another `trylock`, then `pthread_mutex_lock`.
     #[inline(always)]

@@ -40,7 +40,7 @@ pub unsafe trait RawLock: Send + Sync + Sized {
 }
 
 /// A pthread mutex taken and released directly, once per guard: the normal kind
-/// (`CHECKED = false`: a brief spin when held) and the errorcheck kind (`CHECKED = true`: no
+/// (`CHECKED = false`: a bounded spin when held) and the errorcheck kind (`CHECKED = true`: no
 /// spin, so a relock reports `Deadlock` at once, and a holder gone from the process is
 /// `OwnerGone`, not a hang).
 #[repr(transparent)]

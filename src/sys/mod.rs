@@ -10,7 +10,7 @@
 //!
 //! | type | constructors | operations |
 //! |---|---|---|
-//! | `RawMutex` | `new(MutexType)` (a `const fn`: glibc's static initialiser), `unsafe init(place, &MutexAttr)` (in place) | `lock` (adaptive spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held` |
+//! | `RawMutex` | `new(MutexType)` (a `const fn`: glibc's static initialiser), `unsafe init(place, &MutexAttr)` (in place) | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held` |
 //! | `RawCond` | `new()` (a `const fn`), `unsafe init(place, &CondAttr)` | `unsafe wait`, `unsafe wait_until` (both on `CLOCK_MONOTONIC`), `notify_one`, `notify_all` |
 //! | `RawSem` | `new(u32)` (a `const fn`), `unsafe init(place, pshared, u32)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC` |

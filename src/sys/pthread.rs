@@ -105,10 +105,10 @@ impl Deadline {
     }
 }
 
-/// Rounds of the contended lock's pause phase, and the cap (as a power of two) on the
-/// `pause`s between two looks at the lock word.
+/// How often the contended path of [`RawMutex::lock`] looks at the lock word before it sleeps,
+/// and how many `pause`s it waits before each look (see `lock_contended` for why these).
 const SPIN_ROUNDS: u32 = 16;
-const SPIN_PAUSES_SHIFT: u32 = 6;
+const SPIN_PAUSES: u32 = 64;
 
 /// How often a checked wait for a held mutex looks again whether its owner is gone.
 const OWNER_CHECK_PERIOD: Duration = Duration::from_millis(100);
@@ -302,9 +302,9 @@ impl RawMutex {
 
     /// A racy hint: whether the mutex's lock word is nonzero (held) right now. glibc's
     /// `pthread_mutex_t` begins with that word (`int __lock` of `struct __pthread_mutex_s`, on
-    /// every ABI glibc supports). The hint only chooses between spinning and calling
-    /// `pthread_mutex_lock` at once; every acquisition still goes through glibc, so a stale
-    /// answer costs speed, never correctness.
+    /// every ABI glibc supports). The hint only decides whether to try for the mutex now or to
+    /// wait first (see [`RawMutex::lock`] and [`RawMutex::lock_checked`]); every acquisition
+    /// still goes through glibc, so a stale answer costs speed, never correctness.
     #[inline(always)]
     fn looks_held(&self) -> bool {
         self.word(0) != 0
@@ -337,14 +337,11 @@ impl RawMutex {
 
     /// Blocks until the mutex is acquired.
     ///
-    /// A mutex that looks free is taken with `pthread_mutex_lock` directly. One that looks
-    /// held (see [`RawMutex::looks_held`]) first gets a bounded adaptive spin of trylocks with
-    /// `parking_lot_core::SpinWait` (three rounds of 2-8 `pause`s, then up to seven
-    /// `sched_yield`s), then `pthread_mutex_lock`. The spin keeps a short critical section
-    /// from costing a futex sleep and wake-up: in `benches/contended.rs` it cut the time per
-    /// contended increment by 7-48% and the futex calls 20-30x. (A trylock first on every
-    /// lock would cost the uncontended path 20%: glibc's trylock is the slower call.) For an
-    /// errorcheck or recursive mutex use [`RawMutex::lock_checked`].
+    /// A mutex that looks free (see [`RawMutex::looks_held`]) is taken with one
+    /// `pthread_mutex_trylock`, which costs what `pthread_mutex_lock` does uncontended on this
+    /// glibc (`benches/calls.rs`). One that looks held, or that another thread took first, goes
+    /// to [`RawMutex::lock_contended`]: a bounded read-only spin, then `pthread_mutex_lock`.
+    /// For an errorcheck or recursive mutex use [`RawMutex::lock_checked`].
     ///
     /// A normal mutex relocked by its owner blocks forever.
     #[inline(always)]
@@ -356,23 +353,42 @@ impl RawMutex {
         self.lock_contended()
     }
 
+    /// The contended path of [`RawMutex::lock`]: up to `SPIN_ROUNDS` looks at the lock word,
+    /// each after `SPIN_PAUSES` `pause`s, with one `pthread_mutex_trylock` whenever it reads
+    /// free; then `pthread_mutex_lock`, which sleeps in the kernel until the mutex is released.
+    /// On this project's machines a `pause` takes about 21 ns: a look every ~1.4 µs, ~22 µs in
+    /// all (the time differs between CPU models, as for every `pause` count).
+    ///
+    /// Why this shape, measured with `benches/contended_calls.rs` (interleaved rounds; ratios
+    /// to `parking_lot::Mutex` within a round; the rounds where the machine was otherwise idle
+    /// and its 2 vCPUs were close, i.e. a cache line crossed between them in ~45 ns, unless
+    /// said otherwise):
+    /// - Between looks the waiter only waits, so the holder keeps the cache line, which for a
+    ///   `Lock` also holds the guarded data.
+    /// - The first look comes late, not after 1, 2, 4... `pause`s as in an exponential
+    ///   back-off: a holder that relocks at once (a short critical section) then keeps the
+    ///   mutex for a run of acquisitions instead of losing it, and the cache line, to an early
+    ///   look every few increments. The back-off that started at 1 `pause` (16 rounds up to 64,
+    ///   then `parking_lot_core::SpinWait`'s yields) took 1.35-1.9x parking_lot's time per
+    ///   increment with the increment alone as the critical section; this takes 0.6-0.85x
+    ///   (0.94-1.16x with the vCPUs far apart, a crossing in ~350-400 ns).
+    /// - The spin is long before sleeping: a waiter that sleeps marks the lock word (2), a
+    ///   release that finds it marked costs the holder a `futex` wake, and a woken waiter that
+    ///   finds the mutex taken again marks it and sleeps again.
+    /// - It spins even when the word says a thread sleeps (2): going to sleep at once then
+    ///   took 1.3-1.7x parking_lot's time with a ~100 ns critical section, where this takes
+    ///   0.88-1.0x (with the vCPUs far apart it did as well as this: 0.73-0.96x, this
+    ///   0.68-0.91x).
+    /// - No `sched_yield` between looks: looks a yield (~340 ns) apart did as well with the
+    ///   vCPUs close, but took 1.45-1.5x parking_lot's time with the ~100 ns critical section,
+    ///   2 threads, with them far apart.
     #[cold]
     fn lock_contended(&self) -> Result<(), Error> {
-        // Read-only waiting while the word says held (no cache-line traffic for the holder),
-        // one attempt when it says free: first with `pause`s, doubling up to
-        // `SPIN_PAUSES_MAX` at a time for `SPIN_ROUNDS` rounds, then `SpinWait`'s yields.
-        for round in 0..SPIN_ROUNDS {
-            for _ in 0..(1u32 << round.min(SPIN_PAUSES_SHIFT)) {
+        for _ in 0..SPIN_ROUNDS {
+            for _ in 0..SPIN_PAUSES {
                 std::hint::spin_loop();
             }
             // SAFETY: `self` is an initialised mutex at a stable address.
-            if !self.looks_held() && unsafe { libc::pthread_mutex_trylock(self.ptr()) } == 0 {
-                return Ok(());
-            }
-        }
-        let mut spin = parking_lot_core::SpinWait::new();
-        while spin.spin() {
-            // SAFETY: as above.
             if !self.looks_held() && unsafe { libc::pthread_mutex_trylock(self.ptr()) } == 0 {
                 return Ok(());
             }
