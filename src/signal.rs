@@ -234,9 +234,10 @@ impl MaskGuard {
 }
 
 impl Drop for MaskGuard {
+    #[inline]
     fn drop(&mut self) {
         // Setting a mask from a valid set cannot fail.
-        let _ = sys::sigmask(How::Set, &self.previous);
+        let _ = sys::set_mask_only(How::Set, &self.previous);
     }
 }
 
@@ -248,6 +249,7 @@ impl fmt::Debug for MaskGuard {
     }
 }
 
+#[inline]
 fn change(how: How, set: &SigSet) -> Result<MaskGuard, Error> {
     sys::sigmask(how, &set.0).map(|previous| MaskGuard {
         previous,
@@ -261,6 +263,7 @@ fn change(how: How, set: &SigSet) -> Result<MaskGuard, Error> {
 /// # Errors
 /// What `pthread_sigmask` reports (nothing, for a valid set).
 #[doc(alias = "pthread_sigmask")]
+#[inline]
 pub fn block(set: &SigSet) -> Result<MaskGuard, Error> {
     change(How::Block, set)
 }

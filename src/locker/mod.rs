@@ -190,7 +190,7 @@ impl<K: Kind, T: ?Sized> Lock<K, T> {
     /// # Safety
     /// The calling thread has just acquired `self.raw`, once more than it held it before.
     #[inline(always)]
-    unsafe fn guard(&self) -> Guard<'_, K, T> {
+    pub(crate) unsafe fn guard(&self) -> Guard<'_, K, T> {
         Guard {
             lock: self,
             poison: self.poison.enter(),

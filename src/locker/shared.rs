@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::kind::{self, Exclusive, Kind};
 use super::raw::RawLock;
-use super::{Acquired, Guard, Lock};
+use super::{Guard, Lock};
 use crate::armed::Armed;
 use crate::error::Error;
 use crate::poison::{Flag, Policy};
@@ -289,17 +289,6 @@ impl<G> fmt::Debug for OwnerDied<G> {
     }
 }
 
-/// A [`SharedLockResult`] from the generic acquisition.
-#[inline(always)]
-fn shared<G>(acquired: Acquired<G>) -> SharedLockResult<G> {
-    match acquired {
-        Acquired::Ok(g) => Ok(g),
-        Acquired::Poisoned(g) => Err(SharedLockError::Poisoned(PoisonError::new(g))),
-        Acquired::OwnerDied(guard) => Err(SharedLockError::OwnerDied(OwnerDied { guard })),
-        Acquired::Failed(e) => Err(SharedLockError::Failed(e)),
-    }
-}
-
 impl<K: SharedKind, T> Lock<Shared<K>, T> {
     const_fn! {
         /// A new, unarmed shared lock holding `t`: plain bytes, to be placed in a
@@ -313,6 +302,28 @@ impl<K: SharedKind, T> Lock<Shared<K>, T> {
 }
 
 impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
+    /// The [`SharedLockResult`] of a raw acquisition's result, made directly (no intermediate
+    /// enum on the lock path).
+    #[inline(always)]
+    fn shared(&self, acquired: Result<(), Error>) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
+        match acquired {
+            Ok(()) => {
+                // SAFETY: this thread has just acquired the mutex.
+                let guard = unsafe { self.guard() };
+                if self.poison.is_poisoned() {
+                    Err(SharedLockError::Poisoned(PoisonError::new(guard)))
+                } else {
+                    Ok(guard)
+                }
+            }
+            // SAFETY: a robust mutex is acquired when it reports its owner's death.
+            Err(Error::OwnerDied) => Err(SharedLockError::OwnerDied(OwnerDied {
+                guard: unsafe { self.guard() },
+            })),
+            Err(e) => Err(SharedLockError::Failed(e)),
+        }
+    }
+
     /// Blocks until the lock is acquired (`pthread_mutex_lock`).
     ///
     /// # Errors
@@ -323,7 +334,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     #[doc(alias = "pthread_mutex_lock")]
     #[inline]
     pub fn lock(&self) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
-        shared(self.acquire())
+        self.shared(RawLock::lock(&self.raw))
     }
 
     /// Acquires the lock if it is free (or, for the recursive kind, held by this thread),
@@ -334,7 +345,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     #[doc(alias = "pthread_mutex_trylock")]
     #[inline]
     pub fn try_lock(&self) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
-        shared(self.try_acquire())
+        self.shared(RawLock::try_lock(&self.raw))
     }
 
     /// Blocks until the lock is acquired or `dur` has passed (`pthread_mutex_clocklock` on
@@ -344,7 +355,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     /// As [`lock`](Self::lock), and `Failed(Error::TimedOut)` when `dur` passes first.
     #[doc(alias = "pthread_mutex_clocklock")]
     pub fn lock_timeout(&self, dur: Duration) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
-        shared(self.acquire_for(dur))
+        self.shared(RawLock::lock_for(&self.raw, dur))
     }
 
     /// Whether the lock is poisoned: a thread of some process panicked while holding it.

@@ -59,17 +59,35 @@ pub enum How {
 }
 
 /// `pthread_sigmask`: changes the calling thread's mask; the previous one.
+#[inline]
 pub fn sigmask(how: How, set: &RawSigSet) -> Result<RawSigSet, Error> {
-    let how = match how {
-        How::Block => libc::SIG_BLOCK,
-        How::Unblock => libc::SIG_UNBLOCK,
-        How::Set => libc::SIG_SETMASK,
-    };
-    let mut old = RawSigSet::empty();
-    // SAFETY: both sets are initialised and valid for the call.
-    match unsafe { libc::pthread_sigmask(how, &set.0, &mut old.0) } {
-        0 => Ok(old),
+    let mut old = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: `set` is initialised; `old` is valid for writes, and filled in on success.
+    match unsafe { libc::pthread_sigmask(how.raw(), &set.0, old.as_mut_ptr()) } {
+        // SAFETY: written by the successful call.
+        0 => Ok(RawSigSet(unsafe { old.assume_init() })),
         e => Err(Error::from_errno(e)),
+    }
+}
+
+/// `pthread_sigmask` without asking for the previous mask (to restore one).
+#[inline]
+pub fn set_mask_only(how: How, set: &RawSigSet) -> Result<(), Error> {
+    // SAFETY: `set` is initialised; a null `oldset` is allowed.
+    match unsafe { libc::pthread_sigmask(how.raw(), &set.0, std::ptr::null_mut()) } {
+        0 => Ok(()),
+        e => Err(Error::from_errno(e)),
+    }
+}
+
+impl How {
+    #[inline]
+    fn raw(self) -> libc::c_int {
+        match self {
+            How::Block => libc::SIG_BLOCK,
+            How::Unblock => libc::SIG_UNBLOCK,
+            How::Set => libc::SIG_SETMASK,
+        }
     }
 }
 
