@@ -676,6 +676,47 @@ fn robust_stress_child_killed_at_random() -> Outcome {
     Passed
 }
 
+/// The shared errorcheck kind reports misuse as the in-process one does: a relock is
+/// `Deadlock`, a foreign unlock `NotOwner`; the shared recursive kind re-enters (glibc's
+/// count).
+fn errorcheck_and_recursive_semantics_in_a_region() -> Outcome {
+    #[repr(C)]
+    struct Both {
+        e: SharedErrorCheckLocker<u32>,
+        r: SharedRecursiveLocker<AtomicU32>,
+    }
+    // SAFETY: #[repr(C)], shared primitives only.
+    unsafe impl ShmSafe for Both {}
+    let region = ShmBox::anonymous(Both {
+        e: SharedErrorCheckLocker::new(0),
+        r: SharedRecursiveLocker::new(AtomicU32::new(0)),
+    })
+    .unwrap();
+    let g = region.e.lock().unwrap();
+    assert_eq!(
+        region.e.lock().map(|_| ()).unwrap_err().error(),
+        Some(Error::Deadlock)
+    );
+    let foreign = std::thread::scope(|s| {
+        // SAFETY: this thread holds no guard of the lock.
+        s.spawn(|| unsafe { region.e.force_unlock() })
+            .join()
+            .unwrap()
+    });
+    assert_eq!(foreign, Err(Error::NotOwner));
+    std::mem::forget(g);
+    // SAFETY: the only guard was forgotten.
+    assert_eq!(unsafe { region.e.force_unlock() }, Ok(()));
+    assert!(region.e.try_lock().is_ok());
+    let outer = region.r.lock().unwrap();
+    let inner = region.r.lock().unwrap();
+    inner.store(3, SeqCst);
+    drop(inner);
+    assert_eq!(outer.load(SeqCst), 3);
+    drop(outer);
+    Passed
+}
+
 /// `Debug` of a shared lock never takes it: a dead holder's `OwnerDied` is still there for
 /// the next real lock (taking and dropping it unrepaired would make it not recoverable).
 fn debug_never_takes_a_shared_lock() -> Outcome {
@@ -799,6 +840,10 @@ fn main() {
         (
             "debug_never_takes_a_shared_lock",
             debug_never_takes_a_shared_lock,
+        ),
+        (
+            "errorcheck_and_recursive_semantics_in_a_region",
+            errorcheck_and_recursive_semantics_in_a_region,
         ),
         (
             "arming_survives_dead_stuck_and_corrupt_armers",

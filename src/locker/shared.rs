@@ -289,6 +289,28 @@ impl<G> fmt::Debug for OwnerDied<G> {
     }
 }
 
+impl<T: ?Sized> Lock<Shared<kind::ErrorCheck>, T> {
+    /// Unlocks the mutex without a guard, as [`ErrorCheckLocker::force_unlock`]: for a guard
+    /// given up with [`std::mem::forget`].
+    ///
+    /// # Errors
+    /// [`Error::NotOwner`] if the calling thread does not hold the mutex (nothing changes);
+    /// [`Error::NotInRegion`] outside a region.
+    ///
+    /// # Safety
+    /// If the calling thread holds the mutex, no guard of it may still be alive: after this
+    /// call another thread or process can lock it and reach the data while that guard still
+    /// could.
+    ///
+    /// [`ErrorCheckLocker::force_unlock`]: crate::ErrorCheckLocker::force_unlock
+    #[doc(alias = "pthread_mutex_unlock")]
+    pub unsafe fn force_unlock(&self) -> Result<(), Error> {
+        // SAFETY: an errorcheck mutex checks ownership itself (EPERM for a non-owner); the
+        // caller guarantees no live guard when this thread is the owner.
+        unsafe { self.raw.armed()?.unlock() }
+    }
+}
+
 impl<K: SharedKind, T> Lock<Shared<K>, T> {
     const_fn! {
         /// A new, unarmed shared lock holding `t`: plain bytes, to be placed in a
