@@ -63,6 +63,7 @@ mod error;
 mod fork_registry;
 mod locker;
 mod poison;
+mod publication;
 mod sem;
 mod shim;
 #[cfg(all(not(loom), target_has_atomic = "64"))]

@@ -18,6 +18,9 @@ pub enum Mutation {
     WaitWhileOnce = 2,
     /// `Cond` never refuses a second mutex, so two mutexes can be used with it at once.
     BindNeverRefuses = 3,
+    /// A region's creator publishes its value with a relaxed store of the ready state, so an
+    /// opener that sees the region ready may not see the value.
+    PublishRelaxed = 4,
 }
 
 #[cfg(loom)]
@@ -65,3 +68,7 @@ pub(crate) fn active(mutation: Mutation) -> bool {
 /// `prepare`, `parent` and `child` from model threads).
 #[cfg(loom)]
 pub use crate::fork_registry::{Registration, Registry};
+
+/// The region publication protocol, for the model checks.
+#[cfg(loom)]
+pub use crate::publication::{Publication, Stage};

@@ -10,9 +10,9 @@
 //! through the [`const_fn!`] macro.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize};
 
 /// Declares a `const fn` that is a plain `fn` when compiled over the loom model.
 macro_rules! const_fn {

@@ -4,11 +4,12 @@
 //! assertions below keep this struct equal to it.
 
 use std::mem::{align_of, offset_of, size_of};
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use super::ShmSafe;
 use crate::error::Error;
+use crate::publication::{Publication, Stage};
 use crate::sys::shm::{process_exists, Mapping};
 
 /// The first 8 bytes of every region: the ASCII text `PSYNCSHM` (as a native-endian `u64`:
@@ -18,13 +19,6 @@ pub const MAGIC: u64 = u64::from_ne_bytes(*b"PSYNCSHM");
 pub const LAYOUT_VERSION: u32 = 1;
 /// The header's size in bytes.
 pub const HEADER_SIZE: usize = 64;
-
-/// `init_state`: the header is not written yet (the object is fresh from `ftruncate`).
-pub(super) const STATE_UNWRITTEN: u32 = 0;
-/// `init_state`: the header is written and `creator_pid` set; the value is being written.
-pub(super) const STATE_INITIALISING: u32 = 1;
-/// `init_state`: the value is written; the region is ready.
-pub(super) const STATE_READY: u32 = 2;
 
 /// The header, every field an atomic so that reading a header another process is writing (or
 /// scribbling over) is never a data race. All fields are native-endian.
@@ -36,8 +30,8 @@ pub(super) struct Header {
     data_size: AtomicU64,
     data_align: AtomicU64,
     fingerprint: AtomicU64,
-    init_state: AtomicU32,
-    creator_pid: AtomicI32,
+    /// `init_state` (offset 40) and `creator_pid` (offset 44): the publication protocol.
+    publication: Publication,
     data_offset: AtomicU64,
     total_len: AtomicU64,
 }
@@ -52,8 +46,8 @@ const _: () = {
     assert!(offset_of!(Header, data_size) == 16);
     assert!(offset_of!(Header, data_align) == 24);
     assert!(offset_of!(Header, fingerprint) == 32);
-    assert!(offset_of!(Header, init_state) == 40);
-    assert!(offset_of!(Header, creator_pid) == 44);
+    assert!(offset_of!(Header, publication) == 40);
+    assert!(size_of::<Publication>() == 8);
     assert!(offset_of!(Header, data_offset) == 48);
     assert!(offset_of!(Header, total_len) == 56);
 };
@@ -125,8 +119,8 @@ impl Header {
         unsafe { &*map.as_ptr().cast::<Header>() }
     }
 
-    /// Writes every field but the state and the pid (the state stays `STATE_UNWRITTEN`), then
-    /// `creator_pid` and `init_state = STATE_INITIALISING` (Release). The region is fresh:
+    /// Writes every field but the state and the pid (the state stays 0), then
+    /// `creator_pid` and `init_state = 1` (Release: [`Publication::begin`]). The region is fresh:
     /// zero-filled and seen by no opener past state 0.
     pub(super) fn begin_init<T: ShmSafe>(&self, pid: i32) {
         self.magic.store(MAGIC, Relaxed);
@@ -138,14 +132,13 @@ impl Header {
         self.data_offset
             .store(Layout::<T>::DATA_OFFSET as u64, Relaxed);
         self.total_len.store(Layout::<T>::TOTAL_LEN as u64, Relaxed);
-        self.creator_pid.store(pid, Relaxed);
-        self.init_state.store(STATE_INITIALISING, Release);
+        self.publication.begin(pid);
     }
 
-    /// Publishes the value written since [`Header::begin_init`]: `init_state = STATE_READY`
+    /// Publishes the value written since [`Header::begin_init`]: `init_state = 2`
     /// (Release).
     pub(super) fn finish_init(&self) {
-        self.init_state.store(STATE_READY, Release);
+        self.publication.finish();
     }
 
     /// One look at the state (Acquire, so a `Ready` makes the creator's writes visible), the
@@ -156,9 +149,9 @@ impl Header {
     /// - state 1: `Err(CreatorDied)` when the creator's pid no longer exists, else `Pending`;
     /// - state 2: `Ready`; any other state: `Err(CorruptHeader)`.
     pub(super) fn progress(&self) -> Result<Progress, Error> {
-        let state = self.init_state.load(Acquire);
+        let stage = self.publication.look();
         let magic = self.magic.load(Relaxed);
-        if state == STATE_UNWRITTEN {
+        if stage == Stage::Unwritten {
             return match magic {
                 0 | MAGIC => Ok(Progress::Pending),
                 found => Err(Error::BadMagic { found }),
@@ -174,9 +167,8 @@ impl Header {
                 expected: LAYOUT_VERSION,
             });
         }
-        match state {
-            STATE_INITIALISING => {
-                let pid = self.creator_pid.load(Relaxed);
+        match stage {
+            Stage::Initialising { creator: pid } => {
                 if pid <= 0 {
                     Err(Error::CorruptHeader("creator pid is not a process id"))
                 } else if process_exists(pid) {
@@ -185,8 +177,10 @@ impl Header {
                     Err(Error::CreatorDied { pid })
                 }
             }
-            STATE_READY => Ok(Progress::Ready),
-            _ => Err(Error::CorruptHeader("init state is not 0, 1 or 2")),
+            Stage::Ready => Ok(Progress::Ready),
+            Stage::Unwritten | Stage::Unknown(_) => {
+                Err(Error::CorruptHeader("init state is not 0, 1 or 2"))
+            }
         }
     }
 
