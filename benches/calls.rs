@@ -46,6 +46,8 @@
 
 mod common;
 
+use common::{median, quantile};
+
 use std::cell::Cell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -705,18 +707,6 @@ fn timed_batch(e: &Entry, n: u64) -> Duration {
 // ---------------------------------------------------------------------------------------------
 // Statistics and the table
 // ---------------------------------------------------------------------------------------------
-
-/// The `q` quantile (0..=1) of `xs` (nearest rank on the sorted values).
-fn quantile(xs: &[f64], q: f64) -> f64 {
-    let mut s = xs.to_vec();
-    s.sort_by(f64::total_cmp);
-    let i = ((s.len() - 1) as f64 * q).round() as usize;
-    s[i]
-}
-
-fn median(xs: &[f64]) -> f64 {
-    quantile(xs, 0.5)
-}
 
 fn print_table(entries: &[Entry], ns: &[Vec<f64>]) {
     println!(

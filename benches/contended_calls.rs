@@ -61,6 +61,8 @@
 
 mod common;
 
+use common::{median, quantile};
+
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -340,18 +342,6 @@ fn worker(id: usize, w: &Worker, done: &Done) {
 // ---------------------------------------------------------------------------------------------
 // Statistics and the tables
 // ---------------------------------------------------------------------------------------------
-
-/// The `q` quantile (0..=1) of `xs` (nearest rank on the sorted values).
-fn quantile(xs: &[f64], q: f64) -> f64 {
-    let mut s = xs.to_vec();
-    s.sort_by(f64::total_cmp);
-    let i = ((s.len() - 1) as f64 * q).round() as usize;
-    s[i]
-}
-
-fn median(xs: &[f64]) -> f64 {
-    quantile(xs, 0.5)
-}
 
 /// `median [p25-p75]` of `xs`, with `digits` decimals.
 fn spread(xs: &[f64], digits: usize) -> String {

@@ -180,10 +180,10 @@ impl Registry {
         run(entries.iter(), |e| &e.parent);
         entries.retain(|e| !e.dropped.load(Relaxed));
         FORK_DEPTH.with(|d| d.set(0));
+        // The unlock is refused only after a fork from inside a handler re-initialised the
+        // lock in the child: nothing to release then.
         // SAFETY: `prepare` took the lock on this thread and forgot its guard; the reference
         // above is not used after this.
-        // (Refused only after a fork from inside a handler re-initialised it in the child:
-        // nothing to release then.)
         let _ = unsafe { self.entries.force_unlock() };
     }
 

@@ -845,3 +845,20 @@ impl<M: Monitor> Semaphore for MonitorSem<M> {
         self.0.wait_then(|v| *v > 0, |v| *v -= 1);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Statistics (the interleaved drivers)
+// ---------------------------------------------------------------------------------------------
+
+/// The `q` quantile (0..=1) of `xs` (nearest rank on the sorted values).
+pub fn quantile(xs: &[f64], q: f64) -> f64 {
+    let mut s = xs.to_vec();
+    s.sort_by(f64::total_cmp);
+    let i = ((s.len() - 1) as f64 * q).round() as usize;
+    s[i]
+}
+
+/// The median of `xs`.
+pub fn median(xs: &[f64]) -> f64 {
+    quantile(xs, 0.5)
+}
