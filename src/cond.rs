@@ -2,18 +2,18 @@
 
 use std::fmt;
 use std::ops::DerefMut;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::{LockResult, PoisonError};
 use std::time::Duration;
 
-use crate::armed::Armed;
 use crate::error::fatal;
 use crate::error::Error;
 use crate::locker::kind::{Exclusive, InProcess, Shared, SharedKind};
+use crate::locker::raw::RawLock;
 use crate::locker::{Guard, OwnerDied, SharedLockError, SharedLockResult};
 use crate::model_check::{self, Mutation};
-use crate::shim::{const_fn, AtomicUsize};
-use crate::sys::{CondAttr, Deadline, RawCond, RawMutex};
+use crate::shim::{const_fn, AtomicU32, AtomicUsize};
+use crate::sys::{Deadline, Futex, RawCond, RawMutex, Scope};
 
 mod sealed {
     use crate::sys::RawMutex;
@@ -388,28 +388,62 @@ impl fmt::Debug for Cond {
     }
 }
 
-/// A condition variable over a process-shared `pthread_cond_t` (`PTHREAD_PROCESS_SHARED`,
-/// clock `CLOCK_MONOTONIC`), for a shared-memory region ([`ShmBox`](crate::ShmBox)), with the
+/// A condition variable for a shared-memory region ([`ShmBox`](crate::ShmBox)), with the
 /// std-shaped API of [`Cond`], waiting with the guards of the shared exclusive locks
-/// ([`SharedLocker`](crate::SharedLocker), [`SharedErrorCheckLocker`](crate::SharedErrorCheckLocker)).
+/// ([`SharedLocker`](crate::SharedLocker), [`SharedErrorCheckLocker`](crate::SharedErrorCheckLocker)),
+/// on a protocol of the crate's own over a process-shared futex word, so that **a process
+/// killed at any instant of a wait or a notification leaves nothing behind**: no later notify
+/// hangs, no live waiter misses a wake-up.
 ///
-/// Every wait reacquires a robust mutex, so it returns a [`SharedLockResult`]: a holder that
-/// died while this thread waited hands it the guard in [`SharedLockError::OwnerDied`]
-/// (`pthread_cond_wait` reports `EOWNERDEAD` too), and a poisoned lock gives
-/// [`SharedLockError::Poisoned`].
+/// It is not a `pthread_cond_t`: glibc's process-shared condvar (2.25 to 2.36 at least) lets a
+/// waiter that is killed while blocked keep a group reference (`__g_refs`) that nobody
+/// releases, and the next notification that must switch glibc's waiter groups then waits for
+/// it forever (sourceware bug 21422); a notifier killed inside `pthread_cond_broadcast` can
+/// die holding the condvar's internal lock. The protocol here keeps no per-waiter state in
+/// shared memory:
 ///
-/// Built unarmed by [`SharedCond::new`]; its first use inside a region initialises it in place.
-/// Used outside a region, a wait fails with [`Error::NotInRegion`] and a notification does
-/// nothing.
+/// - **wait**: with the mutex held, add one to `waiters`, read `seq`; release the mutex; sleep
+///   on `seq` while it still holds the value read (`FUTEX_WAIT_BITSET` without
+///   `FUTEX_PRIVATE_FLAG`, with an absolute `CLOCK_MONOTONIC` deadline for the timed forms);
+///   subtract one from `waiters`; take the mutex again (a holder that died meanwhile reaches
+///   the waiter as [`SharedLockError::OwnerDied`], exactly as a lock does).
+/// - **notify**: if `waiters` is 0, nothing (no system call); else add one to `seq` and wake
+///   one (`notify_one`) or every (`notify_all`) sleeper on it (`FUTEX_WAKE`).
 ///
-/// Unlike [`Cond`], it does not check that all its waiters use one mutex: the waiters may be in
+/// A waiter reads `seq` before it releases the mutex, so a notification made after that
+/// (by a notifier that changed the waited-for state under the mutex) changes `seq` before the
+/// waiter can sleep on the old value, or wakes it from that sleep: no wake-up is lost. A
+/// waiter killed while asleep is removed from the futex queue by the kernel; one killed
+/// anywhere in a wait leaves `waiters` one too high, which only makes later notifications
+/// make a (harmless) wake-up system call. A notifier killed anywhere leaves at most a `seq`
+/// bumped without a wake, which is a spurious wake-up for nobody. Every word is valid at any
+/// value, so there is nothing to arm and nothing a dead process can leave half-made: the
+/// condvar is two `u32`s, usable at once (also outside a region: its futex words work in any
+/// memory). A waiter that was woken and then dies before it retakes the mutex takes that
+/// wake-up with it, as a thread woken by `notify_one` that then exits would: callers that must
+/// not depend on one particular waiter use `notify_all` or timed waits.
+///
+/// Wake-ups may be spurious (wait in a loop, or use [`SharedCond::wait_while`]). Unlike
+/// [`Cond`], it does not check that all its waiters use one mutex: the waiters may be in
 /// other processes, where addresses mean nothing here. Using two mutexes with it at once is
 /// undefined in POSIX; keep each `SharedCond` beside the one lock it is used with.
+///
+/// Layout (for C programs, which may wait and notify on the same object by the same steps):
+/// `#[repr(C)] { seq: u32, waiters: u32 }`, 8 bytes, aligned to 4, both native-endian and
+/// accessed atomically; see [`shm`](crate::shm).
 #[doc(alias = "pthread_cond_t")]
 #[doc(alias = "PTHREAD_PROCESS_SHARED")]
-#[repr(transparent)]
+#[repr(C)]
 pub struct SharedCond {
-    raw: Armed<RawCond>,
+    /// The sequence word: moved by every notification that finds a waiter; the futex waiters
+    /// sleep on.
+    seq: Futex,
+    /// How many processes' threads may be inside a wait (one too many per waiter that died
+    /// inside one).
+    waiters: AtomicU32,
+    /// A waiter sleeps on `seq`'s address: moving it (with waiters in other processes) would
+    /// strand them, so no safe `&mut` to it is handed out, as for the other shared primitives.
+    _pinned: std::marker::PhantomPinned,
 }
 
 /// A guard a [`SharedCond`] waits with.
@@ -417,46 +451,69 @@ type SharedGuard<'a, K, T> = Guard<'a, Shared<K>, T>;
 
 impl SharedCond {
     const_fn! {
-        /// A new, unarmed shared condition variable, to be placed in a region.
+        /// A new shared condition variable (two zero words), to be placed in a region.
         pub const fn new() -> SharedCond {
-            SharedCond { raw: Armed::new(RawCond::new()) }
+            SharedCond {
+                seq: Futex::new(0),
+                waiters: AtomicU32::new(0),
+                _pinned: std::marker::PhantomPinned,
+            }
         }
     }
 
-    fn raw(&self) -> Result<&RawCond, Error> {
-        self.raw.get(|place| {
-            let attr = CondAttr {
-                pshared: true,
-                monotonic: true,
-            };
-            // SAFETY: `place` is the condvar's final address inside a region (checked by
-            // `Armed`), claimed by this thread alone until it is published.
-            unsafe { RawCond::init(place, &attr) }
-        })
+    /// The protocol's wait (see the type's docs): releases the guard's lock, sleeps until
+    /// notified (or `deadline`), retakes the lock. Returns the guard, the retake's result and
+    /// whether the deadline passed.
+    fn wait_raw<'a, K, T>(
+        &self,
+        guard: SharedGuard<'a, K, T>,
+        deadline: Option<&Deadline>,
+    ) -> (SharedGuard<'a, K, T>, Result<(), Error>, bool)
+    where
+        K: SharedKind + Exclusive,
+        T: ?Sized,
+    {
+        // Not dropped while the lock is released: an unwinding in between (a model run torn
+        // down) must not unlock a mutex this thread does not hold.
+        let guard = std::mem::ManuallyDrop::new(guard);
+        let raw = Guard::raw_lock(&guard);
+        self.waiters.fetch_add(1, SeqCst);
+        let broken = model_check::active(Mutation::CondSeqAfterUnlock);
+        let mut seen = if broken { 0 } else { self.seq.load(SeqCst) };
+        // SAFETY: the guard proves this thread holds the lock, once (an exclusive kind); the
+        // guard is not used or dropped until the lock is retaken below (the caller forgets
+        // it if the retake fails).
+        unsafe { RawLock::unlock(raw) };
+        if broken {
+            // Deliberately broken (model checks only): `seq` read after the release, so a
+            // notification made in between is missed.
+            seen = self.seq.load(SeqCst);
+        }
+        let timed_out = self.seq.wait(seen, deadline, Scope::Shared);
+        self.waiters.fetch_sub(1, SeqCst);
+        let relocked = RawLock::lock(raw);
+        (
+            std::mem::ManuallyDrop::into_inner(guard),
+            relocked,
+            timed_out,
+        )
     }
 
-    /// What a wait that returned `result` with the mutex of `guard` gives back.
-    fn after_wait<G, R>(
+    /// What a wait whose retake of the mutex of `guard` returned `relocked` gives back.
+    fn after_wait<G>(
         guard: G,
-        result: Result<R, Error>,
+        relocked: Result<(), Error>,
         poisoned: impl FnOnce(&G) -> bool,
-        with: impl FnOnce(G, R) -> G,
-    ) -> SharedLockResult<G>
-    where
-        R: Default,
-    {
-        match result {
-            Ok(r) if poisoned(&guard) => Err(SharedLockError::Poisoned(
-                std::sync::PoisonError::new(with(guard, r)),
+    ) -> SharedLockResult<G> {
+        match relocked {
+            Ok(()) if poisoned(&guard) => Err(SharedLockError::Poisoned(
+                std::sync::PoisonError::new(guard),
             )),
-            Ok(r) => Ok(with(guard, r)),
+            Ok(()) => Ok(guard),
             // The mutex was reacquired: its previous holder died.
-            Err(Error::OwnerDied) => Err(SharedLockError::OwnerDied(OwnerDied::new(with(
-                guard,
-                R::default(),
-            )))),
+            Err(Error::OwnerDied) => Err(SharedLockError::OwnerDied(OwnerDied::new(guard))),
             Err(e) => {
-                // Not reacquired (`ENOTRECOVERABLE`, ...): the guard must not unlock it.
+                // Not reacquired (`ENOTRECOVERABLE`): the guard must not unlock it.
                 std::mem::forget(guard);
                 Err(SharedLockError::Failed(e))
             }
@@ -464,14 +521,13 @@ impl SharedCond {
     }
 
     /// Waits on `guard`'s mutex: releases it, sleeps until notified (or woken spuriously),
-    /// and reacquires it (`pthread_cond_wait`).
+    /// and reacquires it (`pthread_cond_wait`'s role).
     ///
     /// # Errors
     /// [`SharedLockError::OwnerDied`] or [`SharedLockError::Poisoned`] with the guard when
     /// the mutex was reacquired in that state; [`SharedLockError::Failed`] with
     /// [`Error::NotRecoverable`] when it could not be reacquired (the guard is gone, the
-    /// lock not held); [`Error::NotInRegion`] when this condvar is outside a region (the
-    /// guard is dropped, releasing the lock).
+    /// lock not held).
     #[doc(alias = "pthread_cond_wait")]
     pub fn wait<'a, K, T>(
         &self,
@@ -481,13 +537,8 @@ impl SharedCond {
         K: SharedKind + Exclusive,
         T: ?Sized,
     {
-        let raw = match self.raw() {
-            Ok(raw) => raw,
-            Err(e) => return Err(SharedLockError::Failed(e)),
-        };
-        // SAFETY: the guard proves this thread holds the mutex, once (an exclusive kind).
-        let result = unsafe { raw.wait(Guard::raw_mutex(&guard)) };
-        Self::after_wait(guard, result, |g| Guard::lock_is_poisoned(g), |g, ()| g)
+        let (guard, relocked, _) = self.wait_raw(guard, None);
+        Self::after_wait(guard, relocked, |g| Guard::lock_is_poisoned(g))
     }
 
     /// Waits while `condition` returns `true`, checking it before the first wait and after
@@ -509,7 +560,7 @@ impl SharedCond {
         wait_while_loop(guard, condition, |g| self.wait(g))
     }
 
-    /// Waits at most `dur` (`pthread_cond_clockwait` on `CLOCK_MONOTONIC`).
+    /// Waits at most `dur`, on `CLOCK_MONOTONIC` (`pthread_cond_clockwait`'s role).
     ///
     /// # Errors
     /// As [`SharedCond::wait`].
@@ -535,22 +586,8 @@ impl SharedCond {
         K: SharedKind + Exclusive,
         T: ?Sized,
     {
-        let raw = match self.raw() {
-            Ok(raw) => raw,
-            Err(e) => return Err(SharedLockError::Failed(e)),
-        };
-        // SAFETY: as in `wait`.
-        let result = unsafe { raw.wait_until(Guard::raw_mutex(&guard), deadline) };
-        let mut timed_out = false;
-        let out = Self::after_wait(
-            guard,
-            result,
-            |g| Guard::lock_is_poisoned(g),
-            |g, t: bool| {
-                timed_out = t;
-                g
-            },
-        );
+        let (guard, relocked, timed_out) = self.wait_raw(guard, Some(deadline));
+        let out = Self::after_wait(guard, relocked, |g| Guard::lock_is_poisoned(g));
         map_shared(out, |g| (g, WaitTimeoutResult(timed_out)))
     }
 
@@ -575,21 +612,27 @@ impl SharedCond {
         wait_timeout_while_loop(guard, condition, |g| self.wait_until(g, &deadline))
     }
 
-    /// Wakes one waiter, in any process (`pthread_cond_signal`). Outside a region: nothing.
+    /// Wakes one waiter, in any process (`pthread_cond_signal`'s role). Never blocks.
     #[doc(alias = "pthread_cond_signal")]
+    #[inline]
     pub fn notify_one(&self) {
-        if let Ok(raw) = self.raw() {
-            raw.notify_one();
-        }
+        self.notify(1);
     }
 
-    /// Wakes every waiter, in every process (`pthread_cond_broadcast`). Outside a region:
-    /// nothing.
+    /// Wakes every waiter, in every process (`pthread_cond_broadcast`'s role). Never blocks.
     #[doc(alias = "pthread_cond_broadcast")]
+    #[inline]
     pub fn notify_all(&self) {
-        if let Ok(raw) = self.raw() {
-            raw.notify_all();
+        self.notify(i32::MAX);
+    }
+
+    #[inline]
+    fn notify(&self, n: i32) {
+        if self.waiters.load(SeqCst) == 0 {
+            return;
         }
+        self.seq.fetch_add(1, SeqCst);
+        self.seq.wake(n, Scope::Shared);
     }
 }
 

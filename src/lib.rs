@@ -55,15 +55,16 @@
 #[cfg(not(all(target_os = "linux", target_env = "gnu", target_pointer_width = "64")))]
 compile_error!("pthread-sync supports Linux with glibc on 64-bit targets only");
 
-mod armed;
 #[cfg(not(loom))]
 pub mod atfork;
 mod cond;
 mod error;
 mod fork_registry;
 mod locker;
+mod placed;
 mod poison;
 mod publication;
+mod regions;
 mod sem;
 mod shim;
 #[cfg(all(not(loom), target_has_atomic = "64"))]

@@ -21,6 +21,9 @@ pub enum Mutation {
     /// A region's creator publishes its value with a relaxed store of the ready state, so an
     /// opener that sees the region ready may not see the value.
     PublishRelaxed = 4,
+    /// `SharedCond`'s waiter reads the sequence word after releasing the mutex instead of
+    /// before, so a notification made in between is lost.
+    CondSeqAfterUnlock = 5,
 }
 
 #[cfg(loom)]

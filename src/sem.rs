@@ -5,11 +5,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::armed::Armed;
-
 use crate::error::{fatal, Error};
+use crate::placed::Placed;
 use crate::shim::const_fn;
-use crate::sys::{self, RawSem};
+use crate::sys::{self, RawSem, SemAttr};
 
 /// A counting semaphore over an unnamed POSIX `sem_t`.
 ///
@@ -46,7 +45,7 @@ pub type SharedSem = Semaphore<placement::Shared>;
 
 /// Where a semaphore lives: the `P` of [`Semaphore<P>`](Semaphore).
 pub mod placement {
-    use super::{Armed, Error, RawSem};
+    use super::{Error, Placed, RawSem, SemAttr};
 
     /// In this process only: a process-private `sem_t`, built by a `const fn`.
     pub struct Private {
@@ -56,7 +55,7 @@ pub mod placement {
     /// In a shared-memory region: a process-shared `sem_t`, armed in place on first use.
     #[repr(C)]
     pub struct Shared {
-        pub(super) raw: Armed<RawSem>,
+        pub(super) raw: Placed<RawSem>,
         pub(super) initial: u32,
     }
 
@@ -87,10 +86,9 @@ pub mod placement {
         const NAME: &'static str = "SharedSem";
         #[inline(always)]
         fn raw(&self) -> Result<&RawSem, Error> {
-            self.raw.get(|place| {
-                // SAFETY: `place` is the semaphore's final address inside a region (checked
-                // by `Armed`), claimed by this thread alone until it is published.
-                unsafe { RawSem::init(place, true, self.initial) }
+            self.raw.get(&SemAttr {
+                pshared: true,
+                value: self.initial,
             })
         }
         fn value_before_use(&self) -> u32 {
@@ -195,7 +193,7 @@ impl SharedSem {
             }
             match RawSem::new(0) {
                 Ok(raw) => Ok(Semaphore {
-                    place: placement::Shared { raw: Armed::new(raw), initial: value },
+                    place: placement::Shared { raw: Placed::new(raw), initial: value },
                 }),
                 Err(e) => Err(e),
             }

@@ -1,11 +1,12 @@
 //! The one place that chooses between real and model (loom) primitives for the wrappers.
 //!
-//! The wrappers (`locker/`, `cond.rs`, `sem.rs`, `armed.rs`, `poison.rs`) import their
+//! The wrappers (`locker/`, `cond.rs`, `sem.rs`, `placed.rs`, `poison.rs`) import their
 //! atomics, thread-locals and process hooks from here, so none of them carries a `cfg(loom)`.
 //! Besides this file, `cfg(loom)` appears only where the model build is assembled:
-//! `sys/mod.rs` (which backend), `lib.rs` (which modules: no `shm` in the model, the
-//! `model_check` switches public), `model_check.rs` (the switches themselves), and two
-//! dead-code allowances in `error.rs` (errno mapping the model never uses). Under loom,
+//! `sys/mod.rs` (which backend), `regions/mod.rs` (the table of regions, or its constant
+//! stand-in: in the model every object is in a region), `lib.rs` (which modules: no `shm` in
+//! the model, the `model_check` switches public), `model_check.rs` (the switches themselves),
+//! and two dead-code allowances in `error.rs` (errno mapping the model never uses). Under loom,
 //! `const fn` constructors become plain `fn`s (loom's types have no `const` constructors)
 //! through the [`const_fn!`] macro.
 
@@ -55,32 +56,6 @@ pub(crate) fn process_alive(pid: u32) -> bool {
 }
 #[cfg(loom)]
 pub(crate) fn process_alive(_pid: u32) -> bool {
-    true
-}
-
-/// Whether `[addr, addr + len)` lies in a shared-memory region this process mapped through
-/// the crate (the only places a process-shared object may be armed).
-#[cfg(not(loom))]
-pub(crate) fn in_region(addr: usize, len: usize) -> bool {
-    crate::shm::registry::contains(addr, len)
-}
-/// In the model, objects made inside the model stand for objects in a region.
-#[cfg(loom)]
-pub(crate) fn in_region(_addr: usize, _len: usize) -> bool {
-    true
-}
-
-/// Keeps the region holding `[addr, addr + len)` mapped for the rest of the process (a robust
-/// mutex in it is, or was, on a thread's robust list); whether the object is in a region at
-/// all. Cheap when the same region was pinned last by this thread.
-#[cfg(not(loom))]
-#[inline(always)]
-pub(crate) fn keep_mapped(addr: usize, len: usize) -> bool {
-    crate::shm::registry::keep_mapped(addr, len)
-}
-#[cfg(loom)]
-#[inline(always)]
-pub(crate) fn keep_mapped(_addr: usize, _len: usize) -> bool {
     true
 }
 

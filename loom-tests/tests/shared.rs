@@ -114,3 +114,107 @@ fn relaxed_publication_is_rejected() {
     eprintln!("loom's report: {report}");
     assert!(report.contains("Causality violation"), "{report}");
 }
+
+/// A waiter (a thread standing for a process) waits on a `SharedCond` for a flag, under a
+/// `SharedLocker`; the main thread sets the flag under the lock, then notifies (`notify_one`
+/// or `notify_all`), then joins the waiter. The waiter must return: a lost wake-up leaves it
+/// asleep forever, which loom reports as a deadlock (of the join).
+fn shared_cond_hand_off(all: bool) {
+    use pthread_sync::SharedCond;
+    let state = Arc::new((SharedLocker::new(false), SharedCond::new()));
+    // Armed first: arming races are modelled elsewhere, and a waiting armer gives up.
+    drop(state.0.lock().unwrap());
+    let waiter = {
+        let state = Arc::clone(&state);
+        thread::spawn(move || {
+            let guard = state
+                .1
+                .wait_while(state.0.lock().unwrap(), |ready| !*ready)
+                .unwrap();
+            assert!(*guard);
+        })
+    };
+    *state.0.lock().unwrap() = true;
+    if all {
+        state.1.notify_all();
+    } else {
+        state.1.notify_one();
+    }
+    waiter.join().unwrap();
+}
+
+#[test]
+fn shared_cond_loses_no_wakeup() {
+    common::check(|| shared_cond_hand_off(false));
+    common::check(|| shared_cond_hand_off(true));
+}
+
+/// Two waiters, one `notify_one` per item: each waiter takes one item; none is left asleep.
+fn shared_cond_two_waiters() {
+    use pthread_sync::SharedCond;
+    let state = Arc::new((SharedLocker::new(0u32), SharedCond::new()));
+    drop(state.0.lock().unwrap());
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let state = Arc::clone(&state);
+            thread::spawn(move || {
+                let mut items = state
+                    .1
+                    .wait_while(state.0.lock().unwrap(), |n| *n == 0)
+                    .unwrap();
+                *items -= 1;
+            })
+        })
+        .collect();
+    for _ in 0..2 {
+        *state.0.lock().unwrap() += 1;
+        state.1.notify_one();
+    }
+    for w in waiters {
+        w.join().unwrap();
+    }
+    assert_eq!(*state.0.lock().unwrap(), 0);
+}
+
+#[test]
+fn shared_cond_wakes_each_waiter() {
+    let mut builder = loom::model::Builder::new();
+    // Three threads, each with a wait loop: bound 2 keeps it to seconds.
+    builder.preemption_bound = Some(2);
+    builder.check(shared_cond_two_waiters);
+}
+
+/// The mutant run of [`shared_cond_reading_seq_after_unlock_is_rejected`], in a child
+/// process: loom reports the lost wake-up as a deadlock of the waiter, from inside the
+/// waiter's thread, and its runtime cannot unwind from there (it aborts the process), so the
+/// report is read from the child's output.
+#[test]
+#[ignore = "run by shared_cond_reading_seq_after_unlock_is_rejected, in a child process"]
+fn mutant_shared_cond_seq_after_unlock() {
+    pthread_sync::model_check::set_mutation(Some(Mutation::CondSeqAfterUnlock));
+    common::check(|| shared_cond_hand_off(false));
+}
+
+#[test]
+fn shared_cond_reading_seq_after_unlock_is_rejected() {
+    // Correct: passes (above). Broken: the waiter reads the sequence word after releasing the
+    // mutex; the flag, the bump and the wake can all fall in between, and the waiter then
+    // sleeps on the new value forever.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "mutant_shared_cond_seq_after_unlock",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "loom accepted a waiter that reads the sequence word after unlocking"
+    );
+    assert!(report.contains("deadlock"), "{report}");
+}

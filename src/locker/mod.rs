@@ -444,6 +444,12 @@ impl<'a, K: Kind, T: ?Sized> Guard<'a, K, T> {
         unsafe { this.lock.raw.mutex() }
     }
 
+    /// The kind's raw lock (for `SharedCond`, which releases and retakes it around a wait).
+    #[inline(always)]
+    pub(crate) fn raw_lock(this: &Self) -> &'a K::Raw {
+        &this.lock.raw
+    }
+
     #[inline(always)]
     pub(crate) fn lock_is_poisoned(this: &Self) -> bool {
         this.lock.poison.is_poisoned()

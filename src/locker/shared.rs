@@ -9,10 +9,11 @@ use std::time::Duration;
 use super::kind::{self, Exclusive, Kind};
 use super::raw::RawLock;
 use super::{Guard, Lock};
-use crate::armed::Armed;
 use crate::error::Error;
+use crate::placed::Placed;
 use crate::poison::{Flag, Policy};
-use crate::shim::{self, const_fn};
+use crate::regions;
+use crate::shim::const_fn;
 use crate::sys::{MutexAttr, MutexType, Protocol, RawMutex};
 
 /// The process-shared placement of kind `K`: `Lock<Shared<K>, T>` is a lock of `K`'s type
@@ -89,10 +90,10 @@ impl<K: SharedKind> Kind for Shared<K> {}
 impl<K: SharedKind + Exclusive> Exclusive for Shared<K> {}
 
 /// A robust, process-shared pthread mutex of `K`'s type, armed in place on first use.
-/// `!Unpin` (through `Armed`): see [`Shared`].
+/// `!Unpin` (through `Placed`): see [`Shared`].
 #[repr(transparent)]
 pub struct Robust<K> {
-    mutex: Armed<RawMutex>,
+    mutex: Placed<RawMutex>,
     _kind: PhantomData<fn() -> K>,
 }
 
@@ -101,31 +102,42 @@ impl<K: SharedKind> Robust<K> {
         #[inline(always)]
         const fn new_const() -> Robust<K> {
             // Any bytes do: arming initialises the mutex in place with `K::TYPE`.
-            Robust { mutex: Armed::new(RawMutex::new(K::TYPE)), _kind: PhantomData }
+            Robust { mutex: Placed::new(RawMutex::new(K::TYPE)), _kind: PhantomData }
         }
     }
 
-    /// The mutex, armed now if this is its first use. It must be inside a region this
-    /// process mapped, checked on every use (an armed mutex moved out of its region through
-    /// some `&mut` would be refused here, never locked at its new address); that region is
-    /// kept mapped from here on (see `shm::registry::keep_mapped`), since locking links the
-    /// mutex into the thread's robust list.
+    /// Every attribute of the mutex.
+    const ATTR: MutexAttr = MutexAttr {
+        ty: K::TYPE,
+        pshared: true,
+        robust: true,
+        protocol: Protocol::None,
+    };
+
+    /// Acquires the mutex with `acquire`, arming it first if this is its first use. It must
+    /// be inside a live region this process mapped, checked on every use (an armed mutex
+    /// moved out of its region through some `&mut` would be refused here, never locked at its
+    /// new address); an acquisition (also one that finds the owner dead) is counted in the
+    /// region's holds (`crate::regions`), since it links the mutex into this thread's robust
+    /// list: a region is never unmapped while one of its robust mutexes is held.
     #[inline(always)]
+    fn acquire(&self, acquire: impl FnOnce(&RawMutex) -> Result<(), Error>) -> Result<(), Error> {
+        let Some(hold) = regions::hold(self as *const Self as usize, size_of::<Self>()) else {
+            return Err(Error::NotInRegion);
+        };
+        let acquired = acquire(self.mutex.get(&Self::ATTR)?);
+        if matches!(acquired, Ok(()) | Err(Error::OwnerDied)) {
+            hold.acquired();
+        }
+        acquired
+    }
+
+    /// The mutex (armed) for a call that is not an acquisition, such as `force_unlock`.
     fn armed(&self) -> Result<&RawMutex, Error> {
-        if !shim::keep_mapped(self as *const Self as usize, size_of::<Self>()) {
+        if !regions::contains(self as *const Self as usize, size_of::<Self>()) {
             return Err(Error::NotInRegion);
         }
-        self.mutex.get(|place| {
-            let attr = MutexAttr {
-                ty: K::TYPE,
-                pshared: true,
-                robust: true,
-                protocol: Protocol::None,
-            };
-            // SAFETY: `place` is the object's final address inside a region (checked by
-            // `Armed`), claimed by this thread alone until it is published.
-            unsafe { RawMutex::init(place, &attr) }
-        })
+        self.mutex.get(&Self::ATTR)
     }
 }
 
@@ -138,23 +150,24 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
 
     #[inline(always)]
     fn lock(&self) -> Result<(), Error> {
-        self.armed()?.lock_direct()
+        self.acquire(RawMutex::lock_direct)
     }
 
     #[inline(always)]
     fn try_lock(&self) -> Result<(), Error> {
-        self.armed()?.try_lock(false)
+        self.acquire(|m| m.try_lock(false))
     }
 
     #[inline]
     fn lock_for(&self, dur: Duration) -> Result<(), Error> {
-        self.armed()?.lock_for(dur, false)
+        self.acquire(|m| m.lock_for(dur, false))
     }
 
     #[inline(always)]
     unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock, so the mutex is armed and held by this thread.
-        unsafe { self.mutex.get_armed().unlock_held() }
+        unsafe { self.mutex.get_armed().unlock_held() };
+        regions::released(self as *const Self as usize, size_of::<Self>());
     }
 
     #[inline(always)]
@@ -307,7 +320,13 @@ impl<T: ?Sized> Lock<Shared<kind::ErrorCheck>, T> {
     pub unsafe fn force_unlock(&self) -> Result<(), Error> {
         // SAFETY: an errorcheck mutex checks ownership itself (EPERM for a non-owner); the
         // caller guarantees no live guard when this thread is the owner.
-        unsafe { self.raw.armed()?.unlock() }
+        unsafe { self.raw.armed()?.unlock() }?;
+        // It was held by this thread (through a forgotten guard): one hold fewer.
+        regions::released(
+            &self.raw as *const Robust<kind::ErrorCheck> as usize,
+            size_of::<Robust<kind::ErrorCheck>>(),
+        );
+        Ok(())
     }
 }
 

@@ -179,7 +179,6 @@
 
 mod header;
 mod name;
-pub(crate) mod registry;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -188,6 +187,7 @@ use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use crate::regions;
 use crate::sys::shm::{Fd, Mapping};
 use header::{Header, Layout, Progress};
 use name::Name;
@@ -467,7 +467,7 @@ impl<T: ShmSafe> ShmBox<T> {
     /// Enters the data part of `map` (`TOTAL_LEN` bytes) in the table of live regions; the box.
     fn registered(map: Mapping, name: Option<Name>) -> Result<Self, Error> {
         let data = map.as_ptr() as usize + Layout::<T>::DATA_OFFSET;
-        let slot = registry::register(data, data + size_of::<T>())?;
+        let slot = regions::register(data, data + size_of::<T>())?;
         Ok(ShmBox {
             map,
             slot,
@@ -505,8 +505,9 @@ impl<T: ShmSafe> Deref for ShmBox<T> {
 
 impl<T: ShmSafe> Drop for ShmBox<T> {
     fn drop(&mut self) {
-        // Holds left (a robust mutex guard leaked while locked): keep the memory mapped.
-        if registry::unregister(self.slot) != 0 {
+        // A robust mutex in it still held (a guard leaked while locked): keep the memory
+        // mapped, since the holder's robust list points into it (see `crate::regions`).
+        if regions::unregister(self.slot) {
             self.map.keep_mapped();
         }
     }
@@ -594,8 +595,8 @@ impl Wait {
 
 #[cfg(test)]
 mod tests {
-    use super::registry::{contains, keep_mapped};
     use super::*;
+    use crate::regions::contains;
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
     #[test]
@@ -613,21 +614,18 @@ mod tests {
     }
 
     #[test]
-    fn a_region_with_a_hold_stays_mapped_after_drop() {
-        let region = ShmBox::anonymous(AtomicU64::new(5)).unwrap();
-        let addr = &*region as *const AtomicU64 as usize;
-        // As a robust lock does: the region stays mapped for the rest of the process.
-        assert!(keep_mapped(addr, 8));
+    fn a_region_with_a_leaked_robust_guard_stays_mapped_after_drop() {
+        let region = ShmBox::anonymous(crate::SharedLocker::new(5u64)).unwrap();
+        let addr = &*region as *const crate::SharedLocker<u64> as usize;
+        // A guard leaked while locked: the mutex stays on this thread's robust list.
+        std::mem::forget(region.lock().unwrap());
         drop(region);
         assert!(!contains(addr, 8), "unregistered all the same");
-        // SAFETY: the mapping was kept (leaked) because of the hold, so the value is still
-        // readable; this is what the hold promises.
-        assert_eq!(unsafe { &*(addr as *const AtomicU64) }.load(Relaxed), 5);
-        let on_stack = 5u64;
-        assert!(
-            !keep_mapped(&on_stack as *const u64 as usize, 8),
-            "in no region"
-        );
+        // SAFETY: the mapping was kept (leaked) because the robust mutex in it is still held,
+        // so the lock's bytes are still readable; this is what the drop promises. The lock is
+        // still held by this thread (the leaked guard), so nothing else writes it.
+        let lock = unsafe { &*(addr as *const crate::SharedLocker<u64>) };
+        assert!(!lock.is_poisoned());
     }
 
     #[test]

@@ -10,9 +10,10 @@
 //!
 //! | type | constructors | operations |
 //! |---|---|---|
-//! | `RawMutex` | `new(MutexType)` (a `const fn`: glibc's static initialiser), `unsafe init(place, &MutexAttr)` (in place) | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held` |
-//! | `RawCond` | `new()` (a `const fn`), `unsafe init(place, &CondAttr)` | `unsafe wait`, `unsafe wait_until` (both on `CLOCK_MONOTONIC`), `notify_one`, `notify_all` |
-//! | `RawSem` | `new(u32)` (a `const fn`), `unsafe init(place, pshared, u32)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
+//! | `RawMutex` | `new(MutexType)` (a `const fn`: glibc's static initialiser), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held` |
+//! | `RawCond` | `new()` (a `const fn`) | `unsafe wait`, `unsafe wait_until` (both on `CLOCK_MONOTONIC`), `notify_one`, `notify_all` |
+//! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
+//! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC` |
 //!
 //! `shm.rs` (not in the loom build) wraps shared-memory objects and mappings (`shm_open`,
@@ -36,7 +37,7 @@
 //! is the same object at its new address. The tests check that an unlocked mutex's bytes equal
 //! its initialiser's after use (`sys::pthread::tests`). What must never move, the robust and
 //! process-shared objects (a held robust mutex is linked into its owner's robust list by
-//! address), is initialised in place with `init` inside shared memory and never handed out by
+//! address), is initialised in place with `InPlace::init_in_place` inside shared memory and never handed out by
 //! value.
 
 /// The type of a pthread mutex (`PTHREAD_MUTEX_*`). Always set explicitly: with the default
@@ -87,16 +88,44 @@ impl MutexAttr {
     }
 }
 
-/// Every attribute a condition variable is initialised with. The crate's timed waits always
-/// name `CLOCK_MONOTONIC` (`pthread_cond_clockwait`); `monotonic` sets the condvar's own
-/// clock too, for C code that waits on the same object with `pthread_cond_timedwait`.
+/// What a semaphore is initialised with in place (`sem_init(sem, pshared, value)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // used by the in-place initialisation of shared kinds
-pub struct CondAttr {
-    /// `PTHREAD_PROCESS_SHARED` when set.
+pub struct SemAttr {
+    /// Usable by every process that maps it.
     pub pshared: bool,
-    /// `pthread_condattr_setclock(CLOCK_MONOTONIC)` when set.
-    pub monotonic: bool,
+    /// The initial value (at most [`SEM_VALUE_MAX`]).
+    pub value: u32,
+}
+
+/// Whether a futex word is shared with other processes (no `FUTEX_PRIVATE_FLAG`) or private
+/// to this one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // `Private` is for the in-process protocols (benchmarked; see the README)
+pub enum Scope {
+    /// `FUTEX_PRIVATE_FLAG`: the threads of this process.
+    Private,
+    /// Every process that maps the word.
+    Shared,
+}
+
+/// A pthread object that can be initialised in place, at its final address, from an
+/// attribute value: what the placement layer (`crate::placed`) arms process-shared objects
+/// with. Both backends implement it for the same types, so the compiler holds them to it.
+///
+/// # Safety
+/// An implementation must leave a valid object with the attributes `attr` at `place` when it
+/// returns `Ok` (and, when it returns `Err`, bytes another `init_in_place` can start from).
+pub unsafe trait InPlace: Send + Sync {
+    /// The attributes, as a value.
+    type Attr;
+
+    /// Initialises the object at `place` with `attr`.
+    ///
+    /// # Safety
+    /// `place` must be valid for writes and aligned and hold a value built by the type's
+    /// constructor that no thread is using, and the object must stay at `place` (never moved)
+    /// for as long as anyone uses it.
+    unsafe fn init_in_place(place: *mut Self, attr: &Self::Attr) -> Result<(), Error>;
 }
 
 /// The largest value a semaphore can hold (glibc's `SEM_VALUE_MAX`, `INT_MAX`).
@@ -115,9 +144,13 @@ pub mod shm;
 #[cfg(not(loom))]
 pub mod signal;
 #[cfg(not(loom))]
-pub use pthread::{Deadline, RawCond, RawMutex, RawSem};
+pub mod thread_key;
+#[cfg(not(loom))]
+pub use pthread::{Deadline, Futex, RawCond, RawMutex, RawSem};
 
 #[cfg(loom)]
 mod model;
 #[cfg(loom)]
-pub use model::{Deadline, RawCond, RawMutex, RawSem};
+pub use model::{Deadline, Futex, RawCond, RawMutex, RawSem};
+
+use crate::error::Error;

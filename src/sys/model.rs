@@ -23,7 +23,7 @@ use std::time::Duration;
 use loom::sync::{Condvar, Mutex, MutexGuard};
 use loom::thread::{self, ThreadId};
 
-use super::{CondAttr, MutexAttr, MutexType, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE};
+use super::{InPlace, MutexAttr, MutexType, Scope, SemAttr, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE};
 use crate::error::Error;
 
 /// A point in time, for the interface's sake: the model has no clock.
@@ -73,21 +73,6 @@ impl RawMutex {
             }),
             released: Condvar::new(),
         }
-    }
-
-    /// Initialises a model mutex of `attr`'s type at `place`, replacing the (unused) value
-    /// there. Process sharing and robustness are not modelled: threads stand in for
-    /// processes, and no model thread dies holding a lock.
-    ///
-    /// # Safety
-    /// `place` holds a valid, unused model mutex, which no other thread can reach.
-    pub unsafe fn init(place: *mut RawMutex, attr: &MutexAttr) -> Result<(), Error> {
-        // SAFETY: the caller guarantees `place` holds an unused value nobody else can reach.
-        unsafe {
-            std::ptr::drop_in_place(place);
-            place.write(RawMutex::new(attr.ty));
-        }
-        Ok(())
     }
 
     /// Whether the calling thread holds the mutex.
@@ -231,6 +216,23 @@ impl RawMutex {
     }
 }
 
+// SAFETY: writes a fresh model mutex of the attribute's type over the unused one.
+unsafe impl InPlace for RawMutex {
+    type Attr = MutexAttr;
+
+    /// Replaces the (unused) model mutex at `place` with one of `attr`'s type. Process
+    /// sharing and robustness are not modelled: threads stand in for processes, and no model
+    /// thread dies holding a lock.
+    unsafe fn init_in_place(place: *mut RawMutex, attr: &MutexAttr) -> Result<(), Error> {
+        // SAFETY: the caller guarantees `place` holds an unused value nobody else can reach.
+        unsafe {
+            std::ptr::drop_in_place(place);
+            place.write(RawMutex::new(attr.ty));
+        }
+        Ok(())
+    }
+}
+
 /// The state of a model condition variable.
 struct CondState {
     /// The ticket the next waiter gets; tickets order waiters by arrival.
@@ -306,19 +308,6 @@ impl RawCond {
             }),
             changed: Condvar::new(),
         }
-    }
-
-    /// Initialises a model condition variable at `place`, replacing the (unused) value there.
-    ///
-    /// # Safety
-    /// `place` holds a valid, unused model condvar, which no other thread can reach.
-    pub unsafe fn init(place: *mut RawCond, _attr: &CondAttr) -> Result<(), Error> {
-        // SAFETY: the caller guarantees `place` holds an unused value nobody else can reach.
-        unsafe {
-            std::ptr::drop_in_place(place);
-            place.write(RawCond::new());
-        }
-        Ok(())
     }
 
     fn state(&self) -> MutexGuard<'_, CondState> {
@@ -457,21 +446,6 @@ impl RawSem {
         })
     }
 
-    /// Initialises a model semaphore holding `value` at `place`, replacing the (unused) value
-    /// there.
-    ///
-    /// # Safety
-    /// `place` holds a valid, unused model semaphore, which no other thread can reach.
-    pub unsafe fn init(place: *mut RawSem, _pshared: bool, value: u32) -> Result<(), Error> {
-        let sem = RawSem::new(value)?;
-        // SAFETY: the caller guarantees `place` holds an unused value nobody else can reach.
-        unsafe {
-            std::ptr::drop_in_place(place);
-            place.write(sem);
-        }
-        Ok(())
-    }
-
     fn state(&self) -> MutexGuard<'_, u32> {
         self.value.lock().expect("model poisoned")
     }
@@ -519,5 +493,78 @@ impl RawSem {
     /// The current value.
     pub fn value(&self) -> u32 {
         *self.state()
+    }
+}
+
+// SAFETY: writes a fresh model semaphore of the value over the unused one.
+unsafe impl InPlace for RawSem {
+    type Attr = SemAttr;
+
+    /// Replaces the (unused) model semaphore at `place` with one holding `attr.value`.
+    unsafe fn init_in_place(place: *mut RawSem, attr: &SemAttr) -> Result<(), Error> {
+        let sem = RawSem::new(attr.value)?;
+        // SAFETY: the caller guarantees `place` holds an unused value nobody else can reach.
+        unsafe {
+            std::ptr::drop_in_place(place);
+            place.write(sem);
+        }
+        Ok(())
+    }
+}
+
+/// A model futex word: a loom atomic, and a queue (a loom mutex and condvar) that a waiter
+/// checks the word under, so that a wake after a change of the word cannot slip between a
+/// waiter's check and its sleep, as in the kernel. A timed wait "may time out" (see the module
+/// docs). Wake-ups wake every sleeper (the kernel wakes at most `n`; more is a spurious
+/// wake-up, which callers must cope with anyway).
+pub struct Futex {
+    word: loom::sync::atomic::AtomicU32,
+    queue: Mutex<()>,
+    woken: Condvar,
+}
+
+impl Futex {
+    /// A word holding `v`.
+    pub fn new(v: u32) -> Futex {
+        Futex {
+            word: loom::sync::atomic::AtomicU32::new(v),
+            queue: Mutex::new(()),
+            woken: Condvar::new(),
+        }
+    }
+
+    /// The value.
+    pub fn load(&self, order: std::sync::atomic::Ordering) -> u32 {
+        self.word.load(order)
+    }
+
+    /// Adds `v` (wrapping); the previous value.
+    pub fn fetch_add(&self, v: u32, order: std::sync::atomic::Ordering) -> u32 {
+        self.word.fetch_add(v, order)
+    }
+
+    /// Sleeps while the word holds `expected` (checked under the queue's lock), until a wake;
+    /// a timed wait gives the other threads one chance to run, then reports a timeout if the
+    /// word is still unchanged.
+    pub fn wait(&self, expected: u32, deadline: Option<&Deadline>, _scope: Scope) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        let queue = self.queue.lock().expect("model poisoned");
+        if self.word.load(SeqCst) != expected {
+            return false;
+        }
+        if deadline.is_some() {
+            drop(queue);
+            thread::yield_now();
+            return self.word.load(SeqCst) == expected;
+        }
+        drop(self.woken.wait(queue).expect("model poisoned"));
+        false
+    }
+
+    /// Wakes the sleepers.
+    pub fn wake(&self, _n: i32, _scope: Scope) -> usize {
+        let _queue = self.queue.lock().expect("model poisoned");
+        self.woken.notify_all();
+        0
     }
 }

@@ -7,11 +7,13 @@
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::atomic::AtomicI32;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{self, Relaxed};
+use std::sync::atomic::{AtomicI32, AtomicU32};
 use std::time::Duration;
 
-use super::{CondAttr, MutexAttr, MutexType, Protocol, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE};
+use super::{
+    InPlace, MutexAttr, MutexType, Protocol, Scope, SemAttr, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE,
+};
 use crate::error::Error;
 
 // glibc 2.30 and later; the `libc` crate does not declare these three.
@@ -168,43 +170,6 @@ impl Drop for MutexAttrObj<'_> {
     }
 }
 
-/// A `pthread_condattr_t` destroyed when dropped. It borrows its storage, so it never moves.
-struct CondAttrObj<'a>(&'a mut MaybeUninit<libc::pthread_condattr_t>);
-
-impl<'a> CondAttrObj<'a> {
-    /// An attribute object holding every attribute of `attr`.
-    fn new(
-        storage: &'a mut MaybeUninit<libc::pthread_condattr_t>,
-        attr: &CondAttr,
-    ) -> Result<Self, Error> {
-        // SAFETY: `storage` is valid for writes; on success it holds an initialised attribute
-        // object, which `Drop` destroys.
-        check(unsafe { libc::pthread_condattr_init(storage.as_mut_ptr()) })?;
-        let obj = CondAttrObj(storage);
-        let a = obj.0.as_mut_ptr();
-        let pshared = if attr.pshared {
-            libc::PTHREAD_PROCESS_SHARED
-        } else {
-            libc::PTHREAD_PROCESS_PRIVATE
-        };
-        // SAFETY: `a` is an initialised attribute object; the values are valid constants.
-        unsafe {
-            check(libc::pthread_condattr_setpshared(a, pshared))?;
-            if attr.monotonic {
-                check(libc::pthread_condattr_setclock(a, libc::CLOCK_MONOTONIC))?;
-            }
-        }
-        Ok(obj)
-    }
-}
-
-impl Drop for CondAttrObj<'_> {
-    fn drop(&mut self) {
-        // SAFETY: the attribute object was initialised in `new` and is destroyed once, here.
-        unsafe { libc::pthread_condattr_destroy(self.0.as_mut_ptr()) };
-    }
-}
-
 // `looks_held` and `owner_gone` read the first and third `int` of a `pthread_mutex_t`.
 const _: () =
     assert!(std::mem::align_of::<libc::pthread_mutex_t>() >= std::mem::align_of::<AtomicI32>());
@@ -264,20 +229,6 @@ impl RawMutex {
         RawMutex {
             inner: UnsafeCell::new(init),
         }
-    }
-
-    /// Initialises a mutex with every attribute of `attr` at `place` (`pthread_mutex_init`).
-    ///
-    /// # Safety
-    /// `place` must be valid for writes and aligned, no thread may be using a mutex there, and
-    /// the mutex must stay at `place` (never moved) for as long as anyone uses it.
-    #[allow(dead_code)] // used by the tests now, by the process-shared kinds next
-    pub unsafe fn init(place: *mut RawMutex, attr: &MutexAttr) -> Result<(), Error> {
-        let mut storage = MaybeUninit::uninit();
-        let mut attr = MutexAttrObj::new(&mut storage, attr)?;
-        // SAFETY: the caller guarantees `place` is writable, aligned and not in use; `attr`
-        // is a valid attribute object. `RawMutex` is a transparent `pthread_mutex_t`.
-        check(unsafe { libc::pthread_mutex_init(place.cast(), attr.as_ptr()) })
     }
 
     #[inline(always)]
@@ -538,6 +489,21 @@ impl RawMutex {
     }
 }
 
+// SAFETY: `pthread_mutex_init` leaves a valid mutex of the attributes at `place` when it
+// returns 0.
+unsafe impl InPlace for RawMutex {
+    type Attr = MutexAttr;
+
+    /// `pthread_mutex_init` with every attribute of `attr`.
+    unsafe fn init_in_place(place: *mut RawMutex, attr: &MutexAttr) -> Result<(), Error> {
+        let mut storage = MaybeUninit::uninit();
+        let mut attr = MutexAttrObj::new(&mut storage, attr)?;
+        // SAFETY: the caller guarantees `place` is writable, aligned and not in use; `attr`
+        // is a valid attribute object. `RawMutex` is a transparent `pthread_mutex_t`.
+        check(unsafe { libc::pthread_mutex_init(place.cast(), attr.as_ptr()) })
+    }
+}
+
 /// A `pthread_cond_t`, stored inline. The crate's timed waits name `CLOCK_MONOTONIC` in every
 /// call (`pthread_cond_clockwait`), whatever clock the object was initialised with.
 #[repr(transparent)]
@@ -563,19 +529,6 @@ impl RawCond {
         RawCond {
             inner: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
         }
-    }
-
-    /// Initialises a condition variable with `attr` at `place` (`pthread_cond_init`).
-    ///
-    /// # Safety
-    /// `place` must be valid for writes and aligned, no thread may be using a condition
-    /// variable there, and it must never move while anyone uses it.
-    #[allow(dead_code)] // used by the tests now, by the process-shared kinds next
-    pub unsafe fn init(place: *mut RawCond, attr: &CondAttr) -> Result<(), Error> {
-        let mut storage = MaybeUninit::uninit();
-        let attr = CondAttrObj::new(&mut storage, attr)?;
-        // SAFETY: the caller guarantees `place` is writable and not in use; `attr` is valid.
-        check(unsafe { libc::pthread_cond_init(place.cast(), attr.0.as_mut_ptr()) })
     }
 
     /// `pthread_cond_wait`: releases `mutex`, waits for a notification (or a spurious
@@ -689,25 +642,6 @@ impl RawSem {
         })
     }
 
-    /// Initialises a semaphore holding `value` at `place` (`sem_init`); `pshared` makes it
-    /// usable by every process that maps it.
-    ///
-    /// # Safety
-    /// `place` must be valid for writes and aligned, no thread may be using a semaphore there,
-    /// and it must never move while anyone uses it.
-    #[allow(dead_code)] // used by the tests now, by the process-shared kinds next
-    pub unsafe fn init(place: *mut RawSem, pshared: bool, value: u32) -> Result<(), Error> {
-        if value > SEM_VALUE_MAX {
-            return Err(Error::InvalidInput(SEM_VALUE_TOO_LARGE));
-        }
-        // SAFETY: the caller guarantees `place` is writable and not in use; `value` is at
-        // most SEM_VALUE_MAX.
-        if unsafe { libc::sem_init(place.cast(), libc::c_int::from(pshared), value) } != 0 {
-            return Err(Error::from_errno(last_errno()));
-        }
-        Ok(())
-    }
-
     #[inline(always)]
     fn ptr(&self) -> *mut libc::sem_t {
         self.inner.get()
@@ -786,6 +720,100 @@ impl RawSem {
     }
 }
 
+// SAFETY: `sem_init` leaves a valid semaphore of the value at `place` when it returns 0.
+unsafe impl InPlace for RawSem {
+    type Attr = SemAttr;
+
+    /// `sem_init(place, pshared, value)`; a value above `SEM_VALUE_MAX` is `InvalidInput`.
+    unsafe fn init_in_place(place: *mut RawSem, attr: &SemAttr) -> Result<(), Error> {
+        if attr.value > SEM_VALUE_MAX {
+            return Err(Error::InvalidInput(SEM_VALUE_TOO_LARGE));
+        }
+        // SAFETY: the caller guarantees `place` is writable and not in use; the value is at
+        // most SEM_VALUE_MAX.
+        let r =
+            unsafe { libc::sem_init(place.cast(), libc::c_int::from(attr.pshared), attr.value) };
+        if r != 0 {
+            return Err(Error::from_errno(last_errno()));
+        }
+        Ok(())
+    }
+}
+
+/// A 32-bit futex word: an atomic `u32` that threads (and, in shared memory, processes) can
+/// wait on while it holds a value, and wake (`futex(2)`). A waiter killed inside `wait` leaves
+/// nothing behind: the kernel drops it from the queue.
+#[repr(transparent)]
+pub struct Futex(AtomicU32);
+
+impl Futex {
+    /// A word holding `v`.
+    #[inline]
+    pub const fn new(v: u32) -> Futex {
+        Futex(AtomicU32::new(v))
+    }
+
+    /// The value.
+    #[inline(always)]
+    pub fn load(&self, order: Ordering) -> u32 {
+        self.0.load(order)
+    }
+
+    /// Adds `v` (wrapping); the previous value.
+    #[inline(always)]
+    pub fn fetch_add(&self, v: u32, order: Ordering) -> u32 {
+        self.0.fetch_add(v, order)
+    }
+
+    /// Sleeps while the word holds `expected`, until woken by [`Futex::wake`] (or spuriously,
+    /// or by a signal handler), or until `deadline` (absolute, `CLOCK_MONOTONIC`) passes:
+    /// `FUTEX_WAIT_BITSET` with every bit, `FUTEX_PRIVATE_FLAG` for [`Scope::Private`].
+    /// Returns `true` only when the deadline passed.
+    #[inline]
+    pub fn wait(&self, expected: u32, deadline: Option<&Deadline>, scope: Scope) -> bool {
+        let timeout = deadline.map_or(std::ptr::null(), |d| &d.0 as *const libc::timespec);
+        // SAFETY: the word is a live, aligned u32 for the whole call; `timeout` is null or a
+        // valid absolute timespec; FUTEX_WAIT_BITSET reads the 4th argument as a pointer and
+        // ignores the 5th, the 6th is the bitset.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.0.as_ptr(),
+                libc::FUTEX_WAIT_BITSET | private_flag(scope),
+                expected,
+                timeout,
+                std::ptr::null::<u32>(),
+                libc::FUTEX_BITSET_MATCH_ANY,
+            )
+        };
+        // EAGAIN: the word no longer held `expected`; EINTR: a signal handler ran: both are
+        // wake-ups the caller tells apart by the word.
+        r == -1 && last_errno() == libc::ETIMEDOUT
+    }
+
+    /// Wakes at most `n` waiters (`FUTEX_WAKE`); how many were woken.
+    #[inline]
+    pub fn wake(&self, n: i32, scope: Scope) -> usize {
+        // SAFETY: the word is a live, aligned u32; FUTEX_WAKE reads no other pointer.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.0.as_ptr(),
+                libc::FUTEX_WAKE | private_flag(scope),
+                n,
+            )
+        };
+        usize::try_from(r).unwrap_or(0)
+    }
+}
+
+fn private_flag(scope: Scope) -> libc::c_int {
+    match scope {
+        Scope::Private => libc::FUTEX_PRIVATE_FLAG,
+        Scope::Shared => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -809,7 +837,8 @@ mod tests {
         for ty in TYPES {
             let mut place = MaybeUninit::<RawMutex>::zeroed();
             // SAFETY: a fresh, zeroed, aligned place that nothing uses.
-            unsafe { RawMutex::init(place.as_mut_ptr(), &MutexAttr::private(ty)) }.unwrap();
+            unsafe { RawMutex::init_in_place(place.as_mut_ptr(), &MutexAttr::private(ty)) }
+                .unwrap();
             // SAFETY: initialised just above.
             let inited = unsafe { place.assume_init() };
             assert_eq!(bytes(&inited), bytes(&RawMutex::new(ty)), "{ty:?}");
@@ -856,7 +885,16 @@ mod tests {
         for value in [0, 1, 7, 65_536, SEM_VALUE_MAX] {
             let mut place = MaybeUninit::<RawSem>::zeroed();
             // SAFETY: a fresh, zeroed, aligned place that nothing uses.
-            unsafe { RawSem::init(place.as_mut_ptr(), false, value) }.unwrap();
+            unsafe {
+                RawSem::init_in_place(
+                    place.as_mut_ptr(),
+                    &SemAttr {
+                        pshared: false,
+                        value,
+                    },
+                )
+            }
+            .unwrap();
             // SAFETY: initialised just above.
             let inited = unsafe { place.assume_init() };
             let built = RawSem::new(value).unwrap();

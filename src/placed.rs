@@ -1,6 +1,14 @@
-//! Process-shared objects armed in place on first use: how a `SharedLocker`, `SharedCond` or
-//! `SharedSem` gets its pthread object initialised exactly once, at its final address inside
-//! a shared-memory region, before any process uses it.
+//! The placement layer: [`Placed<O>`](Placed), one generic cell over any pthread object that
+//! can be initialised in place ([`InPlace`]), armed on first use. It is how a `SharedLocker`
+//! or `SharedSem` (and any later process-shared primitive) gets its pthread object
+//! initialised exactly once, at its final address inside a shared-memory region, before any
+//! process uses it. A process-shared primitive is then one `Placed<Raw>` field and a thin
+//! public type; what differs between primitives is only the raw object and its attribute value
+//! (`sys::InPlace::Attr`), and, for robust mutexes, the holds counted in `crate::regions`.
+//!
+//! Below it: `crate::regions` (the table of live regions: where arming is allowed) and `sys`
+//! (the objects). Above it: the primitives. `SharedCond` needs no arming at all (its futex
+//! words are valid at zero), so it has no `Placed` field.
 //!
 //! The value is built unarmed (plain bytes: it can be moved, copied into a region by
 //! `ShmBox`, and nothing else can reach it). The first use in any process arms it:
@@ -26,7 +34,9 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crate::error::Error;
 use crate::model_check::{self, Mutation};
+use crate::regions;
 use crate::shim::{self, const_fn, AtomicU32};
+use crate::sys::InPlace;
 
 /// The state word's values (a pid fits in 22 bits: Linux's `PID_MAX_LIMIT` is 2^22).
 const UNARMED: u32 = 0;
@@ -45,7 +55,7 @@ static ARMING_HERE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUs
 /// the object (the layout the crate documents for C programs). `!Unpin`: an armed object
 /// must never move, so no safe `&mut` to one is handed out (see `locker::shared`).
 #[repr(C)]
-pub(crate) struct Armed<O> {
+pub(crate) struct Placed<O> {
     state: AtomicU32,
     obj: UnsafeCell<O>,
     _pinned: std::marker::PhantomPinned,
@@ -54,15 +64,16 @@ pub(crate) struct Armed<O> {
 // SAFETY: `O` is a pthread object made to be shared between threads and processes; it is
 // written only by the one armer, before `ARMED` is published, and used through shared
 // references after.
-unsafe impl<O: Send> Send for Armed<O> {}
+unsafe impl<O: Send> Send for Placed<O> {}
 // SAFETY: as above.
-unsafe impl<O: Send + Sync> Sync for Armed<O> {}
+unsafe impl<O: Send + Sync> Sync for Placed<O> {}
 
-impl<O> Armed<O> {
+impl<O: InPlace> Placed<O> {
     const_fn! {
-        /// An unarmed object: `obj` holds whatever bytes the arming needs to start from.
-        pub(crate) const fn new(obj: O) -> Armed<O> {
-            Armed {
+        /// An unarmed object: `obj` is a value built by `O`'s constructor, which arming
+        /// initialises in place.
+        pub(crate) const fn new(obj: O) -> Placed<O> {
+            Placed {
                 state: AtomicU32::new(UNARMED),
                 obj: UnsafeCell::new(obj),
                 _pinned: std::marker::PhantomPinned,
@@ -70,20 +81,24 @@ impl<O> Armed<O> {
         }
     }
 
-    /// The armed object, arming it with `arm` (given the object's final address) if this is
-    /// the first use.
+    /// The armed object, initialising it in place with `attr` if this is the first use.
     ///
     /// # Errors
-    /// [`Error::NotInRegion`] outside a region this process mapped; any error of `arm` (the
-    /// object is then left unarmed, for the next user to try).
+    /// [`Error::NotInRegion`] outside a region this process mapped; any error of the
+    /// initialisation (the object is then left unarmed, for the next user to try).
     #[inline(always)]
-    pub(crate) fn get(&self, arm: impl FnOnce(*mut O) -> Result<(), Error>) -> Result<&O, Error> {
+    pub(crate) fn get(&self, attr: &O::Attr) -> Result<&O, Error> {
         if self.state.load(Acquire) == ARMED {
             // SAFETY: armed (published with Release, seen with Acquire): initialised once and
             // never written again.
             return Ok(unsafe { &*self.obj.get() });
         }
-        self.arm(arm)
+        self.arm(|place| {
+            // SAFETY: `arm` calls this with the object's final address inside a region
+            // (checked first), claimed by this thread alone until it is published; the value
+            // there was built by `O`'s constructor (`new`) and is unused.
+            unsafe { O::init_in_place(place, attr) }
+        })
     }
 
     /// The object, which the caller knows is armed.
@@ -100,7 +115,7 @@ impl<O> Armed<O> {
     #[cold]
     #[inline(never)]
     fn arm(&self, arm: impl FnOnce(*mut O) -> Result<(), Error>) -> Result<&O, Error> {
-        if !shim::in_region(self as *const Self as usize, size_of::<Self>()) {
+        if !regions::contains(self as *const Self as usize, size_of::<Self>()) {
             return Err(Error::NotInRegion);
         }
         if model_check::active(Mutation::ArmStore) {

@@ -1,0 +1,47 @@
+//! The process's table of live regions and of the robust locks held in them: the lowest layer
+//! of placement (see `table.rs` for how it works and why it is sound).
+//!
+//! - [`contains`]: whether an address range lies in a region this process mapped through
+//!   [`ShmBox`](crate::ShmBox) (the only places a process-shared object may be armed);
+//! - [`register`] / [`unregister`]: `shm` enters a region it mapped, and removes it at drop,
+//!   learning whether the memory must stay mapped (a robust mutex in it is still held);
+//! - [`hold`] / [`released`]: a robust lock checks before each acquisition that it lies in a
+//!   live region and counts the acquisition, and uncounts it at release.
+//!
+//! In the model build (loom), threads stand in for processes and every object made inside the
+//! model stands for one in a region: the answers are constant and nothing is counted.
+
+#[cfg(not(loom))]
+mod table;
+#[cfg(not(loom))]
+pub(crate) use table::{contains, hold, released};
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+pub(crate) use table::{register, unregister};
+
+/// In the model, every object is in a region.
+#[cfg(loom)]
+pub(crate) fn contains(_addr: usize, _len: usize) -> bool {
+    true
+}
+
+/// In the model, nothing is counted.
+#[cfg(loom)]
+pub(crate) struct Hold;
+
+#[cfg(loom)]
+impl Hold {
+    #[inline(always)]
+    pub(crate) fn acquired(self) {}
+}
+
+/// In the model, every object is in a region; nothing is counted.
+#[cfg(loom)]
+#[inline(always)]
+pub(crate) fn hold(_addr: usize, _len: usize) -> Option<Hold> {
+    Some(Hold)
+}
+
+/// In the model, nothing is counted.
+#[cfg(loom)]
+#[inline(always)]
+pub(crate) fn released(_addr: usize, _len: usize) {}

@@ -1,0 +1,672 @@
+//! The process's table of live regions (which address ranges are the data part of a region
+//! this process mapped through [`ShmBox`](crate::ShmBox)), and which of them hold a robust
+//! mutex that a thread of this process holds. The lowest layer of placement: `shm` enters and
+//! removes regions, `placed` refuses to arm a process-shared object outside them, and the
+//! robust locks count their acquisitions here.
+//!
+//! The process-shared primitives ask [`contains`] before initialising themselves, and refuse an
+//! address outside every region: a pthread object in a region never moves (the mapping stays
+//! where it is until the `ShmBox` is dropped, and `ShmBox` hands out `&T` only), while one
+//! anywhere else could be moved by safe code.
+//!
+//! # The table
+//!
+//! The table must answer in a forked child, where another thread of the parent may have held
+//! any lock, malloc's included, at the moment of `fork`. So it is a fixed static array, lock-free
+//! and allocation-free:
+//!
+//! - Each slot is a small seqlock: a sequence word (odd while its owner writes the slot), the
+//!   range `[start, end)` (`start == 0`: free), and a count of permanent holds.
+//! - A slot is claimed by a compare-exchange of its sequence word from an even value seen with
+//!   the slot free to the next (odd) one, so exactly one claimant wins; it is released only by
+//!   the `ShmBox` that claimed it. When every slot is taken, mapping fails with
+//!   [`Error::TooManyRegions`].
+//! - Readers never wait: a slot being written, or written while it was read, is skipped. The
+//!   range a caller asks about lies in a region that is live for the whole call (the caller
+//!   borrows from it), so its slot is stable and always read; a slot in flux belongs to some
+//!   other region. A reader therefore never combines the start of one region with the end of
+//!   another, and never spins, even on a slot a thread left half-written when the process
+//!   forked (the child skips that slot forever; it had no `ShmBox` for it anyway).
+//! - A high-water mark bounds the scan to the slots ever claimed. A slot's sequence value
+//!   never repeats, so (slot, sequence value) names one registration for the life of the
+//!   process: the *key* of a region.
+//!
+//! # Robust mutexes and unmapping
+//!
+//! A robust mutex a thread holds is on that thread's robust list, which glibc walks (and
+//! writes) at every robust lock and unlock and the kernel walks (and writes) when the thread
+//! exits. So the memory of a held robust mutex must never be unmapped: written later, through
+//! the list, it could be another mapping's by then. Which robust mutexes are held at a
+//! region's drop is knowable cheaply, because only a leaked guard (`mem::forget`) can still
+//! hold one then: the `ShmBox` is dropped only when nothing borrows it, and every guard
+//! borrows it.
+//!
+//! - Each thread that takes a robust lock has a **hold record** in a static pool: a few
+//!   entries, each a region's key and range and the number of robust locks the thread holds in
+//!   it. Only the owning thread writes its record (plain loads and stores, no read-modify-write
+//!   on the lock path); other threads only read it. The thread's last entry is cached in a
+//!   thread-local, so a lock checks one range and the region's key (the check that the object
+//!   is in a live region, made on every use) and adds one; an unlock subtracts one.
+//! - At a region's drop ([`unregister`]), every record is read: an entry of that region with a
+//!   count above zero is a leaked guard, and the region then stays mapped until the process
+//!   exits (as does a region pinned for good, below). The count a thread wrote is seen: its
+//!   last write happened before the borrow it made of the region ended, which happened before
+//!   the drop. Otherwise the region is unmapped.
+//! - When a thread exits, a destructor (`pthread_key_create`, no allocation) runs before the
+//!   kernel walks its robust list: it pins for good every region in which the thread still
+//!   holds a robust mutex, then frees the record for another thread. Pinning comes before
+//!   freeing, and a dropping thread reads the records before it removes the slot, so one of the
+//!   two always sees the other (both sequentially consistent).
+//! - A thread that finds no free record (more than [`RECORDS`] threads holding robust locks at
+//!   once) or no free entry (robust locks held in more than [`ENTRIES`] regions at once) pins
+//!   the region for good instead: never unmapped, as before this table existed.
+//! - In a forked child, the parent's other threads' records stay as they were at the fork (the
+//!   child cannot tell): regions they held locks in stay mapped in the child. Conservative.
+
+use std::cell::Cell;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
+
+use crate::error::Error;
+use crate::sys::thread_key::ThreadKey;
+
+/// How many regions one process can have mapped at once.
+pub(crate) const CAPACITY: usize = 1024;
+
+/// How many threads can have hold records at once (more pin their regions for good).
+pub(crate) const RECORDS: usize = 512;
+
+/// How many regions one thread can hold robust locks in at once and still have them unmapped
+/// at drop (more pin their regions for good).
+pub(crate) const ENTRIES: usize = 4;
+
+/// The low bits of a sequence value kept in a key.
+const KEY_SEQ: u64 = (1 << 48) - 1;
+
+/// The process's table.
+static REGISTRY: Registry<CAPACITY> = Registry::new();
+
+/// Whether `[addr, addr + len)` lies inside the data part (the `T`) of a region this process
+/// mapped through `ShmBox` and has not dropped. Lock-free, allocation-free, never blocks: safe
+/// in a forked child and in a signal handler.
+pub(crate) fn contains(addr: usize, len: usize) -> bool {
+    REGISTRY.find(addr, len).is_some()
+}
+
+/// Enters the data range `[start, end)` of a new region; the slot to give back to
+/// [`unregister`].
+pub(crate) fn register(start: usize, end: usize) -> Result<usize, Error> {
+    REGISTRY.register(start, end)
+}
+
+/// Removes a region entered by [`register`], which nothing borrows any more; whether its
+/// memory must stay mapped (a robust mutex in it is still held by a thread of this process,
+/// through a leaked guard, or the region was pinned for good).
+pub(crate) fn unregister(slot: usize) -> bool {
+    let key = REGISTRY.key_of(slot);
+    // First the records (see the module docs: before the slot is removed)...
+    let held = POOL.iter().any(|record| record.holds(key));
+    // ...then the slot, with its permanent holds.
+    REGISTRY.unregister(slot) != 0 || held
+}
+
+// ---- holds ----
+
+/// One region in a thread's hold record.
+struct Entry {
+    /// The region's key (`Registry::key_of`); 0: empty.
+    key: AtomicU64,
+    /// The region's data range.
+    start: AtomicUsize,
+    end: AtomicUsize,
+    /// Robust locks the owning thread holds in the region now.
+    held: AtomicUsize,
+}
+
+/// One thread's hold record.
+struct Record {
+    in_use: AtomicBool,
+    entries: [Entry; ENTRIES],
+}
+
+impl Entry {
+    const fn new() -> Entry {
+        Entry {
+            key: AtomicU64::new(0),
+            start: AtomicUsize::new(0),
+            end: AtomicUsize::new(0),
+            held: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether `[addr, addr + len)` is in this entry's region and the region is still live
+    /// (its key current). Read by the owning thread only.
+    #[inline(always)]
+    fn covers(&self, addr: usize, len: usize) -> bool {
+        let key = self.key.load(Relaxed);
+        self.in_range(addr, len) && key != 0 && REGISTRY.is_current(key)
+    }
+
+    /// Whether `[addr, addr + len)` is in this entry's range (live or not).
+    #[inline(always)]
+    fn in_range(&self, addr: usize, len: usize) -> bool {
+        self.start.load(Relaxed) <= addr && addr.wrapping_add(len) <= self.end.load(Relaxed)
+    }
+}
+
+impl Record {
+    const fn new() -> Record {
+        Record {
+            in_use: AtomicBool::new(false),
+            entries: [const { Entry::new() }; ENTRIES],
+        }
+    }
+
+    /// Whether an entry of the region `key` counts a held lock (read by any thread). The key
+    /// is read before and after the count, so a count the owner wrote for a later region
+    /// in the same entry is never taken for this one's.
+    fn holds(&self, key: u64) -> bool {
+        self.in_use.load(SeqCst)
+            && self.entries.iter().any(|e| {
+                e.key.load(SeqCst) == key && e.held.load(SeqCst) > 0 && e.key.load(SeqCst) == key
+            })
+    }
+}
+
+/// The pool of hold records.
+static POOL: [Record; RECORDS] = [const { Record::new() }; RECORDS];
+
+/// Counts nothing: where a lock's hold goes when its region was pinned for good instead.
+static UNCOUNTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Frees a thread's record at its exit (see the module docs).
+static RECORD_KEY: ThreadKey = ThreadKey::new(release_record);
+
+std::thread_local! {
+    /// This thread's record (null: none yet).
+    static MINE: Cell<*const Record> = const { Cell::new(std::ptr::null()) };
+    /// The entry this thread used last (null: none).
+    static LAST: Cell<*const Entry> = const { Cell::new(std::ptr::null()) };
+}
+
+/// A robust lock's hold on its region, taken before locking by [`hold`]: counts the lock once
+/// acquired.
+pub(crate) struct Hold(&'static AtomicUsize);
+
+impl Hold {
+    /// The lock was acquired (also with its owner dead): count it.
+    #[inline(always)]
+    pub(crate) fn acquired(self) {
+        // Written by this thread only (or an uncounted sink, whose value means nothing).
+        self.0.store(self.0.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+}
+
+/// Before locking the robust mutex at `[addr, addr + len)`: whether it lies in a live region
+/// (checked on every use; `None`: it does not), and the hold to count the acquisition with.
+#[inline(always)]
+pub(crate) fn hold(addr: usize, len: usize) -> Option<Hold> {
+    let last = LAST.with(Cell::get);
+    // SAFETY: a non-null `LAST` points into the static pool.
+    if !last.is_null() && unsafe { &*last }.covers(addr, len) {
+        // SAFETY: as above.
+        return Some(Hold(&unsafe { &*last }.held));
+    }
+    hold_slow(addr, len)
+}
+
+#[cold]
+#[inline(never)]
+fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
+    let (slot, seq, (start, end)) = REGISTRY.find(addr, len)?;
+    let key = Registry::<CAPACITY>::key(slot, seq);
+    let Some(record) = my_record() else {
+        return Some(pin_for_good(addr, len));
+    };
+    let entry = record
+        .entries
+        .iter()
+        .find(|e| e.key.load(Relaxed) == key)
+        .or_else(|| {
+            // A free entry: empty, or counting nothing (its region gone or not).
+            let free = record.entries.iter().find(|e| e.held.load(Relaxed) == 0)?;
+            // Emptied first: a reader never pairs the new key with an old count (the count
+            // is 0 throughout anyway).
+            free.key.store(0, SeqCst);
+            free.start.store(start, Relaxed);
+            free.end.store(end, Relaxed);
+            free.key.store(key, SeqCst);
+            Some(free)
+        });
+    match entry {
+        Some(entry) => {
+            LAST.with(|l| l.set(entry));
+            Some(Hold(&entry.held))
+        }
+        None => Some(pin_for_good(addr, len)),
+    }
+}
+
+/// Keeps the region of `[addr, addr + len)` mapped for good; a hold that counts nothing.
+fn pin_for_good(addr: usize, len: usize) -> Hold {
+    let _ = REGISTRY.hold_range(addr, len);
+    Hold(&UNCOUNTED)
+}
+
+/// After unlocking the robust mutex at `[addr, addr + len)` (which lies in a live region,
+/// held by this thread): one lock fewer.
+#[inline(always)]
+pub(crate) fn released(addr: usize, len: usize) {
+    let last = LAST.with(Cell::get);
+    // The range suffices here: `LAST` is set only to an entry whose region was live then, and
+    // every region live since the lock was taken is disjoint from the lock's, which is live.
+    // SAFETY: a non-null `LAST` points into the static pool.
+    let entry = if !last.is_null() && unsafe { &*last }.in_range(addr, len) {
+        // SAFETY: as above.
+        Some(unsafe { &*last })
+    } else {
+        released_entry(addr, len)
+    };
+    if let Some(entry) = entry {
+        // Saturating: a lock counted in `UNCOUNTED` (its region pinned for good) may be
+        // released here after an entry for the region appeared.
+        let n = entry.held.load(Relaxed);
+        entry.held.store(n.saturating_sub(1), Relaxed);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn released_entry(addr: usize, len: usize) -> Option<&'static Entry> {
+    let record = MINE.with(Cell::get);
+    if record.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null `MINE` points into the static pool.
+    let record = unsafe { &*record };
+    record.entries.iter().find(|e| e.covers(addr, len))
+}
+
+/// This thread's record, claimed on first use (`None`: the pool is full, or no key).
+fn my_record() -> Option<&'static Record> {
+    let mine = MINE.with(Cell::get);
+    if !mine.is_null() {
+        // SAFETY: points into the static pool.
+        return Some(unsafe { &*mine });
+    }
+    let record = POOL.iter().find(|r| {
+        !r.in_use.load(Relaxed)
+            && r.in_use
+                .compare_exchange(false, true, Acquire, Relaxed)
+                .is_ok()
+    })?;
+    if RECORD_KEY
+        .set(record as *const Record as *mut std::ffi::c_void)
+        .is_err()
+    {
+        record.in_use.store(false, Release);
+        return None;
+    }
+    MINE.with(|m| m.set(record));
+    Some(record)
+}
+
+/// The destructor of a thread's record (see the module docs): pins for good the regions it
+/// still holds robust locks in, then frees the record.
+unsafe extern "C" fn release_record(record: *mut std::ffi::c_void) {
+    // SAFETY: the value set under `RECORD_KEY` is always a record of the static pool.
+    let record = unsafe { &*record.cast::<Record>() };
+    for entry in &record.entries {
+        if entry.held.load(Relaxed) > 0 {
+            REGISTRY.hold_key(entry.key.load(Relaxed));
+        }
+        entry.held.store(0, SeqCst);
+        entry.key.store(0, SeqCst);
+    }
+    MINE.with(|m| m.set(std::ptr::null()));
+    LAST.with(|l| l.set(std::ptr::null()));
+    record.in_use.store(false, Release);
+}
+
+/// One region: a seqlock over its range, and its holds.
+struct Slot {
+    /// Even: stable; odd: its owner is writing `start` and `end`.
+    seq: AtomicUsize,
+    /// The first byte of the region's data; 0 when the slot is free.
+    start: AtomicUsize,
+    /// One past the last byte of the region's data.
+    end: AtomicUsize,
+    /// Permanent holds (the region is never unmapped once it has one).
+    holds: AtomicUsize,
+}
+
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            seq: AtomicUsize::new(0),
+            start: AtomicUsize::new(0),
+            end: AtomicUsize::new(0),
+            holds: AtomicUsize::new(0),
+        }
+    }
+
+    /// The slot's range if it is in use and was read without a writer in between, with the
+    /// sequence value it was read at.
+    #[inline]
+    fn read(&self) -> Option<(usize, usize, usize)> {
+        let seq = self.seq.load(Acquire);
+        if seq % 2 == 1 {
+            return None;
+        }
+        let start = self.start.load(Relaxed);
+        let end = self.end.load(Relaxed);
+        // Orders the two loads above before the check below: if either read a value a writer
+        // stored after making `seq` odd, the check sees that odd value or a later one.
+        fence(Acquire);
+        if self.seq.load(Relaxed) != seq || start == 0 {
+            return None;
+        }
+        Some((start, end, seq))
+    }
+
+    /// Begins a write of a slot whose sequence value is `seq` (even): makes it odd.
+    /// `false` when the slot changed since `seq` was read.
+    #[inline]
+    fn begin_write(&self, seq: usize) -> bool {
+        if self
+            .seq
+            .compare_exchange(seq, seq + 1, SeqCst, Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        // Orders the odd sequence value before the stores of the write (see `read`).
+        fence(Release);
+        true
+    }
+
+    /// Ends a write begun at `seq`: publishes the stores made since.
+    #[inline]
+    fn end_write(&self, seq: usize) {
+        self.seq.store(seq.wrapping_add(2), Release);
+    }
+}
+
+/// A fixed table of `N` slots. Generic so that tests can use their own small tables.
+pub(crate) struct Registry<const N: usize> {
+    slots: [Slot; N],
+    /// One past the highest slot ever claimed: readers scan no further.
+    used: AtomicUsize,
+}
+
+impl<const N: usize> Registry<N> {
+    pub(crate) const fn new() -> Self {
+        Registry {
+            slots: [const { Slot::new() }; N],
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    /// The slots that may be in use.
+    #[inline]
+    fn in_use(&self) -> &[Slot] {
+        &self.slots[..self.used.load(Acquire).min(N)]
+    }
+
+    /// Claims a free slot for `[start, end)` (`start` nonzero, `start <= end`).
+    pub(crate) fn register(&self, start: usize, end: usize) -> Result<usize, Error> {
+        if start == 0 || end < start {
+            return Err(Error::InvalidInput(
+                "a region's range must be nonempty and not at 0",
+            ));
+        }
+        for (i, slot) in self.slots.iter().enumerate() {
+            let seq = slot.seq.load(Acquire);
+            if seq % 2 == 1 || slot.start.load(Relaxed) != 0 || !slot.begin_write(seq) {
+                continue;
+            }
+            // The slot is ours: nobody else writes it until `unregister`.
+            self.used.fetch_max(i + 1, Release);
+            slot.holds.store(0, Relaxed);
+            slot.end.store(end, Relaxed);
+            slot.start.store(start, Relaxed);
+            slot.end_write(seq);
+            return Ok(i);
+        }
+        Err(Error::TooManyRegions { max: N })
+    }
+
+    /// Frees `slot` (claimed by `register`); returns the holds it still had.
+    pub(crate) fn unregister(&self, slot: usize) -> usize {
+        let slot = &self.slots[slot];
+        // Only the owner writes a claimed slot: its sequence value is even and stays so
+        // until this compare-exchange.
+        let seq = slot.seq.load(Relaxed);
+        let begun = slot.begin_write(seq);
+        debug_assert!(begun, "a claimed slot changed under its owner");
+        let holds = slot.holds.swap(0, SeqCst);
+        slot.start.store(0, Relaxed);
+        slot.end.store(0, Relaxed);
+        slot.end_write(seq);
+        holds
+    }
+
+    /// The slot whose range contains `[addr, addr + len)`, with the sequence value it was read at.
+    fn find(&self, addr: usize, len: usize) -> Option<(usize, usize, (usize, usize))> {
+        let last = addr.checked_add(len)?;
+        self.in_use()
+            .iter()
+            .enumerate()
+            .find_map(|(i, slot)| match slot.read() {
+                Some((start, end, seq)) if start <= addr && last <= end => {
+                    Some((i, seq, (start, end)))
+                }
+                _ => None,
+            })
+    }
+
+    /// Adds a hold to the slot containing `[addr, addr + len)`; the slot.
+    #[cfg(test)]
+    fn hold(&self, addr: usize, len: usize) -> Option<usize> {
+        self.hold_range(addr, len).map(|(slot, _)| slot)
+    }
+
+    /// As [`Registry::hold`], also giving the data range of the region held.
+    fn hold_range(&self, addr: usize, len: usize) -> Option<(usize, (usize, usize))> {
+        let (i, seq, range) = self.find(addr, len)?;
+        self.hold_slot(i, seq).then_some((i, range))
+    }
+
+    /// Adds a permanent hold to `slot` if its sequence value is still `seq`.
+    fn hold_slot(&self, i: usize, seq: usize) -> bool {
+        let slot = &self.slots[i];
+        slot.holds.fetch_add(1, SeqCst);
+        // Checked after the hold is added: an `unregister` that began before this load is
+        // seen (then the hold is undone); one that begins after sees the hold.
+        if slot.seq.load(SeqCst) != seq {
+            slot.holds.fetch_sub(1, SeqCst);
+            return false;
+        }
+        true
+    }
+
+    /// Adds a permanent hold to the region `key`, if it is still registered.
+    fn hold_key(&self, key: u64) {
+        if let Some((i, seq)) = Self::unkey(key) {
+            let _ = self.hold_slot(i, seq);
+        }
+    }
+
+    /// The key of (slot `i`, sequence value `seq`): the slot plus one in the top 16 bits, the
+    /// low 48 bits of the sequence value below (it grows by 4 per registration: 2^46 of them
+    /// per slot before it repeats). Never 0.
+    fn key(i: usize, seq: usize) -> u64 {
+        ((i as u64 + 1) << 48) | (seq as u64 & KEY_SEQ)
+    }
+
+    /// The slot and sequence value of `key` (`None`: not a key of this table).
+    fn unkey(key: u64) -> Option<(usize, usize)> {
+        let i = usize::try_from(key >> 48).ok()?.checked_sub(1)?;
+        (i < N).then_some((i, (key & KEY_SEQ) as usize))
+    }
+
+    /// The key of `slot`'s current registration (called by its owner).
+    fn key_of(&self, i: usize) -> u64 {
+        Self::key(i, self.slots[i].seq.load(Relaxed))
+    }
+
+    /// Whether `key` names a registration still in place.
+    #[inline(always)]
+    fn is_current(&self, key: u64) -> bool {
+        match Self::unkey(key) {
+            Some((i, seq)) => self.slots[i].seq.load(Acquire) as u64 & KEY_SEQ == seq as u64,
+            None => false,
+        }
+    }
+
+    /// Releases a hold taken with `hold` (the crate's permanent holds are never released).
+    #[cfg(test)]
+    fn release(&self, slot: usize) {
+        self.slots[slot].holds.fetch_sub(1, Relaxed);
+    }
+
+    /// Whether `[addr, addr + len)` is inside a registered range (see [`contains`]).
+    #[cfg(test)]
+    fn contains(&self, addr: usize, len: usize) -> bool {
+        self.find(addr, len).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+    #[test]
+    fn register_contains_unregister() {
+        let table = Registry::<4>::new();
+        let slot = table.register(0x10_000, 0x10_100).unwrap();
+        assert!(table.contains(0x10_000, 0x100));
+        assert!(table.contains(0x10_080, 8));
+        assert!(table.contains(0x10_100, 0), "an empty range at the end");
+        assert!(!table.contains(0x10_0f8, 16), "crosses the end");
+        assert!(!table.contains(0xfff8, 16), "crosses the start");
+        assert!(!table.contains(usize::MAX - 4, 16), "wraps around");
+        assert_eq!(table.unregister(slot), 0);
+        assert!(!table.contains(0x10_080, 8));
+    }
+
+    #[test]
+    fn a_full_table_refuses_then_accepts_after_a_removal() {
+        let table = Registry::<4>::new();
+        let slots: Vec<usize> = (1..=4)
+            .map(|i| table.register(i << 16, (i << 16) + 64).unwrap())
+            .collect();
+        assert_eq!(
+            table.register(5 << 16, (5 << 16) + 64),
+            Err(Error::TooManyRegions { max: 4 })
+        );
+        table.unregister(slots[2]);
+        let again = table.register(5 << 16, (5 << 16) + 64).unwrap();
+        assert_eq!(again, slots[2], "the freed slot is reused");
+        assert!(table.contains(5 << 16, 64));
+        assert!(!table.contains(3 << 16, 64));
+    }
+
+    #[test]
+    fn bad_ranges_are_refused() {
+        let table = Registry::<4>::new();
+        assert!(matches!(table.register(0, 64), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            table.register(128, 64),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn holds_are_counted_and_reported_at_unregister() {
+        let table = Registry::<4>::new();
+        let slot = table.register(0x1000, 0x2000).unwrap();
+        assert_eq!(table.hold(0x1800, 8), Some(slot));
+        assert_eq!(table.hold(0x1900, 8), Some(slot));
+        assert_eq!(table.hold(0x3000, 8), None, "outside every region");
+        table.release(slot);
+        assert_eq!(table.unregister(slot), 1);
+        let slot = table.register(0x1000, 0x2000).unwrap();
+        assert_eq!(
+            table.unregister(slot),
+            0,
+            "a new region starts with no holds"
+        );
+    }
+
+    /// Threads register and remove ranges of several lengths while others query: each thread
+    /// always finds its own live range, and no query ever finds a gap between ranges (which a
+    /// read combining the start of one region with the end of another would report). Few
+    /// slots, so that every slot keeps passing between threads.
+    #[test]
+    fn concurrent_register_remove_and_queries() {
+        const THREADS: usize = 3;
+        static TABLE: Registry<2> = Registry::new();
+        let stop = AtomicBool::new(false);
+        let run_for = std::time::Duration::from_millis(500);
+        // Thread t owns [base(t), base(t) + len), len < 1 MiB; the rest of its 2 MiB block is
+        // a gap that no query may find.
+        let base = |t: usize| (t + 1) << 21;
+        let gaps_seen = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| {
+                    while !stop.load(Relaxed) {
+                        for t in 0..=THREADS {
+                            if TABLE.contains(base(t) + (1 << 20), 8)
+                                || TABLE.contains(base(t) - 64, 128)
+                            {
+                                gaps_seen.fetch_add(1, Relaxed);
+                            }
+                        }
+                    }
+                });
+            }
+            let writers: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    s.spawn(move || {
+                        let started = std::time::Instant::now();
+                        let mut round = 0;
+                        while started.elapsed() < run_for {
+                            round += 1;
+                            let len = 64 + (round % 7) * 4096;
+                            let Ok(slot) = TABLE.register(base(t), base(t) + len) else {
+                                assert!(!TABLE.contains(base(t), len), "own range, unregistered");
+                                continue; // full: the other threads hold both slots
+                            };
+                            assert!(TABLE.contains(base(t), len), "own range, round {round}");
+                            assert!(TABLE.contains(base(t) + len - 8, 8));
+                            assert!(!TABLE.contains(base(t) + len - 8, 16), "past own end");
+                            assert_eq!(TABLE.hold(base(t) + 8, 8), Some(slot));
+                            TABLE.release(slot);
+                            assert_eq!(TABLE.unregister(slot), 0);
+                            assert!(!TABLE.contains(base(t), len), "own range after removal");
+                        }
+                    })
+                })
+                .collect();
+            // Stop the readers before a writer's panic is passed on, so the scope can end.
+            let results: Vec<_> = writers.into_iter().map(|w| w.join()).collect();
+            stop.store(true, Relaxed);
+            for result in results {
+                if let Err(panic) = result {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        });
+        assert_eq!(
+            gaps_seen.load(Relaxed),
+            0,
+            "queries found a gap between regions"
+        );
+        for t in 0..THREADS {
+            assert!(!TABLE.contains(base(t), 64));
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Regions are unmapped when dropped, unless a robust mutex in them is still held by a thread
+//! of this process (a guard leaked with `mem::forget`), whose robust list then still points
+//! into the memory: that region stays mapped for good, so nothing is ever written through a
+//! stale robust-list entry into memory mapped later.
+//!
+//! `harness = false` (see `support`): one thread runs the cases, so the mapping counts read
+//! from `/proc/self/maps` move only with what the case does.
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc;
+
+use pthread_sync::shm::{self, ShmBox, ShmSafe};
+use pthread_sync::{SharedCond, SharedErrorCheckLocker, SharedLocker, SharedRecursiveLocker};
+use support::Case;
+use support::Outcome::{self, Passed};
+
+/// The number of mappings of this process.
+fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("/proc/self/maps")
+        .lines()
+        .count()
+}
+
+/// Whether `addr` lies in a mapping of this process.
+fn mapped(addr: usize) -> bool {
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("/proc/self/maps")
+        .lines()
+        .filter_map(|line| {
+            let range = line.split_whitespace().next()?;
+            let (start, end) = range.split_once('-')?;
+            Some((
+                usize::from_str_radix(start, 16).ok()?,
+                usize::from_str_radix(end, 16).ok()?,
+            ))
+        })
+        .any(|(start, end)| start <= addr && addr < end)
+}
+
+#[repr(C)]
+struct Locks {
+    normal: SharedLocker<u64>,
+    errorcheck: SharedErrorCheckLocker<u64>,
+    recursive: SharedRecursiveLocker<AtomicU64>,
+    cond: SharedCond,
+}
+// SAFETY: #[repr(C)], shared primitives only.
+unsafe impl ShmSafe for Locks {}
+
+fn locks() -> Locks {
+    Locks {
+        normal: SharedLocker::new(0),
+        errorcheck: SharedErrorCheckLocker::new(0),
+        recursive: SharedRecursiveLocker::new(AtomicU64::new(0)),
+        cond: SharedCond::new(),
+    }
+}
+
+/// Locks every kind once (the recursive one twice, nested), and waits on the condvar once.
+fn use_every_lock(region: &Locks) {
+    *region.normal.lock().unwrap() += 1;
+    *region.errorcheck.lock().unwrap() += 1;
+    let outer = region.recursive.lock().unwrap();
+    let inner = region.recursive.lock().unwrap();
+    inner.fetch_add(1, Relaxed);
+    drop(inner);
+    drop(outer);
+    let guard = region.normal.lock().unwrap();
+    let (guard, timed_out) = region
+        .cond
+        .wait_timeout(guard, std::time::Duration::from_micros(1))
+        .unwrap();
+    assert!(timed_out.timed_out());
+    drop(guard);
+}
+
+/// 100 000 cycles of create, lock, drop (anonymous regions) and 20 000 of create by name,
+/// lock, drop, unlink: the number of mappings stays flat.
+fn dropped_regions_are_unmapped() -> Outcome {
+    let before = mappings();
+    for _ in 0..100_000 {
+        let region = ShmBox::anonymous(locks()).unwrap();
+        *region.normal.lock().unwrap() += 1;
+    }
+    let after_anonymous = mappings();
+    assert!(
+        after_anonymous <= before + 2,
+        "anonymous: {before} mappings before, {after_anonymous} after 100 000 cycles"
+    );
+    let name = format!("/pthread-sync-regions-{}", std::process::id());
+    for _ in 0..20_000 {
+        let region = ShmBox::create(&name, 0o600, locks()).unwrap();
+        use_every_lock(&region);
+        drop(region);
+        shm::unlink(&name).unwrap();
+    }
+    let after_named = mappings();
+    assert!(
+        after_named <= before + 2,
+        "named: {before} mappings before, {after_named} after 20 000 cycles"
+    );
+    Passed
+}
+
+/// A guard leaked while locked keeps its region mapped after the drop (the robust list still
+/// points into it); the thread goes on locking other regions, which are unmapped as usual.
+fn a_leaked_guard_keeps_its_region_mapped() -> Outcome {
+    let region = ShmBox::anonymous(locks()).unwrap();
+    let addr = &region.normal as *const SharedLocker<u64> as usize;
+    std::mem::forget(region.normal.lock().unwrap());
+    drop(region);
+    assert!(
+        mapped(addr),
+        "the region of a held robust mutex was unmapped"
+    );
+    let before = mappings();
+    for _ in 0..10_000 {
+        let other = ShmBox::anonymous(locks()).unwrap();
+        use_every_lock(&other);
+        let other_addr = &*other as *const Locks as usize;
+        assert_ne!(
+            other_addr,
+            addr & !4095,
+            "a new region at the leaked one's address"
+        );
+    }
+    assert!(mappings() <= before + 2);
+    assert!(mapped(addr));
+    Passed
+}
+
+/// The errorcheck kind's `force_unlock` of a forgotten guard releases the hold too: the region
+/// is then unmapped at drop.
+fn force_unlock_releases_the_hold() -> Outcome {
+    let before = mappings();
+    for _ in 0..1000 {
+        let region = ShmBox::anonymous(locks()).unwrap();
+        std::mem::forget(region.errorcheck.lock().unwrap());
+        // SAFETY: the only guard was forgotten just above.
+        unsafe { region.errorcheck.force_unlock() }.unwrap();
+    }
+    assert!(mappings() <= before + 2);
+    Passed
+}
+
+/// A thread that exits with a leaked guard: its region, dropped afterwards, stays mapped (the
+/// thread's exit pinned it before the kernel walked its robust list); the thread's record is
+/// freed and reused by later threads, whose regions are unmapped as usual.
+fn a_leaked_guard_of_an_exited_thread_keeps_its_region_mapped() -> Outcome {
+    let region = ShmBox::anonymous(locks()).unwrap();
+    let addr = &region.normal as *const SharedLocker<u64> as usize;
+    std::thread::scope(|s| {
+        s.spawn(|| std::mem::forget(region.normal.lock().unwrap()));
+    });
+    drop(region);
+    assert!(
+        mapped(addr),
+        "the region of a dead thread's held robust mutex was unmapped"
+    );
+    // Thread churn: many more threads than hold records, each locking once.
+    let before = mappings();
+    for _ in 0..2_000 {
+        let region = ShmBox::anonymous(locks()).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| use_every_lock(&region));
+        });
+    }
+    assert!(
+        mappings() <= before + 2,
+        "records of exited threads were not reused"
+    );
+    Passed
+}
+
+/// While another thread holds a robust lock in one region (for the whole case), this thread's
+/// regions are still unmapped at drop: a hold counts only for its own region.
+fn a_lock_held_elsewhere_keeps_only_its_own_region() -> Outcome {
+    let held = ShmBox::anonymous(locks()).unwrap();
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let held = &held;
+        s.spawn(move || {
+            let guard = held.normal.lock().unwrap();
+            locked_tx.send(()).unwrap();
+            done_rx.recv().unwrap();
+            drop(guard);
+        });
+        locked_rx.recv().unwrap();
+        let before = mappings();
+        for _ in 0..10_000 {
+            let region = ShmBox::anonymous(locks()).unwrap();
+            use_every_lock(&region);
+        }
+        assert!(mappings() <= before + 2);
+        done_tx.send(()).unwrap();
+    });
+    let addr = &*held as *const Locks as usize;
+    drop(held);
+    assert!(!mapped(addr), "released everywhere, yet kept mapped");
+    Passed
+}
+
+/// A thread holding robust locks in more regions at once than its record has entries pins
+/// the extra ones for good (as before the records existed); the others are unmapped.
+fn more_regions_held_at_once_than_entries() -> Outcome {
+    // On a fresh thread: its record's entries are all free (this one's may count the guard an
+    // earlier case leaked).
+    std::thread::spawn(more_regions_held_at_once)
+        .join()
+        .unwrap();
+    Passed
+}
+
+fn more_regions_held_at_once() {
+    const REGIONS: usize = 8;
+    let regions: Vec<_> = (0..REGIONS)
+        .map(|_| ShmBox::anonymous(locks()).unwrap())
+        .collect();
+    let addrs: Vec<usize> = regions
+        .iter()
+        .map(|r| &**r as *const Locks as usize)
+        .collect();
+    {
+        let guards: Vec<_> = regions.iter().map(|r| r.normal.lock().unwrap()).collect();
+        drop(guards);
+    }
+    drop(regions);
+    let kept = addrs.iter().filter(|&&a| mapped(a)).count();
+    assert!(kept < REGIONS, "every region was kept");
+    assert!(
+        kept <= REGIONS - 4,
+        "{kept} of {REGIONS} kept: fewer entries than documented"
+    );
+}
+
+fn main() {
+    let cases: &[Case] = &[
+        ("dropped_regions_are_unmapped", dropped_regions_are_unmapped),
+        (
+            "a_leaked_guard_keeps_its_region_mapped",
+            a_leaked_guard_keeps_its_region_mapped,
+        ),
+        (
+            "force_unlock_releases_the_hold",
+            force_unlock_releases_the_hold,
+        ),
+        (
+            "a_leaked_guard_of_an_exited_thread_keeps_its_region_mapped",
+            a_leaked_guard_of_an_exited_thread_keeps_its_region_mapped,
+        ),
+        (
+            "a_lock_held_elsewhere_keeps_only_its_own_region",
+            a_lock_held_elsewhere_keeps_only_its_own_region,
+        ),
+        (
+            "more_regions_held_at_once_than_entries",
+            more_regions_held_at_once_than_entries,
+        ),
+    ];
+    support::run(cases);
+}
