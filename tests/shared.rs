@@ -10,7 +10,7 @@ mod support;
 
 use std::process::Command;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
 use std::time::{Duration, Instant};
 
 use pthread_sync::shm::{self, ShmBox, ShmSafe};
@@ -780,6 +780,118 @@ fn arming_survives_dead_stuck_and_corrupt_armers() -> Outcome {
     Passed
 }
 
+/// `n` rounded up to a multiple of `align` (a power of two).
+fn round_up(n: usize, align: usize) -> usize {
+    n.div_ceil(align) * align
+}
+
+/// Runs `f`, which panics, without printing the panic message.
+fn quietly_panicking(f: impl FnOnce()) {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    assert!(result.is_err(), "it was meant to panic");
+}
+
+/// A 16-byte type aligned to 16.
+#[derive(Clone, Copy, PartialEq, Debug)]
+#[repr(C, align(16))]
+struct Align16([u8; 16]);
+// SAFETY: #[repr(C)], bytes only.
+unsafe impl ShmSafe for Align16 {}
+
+/// The documented layout of a `SharedLocker<T>`, as a C program sees it, checked for one `T`:
+/// the size and alignment by the formulas; `T`, the arming word, the poison flag at their
+/// offsets within a region (real addresses); and the `pthread_mutex_t` at offset 8, through
+/// glibc's own calls on that address.
+fn check_locker_layout<T: ShmSafe + Send + Copy + PartialEq + std::fmt::Debug>(value: T) {
+    let ty = std::any::type_name::<T>();
+    let align = 8.max(align_of::<T>());
+    let data = round_up(49, align_of::<T>());
+    let size = round_up(data + size_of::<T>(), align);
+    assert_eq!(
+        size_of::<SharedLocker<T>>(),
+        size,
+        "size of SharedLocker<{ty}>"
+    );
+    assert_eq!(
+        align_of::<SharedLocker<T>>(),
+        align,
+        "align of SharedLocker<{ty}>"
+    );
+    let region = ShmBox::anonymous(SharedLocker::new(value)).unwrap();
+    let base = (&*region as *const SharedLocker<T>).cast::<u8>().cast_mut();
+    let guard = region.lock().unwrap();
+    let at = (&*guard as *const T as usize) - base as usize;
+    assert_eq!(at, data, "offset of T in SharedLocker<{ty}>");
+    assert_eq!(*guard, value);
+    // SAFETY: offset 0 is the arming word (documented), a `u32` used atomically, in the
+    // region, aligned.
+    let word = unsafe { AtomicU32::from_ptr(base.cast()) };
+    assert_eq!(word.load(Acquire), 1, "armed");
+    let mutex = base.wrapping_add(8).cast::<libc::pthread_mutex_t>();
+    // SAFETY: offset 8 is the armed `pthread_mutex_t` (documented), held by this thread
+    // through `guard`: a trylock from the same thread of a normal mutex is EBUSY.
+    assert_eq!(unsafe { libc::pthread_mutex_trylock(mutex) }, libc::EBUSY);
+    drop(guard);
+    // SAFETY: as above, now free: glibc locks and unlocks it at that address.
+    unsafe {
+        assert_eq!(libc::pthread_mutex_trylock(mutex), 0);
+        assert!(region.try_lock().is_err(), "held through the raw address");
+        assert_eq!(libc::pthread_mutex_unlock(mutex), 0);
+    }
+    // SAFETY: offset 48 is the poison flag (documented), a byte used atomically, in the
+    // region.
+    let poison = unsafe { AtomicU8::from_ptr(base.wrapping_add(48)) };
+    assert_eq!(poison.load(Relaxed), 0);
+    quietly_panicking(|| {
+        let _held = region.lock().unwrap();
+        panic!("poisons it");
+    });
+    assert_eq!(
+        poison.load(Relaxed),
+        1,
+        "a panic while holding writes 1 at 48"
+    );
+    region.clear_poison();
+    assert_eq!(poison.load(Relaxed), 0);
+}
+
+/// Every row of the module docs' table "The shared primitives: byte layout" (but
+/// `SharedCond`'s), checked against `size_of`, `align_of` and the real offsets in a region.
+fn documented_layout_of_each_primitive() -> Outcome {
+    check_locker_layout(7u8);
+    check_locker_layout(0x0102_0304u32);
+    check_locker_layout(0x0102_0304_0506_0708u64);
+    check_locker_layout([1u8, 2, 3]);
+    check_locker_layout(Align16([9; 16]));
+    assert_eq!(size_of::<SharedLocker<u64>>(), 64);
+    // The other kinds have the same layout.
+    assert_eq!(size_of::<SharedErrorCheckLocker<u32>>(), 56);
+    assert_eq!(size_of::<SharedRecursiveLocker<Align16>>(), 80);
+    assert_eq!(align_of::<SharedRecursiveLocker<Align16>>(), 16);
+    // SharedSem: the arming word, the sem_t at 8, the initial value at 40; 48 bytes.
+    assert_eq!((size_of::<SharedSem>(), align_of::<SharedSem>()), (48, 8));
+    let sem = ShmBox::anonymous(SharedSem::new(5).unwrap()).unwrap();
+    let base = (&*sem as *const SharedSem).cast::<u8>().cast_mut();
+    // SAFETY: offset 40 is the initial value (documented), in the region, aligned; written
+    // once by the creator.
+    assert_eq!(unsafe { base.add(40).cast::<u32>().read() }, 5);
+    sem.post().unwrap(); // arms it (sem_init with 5), then 6
+                         // SAFETY: offset 0 is the arming word, as above.
+    assert_eq!(unsafe { AtomicU32::from_ptr(base.cast()) }.load(Acquire), 1);
+    let raw = base.wrapping_add(8).cast::<libc::sem_t>();
+    let mut value = 0;
+    // SAFETY: offset 8 is the armed `sem_t` (documented); `value` is valid for writes.
+    assert_eq!(unsafe { libc::sem_getvalue(raw, &mut value) }, 0);
+    assert_eq!(value, 6);
+    // SAFETY: as above: glibc takes a unit at that address.
+    assert_eq!(unsafe { libc::sem_trywait(raw) }, 0);
+    assert_eq!(sem.value(), 5);
+    Passed
+}
+
 /// Children started with `Command`, killed and reaped if the test fails before it waits.
 struct Spawned(Vec<std::process::Child>);
 
@@ -848,6 +960,10 @@ fn main() {
         (
             "arming_survives_dead_stuck_and_corrupt_armers",
             arming_survives_dead_stuck_and_corrupt_armers,
+        ),
+        (
+            "documented_layout_of_each_primitive",
+            documented_layout_of_each_primitive,
         ),
     ];
     support::run(cases);

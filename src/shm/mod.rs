@@ -92,12 +92,26 @@
 //! native-endian, natural alignment; `tests/shared.rs` declares the same structs in C and
 //! uses them with glibc's own calls concurrently with Rust):
 //!
-//! | type | layout | size, align |
+//! | type | layout (offsets in bytes) | size, align |
 //! |---|---|---|
-//! | arming word (first field of each) | `u32`: 0 unarmed, 1 armed, `0x8000_0000 \| pid` being armed by `pid` | 4, 4 |
-//! | [`SharedLocker<T>`](crate::SharedLocker) (and the errorcheck and recursive kinds) | arming word, 4 bytes padding, `pthread_mutex_t` (40 bytes), `u8` poison flag (0 or 1), then `T` at its alignment | 49 + `T`, max(8, align of `T`) |
+//! | arming word (first field of each, offset 0) | `u32`: 0 unarmed, 1 armed, `0x8000_0000 \| pid` being armed by `pid` | 4, 4 |
+//! | [`SharedLocker<T>`](crate::SharedLocker) (and the errorcheck and recursive kinds) | 0: arming word; 4: 4 bytes padding; 8: `pthread_mutex_t` (40 bytes); 48: `u8` poison flag; then `T` at `data = round_up(49, align_of::<T>())`, then padding to the size | `round_up(data + size_of::<T>(), max(8, align_of::<T>()))`, `max(8, align_of::<T>())` |
 //! | [`SharedCond`](crate::SharedCond) | arming word, 4 bytes padding, `pthread_cond_t` (48 bytes) | 56, 8 |
-//! | [`SharedSem`](crate::SharedSem) | arming word, 4 bytes padding, `sem_t` (32 bytes), `u32` initial value, 4 bytes padding | 48, 8 |
+//! | [`SharedSem`](crate::SharedSem) | 0: arming word; 4: 4 bytes padding; 8: `sem_t` (32 bytes); 40: `u32` initial value; 44: 4 bytes padding | 48, 8 |
+//!
+//! So `T` begins right after the poison flag when it is byte-aligned, and at the next
+//! multiple of its alignment otherwise; the whole is padded as a C compiler pads the same
+//! `struct` (every one of them is the C `struct` of its fields in this order):
+//!
+//! | `T` | `T` at | size, align of `SharedLocker<T>` |
+//! |---|---:|---|
+//! | `u8`, `[u8; 3]` | 49 | 56, 8 |
+//! | `u32` | 52 | 56, 8 |
+//! | `u64` | 56 | 64, 8 |
+//! | a 16-byte type aligned to 16 | 64 | 80, 16 |
+//!
+//! (`tests/shared.rs` checks each row against `size_of` and the real addresses inside a
+//! region, and the pthread objects at their offsets with glibc's own calls.)
 //!
 //! The pthread objects are initialised by the first process that uses them (the "arming"),
 //! in place, with `PTHREAD_PROCESS_SHARED` (mutexes also `PTHREAD_MUTEX_ROBUST` and their
