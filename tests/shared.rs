@@ -742,9 +742,40 @@ fn arming_word<T>(lock: &SharedLocker<T>) -> &AtomicU32 {
     unsafe { AtomicU32::from_ptr((lock as *const SharedLocker<T>).cast_mut().cast()) }
 }
 
+/// The arming word of a shared semaphore (its first `u32`, as for a lock).
+fn sem_arming_word(sem: &SharedSem) -> &AtomicU32 {
+    // SAFETY: as for `arming_word`: the documented layout puts it first; `sem` is in a region.
+    unsafe { AtomicU32::from_ptr((sem as *const SharedSem).cast_mut().cast()) }
+}
+
+/// Arming words that are no state of the protocol: a value with bit 31 clear other than 0
+/// and 1, or a claim naming pid 0 or a pid at or above Linux's `PID_MAX_LIMIT` (2^22).
+const CORRUPT_WORDS: [u32; 7] = [
+    2,
+    0x1234_5678,
+    0x7fff_ffff,
+    0x8000_0000,
+    0x8040_0000,
+    0xdead_beef,
+    0xffff_ffff,
+];
+
+/// Asserts that `result` is a `CorruptHeader` that came at once (within 100 ms of `started`).
+fn corrupt_at_once(result: Result<(), Error>, started: Instant, what: &str) {
+    assert!(
+        matches!(result, Err(Error::CorruptHeader(_))),
+        "{what}: {result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "{what}: not at once"
+    );
+}
+
 /// Arming against forged states: a claim by a process that died mid-arm is taken over (the
-/// lock works); a word that is no state at all is refused; a claim by a live process that
-/// never finishes is waited for at most about a second, then `Unfinished`, never forever.
+/// lock or semaphore works); a word that is no state at all is refused with a typed error at
+/// once by every call, before and after arming, and left untouched; a claim by a live process
+/// that never finishes is waited for at most about a second, then `Unfinished`, never forever.
 fn arming_survives_dead_stuck_and_corrupt_armers() -> Outcome {
     const ARMING: u32 = 1 << 31;
     // Dead armer: a child's pid, after the child is gone.
@@ -756,13 +787,77 @@ fn arming_survives_dead_stuck_and_corrupt_armers() -> Outcome {
     *region.lock().unwrap() += 1;
     assert_eq!(*region.lock().unwrap(), 1, "re-armed and usable");
     assert_eq!(arming_word(&region).load(SeqCst), 1);
-    // Corrupt word.
-    let region = ShmBox::anonymous(SharedLocker::new(0u64)).unwrap();
-    arming_word(&region).store(2, SeqCst);
-    assert!(matches!(
-        region.lock().map(|_| ()).unwrap_err().error(),
-        Some(Error::CorruptHeader(_))
-    ));
+    let sem = ShmBox::anonymous(SharedSem::new(2).unwrap()).unwrap();
+    sem_arming_word(&sem).store(ARMING | dead_pid, SeqCst);
+    sem.post().unwrap();
+    assert_eq!(
+        sem.value(),
+        3,
+        "re-armed with its initial value, then posted"
+    );
+    assert_eq!(sem_arming_word(&sem).load(SeqCst), 1);
+    // Corrupt words, on fresh objects and on armed ones (scribbled over after arming).
+    for word in CORRUPT_WORDS {
+        for armed_first in [false, true] {
+            let what = format!("{word:#x}, armed first: {armed_first}");
+            let lock = ShmBox::anonymous(SharedLocker::new(7u64)).unwrap();
+            let sem = ShmBox::anonymous(SharedSem::new(1).unwrap()).unwrap();
+            if armed_first {
+                drop(lock.lock().unwrap());
+                sem.post().unwrap();
+            }
+            arming_word(&lock).store(word, SeqCst);
+            sem_arming_word(&sem).store(word, SeqCst);
+            let started = Instant::now();
+            corrupt_at_once(
+                lock.lock().map(|_| ()).map_err(|e| e.error().unwrap()),
+                started,
+                &what,
+            );
+            corrupt_at_once(
+                lock.try_lock().map(|_| ()).map_err(|e| e.error().unwrap()),
+                started,
+                &what,
+            );
+            corrupt_at_once(
+                lock.lock_timeout(Duration::from_secs(5))
+                    .map(|_| ())
+                    .map_err(|e| e.error().unwrap()),
+                started,
+                &what,
+            );
+            corrupt_at_once(sem.wait(), started, &what);
+            corrupt_at_once(sem.try_wait(), started, &what);
+            corrupt_at_once(sem.wait_timeout(Duration::from_secs(5)), started, &what);
+            corrupt_at_once(sem.post(), started, &what);
+            assert!(sem.acquire().is_err(), "{what}");
+            // Refused, never taken over: the words are as they were.
+            assert_eq!(arming_word(&lock).load(SeqCst), word, "{what}");
+            assert_eq!(sem_arming_word(&sem).load(SeqCst), word, "{what}");
+            if armed_first {
+                // Nothing was touched: the word put back, both work as before.
+                arming_word(&lock).store(1, SeqCst);
+                sem_arming_word(&sem).store(1, SeqCst);
+                assert_eq!(*lock.lock().unwrap(), 7, "{what}");
+                assert_eq!(sem.value(), 2, "{what}");
+            }
+        }
+    }
+    // A semaphore whose stored initial value (offset 40) is above SEM_VALUE_MAX: arming
+    // fails with a typed error and leaves the word unarmed, for the next user to try.
+    let sem = ShmBox::anonymous(SharedSem::new(0).unwrap()).unwrap();
+    // SAFETY: offset 40 is the initial value (documented), in the region, aligned; no other
+    // thread or process uses the semaphore.
+    unsafe {
+        (&*sem as *const SharedSem)
+            .cast::<u8>()
+            .cast_mut()
+            .add(40)
+            .cast::<u32>()
+            .write(u32::MAX)
+    };
+    assert!(matches!(sem.post(), Err(Error::InvalidInput(_))));
+    assert_eq!(sem_arming_word(&sem).load(SeqCst), 0);
     // Stuck armer: a live process (a sleeping child) that never finishes.
     let region = ShmBox::anonymous(SharedLocker::new(0u64)).unwrap();
     let stuck = fork_child(|| loop {
@@ -841,9 +936,7 @@ fn check_locker_layout<T: ShmSafe + Send + Copy + PartialEq + std::fmt::Debug>(v
         assert!(region.try_lock().is_err(), "held through the raw address");
         assert_eq!(libc::pthread_mutex_unlock(mutex), 0);
     }
-    // SAFETY: offset 48 is the poison flag (documented), a byte used atomically, in the
-    // region.
-    let poison = unsafe { AtomicU8::from_ptr(base.wrapping_add(48)) };
+    let poison = poison_flag(&region);
     assert_eq!(poison.load(Relaxed), 0);
     quietly_panicking(|| {
         let _held = region.lock().unwrap();
@@ -889,6 +982,59 @@ fn documented_layout_of_each_primitive() -> Outcome {
     // SAFETY: as above: glibc takes a unit at that address.
     assert_eq!(unsafe { libc::sem_trywait(raw) }, 0);
     assert_eq!(sem.value(), 5);
+    Passed
+}
+
+/// The poison flag of a shared lock (offset 48), atomically.
+fn poison_flag<T>(lock: &SharedLocker<T>) -> &AtomicU8 {
+    // SAFETY: the documented layout puts the poison flag, a byte used atomically, at offset
+    // 48 of every shared lock; `lock` lives in a region, for the borrow.
+    unsafe {
+        AtomicU8::from_ptr(
+            (lock as *const SharedLocker<T>)
+                .cast::<u8>()
+                .cast_mut()
+                .add(48),
+        )
+    }
+}
+
+/// The poison flag as the module docs give it to C programs: any nonzero byte is poisoned
+/// (Rust lock calls return `Poisoned` with the guard, the data intact), `clear_poison` writes
+/// 0; a flag set by another process (as a C program may, holding the mutex) is seen here.
+fn poison_flag_any_nonzero_is_poisoned() -> Outcome {
+    for byte in [1u8, 2, 7, 0xff] {
+        let region = ShmBox::anonymous(SharedLocker::new(41u64)).unwrap();
+        *region.lock().unwrap() += 1;
+        assert!(!region.is_poisoned());
+        poison_flag(&region).store(byte, Relaxed);
+        assert!(region.is_poisoned(), "{byte} reads as poisoned");
+        match region.lock() {
+            Err(SharedLockError::Poisoned(p)) => assert_eq!(*p.into_inner(), 42),
+            other => panic!("{byte}: expected Poisoned, got {:?}", other.map(|_| ())),
+        }
+        assert!(region.try_lock().is_err(), "still poisoned");
+        region.clear_poison();
+        assert_eq!(poison_flag(&region).load(Relaxed), 0);
+        assert_eq!(*region.lock().unwrap(), 42);
+    }
+    // Set by another process while it holds the mutex, as a C program may.
+    let region = ShmBox::anonymous(SharedLocker::new(0u64)).unwrap();
+    let r = &*region;
+    let child = fork_child(|| {
+        let Ok(mut g) = r.lock() else { return 1 };
+        *g = 5;
+        poison_flag(r).store(1, Relaxed);
+        drop(g);
+        0
+    });
+    assert_eq!(child.wait(), 0);
+    match r.lock() {
+        Err(SharedLockError::Poisoned(p)) => assert_eq!(*p.into_inner(), 5),
+        other => panic!("expected Poisoned, got {:?}", other.map(|_| ())),
+    }
+    r.clear_poison();
+    assert!(r.lock().is_ok());
     Passed
 }
 
@@ -964,6 +1110,10 @@ fn main() {
         (
             "documented_layout_of_each_primitive",
             documented_layout_of_each_primitive,
+        ),
+        (
+            "poison_flag_any_nonzero_is_poisoned",
+            poison_flag_any_nonzero_is_poisoned,
         ),
     ];
     support::run(cases);

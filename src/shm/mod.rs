@@ -113,13 +113,70 @@
 //! (`tests/shared.rs` checks each row against `size_of` and the real addresses inside a
 //! region, and the pthread objects at their offsets with glibc's own calls.)
 //!
+//! # Arming: what a C program does to use (or initialise) a primitive
+//!
 //! The pthread objects are initialised by the first process that uses them (the "arming"),
-//! in place, with `PTHREAD_PROCESS_SHARED` (mutexes also `PTHREAD_MUTEX_ROBUST` and their
-//! kind's type; condvars `CLOCK_MONOTONIC`); the arming word is set to 1 with release
-//! ordering after. A C program must use only armed objects (read the word with acquire
-//! ordering), or arm them itself by the same protocol (compare-and-exchange 0 to
-//! `0x8000_0000 | getpid()`, initialise, store 1). A robust mutex acquired with `EOWNERDEAD`
-//! must be repaired and made consistent, or it becomes not recoverable for Rust users too.
+//! in place, exactly once, and never destroyed. A C program sharing a region with Rust either
+//! uses only armed objects, or arms them itself by the crate's own protocol on the arming
+//! word (a `uint32_t` accessed only with `__atomic` builtins):
+//!
+//! 1. Load the word (`__ATOMIC_ACQUIRE`). **1**: armed; use the object.
+//! 2. **0**: unarmed. Claim it: `__atomic_compare_exchange_n(&word, &seen, 0x80000000u |
+//!    getpid(), 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)` with `seen = 0`; if that fails, start
+//!    again from step 1 with the value found.
+//! 3. **`0x8000_0000 | pid`** with `pid` in `1..2^22` (Linux's `PID_MAX_LIMIT`): `pid` is
+//!    arming it. If that process exists (`kill(pid, 0)` returns 0 or fails with `EPERM`), it
+//!    is arming now (that takes microseconds): sleep a millisecond and start again (the crate
+//!    gives up after a second with [`Error::Unfinished`]). If it does not (`ESRCH`), it died
+//!    while arming: **take its claim over** with a compare-exchange from that exact value to
+//!    `0x80000000u | getpid()`, and arm (a failed exchange: start again). The crate does
+//!    exactly this, and a C program may too. A claim naming the caller's own pid while none
+//!    of its threads is arming is a dead process's whose pid was reused: take it over too.
+//! 4. **Anything else** (bit 31 clear and neither 0 nor 1, or a claim naming pid 0 or a pid
+//!    at or above 2^22): not a state of the protocol. The crate refuses the object with
+//!    [`Error::CorruptHeader`] and never touches it; a C program should do the same.
+//! 5. With the claim held, initialise the object in place as the table below says, then store
+//!    1 (`__ATOMIC_RELEASE`). If initialising failed, store 0 (release) instead, so that the
+//!    next user tries again.
+//!
+//! | primitive | how it is armed (exactly the crate's calls) |
+//! |---|---|
+//! | [`SharedLocker<T>`](crate::SharedLocker) | `pthread_mutexattr_init(&a)`; `pthread_mutexattr_settype(&a, PTHREAD_MUTEX_NORMAL)`; `pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)`; `pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)`; `pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_NONE)`; `pthread_mutex_init(&mutex, &a)`; `pthread_mutexattr_destroy(&a)` |
+//! | [`SharedErrorCheckLocker<T>`](crate::SharedErrorCheckLocker) | the same with `PTHREAD_MUTEX_ERRORCHECK` |
+//! | [`SharedRecursiveLocker<T>`](crate::SharedRecursiveLocker) | the same with `PTHREAD_MUTEX_RECURSIVE` |
+//! | [`SharedSem`](crate::SharedSem) | `sem_init(&sem, 1, initial)`, `initial` being the `u32` stored at its offset 40 (written by the creator, never changed) |
+//! | [`SharedCond`](crate::SharedCond) | `PTHREAD_PROCESS_SHARED` and `CLOCK_MONOTONIC` |
+//!
+//! The mutex type must be the kind of the Rust type the region is opened as (Rust's
+//! errorcheck and recursive semantics are glibc's own). Never call `pthread_mutex_destroy` or
+//! `sem_destroy` on them, nor initialise an armed one again: other processes may be using it.
+//!
+//! Using an armed mutex from C: `pthread_mutex_lock`, `_trylock`, `_clocklock` and `_unlock`
+//! on the `pthread_mutex_t` at offset 8. `EOWNERDEAD` means its holder died holding it: the
+//! lock is held, the data may be half-updated; repair it, then `pthread_mutex_consistent`.
+//! Unlocking without that makes the mutex not recoverable for every process, Rust users
+//! included ([`Error::NotRecoverable`]), as POSIX says. An armed semaphore takes `sem_wait`,
+//! `sem_trywait`, `sem_clockwait`, `sem_post` and `sem_getvalue` on the `sem_t` at offset 8.
+//!
+//! ## The poison flag
+//!
+//! The byte at offset 48 of a shared lock is std's poisoning, kept in the region: **0** is
+//! not poisoned, **any other value** poisoned. Rust writes 1 when a thread panics while
+//! holding the lock (before unlocking it), and 0 on
+//! [`clear_poison`](crate::SharedLocker::clear_poison); it reads the byte after every
+//! acquisition (and in `is_poisoned`, at any time), always atomically (relaxed). No value is
+//! invalid: a byte of 2 to 255 (which no Rust code writes) reads as poisoned too, the
+//! conservative answer, and `clear_poison` makes it 0.
+//!
+//! A C program reads it (`__atomic_load_n(&flag, __ATOMIC_RELAXED)`) after acquiring the
+//! mutex: nonzero means that a holder gave up midway (the data may be inconsistent). It may
+//! also **set** it (store 1, while holding the mutex, before unlocking), to tell the Rust
+//! users the same: every later Rust lock call then returns
+//! [`SharedLockError::Poisoned`](crate::SharedLockError::Poisoned), with the guard inside
+//! (the lock is held, the data reachable, as std's `PoisonError`), until some process clears
+//! it: Rust with `clear_poison`, or C by storing 0 while holding the mutex. A C program that
+//! ignores the flag loses nothing but that warning. (It is independent of `EOWNERDEAD`: a
+//! dead holder is reported by the mutex, a panicking one by the flag.)
 //!
 //! # Who initialises, destroys, unmaps and unlinks
 //!
