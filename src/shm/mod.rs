@@ -77,14 +77,19 @@
 //! | 48 | 8 | `data_offset` | offset of the value: `max(64, data_align)` |
 //! | 56 | 8 | `total_len` | `data_offset + data_size`: the length the object must have at least |
 //!
-//! The **type fingerprint** is FNV-1a (64 bits: offset basis `0xcbf29ce484222325`, prime
-//! `0x100000001b3`) over the UTF-8 bytes of [`std::any::type_name::<T>()`](std::any::type_name),
-//! followed by `size_of::<T>()` and then `align_of::<T>()`, each as 8 little-endian bytes. It
-//! identifies the type for one build of the crate and toolchain: `type_name` is not promised
-//! stable across compiler versions, and it includes the path of the type, so two programs share
-//! a region when they take `T` from the same crate (a shared crate of region types) and are
-//! built with the same toolchain. It catches mistakes (another type, another build); it is a
-//! check, not a security boundary.
+//! ## The type fingerprint
+//!
+//! When `T` declares [`ShmSafe::FINGERPRINT`] as `Some(n)`, the fingerprint is `n` itself: a
+//! number agreed between the programs that share the layout, C programs included (below,
+//! "A region created or opened by a C program"). Otherwise (`None`, the default) it is
+//! FNV-1a (64 bits: offset basis `0xcbf29ce484222325`, prime `0x100000001b3`) over the UTF-8
+//! bytes of [`std::any::type_name::<T>()`](std::any::type_name), followed by `size_of::<T>()`
+//! and then `align_of::<T>()`, each as 8 little-endian bytes. That one identifies the type
+//! for one build of the crate and toolchain: `type_name` is not promised stable across
+//! compiler versions, and it includes the path of the type, so two programs share a region
+//! when they take `T` from the same crate (a shared crate of region types) and are built with
+//! the same toolchain. [`fingerprint::<T>()`](fingerprint) gives either. It catches mistakes
+//! (another type, another build); it is a check, not a security boundary.
 //!
 //! # The shared primitives: byte layout
 //!
@@ -234,6 +239,93 @@
 //! `CreatorDied` (they get it wrongly, or `Unfinished`). A creator's pid reused by a new
 //! process makes the opener wait for the bound and report `Unfinished`.
 //!
+//! # A region created or opened by a C program
+//!
+//! Everything a region holds is specified above in bytes, except the default fingerprint,
+//! which hashes Rust's name of the type: no C program can compute it, and no program built
+//! by another toolchain is promised the same one. So a type that a C program creates, or
+//! checks, declares its fingerprint: [`ShmSafe::FINGERPRINT`] as `Some(n)`, a number chosen
+//! once for the layout (at random, say) and written beside the C declaration of the same
+//! layout. The header then carries `n` verbatim in both directions: a Rust creator writes
+//! it, a Rust opener expects it (and still checks size, alignment, offsets and length).
+//!
+//! Why on the trait, and not as an argument of extra constructors
+//! (`create_with_fingerprint`, `open_with_fingerprint`): the fingerprint stands for a
+//! layout, and the layout is the type's. Declared once, beside the `#[repr(C)]` struct and in
+//! its `unsafe impl`, it cannot drift between a program's creating and opening call sites,
+//! nor be passed for the wrong type; every constructor (`anonymous`, `create`, `open`,
+//! `open_timeout`, `open_or_create`) honours it with no second set of them; and it sits
+//! inside the unsafe promise where it belongs, since a matching fingerprint is what lets
+//! another program's bytes be taken for a `T` (see [`ShmSafe`]'s `# Safety`). Types that
+//! declare nothing, every type of the crate's among them, and the constructors behave as
+//! before. (One layout known under two numbers: a `#[repr(transparent)]` newtype per number.)
+//!
+//! The C declarations of the layouts above, for a region whose `T` is one `SharedLocker<u64>`
+//! followed by one `SharedSem` (`tests/shared.rs` compiles programs from them):
+//!
+//! ```c
+//! #include <pthread.h>
+//! #include <semaphore.h>
+//! #include <stdint.h>
+//!
+//! struct psync_header {         /* offset 0 of every region, 64 bytes */
+//!     char     magic[8];        /* "PSYNCSHM", no NUL */
+//!     uint32_t version;         /* 1 */
+//!     uint32_t header_size;     /* 64 */
+//!     uint64_t data_size;       /* sizeof(struct value) */
+//!     uint64_t data_align;      /* _Alignof(struct value) */
+//!     uint64_t fingerprint;     /* the agreed number, FINGERPRINT of the Rust type */
+//!     uint32_t init_state;      /* 0, 1, 2: only through __atomic builtins */
+//!     int32_t  creator_pid;     /* the creator's getpid() */
+//!     uint64_t data_offset;     /* max(64, _Alignof(struct value)) */
+//!     uint64_t total_len;       /* data_offset + sizeof(struct value) */
+//! };
+//! struct shared_locker_u64 {    /* SharedLocker<u64>: 64 bytes */
+//!     uint32_t        arming;   /* 0, 1, 0x80000000 | pid: only through __atomic builtins */
+//!     pthread_mutex_t mutex;    /* offset 8 */
+//!     uint8_t         poisoned; /* offset 48: 0, or poisoned */
+//!     uint64_t        data;     /* offset round_up(49, _Alignof(uint64_t)) = 56 */
+//! };
+//! struct shared_sem {           /* SharedSem: 48 bytes */
+//!     uint32_t arming;
+//!     sem_t    sem;             /* offset 8 */
+//!     uint32_t initial;         /* offset 40: what sem_init is given when arming */
+//! };
+//! struct value { struct shared_locker_u64 count; struct shared_sem ready; };
+//! struct region { struct psync_header h; struct value v; }; /* v at 64: alignment <= 64 */
+//! ```
+//!
+//! **Creating** a region from C is the crate's own protocol ("Creating", above):
+//!
+//! 1. `fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, mode)`. `EEXIST`: the name is taken;
+//!    open it instead (below).
+//! 2. `ftruncate(fd, total_len)` and `posix_fallocate(fd, 0, total_len)` (a full `/dev/shm`
+//!    is then an error here, not a `SIGBUS` later); `mmap(NULL, total_len, PROT_READ |
+//!    PROT_WRITE, MAP_SHARED, fd, 0)`; `close(fd)`. The object reads as zeros.
+//! 3. Every header field but `init_state` and `creator_pid`, as commented above (plain
+//!    stores: no opener reads past `init_state` 0).
+//! 4. `__atomic_store_n(&h->creator_pid, getpid(), __ATOMIC_RELAXED)`, then
+//!    `__atomic_store_n(&h->init_state, 1, __ATOMIC_RELEASE)`. From here a creator that dies
+//!    is reported to openers as [`Error::CreatorDied`].
+//! 5. The value, at `data_offset`: the data, and each primitive either **unarmed** (arming
+//!    word 0, the pthread object's bytes left zero, a semaphore's `initial` set: the first
+//!    user arms it) or **armed** by the creator itself (initialised as the table of "Arming"
+//!    says, then arming word 1; no claim is needed, nobody can reach the value yet).
+//! 6. `__atomic_store_n(&h->init_state, 2, __ATOMIC_RELEASE)`: the region is published, and
+//!    [`ShmBox::<T>::open`](ShmBox::open) with that `T` maps it.
+//!
+//! On a failure after step 1, `munmap` and `shm_unlink(name)`: nothing is left behind. As for
+//! a Rust creator, the name stays until someone unlinks it.
+//!
+//! **Opening** from C a region that Rust (or C) created: `shm_open(name, O_RDWR, 0)`;
+//! `fstat` until the size is at least 64 (the creator is between `shm_open` and
+//! `ftruncate`); map the header; `__atomic_load_n(&h->init_state, __ATOMIC_ACQUIRE)` until
+//! it is 2 (1 with `kill(creator_pid, 0)` failing with `ESRCH`: the creator died, give up;
+//! bound the wait); then check `magic`, `version`, `header_size`, `data_size`, `data_align`,
+//! `fingerprint`, `data_offset` and `total_len` against your declarations, and the object's
+//! size (`fstat`) against `total_len`, before touching the value. Then use the primitives
+//! as "Arming" says.
+//!
 //! # The crate's table of regions, `fork` and robust mutexes
 //!
 //! Each process keeps a table of the regions it has mapped through `ShmBox` (at most 1024 at
@@ -263,7 +355,7 @@ use crate::sys::shm::{Fd, Mapping};
 use header::{Header, Layout, Progress};
 use name::Name;
 
-pub use header::{HEADER_SIZE, LAYOUT_VERSION, MAGIC};
+pub use header::{fingerprint, HEADER_SIZE, LAYOUT_VERSION, MAGIC};
 pub use name::NAME_MAX;
 
 /// How long [`ShmBox::open`] waits for a creator that is still initialising the region.
@@ -323,7 +415,22 @@ pub const DEFAULT_OPEN_WAIT: Duration = Duration::from_secs(1);
 /// - change after construction only through interior mutability that works across processes:
 ///   atomics, or the crate's process-shared primitives (never `Cell`, `RefCell`, or a
 ///   process-private lock).
-pub unsafe trait ShmSafe: Sync {}
+///
+/// An implementor that declares [`FINGERPRINT`](ShmSafe::FINGERPRINT) as `Some(n)` also
+/// promises that `n` names this layout and meaning only: any region whose header carries `n`
+/// (with `T`'s size and alignment) is opened as a `T`, so `n` must not be shared with another
+/// type, and must change when the layout or meaning of `T` changes.
+pub unsafe trait ShmSafe: Sync {
+    /// The type fingerprint the header of a region of this type carries (see
+    /// [`fingerprint`]). `None` (the default, kept by every type the crate implements it
+    /// for): computed from Rust's name of the type, its size and its alignment, which only
+    /// programs built from the same type definition by the same toolchain share. `Some(n)`:
+    /// exactly `n`, a number chosen once for the layout (at random, say) and written in the
+    /// C header (or other programs) that declare the same layout; then a C program can
+    /// create, or check, a region of this type. See the
+    /// [module docs](self#a-region-created-or-opened-by-a-c-program).
+    const FINGERPRINT: Option<u64> = None;
+}
 
 macro_rules! shm_safe {
     ($($ty:ty),* $(,)?) => {
@@ -723,6 +830,46 @@ mod tests {
         assert_eq!(pid, std::process::id() as i32);
         assert_eq!((offset, total), (64, 68));
         assert_eq!(*region, 0xabcd);
+    }
+
+    #[repr(C)]
+    struct Agreed(AtomicU64);
+    // SAFETY: an atomic; the number below names this layout only.
+    unsafe impl ShmSafe for Agreed {
+        const FINGERPRINT: Option<u64> = Some(0xfeed_f00d_0000_0001);
+    }
+
+    /// The same layout under the computed fingerprint.
+    #[repr(transparent)]
+    struct Computed(Agreed);
+    // SAFETY: as `Agreed`.
+    unsafe impl ShmSafe for Computed {}
+
+    /// A declared fingerprint is what a Rust creator writes at offset 32 and what an opener
+    /// expects: the same layout without it is refused, and so is another number.
+    #[test]
+    fn a_declared_fingerprint_is_written_and_expected() {
+        let region = ShmBox::anonymous(Agreed(AtomicU64::new(3))).unwrap();
+        // SAFETY: the mapping is at least 64 bytes; offset 32 is the fingerprint, aligned,
+        // written before the value was published (no concurrent writer).
+        let written = unsafe { (region.map.as_ptr().add(32) as *const u64).read() };
+        assert_eq!(written, 0xfeed_f00d_0000_0001);
+        assert_eq!(fingerprint::<Agreed>(), written);
+        let name = format!("/pthread-sync-unit-{}-agreed", std::process::id());
+        let created = ShmBox::create(&name, 0o600, Agreed(AtomicU64::new(9)));
+        let opened = ShmBox::<Agreed>::open(&name).map(|r| r.0.load(Relaxed));
+        let other = ShmBox::<Computed>::open(&name).map(|_| ());
+        unlink(&name).unwrap();
+        assert!(created.is_ok());
+        assert_eq!(opened, Ok(9));
+        assert_eq!(
+            other,
+            Err(Error::TypeMismatch {
+                what: "type fingerprint",
+                found: 0xfeed_f00d_0000_0001,
+                expected: fingerprint::<Computed>(),
+            })
+        );
     }
 
     #[test]
