@@ -1,7 +1,10 @@
 //! Process-shared primitives across processes: exact counts with every kind, a holder killed
 //! mid-update and recovered, `NotRecoverable` after an unrepaired drop, owner death seen by a
 //! condvar waiter, producer/consumer and semaphore ping-pong, unrelated processes sharing a
-//! named region, a C program on the same region, and use outside a region refused.
+//! named region, a C program on the same region and another creating one (both built from
+//! the C declarations in the `shm` docs), use outside a region refused, the documented byte
+//! layout of each primitive, the poison flag's values, and arming words forged dead, stuck or
+//! corrupt.
 //!
 //! `harness = false` (see `support`): children use only the primitives and raw memory, then
 //! `_exit`; the parent checks every exit status, and children left running are killed.
@@ -1210,18 +1213,23 @@ fn arming_survives_dead_stuck_and_corrupt_armers() -> Outcome {
         }
     }
     // A semaphore whose stored initial value (offset 40) is above SEM_VALUE_MAX: arming
-    // fails with a typed error and leaves the word unarmed, for the next user to try.
-    let sem = ShmBox::anonymous(SharedSem::new(0).unwrap()).unwrap();
-    // SAFETY: offset 40 is the initial value (documented), in the region, aligned; no other
-    // thread or process uses the semaphore.
-    unsafe {
-        (&*sem as *const SharedSem)
-            .cast::<u8>()
-            .cast_mut()
-            .add(40)
-            .cast::<u32>()
-            .write(u32::MAX)
+    // fails with a typed error and leaves the word unarmed, for the next user to try. The
+    // value is written as another process would, through the object (`pwrite` at the data
+    // offset 64 + 40), not through this process's `&SharedSem`.
+    let name = Name::new("bad-initial");
+    let sem = ShmBox::create(&name.0, 0o600, SharedSem::new(0).unwrap()).unwrap();
+    let c_name = std::ffi::CString::new(name.0.as_str()).unwrap();
+    // SAFETY: a NUL-terminated name of an existing object.
+    let fd = unsafe { libc::shm_open(c_name.as_ptr(), libc::O_RDWR, 0) };
+    assert!(fd >= 0, "shm_open: {}", std::io::Error::last_os_error());
+    let bytes = u32::MAX.to_ne_bytes();
+    // SAFETY: `fd` is open; `bytes` is valid for reads of its 4 bytes; then closed once.
+    let written = unsafe {
+        let n = libc::pwrite(fd, bytes.as_ptr().cast(), 4, 64 + 40);
+        libc::close(fd);
+        n
     };
+    assert_eq!(written, 4);
     assert!(matches!(sem.post(), Err(Error::InvalidInput(_))));
     assert_eq!(sem_arming_word(&sem).load(SeqCst), 0);
     // Stuck armer: a live process (a sleeping child) that never finishes.

@@ -231,13 +231,59 @@
 //! is [`Error::Unfinished`]. A creator that died before writing its pid (state 0) is thus
 //! reported as `Unfinished` after the bound; one that died later, as `CreatorDied` at once.
 //!
-//! What the checks do not cover: processes that may write the object (its mode decides
-//! which) are trusted to write only valid values of `T` and to leave the header and the size
-//! alone. One that shrinks the object after another process mapped it makes that process's
-//! accesses raise `SIGBUS`. A `creator_pid` is a process id in the creator's pid namespace:
-//! processes in different pid namespaces sharing `/dev/shm` should not rely on
-//! `CreatorDied` (they get it wrongly, or `Unfinished`). A creator's pid reused by a new
-//! process makes the opener wait for the bound and report `Unfinished`.
+//! What the checks do not cover: a hostile process (see "Trust", below). A `creator_pid` is
+//! a process id in the creator's pid namespace: processes in different pid namespaces
+//! sharing `/dev/shm` should not rely on `CreatorDied` (they get it wrongly, or
+//! `Unfinished`). A creator's pid reused by a new process makes the opener wait for the bound
+//! and report `Unfinished`.
+//!
+//! # Trust: who must trust whom
+//!
+//! The checks made at `open` defend against **mistakes and crashes**: another type or build
+//! (size, alignment, fingerprint), another version of the crate, a region still being made or
+//! left half made by a creator that died, an object too short. They are no defence against a
+//! **hostile peer**. A process that may write the object (its owner and mode decide which:
+//! `0o600` is the creating user's processes only) can, at any time after `open`:
+//!
+//! - write any bytes into `T`, the data that a lock protects included, and into the header
+//!   (which only later openers read, and check);
+//! - rewrite a pthread object's bytes, which glibc trusts. A robust mutex holds its holder's
+//!   robust-list links (`__list`): glibc's unlock writes through them, and the kernel follows
+//!   them, and writes, when the holding thread exits. So a peer that rewrites the links of a
+//!   mutex this process holds makes this process, or the kernel for it, **write where the
+//!   peer chooses**, anywhere in this process's memory. Scribbled lock or semaphore words can
+//!   also make a wait last forever, or wake every waiter;
+//! - put an arming word back to 0, or a claim in the name of a process that no longer exists:
+//!   the next user then initialises the object again, under whoever holds or waits on it;
+//! - shrink the object, so that this process's next access raises `SIGBUS`; hold a lock
+//!   forever (use `lock_timeout`).
+//!
+//! So every process that maps a region must trust every process that can write it as much as
+//! its own code: the object's permissions are the boundary, not the crate's checks. Share a
+//! region for writing only with processes you would let write into your own memory.
+//!
+//! What the crate checks anyway, **on every use**, are its own state words, whatever any
+//! process wrote in them, and a corrupt one gets a typed error at once, never a hang and
+//! never undefined behaviour:
+//!
+//! - the **arming word**, loaded by every lock, wait and post: 1 uses the object; 0 arms it;
+//!   a live armer's claim is waited for, at most a second ([`Error::Unfinished`]); a dead
+//!   one's is taken over; any other value (bit 31 clear and neither 0 nor 1, or a claim
+//!   naming pid 0 or a pid at or above 2^22) is [`Error::CorruptHeader`], on every call,
+//!   and the object is left untouched;
+//! - the **poison flag**, read after every acquisition: any nonzero byte is poisoned (there
+//!   is no invalid value; see "The poison flag");
+//! - where the object is: a lock only inside a region this process mapped, checked on every
+//!   lock call; any primitive, when it is armed ([`Error::NotInRegion`]);
+//! - a semaphore's stored **initial value**, when it is armed: above `SEM_VALUE_MAX` is
+//!   [`Error::InvalidInput`], and the semaphore stays unarmed.
+//!
+//! The **header** is checked once, at `open`, before any `&T` exists (see "Opening"), and not
+//! after: a process that has a region open never reads it again. The bytes of the pthread
+//! objects (glibc's) and of `T` are not checked: the crate's primitives, and the integers and
+//! atomics `T` is made of, have no invalid values, so corrupted ones are wrong values, never
+//! invalid Rust values (which is why `bool` is not [`ShmSafe`]); what glibc does with wrong
+//! values in its own objects is the hostile case above.
 //!
 //! # A region created or opened by a C program
 //!
