@@ -24,7 +24,8 @@
 //!   [`Error::Unfinished`]), unless that process is gone (it died while arming): then the user
 //!   takes the claim over and arms the object itself, so a dead armer never leaves others
 //!   waiting forever. A claim in this process's own name with no thread of it arming is a
-//!   dead process's (pid reuse) and is taken over too; any other word is refused as corrupt.
+//!   dead process's (pid reuse) and is taken over too; any other word (a claim naming pid 0
+//!   or a pid at or above `PID_MAX_LIMIT`, 2^22, included) is refused as corrupt.
 //!
 //! So a signal handler may use a process-shared object (`SharedSem::post`) once it is armed;
 //! its first use (arming) should come from ordinary code (`value()` arms it).
@@ -42,6 +43,9 @@ use crate::sys::InPlace;
 const UNARMED: u32 = 0;
 const ARMED: u32 = 1;
 const ARMING: u32 = 1 << 31;
+/// Linux's `PID_MAX_LIMIT` on 64-bit targets: every process id is below it. A claim naming
+/// pid 0 or one at or above it is no claim at all (a corrupt word, not a dead armer's).
+const PID_LIMIT: u32 = 1 << 22;
 
 /// How long a user waits for a live armer before giving up with [`Error::Unfinished`]
 /// (arming takes microseconds; a stopped or stuck armer must not hold others forever).
@@ -151,8 +155,12 @@ impl<O: InPlace> Placed<O> {
                 // SAFETY: published by its armer with Release, seen with Acquire.
                 Err(ARMED) => return Ok(unsafe { &*self.obj.get() }),
                 Err(UNARMED) => expected = UNARMED, // a failed armer gave it back
-                Err(other) if other & ARMING == 0 => {
-                    // Neither unarmed, armed nor a claim: written by something else.
+                Err(other)
+                    if other & ARMING == 0 || !(1..PID_LIMIT).contains(&(other & !ARMING)) =>
+                {
+                    // Neither unarmed, armed nor a claim naming a possible process id:
+                    // written by something else. Never taken over (that would initialise
+                    // again an object others may be using).
                     return Err(Error::CorruptHeader(
                         "the arming word of a process-shared object holds an unknown value",
                     ));

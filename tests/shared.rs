@@ -1,7 +1,10 @@
 //! Process-shared primitives across processes: exact counts with every kind, a holder killed
 //! mid-update and recovered, `NotRecoverable` after an unrepaired drop, owner death seen by a
 //! condvar waiter, producer/consumer and semaphore ping-pong, unrelated processes sharing a
-//! named region, a C program on the same region, and use outside a region refused.
+//! named region, a C program on the same region and another creating one (both built from
+//! the C declarations in the `shm` docs), use outside a region refused, the documented byte
+//! layout of each primitive, the poison flag's values, and arming words forged dead, stuck or
+//! corrupt.
 //!
 //! `harness = false` (see `support`): children use only the primitives and raw memory, then
 //! `_exit`; the parent checks every exit status, and children left running are killed.
@@ -10,7 +13,7 @@ mod support;
 
 use std::process::Command;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
 use std::time::{Duration, Instant};
 
 use pthread_sync::shm::{self, ShmBox, ShmSafe};
@@ -443,113 +446,479 @@ fn unrelated_processes_share_a_named_region() -> Outcome {
     Passed
 }
 
+/// The C declarations of the module docs of `shm` (its one ```` ```c ```` block), taken
+/// from the source so that the C programs below are built from exactly what the docs say.
+fn documented_c_declarations() -> String {
+    let docs = include_str!("../src/shm/mod.rs");
+    let mut lines = docs.lines().skip_while(|l| l.trim() != "//! ```c").skip(1);
+    let block: Vec<&str> = lines
+        .by_ref()
+        .take_while(|l| l.trim() != "//! ```")
+        .map(|l| l.strip_prefix("//!").unwrap_or(l))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    assert!(
+        block.len() > 10,
+        "the shm module docs have no ```c block of declarations"
+    );
+    block.join("\n")
+}
+
+/// A C program built with the system `cc` in a directory of its own, removed when dropped.
+struct CProgram {
+    dir: std::path::PathBuf,
+    binary: std::path::PathBuf,
+}
+
+impl CProgram {
+    /// Builds `body` after `#define _GNU_SOURCE` and the documented declarations; `None` when
+    /// there is no `cc` on this machine. A compiler error fails the case.
+    fn build(what: &str, body: &str) -> Option<CProgram> {
+        let dir =
+            std::env::temp_dir().join(format!("pthread-sync-c-{}-{what}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let program = CProgram {
+            binary: dir.join(what),
+            dir,
+        };
+        let source = program.dir.join(format!("{what}.c"));
+        let text = format!(
+            "#define _GNU_SOURCE\n{}\n{body}",
+            documented_c_declarations()
+        );
+        std::fs::write(&source, text).unwrap();
+        let built = Command::new("cc")
+            .args(["-std=c11", "-Wall", "-Werror", "-O2", "-o"])
+            .arg(&program.binary)
+            .arg(&source)
+            .arg("-lpthread")
+            .output();
+        match built {
+            Ok(out) if out.status.success() => Some(program),
+            Ok(out) => panic!("cc failed: {}", String::from_utf8_lossy(&out.stderr)),
+            Err(_) => None,
+        }
+    }
+}
+
+impl Drop for CProgram {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The fingerprint Rust and the C peer agree on for `ForC`.
+const FOR_C_FINGERPRINT: u64 = 0x7073_796e_635f_7065;
+
 #[repr(C)]
 struct ForC {
     count: SharedLocker<u64>,
-    posted: SharedSem,
+    ready: SharedSem,
 }
-// SAFETY: #[repr(C)], shared primitives only.
-unsafe impl ShmSafe for ForC {}
+// SAFETY: #[repr(C)], shared primitives only; the fingerprint names this layout only (the C
+// `struct value` of the shm module docs).
+unsafe impl ShmSafe for ForC {
+    const FINGERPRINT: Option<u64> = Some(FOR_C_FINGERPRINT);
+}
 
-/// The C side of the layout test: the region's layout as the crate documents it, declared in
-/// C, used with glibc's own calls.
-const C_PROGRAM: &str = r#"
+/// The C side of the layout test: the documented declarations (`struct region`), a region
+/// opened and checked as the docs say, its primitives used with glibc's own calls.
+const C_PEER: &str = r#"
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <semaphore.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* The documented layout: a 64-byte header, then T at offset 64. */
-struct header { char magic[8]; uint32_t version, header_size; uint64_t size, align,
-                fingerprint; uint32_t state; int32_t creator; uint64_t data_offset, length; };
-/* SharedLocker<T>: the arming word (1 = armed), the pthread_mutex_t, the poison flag, T. */
-struct shared_locker_u64 { uint32_t armed; pthread_mutex_t mutex; uint8_t poisoned;
-                           uint64_t data; };
-/* SharedSem: the arming word, the sem_t, the initial value. */
-struct shared_sem { uint32_t armed; sem_t sem; uint32_t initial; };
-struct region { struct header h; struct shared_locker_u64 count; struct shared_sem posted; };
-
 int main(int argc, char **argv) {
-    if (argc != 4) return 2;
+    if (argc != 5) return 2;
     long n = atol(argv[2]);
-    size_t expected_size = (size_t) atol(argv[3]);
-    if (sizeof(struct region) - sizeof(struct header) != expected_size) return 3;
+    if (sizeof(struct value) != (size_t) atol(argv[3])) return 3;
+    uint64_t fingerprint = strtoull(argv[4], NULL, 16);
     int fd = shm_open(argv[1], O_RDWR, 0);
     if (fd < 0) return 4;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (size_t) st.st_size < sizeof(struct region)) return 5;
     struct region *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
     if (r == MAP_FAILED) return 5;
-    if (r->h.header_size != 64 || r->h.data_offset != 64 || r->h.state != 2) return 6;
-    if (r->count.armed != 1 || r->posted.armed != 1) return 7;
+    struct psync_header *h = &r->h;
+    if (__atomic_load_n(&h->init_state, __ATOMIC_ACQUIRE) != 2) return 6;
+    if (memcmp(h->magic, "PSYNCSHM", 8) != 0 || h->version != 1 || h->header_size != 64
+        || h->data_size != sizeof(struct value) || h->data_align != _Alignof(struct value)
+        || h->fingerprint != fingerprint || h->data_offset != 64
+        || h->total_len != 64 + sizeof(struct value)) return 6;
+    if (__atomic_load_n(&r->v.count.arming, __ATOMIC_ACQUIRE) != 1
+        || __atomic_load_n(&r->v.ready.arming, __ATOMIC_ACQUIRE) != 1) return 7;
     for (long i = 0; i < n; i++) {
-        int e = pthread_mutex_lock(&r->count.mutex);
-        if (e == EOWNERDEAD) pthread_mutex_consistent(&r->count.mutex);
-        else if (e != 0) return 8;
-        r->count.data++;
-        pthread_mutex_unlock(&r->count.mutex);
+        int e = pthread_mutex_lock(&r->v.count.mutex);
+        if (e == EOWNERDEAD) e = pthread_mutex_consistent(&r->v.count.mutex);
+        if (e != 0) return 8;
+        if (__atomic_load_n(&r->v.count.poisoned, __ATOMIC_RELAXED) != 0) return 8;
+        r->v.count.data++;
+        pthread_mutex_unlock(&r->v.count.mutex);
     }
-    if (sem_post(&r->posted.sem) != 0) return 9;
+    if (sem_post(&r->v.ready.sem) != 0) return 9;
     return 0;
 }
 "#;
 
-/// A C program (built here with the system `cc`) maps the same named region, locks the same
-/// `pthread_mutex_t` and posts the same `sem_t` as this process, concurrently: exact totals.
-/// This is what proves the documented layout.
+/// A C program (built here with the system `cc` from the documented declarations) opens the
+/// named region Rust created, checks its header as the docs say (the agreed fingerprint
+/// included), and locks the same `pthread_mutex_t` and posts the same `sem_t` as this
+/// process, concurrently: exact totals. This is what proves the documented layout.
 fn a_c_program_uses_the_same_region() -> Outcome {
     const N: u64 = 50_000;
-    let dir = std::env::temp_dir().join(format!("pthread-sync-c-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let source = dir.join("peer.c");
-    let binary = dir.join("peer");
-    std::fs::write(&source, C_PROGRAM).unwrap();
-    let built = Command::new("cc")
-        .arg("-O2")
-        .arg("-o")
-        .arg(&binary)
-        .arg(&source)
-        .arg("-lpthread")
-        .output();
-    let built = match built {
-        Ok(out) if out.status.success() => true,
-        Ok(out) => panic!("cc failed: {}", String::from_utf8_lossy(&out.stderr)),
-        Err(_) => false,
-    };
-    if !built {
-        let _ = std::fs::remove_dir_all(&dir);
+    let Some(peer) = CProgram::build("peer", C_PEER) else {
         return Skipped("no C compiler (`cc`) on this machine");
-    }
+    };
     let name = Name::new("c-peer");
     let region = ShmBox::create(
         &name.0,
         0o600,
         ForC {
             count: SharedLocker::new(0),
-            posted: SharedSem::new(0).unwrap(),
+            ready: SharedSem::new(0).unwrap(),
         },
     )
     .unwrap();
-    // Arm both (their first use), as the C side expects armed objects.
+    // Arm both (their first use), as this C peer expects armed objects.
     drop(region.count.lock().unwrap());
-    assert_eq!(region.posted.try_wait(), Err(Error::WouldBlock));
-    let mut peer = Spawned(vec![Command::new(&binary)
+    assert_eq!(region.ready.try_wait(), Err(Error::WouldBlock));
+    let mut child = Spawned(vec![Command::new(&peer.binary)
         .arg(&name.0)
         .arg(N.to_string())
-        .arg(std::mem::size_of::<ForC>().to_string())
+        .arg(size_of::<ForC>().to_string())
+        .arg(format!("{FOR_C_FINGERPRINT:x}"))
         .spawn()
         .unwrap()]);
     for _ in 0..N {
         *region.count.lock().unwrap() += 1;
     }
-    region.posted.wait_timeout(Duration::from_secs(30)).unwrap();
-    let status = peer.0[0].wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    region.ready.wait_timeout(Duration::from_secs(30)).unwrap();
+    let status = child.0[0].wait().unwrap();
     assert!(status.success(), "C peer: {status:?}");
     assert_eq!(*region.count.lock().unwrap(), 2 * N);
+    Passed
+}
+
+/// The fingerprint Rust and the C creator agree on for `MadeByC`.
+const MADE_BY_C_FINGERPRINT: u64 = 0x7073_796e_635f_6372;
+
+/// The value a C program creates (its `struct made_by_c`).
+#[repr(C)]
+struct MadeByC {
+    /// Armed by the C creator, which takes over a dead armer's claim to do it; 1000.
+    by_c: SharedLocker<u64>,
+    /// Left unarmed by the C creator: Rust arms it; 2000.
+    by_rust: SharedLocker<u64>,
+    /// Left with a dead armer's claim: Rust takes it over; 3000.
+    abandoned: SharedLocker<u64>,
+    /// Armed by the C creator as `PTHREAD_MUTEX_ERRORCHECK`; 4.
+    errorcheck: SharedErrorCheckLocker<u32>,
+    /// Armed by the C creator as `PTHREAD_MUTEX_RECURSIVE`; 5.
+    recursive: SharedRecursiveLocker<u32>,
+    /// Armed by the C creator with 0: Rust posts it when it has armed `by_rust`.
+    go: SharedSem,
+    /// Left unarmed, initial 0: whichever process uses it first arms it; C posts it at the end.
+    done: SharedSem,
+    /// Left unarmed, initial 2: Rust arms it (with 2).
+    spare: SharedSem,
+}
+// SAFETY: #[repr(C)], shared primitives only; the fingerprint names this layout only (the C
+// `struct made_by_c` below).
+unsafe impl ShmSafe for MadeByC {
+    const FINGERPRINT: Option<u64> = Some(MADE_BY_C_FINGERPRINT);
+}
+
+/// The same layout without the agreed fingerprint: a region of `MadeByC` is refused as one.
+#[repr(transparent)]
+struct Unagreed(MadeByC);
+// SAFETY: as `MadeByC`, whose layout it has; no fingerprint declared.
+unsafe impl ShmSafe for Unagreed {}
+
+/// The C creator: every step of the module docs' "Creating a region from C" and of their
+/// arming protocol, written in C from the docs.
+const C_CREATOR: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* SharedLocker<u32> (and the other kinds): u32 data at round_up(49, 4) = 52. */
+struct shared_locker_u32 {
+    uint32_t arming;
+    pthread_mutex_t mutex;
+    uint8_t poisoned;
+    uint32_t data;
+};
+
+struct made_by_c {
+    struct shared_locker_u64 by_c;
+    struct shared_locker_u64 by_rust;
+    struct shared_locker_u64 abandoned;
+    struct shared_locker_u32 errorcheck;
+    struct shared_locker_u32 recursive;
+    struct shared_sem go;
+    struct shared_sem done;
+    struct shared_sem spare;
+};
+
+/* A robust, process-shared mutex of `type`: the attributes the docs list. */
+static int init_mutex(pthread_mutex_t *m, int type) {
+    pthread_mutexattr_t a;
+    int e = pthread_mutexattr_init(&a);
+    if (e) return e;
+    if (!(e = pthread_mutexattr_settype(&a, type))
+        && !(e = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED))
+        && !(e = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST))
+        && !(e = pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_NONE)))
+        e = pthread_mutex_init(m, &a);
+    pthread_mutexattr_destroy(&a);
+    return e;
+}
+
+/* The arming protocol: 0 once the object is armed (by anyone); -1 for a word that is no
+   state, a failed initialisation or an armer that never finishes. `type` is the mutex type,
+   or -1 for a semaphore armed with `initial`. This program arms from one thread only, so a
+   claim in its own name is a dead predecessor's. */
+static int arm(uint32_t *word, void *obj, int type, uint32_t initial) {
+    uint32_t mine = 0x80000000u | (uint32_t) getpid();
+    for (int tries = 0; tries < 1000; tries++) {
+        uint32_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+        if (seen == 1) return 0;
+        if (seen != 0) {
+            uint32_t pid = seen & 0x7fffffffu;
+            if (!(seen & 0x80000000u) || pid == 0 || pid >= (1u << 22)) return -1;
+            if (pid != (uint32_t) getpid() && (kill((pid_t) pid, 0) == 0 || errno != ESRCH)) {
+                usleep(1000); /* being armed by a live process */
+                continue;
+            }
+            /* its armer is dead: take the claim over from this exact value */
+        }
+        if (!__atomic_compare_exchange_n(word, &seen, mine, 0, __ATOMIC_ACQUIRE,
+                                         __ATOMIC_ACQUIRE))
+            continue;
+        int e = type >= 0 ? init_mutex(obj, type) : sem_init(obj, 1, initial);
+        __atomic_store_n(word, e == 0 ? 1u : 0u, __ATOMIC_RELEASE);
+        return e == 0 ? 0 : -1;
+    }
+    return -1;
+}
+
+/* Locks a shared lock from C: armed first if need be, a dead holder's lock made consistent
+   (one counter: nothing to repair), a poisoned one refused. */
+static int lock(struct shared_locker_u64 *l) {
+    if (arm(&l->arming, &l->mutex, PTHREAD_MUTEX_NORMAL, 0) != 0) return -1;
+    int e = pthread_mutex_lock(&l->mutex);
+    if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->mutex);
+    if (e != 0) return -1;
+    if (__atomic_load_n(&l->poisoned, __ATOMIC_RELAXED) != 0) {
+        pthread_mutex_unlock(&l->mutex);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5) return 2;
+    const char *name = argv[1];
+    long n = atol(argv[2]);
+    if (sizeof(struct made_by_c) != (size_t) atol(argv[3])) return 3;
+    uint64_t fingerprint = strtoull(argv[4], NULL, 16);
+
+    /* A dead armer's pid: a child that has exited and been reaped. */
+    pid_t dead = fork();
+    if (dead < 0) return 4;
+    if (dead == 0) _exit(0);
+    if (waitpid(dead, NULL, 0) != dead) return 4;
+    uint32_t dead_claim = 0x80000000u | (uint32_t) dead;
+
+    /* Steps 1 and 2: the name, the size, the mapping. */
+    uint64_t align = _Alignof(struct made_by_c);
+    uint64_t offset = align > 64 ? align : 64;
+    uint64_t total = offset + sizeof(struct made_by_c);
+    int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+    if (fd < 0) return 5;
+    if (ftruncate(fd, (off_t) total) != 0 || posix_fallocate(fd, 0, (off_t) total) != 0) {
+        shm_unlink(name);
+        return 6;
+    }
+    char *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (base == MAP_FAILED) {
+        shm_unlink(name);
+        return 7;
+    }
+
+    /* Step 3: the header but the state and the pid. */
+    struct psync_header *h = (struct psync_header *) base;
+    memcpy(h->magic, "PSYNCSHM", 8);
+    h->version = 1;
+    h->header_size = 64;
+    h->data_size = sizeof(struct made_by_c);
+    h->data_align = align;
+    h->fingerprint = fingerprint;
+    h->data_offset = offset;
+    h->total_len = total;
+    /* Step 4: the pid, then state 1. */
+    __atomic_store_n(&h->creator_pid, (int32_t) getpid(), __ATOMIC_RELAXED);
+    __atomic_store_n(&h->init_state, 1u, __ATOMIC_RELEASE);
+
+    /* Step 5: the value. */
+    struct made_by_c *v = (struct made_by_c *) (base + offset);
+    v->by_c.data = 1000;
+    __atomic_store_n(&v->by_c.arming, dead_claim, __ATOMIC_RELAXED);
+    if (arm(&v->by_c.arming, &v->by_c.mutex, PTHREAD_MUTEX_NORMAL, 0) != 0) goto failed;
+    v->by_rust.data = 2000; /* unarmed: all zero */
+    v->abandoned.data = 3000;
+    __atomic_store_n(&v->abandoned.arming, dead_claim, __ATOMIC_RELAXED);
+    v->errorcheck.data = 4;
+    if (init_mutex(&v->errorcheck.mutex, PTHREAD_MUTEX_ERRORCHECK) != 0) goto failed;
+    __atomic_store_n(&v->errorcheck.arming, 1u, __ATOMIC_RELEASE);
+    v->recursive.data = 5;
+    if (init_mutex(&v->recursive.mutex, PTHREAD_MUTEX_RECURSIVE) != 0) goto failed;
+    __atomic_store_n(&v->recursive.arming, 1u, __ATOMIC_RELEASE);
+    v->go.initial = 0;
+    if (sem_init(&v->go.sem, 1, v->go.initial) != 0) goto failed;
+    __atomic_store_n(&v->go.arming, 1u, __ATOMIC_RELEASE);
+    v->done.initial = 0;
+    v->spare.initial = 2;
+
+    /* Step 6: published. */
+    __atomic_store_n(&h->init_state, 2u, __ATOMIC_RELEASE);
+
+    /* Wait for Rust to open it and arm `by_rust`, then count beside it. */
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += 30;
+    while (sem_clockwait(&v->go.sem, CLOCK_MONOTONIC, &deadline) != 0)
+        if (errno != EINTR) return 9;
+    if (__atomic_load_n(&v->by_rust.arming, __ATOMIC_ACQUIRE) != 1) return 10;
+    for (long i = 0; i < n; i++) {
+        if (lock(&v->by_c) != 0) return 11;
+        v->by_c.data++;
+        pthread_mutex_unlock(&v->by_c.mutex);
+        if (lock(&v->by_rust) != 0) return 12;
+        v->by_rust.data++;
+        pthread_mutex_unlock(&v->by_rust.mutex);
+    }
+    /* Tell the Rust users `by_c` is poisoned: set the flag holding the mutex. */
+    if (lock(&v->by_c) != 0) return 13;
+    __atomic_store_n(&v->by_c.poisoned, (uint8_t) 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&v->by_c.mutex);
+    if (arm(&v->done.arming, &v->done.sem, -1, v->done.initial) != 0) return 14;
+    if (sem_post(&v->done.sem) != 0) return 15;
+    return 0;
+
+failed:
+    munmap(base, total);
+    shm_unlink(name);
+    return 8;
+}
+"#;
+
+/// A C program creates a named region from the module docs alone (header, the agreed
+/// fingerprint, `SharedLocker`-compatible locks it arms itself, by the arming protocol or
+/// directly, of every kind, semaphores armed or left unarmed, a lock left with a dead armer's
+/// claim); Rust opens it with that fingerprint (and refuses it without), arms what is left
+/// unarmed, takes the dead claim over, and counts beside the C program; the C program poisons
+/// one lock and Rust sees it.
+fn a_c_program_creates_a_region() -> Outcome {
+    const N: u64 = 20_000;
+    let Some(creator) = CProgram::build("creator", C_CREATOR) else {
+        return Skipped("no C compiler (`cc`) on this machine");
+    };
+    let name = Name::new("c-creator");
+    let mut child = Spawned(vec![Command::new(&creator.binary)
+        .arg(&name.0)
+        .arg(N.to_string())
+        .arg(size_of::<MadeByC>().to_string())
+        .arg(format!("{MADE_BY_C_FINGERPRINT:x}"))
+        .spawn()
+        .unwrap()]);
+    let c_pid = child.0[0].id() as i32;
+    // Until the C program has made the name; then `open` waits for it to publish.
+    let started = Instant::now();
+    let region = loop {
+        match ShmBox::<MadeByC>::open_timeout(&name.0, Duration::from_secs(10)) {
+            Err(Error::NotFound) if started.elapsed() < Duration::from_secs(20) => {
+                if let Some(status) = child.0[0].try_wait().unwrap() {
+                    panic!("the C creator ended before creating: {status:?}");
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            opened => break opened.unwrap(),
+        }
+    };
+    // The header as the C program wrote it.
+    let file = std::fs::read(format!("/dev/shm{}", name.0)).unwrap();
+    assert_eq!(&file[..8], b"PSYNCSHM");
+    assert_eq!(i32::from_ne_bytes(file[44..48].try_into().unwrap()), c_pid);
+    assert_eq!(
+        u64::from_ne_bytes(file[32..40].try_into().unwrap()),
+        MADE_BY_C_FINGERPRINT
+    );
+    assert_eq!(shm::fingerprint::<MadeByC>(), MADE_BY_C_FINGERPRINT);
+    // The same layout without the agreed number is another type.
+    assert_eq!(
+        ShmBox::<Unagreed>::open(&name.0).map(|_| ()),
+        Err(Error::TypeMismatch {
+            what: "type fingerprint",
+            found: MADE_BY_C_FINGERPRINT,
+            expected: shm::fingerprint::<Unagreed>(),
+        })
+    );
+    let v = &*region;
+    // Armed by C: the normal lock (over a dead claim), errorcheck and recursive kinds.
+    assert_eq!(*v.by_c.lock().unwrap(), 1000);
+    {
+        let g = v.errorcheck.lock().unwrap();
+        assert_eq!(*g, 4);
+        assert_eq!(
+            v.errorcheck.lock().map(|_| ()).unwrap_err().error(),
+            Some(Error::Deadlock),
+            "C armed it PTHREAD_MUTEX_ERRORCHECK"
+        );
+    }
+    {
+        let outer = v.recursive.lock().unwrap();
+        let inner = v.recursive.lock().unwrap();
+        assert_eq!(
+            (*outer, *inner),
+            (5, 5),
+            "C armed it PTHREAD_MUTEX_RECURSIVE"
+        );
+    }
+    // Left unarmed by C, armed here: the lock, and the semaphore with its stored initial.
+    assert_eq!(v.spare.value(), 2);
+    v.spare.try_wait().unwrap();
+    assert_eq!(v.spare.value(), 1);
+    assert_eq!(*v.by_rust.lock().unwrap(), 2000);
+    // Left with a dead armer's claim: taken over.
+    assert_eq!(*v.abandoned.lock().unwrap(), 3000);
+    v.go.post().unwrap();
+    for _ in 0..N {
+        *v.by_c.lock().unwrap() += 1;
+        *v.by_rust.lock().unwrap() += 1;
+    }
+    v.done.wait_timeout(Duration::from_secs(30)).unwrap();
+    let status = child.0[0].wait().unwrap();
+    assert!(status.success(), "C creator: {status:?}");
+    match v.by_c.lock() {
+        Err(SharedLockError::Poisoned(p)) => assert_eq!(*p.into_inner(), 1000 + 2 * N),
+        other => panic!("expected the flag C set, got {:?}", other.map(|_| ())),
+    }
+    v.by_c.clear_poison();
+    assert_eq!(*v.by_c.lock().unwrap(), 1000 + 2 * N);
+    assert_eq!(*v.by_rust.lock().unwrap(), 2000 + 2 * N);
     Passed
 }
 
@@ -742,9 +1111,40 @@ fn arming_word<T>(lock: &SharedLocker<T>) -> &AtomicU32 {
     unsafe { AtomicU32::from_ptr((lock as *const SharedLocker<T>).cast_mut().cast()) }
 }
 
+/// The arming word of a shared semaphore (its first `u32`, as for a lock).
+fn sem_arming_word(sem: &SharedSem) -> &AtomicU32 {
+    // SAFETY: as for `arming_word`: the documented layout puts it first; `sem` is in a region.
+    unsafe { AtomicU32::from_ptr((sem as *const SharedSem).cast_mut().cast()) }
+}
+
+/// Arming words that are no state of the protocol: a value with bit 31 clear other than 0
+/// and 1, or a claim naming pid 0 or a pid at or above Linux's `PID_MAX_LIMIT` (2^22).
+const CORRUPT_WORDS: [u32; 7] = [
+    2,
+    0x1234_5678,
+    0x7fff_ffff,
+    0x8000_0000,
+    0x8040_0000,
+    0xdead_beef,
+    0xffff_ffff,
+];
+
+/// Asserts that `result` is a `CorruptHeader` that came at once (within 100 ms of `started`).
+fn corrupt_at_once(result: Result<(), Error>, started: Instant, what: &str) {
+    assert!(
+        matches!(result, Err(Error::CorruptHeader(_))),
+        "{what}: {result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "{what}: not at once"
+    );
+}
+
 /// Arming against forged states: a claim by a process that died mid-arm is taken over (the
-/// lock works); a word that is no state at all is refused; a claim by a live process that
-/// never finishes is waited for at most about a second, then `Unfinished`, never forever.
+/// lock or semaphore works); a word that is no state at all is refused with a typed error at
+/// once by every call, before and after arming, and left untouched; a claim by a live process
+/// that never finishes is waited for at most about a second, then `Unfinished`, never forever.
 fn arming_survives_dead_stuck_and_corrupt_armers() -> Outcome {
     const ARMING: u32 = 1 << 31;
     // Dead armer: a child's pid, after the child is gone.
@@ -756,13 +1156,82 @@ fn arming_survives_dead_stuck_and_corrupt_armers() -> Outcome {
     *region.lock().unwrap() += 1;
     assert_eq!(*region.lock().unwrap(), 1, "re-armed and usable");
     assert_eq!(arming_word(&region).load(SeqCst), 1);
-    // Corrupt word.
-    let region = ShmBox::anonymous(SharedLocker::new(0u64)).unwrap();
-    arming_word(&region).store(2, SeqCst);
-    assert!(matches!(
-        region.lock().map(|_| ()).unwrap_err().error(),
-        Some(Error::CorruptHeader(_))
-    ));
+    let sem = ShmBox::anonymous(SharedSem::new(2).unwrap()).unwrap();
+    sem_arming_word(&sem).store(ARMING | dead_pid, SeqCst);
+    sem.post().unwrap();
+    assert_eq!(
+        sem.value(),
+        3,
+        "re-armed with its initial value, then posted"
+    );
+    assert_eq!(sem_arming_word(&sem).load(SeqCst), 1);
+    // Corrupt words, on fresh objects and on armed ones (scribbled over after arming).
+    for word in CORRUPT_WORDS {
+        for armed_first in [false, true] {
+            let what = format!("{word:#x}, armed first: {armed_first}");
+            let lock = ShmBox::anonymous(SharedLocker::new(7u64)).unwrap();
+            let sem = ShmBox::anonymous(SharedSem::new(1).unwrap()).unwrap();
+            if armed_first {
+                drop(lock.lock().unwrap());
+                sem.post().unwrap();
+            }
+            arming_word(&lock).store(word, SeqCst);
+            sem_arming_word(&sem).store(word, SeqCst);
+            let started = Instant::now();
+            corrupt_at_once(
+                lock.lock().map(|_| ()).map_err(|e| e.error().unwrap()),
+                started,
+                &what,
+            );
+            corrupt_at_once(
+                lock.try_lock().map(|_| ()).map_err(|e| e.error().unwrap()),
+                started,
+                &what,
+            );
+            corrupt_at_once(
+                lock.lock_timeout(Duration::from_secs(5))
+                    .map(|_| ())
+                    .map_err(|e| e.error().unwrap()),
+                started,
+                &what,
+            );
+            corrupt_at_once(sem.wait(), started, &what);
+            corrupt_at_once(sem.try_wait(), started, &what);
+            corrupt_at_once(sem.wait_timeout(Duration::from_secs(5)), started, &what);
+            corrupt_at_once(sem.post(), started, &what);
+            assert!(sem.acquire().is_err(), "{what}");
+            // Refused, never taken over: the words are as they were.
+            assert_eq!(arming_word(&lock).load(SeqCst), word, "{what}");
+            assert_eq!(sem_arming_word(&sem).load(SeqCst), word, "{what}");
+            if armed_first {
+                // Nothing was touched: the word put back, both work as before.
+                arming_word(&lock).store(1, SeqCst);
+                sem_arming_word(&sem).store(1, SeqCst);
+                assert_eq!(*lock.lock().unwrap(), 7, "{what}");
+                assert_eq!(sem.value(), 2, "{what}");
+            }
+        }
+    }
+    // A semaphore whose stored initial value (offset 40) is above SEM_VALUE_MAX: arming
+    // fails with a typed error and leaves the word unarmed, for the next user to try. The
+    // value is written as another process would, through the object (`pwrite` at the data
+    // offset 64 + 40), not through this process's `&SharedSem`.
+    let name = Name::new("bad-initial");
+    let sem = ShmBox::create(&name.0, 0o600, SharedSem::new(0).unwrap()).unwrap();
+    let c_name = std::ffi::CString::new(name.0.as_str()).unwrap();
+    // SAFETY: a NUL-terminated name of an existing object.
+    let fd = unsafe { libc::shm_open(c_name.as_ptr(), libc::O_RDWR, 0) };
+    assert!(fd >= 0, "shm_open: {}", std::io::Error::last_os_error());
+    let bytes = u32::MAX.to_ne_bytes();
+    // SAFETY: `fd` is open; `bytes` is valid for reads of its 4 bytes; then closed once.
+    let written = unsafe {
+        let n = libc::pwrite(fd, bytes.as_ptr().cast(), 4, 64 + 40);
+        libc::close(fd);
+        n
+    };
+    assert_eq!(written, 4);
+    assert!(matches!(sem.post(), Err(Error::InvalidInput(_))));
+    assert_eq!(sem_arming_word(&sem).load(SeqCst), 0);
     // Stuck armer: a live process (a sleeping child) that never finishes.
     let region = ShmBox::anonymous(SharedLocker::new(0u64)).unwrap();
     let stuck = fork_child(|| loop {
@@ -777,6 +1246,169 @@ fn arming_survives_dead_stuck_and_corrupt_armers() -> Outcome {
     );
     assert!(start.elapsed() < Duration::from_secs(5), "bounded");
     stuck.kill_and_reap();
+    Passed
+}
+
+/// `n` rounded up to a multiple of `align` (a power of two).
+fn round_up(n: usize, align: usize) -> usize {
+    n.div_ceil(align) * align
+}
+
+/// Runs `f`, which panics, without printing the panic message.
+fn quietly_panicking(f: impl FnOnce()) {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    assert!(result.is_err(), "it was meant to panic");
+}
+
+/// A 16-byte type aligned to 16.
+#[derive(Clone, Copy, PartialEq, Debug)]
+#[repr(C, align(16))]
+struct Align16([u8; 16]);
+// SAFETY: #[repr(C)], bytes only.
+unsafe impl ShmSafe for Align16 {}
+
+/// The documented layout of a `SharedLocker<T>`, as a C program sees it, checked for one `T`:
+/// the size and alignment by the formulas; `T`, the arming word, the poison flag at their
+/// offsets within a region (real addresses); and the `pthread_mutex_t` at offset 8, through
+/// glibc's own calls on that address.
+fn check_locker_layout<T: ShmSafe + Send + Copy + PartialEq + std::fmt::Debug>(value: T) {
+    let ty = std::any::type_name::<T>();
+    let align = 8.max(align_of::<T>());
+    let data = round_up(49, align_of::<T>());
+    let size = round_up(data + size_of::<T>(), align);
+    assert_eq!(
+        size_of::<SharedLocker<T>>(),
+        size,
+        "size of SharedLocker<{ty}>"
+    );
+    assert_eq!(
+        align_of::<SharedLocker<T>>(),
+        align,
+        "align of SharedLocker<{ty}>"
+    );
+    let region = ShmBox::anonymous(SharedLocker::new(value)).unwrap();
+    let base = (&*region as *const SharedLocker<T>).cast::<u8>().cast_mut();
+    let guard = region.lock().unwrap();
+    let at = (&*guard as *const T as usize) - base as usize;
+    assert_eq!(at, data, "offset of T in SharedLocker<{ty}>");
+    assert_eq!(*guard, value);
+    // SAFETY: offset 0 is the arming word (documented), a `u32` used atomically, in the
+    // region, aligned.
+    let word = unsafe { AtomicU32::from_ptr(base.cast()) };
+    assert_eq!(word.load(Acquire), 1, "armed");
+    let mutex = base.wrapping_add(8).cast::<libc::pthread_mutex_t>();
+    // SAFETY: offset 8 is the armed `pthread_mutex_t` (documented), held by this thread
+    // through `guard`: a trylock from the same thread of a normal mutex is EBUSY.
+    assert_eq!(unsafe { libc::pthread_mutex_trylock(mutex) }, libc::EBUSY);
+    drop(guard);
+    // SAFETY: as above, now free: glibc locks and unlocks it at that address.
+    unsafe {
+        assert_eq!(libc::pthread_mutex_trylock(mutex), 0);
+        assert!(region.try_lock().is_err(), "held through the raw address");
+        assert_eq!(libc::pthread_mutex_unlock(mutex), 0);
+    }
+    let poison = poison_flag(&region);
+    assert_eq!(poison.load(Relaxed), 0);
+    quietly_panicking(|| {
+        let _held = region.lock().unwrap();
+        panic!("poisons it");
+    });
+    assert_eq!(
+        poison.load(Relaxed),
+        1,
+        "a panic while holding writes 1 at 48"
+    );
+    region.clear_poison();
+    assert_eq!(poison.load(Relaxed), 0);
+}
+
+/// Every row of the module docs' table "The shared primitives: byte layout" (but
+/// `SharedCond`'s), checked against `size_of`, `align_of` and the real offsets in a region.
+fn documented_layout_of_each_primitive() -> Outcome {
+    check_locker_layout(7u8);
+    check_locker_layout(0x0102_0304u32);
+    check_locker_layout(0x0102_0304_0506_0708u64);
+    check_locker_layout([1u8, 2, 3]);
+    check_locker_layout(Align16([9; 16]));
+    assert_eq!(size_of::<SharedLocker<u64>>(), 64);
+    // The other kinds have the same layout.
+    assert_eq!(size_of::<SharedErrorCheckLocker<u32>>(), 56);
+    assert_eq!(size_of::<SharedRecursiveLocker<Align16>>(), 80);
+    assert_eq!(align_of::<SharedRecursiveLocker<Align16>>(), 16);
+    // SharedSem: the arming word, the sem_t at 8, the initial value at 40; 48 bytes.
+    assert_eq!((size_of::<SharedSem>(), align_of::<SharedSem>()), (48, 8));
+    let sem = ShmBox::anonymous(SharedSem::new(5).unwrap()).unwrap();
+    let base = (&*sem as *const SharedSem).cast::<u8>().cast_mut();
+    // SAFETY: offset 40 is the initial value (documented), in the region, aligned; written
+    // once by the creator.
+    assert_eq!(unsafe { base.add(40).cast::<u32>().read() }, 5);
+    sem.post().unwrap(); // arms it (sem_init with 5), then 6
+                         // SAFETY: offset 0 is the arming word, as above.
+    assert_eq!(unsafe { AtomicU32::from_ptr(base.cast()) }.load(Acquire), 1);
+    let raw = base.wrapping_add(8).cast::<libc::sem_t>();
+    let mut value = 0;
+    // SAFETY: offset 8 is the armed `sem_t` (documented); `value` is valid for writes.
+    assert_eq!(unsafe { libc::sem_getvalue(raw, &mut value) }, 0);
+    assert_eq!(value, 6);
+    // SAFETY: as above: glibc takes a unit at that address.
+    assert_eq!(unsafe { libc::sem_trywait(raw) }, 0);
+    assert_eq!(sem.value(), 5);
+    Passed
+}
+
+/// The poison flag of a shared lock (offset 48), atomically.
+fn poison_flag<T>(lock: &SharedLocker<T>) -> &AtomicU8 {
+    // SAFETY: the documented layout puts the poison flag, a byte used atomically, at offset
+    // 48 of every shared lock; `lock` lives in a region, for the borrow.
+    unsafe {
+        AtomicU8::from_ptr(
+            (lock as *const SharedLocker<T>)
+                .cast::<u8>()
+                .cast_mut()
+                .add(48),
+        )
+    }
+}
+
+/// The poison flag as the module docs give it to C programs: any nonzero byte is poisoned
+/// (Rust lock calls return `Poisoned` with the guard, the data intact), `clear_poison` writes
+/// 0; a flag set by another process (as a C program may, holding the mutex) is seen here.
+fn poison_flag_any_nonzero_is_poisoned() -> Outcome {
+    for byte in [1u8, 2, 7, 0xff] {
+        let region = ShmBox::anonymous(SharedLocker::new(41u64)).unwrap();
+        *region.lock().unwrap() += 1;
+        assert!(!region.is_poisoned());
+        poison_flag(&region).store(byte, Relaxed);
+        assert!(region.is_poisoned(), "{byte} reads as poisoned");
+        match region.lock() {
+            Err(SharedLockError::Poisoned(p)) => assert_eq!(*p.into_inner(), 42),
+            other => panic!("{byte}: expected Poisoned, got {:?}", other.map(|_| ())),
+        }
+        assert!(region.try_lock().is_err(), "still poisoned");
+        region.clear_poison();
+        assert_eq!(poison_flag(&region).load(Relaxed), 0);
+        assert_eq!(*region.lock().unwrap(), 42);
+    }
+    // Set by another process while it holds the mutex, as a C program may.
+    let region = ShmBox::anonymous(SharedLocker::new(0u64)).unwrap();
+    let r = &*region;
+    let child = fork_child(|| {
+        let Ok(mut g) = r.lock() else { return 1 };
+        *g = 5;
+        poison_flag(r).store(1, Relaxed);
+        drop(g);
+        0
+    });
+    assert_eq!(child.wait(), 0);
+    match r.lock() {
+        Err(SharedLockError::Poisoned(p)) => assert_eq!(*p.into_inner(), 5),
+        other => panic!("expected Poisoned, got {:?}", other.map(|_| ())),
+    }
+    r.clear_poison();
+    assert!(r.lock().is_ok());
     Passed
 }
 
@@ -832,6 +1464,7 @@ fn main() {
             "a_c_program_uses_the_same_region",
             a_c_program_uses_the_same_region,
         ),
+        ("a_c_program_creates_a_region", a_c_program_creates_a_region),
         ("outside_a_region_is_refused", outside_a_region_is_refused),
         (
             "robust_stress_child_killed_at_random",
@@ -848,6 +1481,14 @@ fn main() {
         (
             "arming_survives_dead_stuck_and_corrupt_armers",
             arming_survives_dead_stuck_and_corrupt_armers,
+        ),
+        (
+            "documented_layout_of_each_primitive",
+            documented_layout_of_each_primitive,
+        ),
+        (
+            "poison_flag_any_nonzero_is_poisoned",
+            poison_flag_any_nonzero_is_poisoned,
         ),
     ];
     support::run(cases);

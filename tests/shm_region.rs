@@ -71,6 +71,10 @@ fn main() {
             invalid_names_are_invalid_input,
         ),
         ("unlink_keeps_mappings_valid", unlink_keeps_mappings_valid),
+        (
+            "header_scribbled_after_open_affects_later_openers_only",
+            header_scribbled_after_open_affects_later_openers_only,
+        ),
         ("failed_create_leaves_no_name", failed_create_leaves_no_name),
         (
             "forged_region_per_the_docs_opens",
@@ -537,6 +541,32 @@ fn unlink_keeps_mappings_valid() -> Outcome {
     // The name is free again: a new, separate object.
     let again = ShmBox::create(name.as_str(), 0o600, Shared::new(8)).unwrap();
     assert_eq!((again.value, again.counter.load(Relaxed)), (8, 0));
+    Passed
+}
+
+/// The header is checked once, at `open` (the trust model of the module docs): scribbled
+/// over afterwards, it changes nothing for the processes that have the region open, and the
+/// next opener refuses it.
+fn header_scribbled_after_open_affects_later_openers_only() -> Outcome {
+    let name = ShmName::new("scribbled");
+    let created = ShmBox::create(name.as_str(), 0o600, Shared::new(7)).unwrap();
+    let opened = ShmBox::<Shared>::open(name.as_str()).unwrap();
+    let raw = RawMap::new(&name, 64);
+    // SAFETY: the first 8 bytes of the 64-byte mapping, aligned: the magic, which no process
+    // of the crate reads once it has the region open.
+    unsafe {
+        raw.ptr
+            .cast::<u64>()
+            .write_volatile(u64::from_ne_bytes(*b"SCRIBBLE"))
+    };
+    opened.counter.fetch_add(1, Relaxed);
+    assert_eq!((created.value, created.counter.load(Relaxed)), (7, 1));
+    assert_eq!(
+        open_err::<Shared>(&name),
+        Error::BadMagic {
+            found: u64::from_ne_bytes(*b"SCRIBBLE")
+        }
+    );
     Passed
 }
 

@@ -81,9 +81,36 @@ impl<T: ShmSafe> Layout<T> {
     };
 }
 
+/// The type fingerprint a region of `T` carries in its header (offset 32): `n` when `T`
+/// declares [`ShmSafe::FINGERPRINT`] as `Some(n)` (the number a C program, or any program
+/// that agrees on it, writes and expects), else the one computed from Rust's name of the type
+/// (FNV-1a over `type_name`, size and alignment: see the
+/// [module docs](crate::shm#the-type-fingerprint)).
+///
+/// ```
+/// use pthread_sync::shm::{self, ShmSafe};
+///
+/// #[repr(C)]
+/// struct Shared {
+///     count: std::sync::atomic::AtomicU64,
+/// }
+/// // SAFETY: #[repr(C)], an atomic only; the number names this layout and no other.
+/// unsafe impl ShmSafe for Shared {
+///     const FINGERPRINT: Option<u64> = Some(0x5053_594e_4344_4f43);
+/// }
+/// assert_eq!(shm::fingerprint::<Shared>(), 0x5053_594e_4344_4f43);
+/// assert_ne!(shm::fingerprint::<u64>(), shm::fingerprint::<i64>());
+/// ```
+pub fn fingerprint<T: ShmSafe>() -> u64 {
+    match T::FINGERPRINT {
+        Some(agreed) => agreed,
+        None => type_name_fingerprint::<T>(),
+    }
+}
+
 /// FNV-1a (64-bit) over `std::any::type_name::<T>()`, then `size_of::<T>()` and
 /// `align_of::<T>()` as 8 little-endian bytes each.
-pub(super) fn fingerprint<T>() -> u64 {
+fn type_name_fingerprint<T>() -> u64 {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     std::any::type_name::<T>()
@@ -265,5 +292,21 @@ mod tests {
         input.extend_from_slice(&8u64.to_le_bytes());
         assert_eq!(fingerprint::<u64>(), fnv(&input));
         assert_ne!(fingerprint::<u64>(), fingerprint::<i64>());
+    }
+
+    #[repr(C)]
+    struct Agreed(u64);
+    // SAFETY: an integer; the number below names this layout only.
+    unsafe impl ShmSafe for Agreed {
+        const FINGERPRINT: Option<u64> = Some(0x0123_4567_89ab_cdef);
+    }
+
+    /// A declared fingerprint is used verbatim (not hashed, not mixed with size or
+    /// alignment); a type that declares none keeps the computed one.
+    #[test]
+    fn a_declared_fingerprint_is_used_verbatim() {
+        assert_eq!(fingerprint::<Agreed>(), 0x0123_4567_89ab_cdef);
+        assert_ne!(type_name_fingerprint::<Agreed>(), 0x0123_4567_89ab_cdef);
+        assert_eq!(fingerprint::<Wide>(), type_name_fingerprint::<Wide>());
     }
 }

@@ -77,14 +77,19 @@
 //! | 48 | 8 | `data_offset` | offset of the value: `max(64, data_align)` |
 //! | 56 | 8 | `total_len` | `data_offset + data_size`: the length the object must have at least |
 //!
-//! The **type fingerprint** is FNV-1a (64 bits: offset basis `0xcbf29ce484222325`, prime
-//! `0x100000001b3`) over the UTF-8 bytes of [`std::any::type_name::<T>()`](std::any::type_name),
-//! followed by `size_of::<T>()` and then `align_of::<T>()`, each as 8 little-endian bytes. It
-//! identifies the type for one build of the crate and toolchain: `type_name` is not promised
-//! stable across compiler versions, and it includes the path of the type, so two programs share
-//! a region when they take `T` from the same crate (a shared crate of region types) and are
-//! built with the same toolchain. It catches mistakes (another type, another build); it is a
-//! check, not a security boundary.
+//! ## The type fingerprint
+//!
+//! When `T` declares [`ShmSafe::FINGERPRINT`] as `Some(n)`, the fingerprint is `n` itself: a
+//! number agreed between the programs that share the layout, C programs included (below,
+//! "A region created or opened by a C program"). Otherwise (`None`, the default) it is
+//! FNV-1a (64 bits: offset basis `0xcbf29ce484222325`, prime `0x100000001b3`) over the UTF-8
+//! bytes of [`std::any::type_name::<T>()`](std::any::type_name), followed by `size_of::<T>()`
+//! and then `align_of::<T>()`, each as 8 little-endian bytes. That one identifies the type
+//! for one build of the crate and toolchain: `type_name` is not promised stable across
+//! compiler versions, and it includes the path of the type, so two programs share a region
+//! when they take `T` from the same crate (a shared crate of region types) and are built with
+//! the same toolchain. [`fingerprint::<T>()`](fingerprint) gives either. It catches mistakes
+//! (another type, another build); it is a check, not a security boundary.
 //!
 //! # The shared primitives: byte layout
 //!
@@ -92,20 +97,91 @@
 //! native-endian, natural alignment; `tests/shared.rs` declares the same structs in C and
 //! uses them with glibc's own calls concurrently with Rust):
 //!
-//! | type | layout | size, align |
+//! | type | layout (offsets in bytes) | size, align |
 //! |---|---|---|
-//! | arming word (first field of each) | `u32`: 0 unarmed, 1 armed, `0x8000_0000 \| pid` being armed by `pid` | 4, 4 |
-//! | [`SharedLocker<T>`](crate::SharedLocker) (and the errorcheck and recursive kinds) | arming word, 4 bytes padding, `pthread_mutex_t` (40 bytes), `u8` poison flag (0 or 1), then `T` at its alignment | 49 + `T`, max(8, align of `T`) |
+//! | arming word (first field of each, offset 0) | `u32`: 0 unarmed, 1 armed, `0x8000_0000 \| pid` being armed by `pid` | 4, 4 |
+//! | [`SharedLocker<T>`](crate::SharedLocker) (and the errorcheck and recursive kinds) | 0: arming word; 4: 4 bytes padding; 8: `pthread_mutex_t` (40 bytes); 48: `u8` poison flag; then `T` at `data = round_up(49, align_of::<T>())`, then padding to the size | `round_up(data + size_of::<T>(), max(8, align_of::<T>()))`, `max(8, align_of::<T>())` |
 //! | [`SharedCond`](crate::SharedCond) | arming word, 4 bytes padding, `pthread_cond_t` (48 bytes) | 56, 8 |
-//! | [`SharedSem`](crate::SharedSem) | arming word, 4 bytes padding, `sem_t` (32 bytes), `u32` initial value, 4 bytes padding | 48, 8 |
+//! | [`SharedSem`](crate::SharedSem) | 0: arming word; 4: 4 bytes padding; 8: `sem_t` (32 bytes); 40: `u32` initial value; 44: 4 bytes padding | 48, 8 |
+//!
+//! So `T` begins right after the poison flag when it is byte-aligned, and at the next
+//! multiple of its alignment otherwise; the whole is padded as a C compiler pads the same
+//! `struct` (every one of them is the C `struct` of its fields in this order):
+//!
+//! | `T` | `T` at | size, align of `SharedLocker<T>` |
+//! |---|---:|---|
+//! | `u8`, `[u8; 3]` | 49 | 56, 8 |
+//! | `u32` | 52 | 56, 8 |
+//! | `u64` | 56 | 64, 8 |
+//! | a 16-byte type aligned to 16 | 64 | 80, 16 |
+//!
+//! (`tests/shared.rs` checks each row against `size_of` and the real addresses inside a
+//! region, and the pthread objects at their offsets with glibc's own calls.)
+//!
+//! # Arming: what a C program does to use (or initialise) a primitive
 //!
 //! The pthread objects are initialised by the first process that uses them (the "arming"),
-//! in place, with `PTHREAD_PROCESS_SHARED` (mutexes also `PTHREAD_MUTEX_ROBUST` and their
-//! kind's type; condvars `CLOCK_MONOTONIC`); the arming word is set to 1 with release
-//! ordering after. A C program must use only armed objects (read the word with acquire
-//! ordering), or arm them itself by the same protocol (compare-and-exchange 0 to
-//! `0x8000_0000 | getpid()`, initialise, store 1). A robust mutex acquired with `EOWNERDEAD`
-//! must be repaired and made consistent, or it becomes not recoverable for Rust users too.
+//! in place, exactly once, and never destroyed. A C program sharing a region with Rust either
+//! uses only armed objects, or arms them itself by the crate's own protocol on the arming
+//! word (a `uint32_t` accessed only with `__atomic` builtins):
+//!
+//! 1. Load the word (`__ATOMIC_ACQUIRE`). **1**: armed; use the object.
+//! 2. **0**: unarmed. Claim it: `__atomic_compare_exchange_n(&word, &seen, 0x80000000u |
+//!    getpid(), 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)` with `seen = 0`; if that fails, start
+//!    again from step 1 with the value found.
+//! 3. **`0x8000_0000 | pid`** with `pid` in `1..2^22` (Linux's `PID_MAX_LIMIT`): `pid` is
+//!    arming it. If that process exists (`kill(pid, 0)` returns 0 or fails with `EPERM`), it
+//!    is arming now (that takes microseconds): sleep a millisecond and start again (the crate
+//!    gives up after a second with [`Error::Unfinished`]). If it does not (`ESRCH`), it died
+//!    while arming: **take its claim over** with a compare-exchange from that exact value to
+//!    `0x80000000u | getpid()`, and arm (a failed exchange: start again). The crate does
+//!    exactly this, and a C program may too. A claim naming the caller's own pid while none
+//!    of its threads is arming is a dead process's whose pid was reused: take it over too.
+//! 4. **Anything else** (bit 31 clear and neither 0 nor 1, or a claim naming pid 0 or a pid
+//!    at or above 2^22): not a state of the protocol. The crate refuses the object with
+//!    [`Error::CorruptHeader`] and never touches it; a C program should do the same.
+//! 5. With the claim held, initialise the object in place as the table below says, then store
+//!    1 (`__ATOMIC_RELEASE`). If initialising failed, store 0 (release) instead, so that the
+//!    next user tries again.
+//!
+//! | primitive | how it is armed (exactly the crate's calls) |
+//! |---|---|
+//! | [`SharedLocker<T>`](crate::SharedLocker) | `pthread_mutexattr_init(&a)`; `pthread_mutexattr_settype(&a, PTHREAD_MUTEX_NORMAL)`; `pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED)`; `pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST)`; `pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_NONE)`; `pthread_mutex_init(&mutex, &a)`; `pthread_mutexattr_destroy(&a)` |
+//! | [`SharedErrorCheckLocker<T>`](crate::SharedErrorCheckLocker) | the same with `PTHREAD_MUTEX_ERRORCHECK` |
+//! | [`SharedRecursiveLocker<T>`](crate::SharedRecursiveLocker) | the same with `PTHREAD_MUTEX_RECURSIVE` |
+//! | [`SharedSem`](crate::SharedSem) | `sem_init(&sem, 1, initial)`, `initial` being the `u32` stored at its offset 40 (written by the creator, never changed) |
+//! | [`SharedCond`](crate::SharedCond) | `PTHREAD_PROCESS_SHARED` and `CLOCK_MONOTONIC` |
+//!
+//! The mutex type must be the kind of the Rust type the region is opened as (Rust's
+//! errorcheck and recursive semantics are glibc's own). Never call `pthread_mutex_destroy` or
+//! `sem_destroy` on them, nor initialise an armed one again: other processes may be using it.
+//!
+//! Using an armed mutex from C: `pthread_mutex_lock`, `_trylock`, `_clocklock` and `_unlock`
+//! on the `pthread_mutex_t` at offset 8. `EOWNERDEAD` means its holder died holding it: the
+//! lock is held, the data may be half-updated; repair it, then `pthread_mutex_consistent`.
+//! Unlocking without that makes the mutex not recoverable for every process, Rust users
+//! included ([`Error::NotRecoverable`]), as POSIX says. An armed semaphore takes `sem_wait`,
+//! `sem_trywait`, `sem_clockwait`, `sem_post` and `sem_getvalue` on the `sem_t` at offset 8.
+//!
+//! ## The poison flag
+//!
+//! The byte at offset 48 of a shared lock is std's poisoning, kept in the region: **0** is
+//! not poisoned, **any other value** poisoned. Rust writes 1 when a thread panics while
+//! holding the lock (before unlocking it), and 0 on
+//! [`clear_poison`](crate::SharedLocker::clear_poison); it reads the byte after every
+//! acquisition (and in `is_poisoned`, at any time), always atomically (relaxed). No value is
+//! invalid: a byte of 2 to 255 (which no Rust code writes) reads as poisoned too, the
+//! conservative answer, and `clear_poison` makes it 0.
+//!
+//! A C program reads it (`__atomic_load_n(&flag, __ATOMIC_RELAXED)`) after acquiring the
+//! mutex: nonzero means that a holder gave up midway (the data may be inconsistent). It may
+//! also **set** it (store 1, while holding the mutex, before unlocking), to tell the Rust
+//! users the same: every later Rust lock call then returns
+//! [`SharedLockError::Poisoned`](crate::SharedLockError::Poisoned), with the guard inside
+//! (the lock is held, the data reachable, as std's `PoisonError`), until some process clears
+//! it: Rust with `clear_poison`, or C by storing 0 while holding the mutex. A C program that
+//! ignores the flag loses nothing but that warning. (It is independent of `EOWNERDEAD`: a
+//! dead holder is reported by the mutex, a panicking one by the flag.)
 //!
 //! # Who initialises, destroys, unmaps and unlinks
 //!
@@ -155,13 +231,146 @@
 //! is [`Error::Unfinished`]. A creator that died before writing its pid (state 0) is thus
 //! reported as `Unfinished` after the bound; one that died later, as `CreatorDied` at once.
 //!
-//! What the checks do not cover: processes that may write the object (its mode decides
-//! which) are trusted to write only valid values of `T` and to leave the header and the size
-//! alone. One that shrinks the object after another process mapped it makes that process's
-//! accesses raise `SIGBUS`. A `creator_pid` is a process id in the creator's pid namespace:
-//! processes in different pid namespaces sharing `/dev/shm` should not rely on
-//! `CreatorDied` (they get it wrongly, or `Unfinished`). A creator's pid reused by a new
-//! process makes the opener wait for the bound and report `Unfinished`.
+//! What the checks do not cover: a hostile process (see "Trust", below). A `creator_pid` is
+//! a process id in the creator's pid namespace: processes in different pid namespaces
+//! sharing `/dev/shm` should not rely on `CreatorDied` (they get it wrongly, or
+//! `Unfinished`). A creator's pid reused by a new process makes the opener wait for the bound
+//! and report `Unfinished`.
+//!
+//! # Trust: who must trust whom
+//!
+//! The checks made at `open` defend against **mistakes and crashes**: another type or build
+//! (size, alignment, fingerprint), another version of the crate, a region still being made or
+//! left half made by a creator that died, an object too short. They are no defence against a
+//! **hostile peer**. A process that may write the object (its owner and mode decide which:
+//! `0o600` is the creating user's processes only) can, at any time after `open`:
+//!
+//! - write any bytes into `T`, the data that a lock protects included, and into the header
+//!   (which only later openers read, and check);
+//! - rewrite a pthread object's bytes, which glibc trusts. A robust mutex holds its holder's
+//!   robust-list links (`__list`): glibc's unlock writes through them, and the kernel follows
+//!   them, and writes, when the holding thread exits. So a peer that rewrites the links of a
+//!   mutex this process holds makes this process, or the kernel for it, **write where the
+//!   peer chooses**, anywhere in this process's memory. Scribbled lock or semaphore words can
+//!   also make a wait last forever, or wake every waiter;
+//! - put an arming word back to 0, or a claim in the name of a process that no longer exists:
+//!   the next user then initialises the object again, under whoever holds or waits on it;
+//! - shrink the object, so that this process's next access raises `SIGBUS`; hold a lock
+//!   forever (use `lock_timeout`).
+//!
+//! So every process that maps a region must trust every process that can write it as much as
+//! its own code: the object's permissions are the boundary, not the crate's checks. Share a
+//! region for writing only with processes you would let write into your own memory.
+//!
+//! What the crate checks anyway, **on every use**, are its own state words, whatever any
+//! process wrote in them, and a corrupt one gets a typed error at once, never a hang and
+//! never undefined behaviour:
+//!
+//! - the **arming word**, loaded by every lock, wait and post: 1 uses the object; 0 arms it;
+//!   a live armer's claim is waited for, at most a second ([`Error::Unfinished`]); a dead
+//!   one's is taken over; any other value (bit 31 clear and neither 0 nor 1, or a claim
+//!   naming pid 0 or a pid at or above 2^22) is [`Error::CorruptHeader`], on every call,
+//!   and the object is left untouched;
+//! - the **poison flag**, read after every acquisition: any nonzero byte is poisoned (there
+//!   is no invalid value; see "The poison flag");
+//! - where the object is: a lock only inside a region this process mapped, checked on every
+//!   lock call; any primitive, when it is armed ([`Error::NotInRegion`]);
+//! - a semaphore's stored **initial value**, when it is armed: above `SEM_VALUE_MAX` is
+//!   [`Error::InvalidInput`], and the semaphore stays unarmed.
+//!
+//! The **header** is checked once, at `open`, before any `&T` exists (see "Opening"), and not
+//! after: a process that has a region open never reads it again. The bytes of the pthread
+//! objects (glibc's) and of `T` are not checked: the crate's primitives, and the integers and
+//! atomics `T` is made of, have no invalid values, so corrupted ones are wrong values, never
+//! invalid Rust values (which is why `bool` is not [`ShmSafe`]); what glibc does with wrong
+//! values in its own objects is the hostile case above.
+//!
+//! # A region created or opened by a C program
+//!
+//! Everything a region holds is specified above in bytes, except the default fingerprint,
+//! which hashes Rust's name of the type: no C program can compute it, and no program built
+//! by another toolchain is promised the same one. So a type that a C program creates, or
+//! checks, declares its fingerprint: [`ShmSafe::FINGERPRINT`] as `Some(n)`, a number chosen
+//! once for the layout (at random, say) and written beside the C declaration of the same
+//! layout. The header then carries `n` verbatim in both directions: a Rust creator writes
+//! it, a Rust opener expects it (and still checks size, alignment, offsets and length).
+//!
+//! Why on the trait, and not as an argument of extra constructors
+//! (`create_with_fingerprint`, `open_with_fingerprint`): the fingerprint stands for a
+//! layout, and the layout is the type's. Declared once, beside the `#[repr(C)]` struct and in
+//! its `unsafe impl`, it cannot drift between a program's creating and opening call sites,
+//! nor be passed for the wrong type; every constructor (`anonymous`, `create`, `open`,
+//! `open_timeout`, `open_or_create`) honours it with no second set of them; and it sits
+//! inside the unsafe promise where it belongs, since a matching fingerprint is what lets
+//! another program's bytes be taken for a `T` (see [`ShmSafe`]'s `# Safety`). Types that
+//! declare nothing, every type of the crate's among them, and the constructors behave as
+//! before. (One layout known under two numbers: a `#[repr(transparent)]` newtype per number.)
+//!
+//! The C declarations of the layouts above, for a region whose `T` is one `SharedLocker<u64>`
+//! followed by one `SharedSem` (`tests/shared.rs` compiles programs from them):
+//!
+//! ```c
+//! #include <pthread.h>
+//! #include <semaphore.h>
+//! #include <stdint.h>
+//!
+//! struct psync_header {         /* offset 0 of every region, 64 bytes */
+//!     char     magic[8];        /* "PSYNCSHM", no NUL */
+//!     uint32_t version;         /* 1 */
+//!     uint32_t header_size;     /* 64 */
+//!     uint64_t data_size;       /* sizeof(struct value) */
+//!     uint64_t data_align;      /* _Alignof(struct value) */
+//!     uint64_t fingerprint;     /* the agreed number, FINGERPRINT of the Rust type */
+//!     uint32_t init_state;      /* 0, 1, 2: only through __atomic builtins */
+//!     int32_t  creator_pid;     /* the creator's getpid() */
+//!     uint64_t data_offset;     /* max(64, _Alignof(struct value)) */
+//!     uint64_t total_len;       /* data_offset + sizeof(struct value) */
+//! };
+//! struct shared_locker_u64 {    /* SharedLocker<u64>: 64 bytes */
+//!     uint32_t        arming;   /* 0, 1, 0x80000000 | pid: only through __atomic builtins */
+//!     pthread_mutex_t mutex;    /* offset 8 */
+//!     uint8_t         poisoned; /* offset 48: 0, or poisoned */
+//!     uint64_t        data;     /* offset round_up(49, _Alignof(uint64_t)) = 56 */
+//! };
+//! struct shared_sem {           /* SharedSem: 48 bytes */
+//!     uint32_t arming;
+//!     sem_t    sem;             /* offset 8 */
+//!     uint32_t initial;         /* offset 40: what sem_init is given when arming */
+//! };
+//! struct value { struct shared_locker_u64 count; struct shared_sem ready; };
+//! struct region { struct psync_header h; struct value v; }; /* v at 64: alignment <= 64 */
+//! ```
+//!
+//! **Creating** a region from C is the crate's own protocol ("Creating", above):
+//!
+//! 1. `fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, mode)`. `EEXIST`: the name is taken;
+//!    open it instead (below).
+//! 2. `ftruncate(fd, total_len)` and `posix_fallocate(fd, 0, total_len)` (a full `/dev/shm`
+//!    is then an error here, not a `SIGBUS` later); `mmap(NULL, total_len, PROT_READ |
+//!    PROT_WRITE, MAP_SHARED, fd, 0)`; `close(fd)`. The object reads as zeros.
+//! 3. Every header field but `init_state` and `creator_pid`, as commented above (plain
+//!    stores: no opener reads past `init_state` 0).
+//! 4. `__atomic_store_n(&h->creator_pid, getpid(), __ATOMIC_RELAXED)`, then
+//!    `__atomic_store_n(&h->init_state, 1, __ATOMIC_RELEASE)`. From here a creator that dies
+//!    is reported to openers as [`Error::CreatorDied`].
+//! 5. The value, at `data_offset`: the data, and each primitive either **unarmed** (arming
+//!    word 0, the pthread object's bytes left zero, a semaphore's `initial` set: the first
+//!    user arms it) or **armed** by the creator itself (initialised as the table of "Arming"
+//!    says, then arming word 1; no claim is needed, nobody can reach the value yet).
+//! 6. `__atomic_store_n(&h->init_state, 2, __ATOMIC_RELEASE)`: the region is published, and
+//!    [`ShmBox::<T>::open`](ShmBox::open) with that `T` maps it.
+//!
+//! On a failure after step 1, `munmap` and `shm_unlink(name)`: nothing is left behind. As for
+//! a Rust creator, the name stays until someone unlinks it.
+//!
+//! **Opening** from C a region that Rust (or C) created: `shm_open(name, O_RDWR, 0)`;
+//! `fstat` until the size is at least 64 (the creator is between `shm_open` and
+//! `ftruncate`); map the header; `__atomic_load_n(&h->init_state, __ATOMIC_ACQUIRE)` until
+//! it is 2 (1 with `kill(creator_pid, 0)` failing with `ESRCH`: the creator died, give up;
+//! bound the wait); then check `magic`, `version`, `header_size`, `data_size`, `data_align`,
+//! `fingerprint`, `data_offset` and `total_len` against your declarations, and the object's
+//! size (`fstat`) against `total_len`, before touching the value. Then use the primitives
+//! as "Arming" says.
 //!
 //! # The crate's table of regions, `fork` and robust mutexes
 //!
@@ -192,7 +401,7 @@ use crate::sys::shm::{Fd, Mapping};
 use header::{Header, Layout, Progress};
 use name::Name;
 
-pub use header::{HEADER_SIZE, LAYOUT_VERSION, MAGIC};
+pub use header::{fingerprint, HEADER_SIZE, LAYOUT_VERSION, MAGIC};
 pub use name::NAME_MAX;
 
 /// How long [`ShmBox::open`] waits for a creator that is still initialising the region.
@@ -252,7 +461,22 @@ pub const DEFAULT_OPEN_WAIT: Duration = Duration::from_secs(1);
 /// - change after construction only through interior mutability that works across processes:
 ///   atomics, or the crate's process-shared primitives (never `Cell`, `RefCell`, or a
 ///   process-private lock).
-pub unsafe trait ShmSafe: Sync {}
+///
+/// An implementor that declares [`FINGERPRINT`](ShmSafe::FINGERPRINT) as `Some(n)` also
+/// promises that `n` names this layout and meaning only: any region whose header carries `n`
+/// (with `T`'s size and alignment) is opened as a `T`, so `n` must not be shared with another
+/// type, and must change when the layout or meaning of `T` changes.
+pub unsafe trait ShmSafe: Sync {
+    /// The type fingerprint the header of a region of this type carries (see
+    /// [`fingerprint`]). `None` (the default, kept by every type the crate implements it
+    /// for): computed from Rust's name of the type, its size and its alignment, which only
+    /// programs built from the same type definition by the same toolchain share. `Some(n)`:
+    /// exactly `n`, a number chosen once for the layout (at random, say) and written in the
+    /// C header (or other programs) that declare the same layout; then a C program can
+    /// create, or check, a region of this type. See the
+    /// [module docs](self#a-region-created-or-opened-by-a-c-program).
+    const FINGERPRINT: Option<u64> = None;
+}
 
 macro_rules! shm_safe {
     ($($ty:ty),* $(,)?) => {
@@ -650,6 +874,46 @@ mod tests {
         assert_eq!(pid, std::process::id() as i32);
         assert_eq!((offset, total), (64, 68));
         assert_eq!(*region, 0xabcd);
+    }
+
+    #[repr(C)]
+    struct Agreed(AtomicU64);
+    // SAFETY: an atomic; the number below names this layout only.
+    unsafe impl ShmSafe for Agreed {
+        const FINGERPRINT: Option<u64> = Some(0xfeed_f00d_0000_0001);
+    }
+
+    /// The same layout under the computed fingerprint.
+    #[repr(transparent)]
+    struct Computed(Agreed);
+    // SAFETY: as `Agreed`.
+    unsafe impl ShmSafe for Computed {}
+
+    /// A declared fingerprint is what a Rust creator writes at offset 32 and what an opener
+    /// expects: the same layout without it is refused, and so is another number.
+    #[test]
+    fn a_declared_fingerprint_is_written_and_expected() {
+        let region = ShmBox::anonymous(Agreed(AtomicU64::new(3))).unwrap();
+        // SAFETY: the mapping is at least 64 bytes; offset 32 is the fingerprint, aligned,
+        // written before the value was published (no concurrent writer).
+        let written = unsafe { (region.map.as_ptr().add(32) as *const u64).read() };
+        assert_eq!(written, 0xfeed_f00d_0000_0001);
+        assert_eq!(fingerprint::<Agreed>(), written);
+        let name = format!("/pthread-sync-unit-{}-agreed", std::process::id());
+        let created = ShmBox::create(&name, 0o600, Agreed(AtomicU64::new(9)));
+        let opened = ShmBox::<Agreed>::open(&name).map(|r| r.0.load(Relaxed));
+        let other = ShmBox::<Computed>::open(&name).map(|_| ());
+        unlink(&name).unwrap();
+        assert!(created.is_ok());
+        assert_eq!(opened, Ok(9));
+        assert_eq!(
+            other,
+            Err(Error::TypeMismatch {
+                what: "type fingerprint",
+                found: 0xfeed_f00d_0000_0001,
+                expected: fingerprint::<Computed>(),
+            })
+        );
     }
 
     #[test]
