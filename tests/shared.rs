@@ -604,6 +604,140 @@ fn a_c_program_uses_the_same_region() -> Outcome {
     Passed
 }
 
+/// The fingerprint Rust and the C peer agree on for `CondForC`.
+const COND_FOR_C_FINGERPRINT: u64 = 0x7073_796e_635f_6376;
+
+/// A turn counter and the condvar both sides wait on (the C `struct cond_value`).
+#[repr(C)]
+struct CondForC {
+    turn: SharedLocker<u64>,
+    cond: SharedCond,
+}
+// SAFETY: #[repr(C)], shared primitives only; the fingerprint names this layout only.
+unsafe impl ShmSafe for CondForC {
+    const FINGERPRINT: Option<u64> = Some(COND_FOR_C_FINGERPRINT);
+}
+
+/// The C side of the condvar case: the documented wait and notify steps of `SharedCond`
+/// (`shm` module docs), in C, ping-ponging with Rust: C takes the odd turns.
+const C_COND_PEER: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct cond_value { struct shared_locker_u64 turn; struct shared_cond cond; };
+struct cond_region { struct psync_header h; struct cond_value v; };
+
+static int lock(struct shared_locker_u64 *l) {
+    int e = pthread_mutex_lock(&l->mutex);
+    if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->mutex);
+    return e;
+}
+
+/* Waits (with the mutex held) at most until `deadline`; returns with the mutex held. */
+static int cond_wait(struct shared_cond *c, struct shared_locker_u64 *l,
+                     const struct timespec *deadline) {
+    __atomic_add_fetch(&c->waiters, 1, __ATOMIC_SEQ_CST);
+    uint32_t seen = __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&l->mutex);
+    syscall(SYS_futex, &c->seq, FUTEX_WAIT_BITSET, seen, deadline, NULL,
+            FUTEX_BITSET_MATCH_ANY);
+    __atomic_sub_fetch(&c->waiters, 1, __ATOMIC_SEQ_CST);
+    return lock(l);
+}
+
+static void cond_notify(struct shared_cond *c, int all) {
+    if (__atomic_load_n(&c->waiters, __ATOMIC_SEQ_CST) == 0) return;
+    __atomic_add_fetch(&c->seq, 1, __ATOMIC_SEQ_CST);
+    syscall(SYS_futex, &c->seq, FUTEX_WAKE, all ? INT_MAX : 1, NULL, NULL, 0);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    long rounds = atol(argv[2]);
+    int fd = shm_open(argv[1], O_RDWR, 0);
+    if (fd < 0) return 4;
+    struct cond_region *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (r == MAP_FAILED) return 5;
+    if (__atomic_load_n(&r->h.init_state, __ATOMIC_ACQUIRE) != 2
+        || r->h.data_size != sizeof(struct cond_value)) return 6;
+    if (__atomic_load_n(&r->v.turn.arming, __ATOMIC_ACQUIRE) != 1) return 7;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += 30;
+    if (lock(&r->v.turn) != 0) return 8;
+    for (long i = 0; i < rounds; i++) {
+        while (r->v.turn.data % 2 == 0) {
+            if (cond_wait(&r->v.cond, &r->v.turn, &deadline) != 0) return 8;
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec > deadline.tv_sec) return 10; /* a lost wake-up */
+        }
+        r->v.turn.data++;
+        cond_notify(&r->v.cond, i % 2);
+    }
+    pthread_mutex_unlock(&r->v.turn.mutex);
+    return 0;
+}
+"#;
+
+/// A C program waits and notifies on the same `SharedCond` as this process, by the
+/// documented steps (futex words, no `pthread_cond_t`): 2 000 turns handed back and forth,
+/// each side waiting for the other's, with `notify_one` and `notify_all`; no turn is lost
+/// (the C side gives up with an error after 30 s, a lost wake-up).
+fn a_c_program_waits_and_notifies_on_the_same_condvar() -> Outcome {
+    const ROUNDS: u64 = 1_000;
+    let Some(peer) = CProgram::build("cond_peer", C_COND_PEER) else {
+        return Skipped("no C compiler (`cc`) on this machine");
+    };
+    let name = Name::new("c-cond");
+    let region = ShmBox::create(
+        &name.0,
+        0o600,
+        CondForC {
+            turn: SharedLocker::new(0),
+            cond: SharedCond::new(),
+        },
+    )
+    .unwrap();
+    drop(region.turn.lock().unwrap()); // armed, as the C peer expects
+    let mut child = Spawned(vec![Command::new(&peer.binary)
+        .arg(&name.0)
+        .arg(ROUNDS.to_string())
+        .spawn()
+        .unwrap()]);
+    let mut turn = region.turn.lock().unwrap();
+    for i in 0..ROUNDS {
+        let (g, timeout) = region
+            .cond
+            .wait_timeout_while(turn, Duration::from_secs(30), |t| *t % 2 == 1)
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "a wake-up from C was lost at turn {i}"
+        );
+        turn = g;
+        *turn += 1;
+        if i % 2 == 0 {
+            region.cond.notify_one();
+        } else {
+            region.cond.notify_all();
+        }
+    }
+    drop(turn);
+    let status = child.0[0].wait().unwrap();
+    assert!(status.success(), "C peer: {status:?}");
+    assert_eq!(*region.turn.lock().unwrap(), 2 * ROUNDS);
+    Passed
+}
+
 /// The fingerprint Rust and the C creator agree on for `MadeByC`.
 const MADE_BY_C_FINGERPRINT: u64 = 0x7073_796e_635f_6372;
 
@@ -906,7 +1040,12 @@ fn a_c_program_creates_a_region() -> Outcome {
     assert_eq!(*v.abandoned.lock().unwrap(), 3000);
     v.go.post().unwrap();
     for _ in 0..N {
-        *v.by_c.lock().unwrap() += 1;
+        // C poisons `by_c` once its own increments are done, maybe before these are.
+        match v.by_c.lock() {
+            Ok(mut g) => *g += 1,
+            Err(SharedLockError::Poisoned(p)) => *p.into_inner() += 1,
+            Err(e) => panic!("{e}"),
+        }
         *v.by_rust.lock().unwrap() += 1;
     }
     v.done.wait_timeout(Duration::from_secs(30)).unwrap();
@@ -1465,6 +1604,10 @@ fn main() {
             a_c_program_uses_the_same_region,
         ),
         ("a_c_program_creates_a_region", a_c_program_creates_a_region),
+        (
+            "a_c_program_waits_and_notifies_on_the_same_condvar",
+            a_c_program_waits_and_notifies_on_the_same_condvar,
+        ),
         ("outside_a_region_is_refused", outside_a_region_is_refused),
         (
             "robust_stress_child_killed_at_random",
