@@ -154,3 +154,49 @@ mod model;
 pub use model::{Deadline, Futex, RawCond, RawMutex, RawSem};
 
 use crate::error::Error;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// The interface of the table above, held by the compiler: each line coerces one function
+/// of the backend this build compiled to the signature every backend must have, so a backend
+/// that lacks one, or has it with another signature, does not build (in the normal build
+/// `pthread.rs` is checked, in the model build `model.rs`). With `InPlace`, a trait both
+/// implement, this is the whole of what the wrappers may call.
+const _: () = {
+    let _: fn(Duration) -> Deadline = Deadline::after;
+
+    let _: fn(MutexType) -> RawMutex = RawMutex::new;
+    let _: fn(&RawMutex) -> Result<(), Error> = RawMutex::lock;
+    let _: fn(&RawMutex) -> Result<(), Error> = RawMutex::lock_checked;
+    let _: fn(&RawMutex) -> Result<(), Error> = RawMutex::lock_direct;
+    let _: fn(&RawMutex, bool) -> Result<(), Error> = RawMutex::try_lock;
+    let _: fn(&RawMutex, Duration, bool) -> Result<(), Error> = RawMutex::lock_for;
+    let _: fn(&RawMutex) -> bool = RawMutex::held_by_me;
+    let _: unsafe fn(&RawMutex, MutexType) = RawMutex::reinit;
+    let _: unsafe fn(&RawMutex) -> Result<(), Error> = RawMutex::consistent;
+    let _: unsafe fn(&RawMutex) -> Result<(), Error> = RawMutex::unlock;
+    let _: unsafe fn(&RawMutex) = RawMutex::unlock_held;
+    let _: unsafe fn(*mut RawMutex, &MutexAttr) -> Result<(), Error> =
+        <RawMutex as InPlace>::init_in_place;
+
+    let _: fn() -> RawCond = RawCond::new;
+    let _: unsafe fn(&RawCond, &RawMutex) -> Result<(), Error> = RawCond::wait;
+    let _: unsafe fn(&RawCond, &RawMutex, &Deadline) -> Result<bool, Error> = RawCond::wait_until;
+    let _: fn(&RawCond) = RawCond::notify_one;
+    let _: fn(&RawCond) = RawCond::notify_all;
+
+    let _: fn(u32) -> Result<RawSem, Error> = RawSem::new;
+    let _: fn(&RawSem) -> Result<(), Error> = RawSem::wait;
+    let _: fn(&RawSem) -> Result<(), Error> = RawSem::try_wait;
+    let _: fn(&RawSem, Duration) -> Result<(), Error> = RawSem::wait_for;
+    let _: fn(&RawSem) -> Result<(), Error> = RawSem::post;
+    let _: fn(&RawSem) -> u32 = RawSem::value;
+    let _: unsafe fn(*mut RawSem, &SemAttr) -> Result<(), Error> =
+        <RawSem as InPlace>::init_in_place;
+
+    let _: fn(u32) -> Futex = Futex::new;
+    let _: fn(&Futex, Ordering) -> u32 = Futex::load;
+    let _: fn(&Futex, u32, Ordering) -> u32 = Futex::fetch_add;
+    let _: fn(&Futex, u32, Option<&Deadline>, Scope) -> bool = Futex::wait;
+    let _: fn(&Futex, i32, Scope) -> usize = Futex::wake;
+};
