@@ -176,19 +176,24 @@ fn proc_state(pid: libc::pid_t) -> Option<char> {
     rest.trim_start().chars().next()
 }
 
-/// Whether `pid` is asleep (state `S`) in the `futex` system call. `/proc/<pid>/syscall`
-/// needs ptrace access; where it is unreadable the state alone decides.
+/// The futex system calls a waiter may sleep in: `futex`, and on x86_64 also `futex_waitv`
+/// (449) and `futex_wait` (454, Linux 6.7).
+fn is_futex_call(nr: libc::c_long) -> bool {
+    nr == libc::SYS_futex || (cfg!(target_arch = "x86_64") && (nr == 449 || nr == 454))
+}
+
+/// Whether `pid` is asleep (state `S`) in a futex system call. `/proc/<pid>/syscall` needs
+/// ptrace access; where it is unreadable the state alone decides.
 fn sleeps_in_futex(pid: libc::pid_t) -> bool {
     if proc_state(pid) != Some('S') {
         return false;
     }
     match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
-        Ok(s) => {
-            s.split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<libc::c_long>().ok())
-                == Some(libc::SYS_futex)
-        }
+        Ok(s) => s
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<libc::c_long>().ok())
+            .is_some_and(is_futex_call),
         Err(_) => true,
     }
 }
@@ -210,8 +215,9 @@ fn kill_leaving_zombie(child: &Child) {
 /// The `SharedCond` of the running case, for naming the word a hung process waits on.
 static WATCHED_COND: AtomicUsize = AtomicUsize::new(0);
 
-/// glibc 2.36's `pthread_cond_t` words (x86_64), by offset, while `SharedCond` is one (its
-/// arming word, then the `pthread_cond_t` at offset 8).
+/// glibc 2.36's `pthread_cond_t` words (x86_64), by offset: named in a failure message when
+/// `SharedCond` may still be one (56 bytes: its arming word, then the `pthread_cond_t` at
+/// byte 8).
 const GLIBC_COND_WORDS: [(usize, &str); 9] = [
     (0, "__wseq"),
     (8, "__g1_start"),
@@ -235,7 +241,7 @@ fn blocked_where(pid: libc::pid_t) -> String {
     let addr = words
         .next()
         .and_then(|a| usize::from_str_radix(a.trim_start_matches("0x"), 16).ok());
-    let (Some(libc::SYS_futex), Some(addr)) = (nr, addr) else {
+    let (Some(true), Some(addr)) = (nr.map(is_futex_call), addr) else {
         return format!("syscall: {}", line.trim());
     };
     let cond = WATCHED_COND.load(Relaxed);
@@ -249,7 +255,7 @@ fn blocked_where(pid: libc::pid_t) -> String {
             .iter()
             .find(|&&(o, _)| o == offset - 8)
             .map_or(String::new(), |(_, name)| {
-                format!(", its pthread_cond_t's {name}")
+                format!(" (= {name} of a glibc 2.36 pthread_cond_t at byte 8)")
             })
     } else {
         String::new()
@@ -337,11 +343,13 @@ impl Rng {
 
 /// While alive, this process, and every child it forks meanwhile, runs on one CPU only.
 ///
-/// Where a `SIGKILL` lands depends on it. A child running on another CPU dies, in practice,
-/// at its next return from the kernel (a system call, a page fault): on this machine the
-/// interrupt that should stop it comes later than that. A child sharing the parent's CPU is
-/// not running when the parent kills it (it was preempted, at any instruction, so that the
-/// parent could run), and dies where it stopped. Random cases kill both ways.
+/// Where a `SIGKILL` lands depends on it. A child running on another CPU dies at its next
+/// return from the kernel (a system call, a page fault) whenever that comes before the
+/// interrupt that would stop it: on this machine (a VM, 2 vCPUs) the armer of
+/// `arming_killed_at_random`, killed from the other CPU, died mid-arm in 0 of 90 kills, each
+/// time at the `getpid` before a claim. A child sharing the parent's CPU is not running when
+/// the parent kills it (it was preempted, at any instruction, for the parent to run), and
+/// dies where it stopped: mid-arm in 2 to 8 of 30 kills. Random cases kill both ways.
 struct OneCpu(libc::cpu_set_t);
 
 impl OneCpu {
@@ -518,6 +526,10 @@ fn spawn_churner(w: &Waiters) -> Child {
 /// meanwhile) is `SIGKILL`ed at a random moment (after a random number of calls; on odd
 /// rounds all of them share one CPU, see [`OneCpu`]); then the waiters stop within the
 /// bound, and a fresh waiter and `notify_one` still work.
+///
+/// glibc 2.36's `pthread_cond_broadcast` holds the condvar's internal lock (two bits of
+/// `__g1_orig_size`) while it switches groups; a notifier killed there leaves it held, and
+/// every later notify, and every waiter that times out, waits for it forever.
 fn cond_notifier_killed_in_a_notify_all_loop() -> Outcome {
     let mut rng = Rng::new("cond_notifier_killed_in_a_notify_all_loop");
     for round in 0..20 {
