@@ -102,6 +102,24 @@ impl Child {
         libc::WEXITSTATUS(status)
     }
 
+    /// Waits at most `bound` for the child to exit: its exit code, or the child back (still
+    /// running, still guarded: killed and reaped when dropped) if it has not exited by then.
+    /// Panics if a signal ended it.
+    pub fn wait_within(mut self, bound: Duration) -> Result<i32, Child> {
+        match self.reap_within(bound) {
+            Some(status) => {
+                assert!(
+                    libc::WIFEXITED(status),
+                    "child {} ended by signal {}",
+                    self.pid,
+                    libc::WTERMSIG(status)
+                );
+                Ok(libc::WEXITSTATUS(status))
+            }
+            None => Err(self),
+        }
+    }
+
     /// Kills the child with SIGKILL and reaps it.
     pub fn kill_and_reap(mut self) {
         // SAFETY: `pid` is this process's unreaped child, so the pid cannot have been reused.
@@ -111,6 +129,14 @@ impl Child {
     }
 
     fn reap(&mut self, bound: Duration) -> libc::c_int {
+        match self.reap_within(bound) {
+            Some(status) => status,
+            None => panic!("child {} still running after {bound:?}", self.pid),
+        }
+    }
+
+    /// The child's wait status once it exits within `bound`; `None` if it is still running.
+    fn reap_within(&mut self, bound: Duration) -> Option<libc::c_int> {
         let deadline = Instant::now() + bound;
         loop {
             let mut status = 0;
@@ -119,16 +145,14 @@ impl Child {
                 0 => {}
                 pid if pid == self.pid => {
                     self.reaped = true;
-                    return status;
+                    return Some(status);
                 }
                 _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
                 _ => panic!("waitpid({}): {}", self.pid, io::Error::last_os_error()),
             }
-            assert!(
-                Instant::now() < deadline,
-                "child {} still running after {bound:?}",
-                self.pid
-            );
+            if Instant::now() >= deadline {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(1));
         }
     }
