@@ -130,10 +130,11 @@
 //!    getpid(), 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE)` with `seen = 0`; if that fails, start
 //!    again from step 1 with the value found.
 //! 3. **`0x8000_0000 | pid`** with `pid` in `1..2^22` (Linux's `PID_MAX_LIMIT`): `pid` is
-//!    arming it. If that process exists (`kill(pid, 0)` returns 0 or fails with `EPERM`), it
-//!    is arming now (that takes microseconds): sleep a millisecond and start again (the crate
-//!    gives up after a second with [`Error::Unfinished`]). If it does not (`ESRCH`), it died
-//!    while arming: **take its claim over** with a compare-exchange from that exact value to
+//!    arming it. If that process exists (`kill(pid, 0)` returns 0 or fails with `EPERM`) and
+//!    is not a zombie (state `Z` or `X` in `/proc/<pid>/stat`: dead, not yet reaped), it is
+//!    arming now (that takes microseconds): sleep a millisecond and start again (the crate
+//!    gives up after a second with [`Error::Unfinished`]). If it does not (`ESRCH`, or a
+//!    zombie), it died while arming: **take its claim over** with a compare-exchange from that exact value to
 //!    `0x80000000u | getpid()`, and arm (a failed exchange: start again). The crate does
 //!    exactly this, and a C program may too. A claim naming the caller's own pid while none
 //!    of its threads is arming is a dead process's whose pid was reused: take it over too.
@@ -241,8 +242,8 @@
 //! 3. Only the header is mapped, and `init_state` read (Acquire). 0: wait (but a `magic`
 //!    that is neither 0 nor ours is [`Error::BadMagic`] at once).
 //! 4. `magic` ([`Error::BadMagic`]), then `version` ([`Error::VersionMismatch`]).
-//! 5. `init_state` 1: if `creator_pid` no longer exists (`kill(pid, 0)` fails with `ESRCH`),
-//!    [`Error::CreatorDied`] at once, else wait. Any state but 0, 1, 2:
+//! 5. `init_state` 1: if `creator_pid` no longer exists (`kill(pid, 0)` fails with `ESRCH`)
+//!    or is a zombie (dead, not yet reaped by its parent), [`Error::CreatorDied`] at once, else wait. Any state but 0, 1, 2:
 //!    [`Error::CorruptHeader`].
 //! 6. `init_state` 2: `header_size` ([`Error::CorruptHeader`]); `data_size`, `data_align`,
 //!    `fingerprint` against `T` ([`Error::TypeMismatch`]); `data_offset` and `total_len`
@@ -394,7 +395,8 @@
 //! **Opening** from C a region that Rust (or C) created: `shm_open(name, O_RDWR, 0)`;
 //! `fstat` until the size is at least 64 (the creator is between `shm_open` and
 //! `ftruncate`); map the header; `__atomic_load_n(&h->init_state, __ATOMIC_ACQUIRE)` until
-//! it is 2 (1 with `kill(creator_pid, 0)` failing with `ESRCH`: the creator died, give up;
+//! it is 2 (1 with `kill(creator_pid, 0)` failing with `ESRCH`, or the creator a zombie: it
+//! died, give up;
 //! bound the wait); then check `magic`, `version`, `header_size`, `data_size`, `data_align`,
 //! `fingerprint`, `data_offset` and `total_len` against your declarations, and the object's
 //! size (`fstat`) against `total_len`, before touching the value. Then use the primitives

@@ -182,16 +182,105 @@ impl Drop for Mapping {
     }
 }
 
-/// Whether a process with id `pid` exists (`kill(pid, 0)` is not `ESRCH`). A process of
-/// another user counts (`EPERM`). `pid` must be positive: 0 and negative values address
-/// process groups, so they are answered `false` without a call.
+/// Whether a process with id `pid` exists and has not died (`kill(pid, 0)` is not `ESRCH`,
+/// and the process is not a zombie: one that died but whose parent has not reaped it yet
+/// still answers `kill`, yet will never finish what it was doing). A process of another
+/// user counts (`EPERM`). `pid` must be positive: 0 and negative values address process
+/// groups, so they are answered `false` without a call. No allocation (a stack buffer for
+/// `/proc/<pid>/stat`).
 pub fn process_exists(pid: i32) -> bool {
     if pid <= 0 {
         return false;
     }
     // SAFETY: signal 0 sends nothing; it only checks that `pid` can be addressed.
-    if unsafe { libc::kill(pid, 0) } == 0 {
-        return true;
+    if unsafe { libc::kill(pid, 0) } != 0
+        && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    {
+        return false;
     }
-    std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    !is_zombie(pid)
+}
+
+/// Whether `/proc/<pid>/stat` gives the state `Z` (zombie) or `X` (dead). Unreadable (no
+/// `/proc`, another pid namespace's process): `false`.
+fn is_zombie(pid: i32) -> bool {
+    // "/proc/" + at most 10 digits + "/stat" + NUL.
+    let mut path = [0u8; 32];
+    let mut len = 0;
+    for &b in b"/proc/" {
+        path[len] = b;
+        len += 1;
+    }
+    let mut digits = [0u8; 10];
+    let (mut n, mut d) = (pid as u32, 0);
+    loop {
+        digits[d] = b'0' + (n % 10) as u8;
+        d += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    while d > 0 {
+        d -= 1;
+        path[len] = digits[d];
+        len += 1;
+    }
+    for &b in b"/stat" {
+        path[len] = b;
+        len += 1;
+    }
+    // SAFETY: `path` is NUL-terminated (zeroed past `len`); the descriptor is closed below.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return false;
+    }
+    let mut buf = [0u8; 512];
+    // SAFETY: `buf` is valid for `buf.len()` bytes of writes; `fd` is open.
+    let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    // SAFETY: `fd` was opened above and is closed once.
+    unsafe { libc::close(fd) };
+    let Ok(got) = usize::try_from(got) else {
+        return false;
+    };
+    // "pid (comm) S ...": the state follows the last ')' (comm may hold parentheses).
+    let text = &buf[..got];
+    match text.iter().rposition(|&b| b == b')') {
+        Some(i) => matches!(text.get(i + 2), Some(b'Z' | b'X')),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zombie_does_not_exist_a_live_process_does() {
+        assert!(process_exists(std::process::id() as i32));
+        assert!(!process_exists(0));
+        assert!(!process_exists(-1));
+        // SAFETY: the child only calls `_exit`, async-signal-safe in a multithreaded parent.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(0) };
+        }
+        assert!(child > 0, "fork failed");
+        // Not reaped: a zombie as soon as it has exited.
+        let start = std::time::Instant::now();
+        while process_exists(child) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "never a zombie"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // SAFETY: signal 0 sends nothing; a zombie still answers it.
+        assert_eq!(unsafe { libc::kill(child, 0) }, 0);
+        let mut status = 0;
+        // SAFETY: reaps this test's own child.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(!process_exists(child));
+    }
 }
