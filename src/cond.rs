@@ -11,8 +11,8 @@ use crate::error::Error;
 use crate::locker::kind::{Exclusive, InProcess, Shared, SharedKind};
 use crate::locker::raw::RawLock;
 use crate::locker::{Guard, OwnerDied, SharedLockError, SharedLockResult};
-use crate::model_check::{self, Mutation};
 use crate::shim::{const_fn, AtomicU32, AtomicUsize};
+use crate::switches::{self, Mutation};
 use crate::sys::{Deadline, Futex, RawCond, RawMutex, Scope};
 
 mod sealed {
@@ -139,7 +139,7 @@ impl Cond {
                 .mutex
                 .compare_exchange(0, addr, Acquire, Relaxed)
                 .is_err()
-            && !model_check::active(Mutation::BindNeverRefuses)
+            && !switches::active(Mutation::BindNeverRefuses)
         {
             two_mutexes();
         }
@@ -330,7 +330,7 @@ fn wait_while_loop<G: DerefMut, E>(
     mut condition: impl FnMut(&mut G::Target) -> bool,
     mut wait: impl FnMut(G) -> Result<G, E>,
 ) -> Result<G, E> {
-    if model_check::active(Mutation::WaitWhileOnce) {
+    if switches::active(Mutation::WaitWhileOnce) {
         // Deliberately broken (model checks only): the condition is not re-checked.
         if condition(&mut *guard) {
             guard = wait(guard)?;
@@ -478,7 +478,7 @@ impl SharedCond {
         let guard = std::mem::ManuallyDrop::new(guard);
         let raw = Guard::raw_lock(&guard);
         self.waiters.fetch_add(1, SeqCst);
-        let broken = model_check::active(Mutation::CondSeqAfterUnlock);
+        let broken = switches::active(Mutation::CondSeqAfterUnlock);
         let mut seen = if broken { 0 } else { self.seq.load(SeqCst) };
         // SAFETY: the guard proves this thread holds the lock, once (an exclusive kind); the
         // guard is not used or dropped until the lock is retaken below (the caller forgets

@@ -1,5 +1,5 @@
 //! The atfork registry's core: a list of handlers kept consistent across `fork`, written once
-//! for the real trampoline ([`crate::atfork`]) and for the loom model (which calls `prepare`,
+//! for the real trampoline (`atfork`) and for the loom model (which calls `prepare`,
 //! `parent` and `child` itself, threads standing in for a forking process).
 //!
 //! The registry's lock (an errorcheck mutex) is taken in `prepare` and held until `parent` or
@@ -100,7 +100,7 @@ impl Registry {
     }
 
     /// Registers the three handlers that keep `lock` (a `&'static` or an `Arc`) consistent
-    /// across a fork (see [`crate::atfork::protect`]).
+    /// across a fork (see `atfork::protect`).
     ///
     /// # Errors
     /// As [`Registry::register`].

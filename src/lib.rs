@@ -73,11 +73,18 @@ pub mod shm;
 pub mod signal;
 mod sys;
 
+mod switches;
+
+/// What the model checks (`loom-tests`) reach of the crate's insides: the switches of
+/// deliberately broken variants, the atfork registry's core and the region publication
+/// protocol. Only in the model build.
 #[cfg(loom)]
 #[doc(hidden)]
-pub mod model_check;
-#[cfg(not(loom))]
-mod model_check;
+pub mod model_check {
+    pub use crate::fork_registry::{Registration, Registry};
+    pub use crate::publication::{Publication, Stage};
+    pub use crate::switches::{set_mutation, set_spurious_wakeups, Mutation};
+}
 
 pub use cond::{Cond, CondGuard, SharedCond, WaitTimeoutResult};
 pub use error::Error;

@@ -34,10 +34,10 @@ use std::cell::UnsafeCell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crate::error::Error;
-use crate::model_check::{self, Mutation};
 use crate::regions;
 use crate::shim::{self, const_fn, AtomicU32};
-use crate::sys::InPlace;
+use crate::switches::{self, Mutation};
+use crate::sys::{self, InPlace};
 
 /// The state word's values (a pid fits in 22 bits: Linux's `PID_MAX_LIMIT` is 2^22).
 const UNARMED: u32 = 0;
@@ -122,7 +122,7 @@ impl<O: InPlace> Placed<O> {
         if !regions::contains(self as *const Self as usize, size_of::<Self>()) {
             return Err(Error::NotInRegion);
         }
-        if model_check::active(Mutation::ArmStore) {
+        if switches::active(Mutation::ArmStore) {
             // Deliberately broken (model checks only): check, then initialise and store.
             if self.state.load(Acquire) != ARMED {
                 arm(self.obj.get())?;
@@ -172,7 +172,7 @@ impl<O: InPlace> Placed<O> {
                     let live = if armer == me {
                         ARMING_HERE.load(Relaxed) > 0
                     } else {
-                        shim::process_alive(armer)
+                        sys::process_alive(armer)
                     };
                     if live {
                         // Being armed (microseconds): wait, bounded.

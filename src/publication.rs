@@ -1,5 +1,5 @@
 //! How a shared-memory region's creator publishes it to openers: the init-state word and
-//! the creator's pid of the region header (bytes 40-47, see [`crate::shm`]), with the exact
+//! the creator's pid of the region header (bytes 40-47, see `shm`), with the exact
 //! memory orderings. Written over the shim's atomics so the loom model checks this protocol
 //! (threads standing in for the creator and the openers); the header embeds it at its
 //! documented offsets.
@@ -12,8 +12,8 @@
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
-use crate::model_check::{self, Mutation};
 use crate::shim::{const_fn, AtomicI32, AtomicU32};
+use crate::switches::{self, Mutation};
 
 /// State 0: the header is not written yet (the object is fresh from `ftruncate`).
 pub(crate) const STATE_UNWRITTEN: u32 = 0;
@@ -61,7 +61,7 @@ impl Publication {
 
     /// After the value: state 2 (`Release`), which publishes it.
     pub fn finish(&self) {
-        if model_check::active(Mutation::PublishRelaxed) {
+        if switches::active(Mutation::PublishRelaxed) {
             // Deliberately broken (model checks only): the value is not published.
             self.state.store(STATE_READY, Relaxed);
             return;

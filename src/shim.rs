@@ -5,7 +5,7 @@
 //! Besides this file, `cfg(loom)` appears only where the model build is assembled:
 //! `sys/mod.rs` (which backend), `regions/mod.rs` (the table of regions, or its constant
 //! stand-in: in the model every object is in a region), `lib.rs` (which modules: no `shm` in
-//! the model, the `model_check` switches public), `model_check.rs` (the switches themselves),
+//! the model, the `model_check` switches public), `switches.rs` (the switches themselves),
 //! and two dead-code allowances in `error.rs` (errno mapping the model never uses). Under loom,
 //! `const fn` constructors become plain `fn`s (loom's types have no `const` constructors)
 //! through the [`const_fn!`] macro.
@@ -47,16 +47,6 @@ pub(crate) fn process_id() -> u32 {
 #[cfg(loom)]
 pub(crate) fn process_id() -> u32 {
     1
-}
-
-/// Whether process `pid` still exists.
-#[cfg(not(loom))]
-pub(crate) fn process_alive(pid: u32) -> bool {
-    i32::try_from(pid).is_ok_and(crate::sys::shm::process_exists)
-}
-#[cfg(loom)]
-pub(crate) fn process_alive(_pid: u32) -> bool {
-    true
 }
 
 /// A bounded wait by sleeping, 1 ms growing to 10 ms (yielding in the model, where time does

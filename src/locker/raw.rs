@@ -118,7 +118,7 @@ impl ForkHold {
 }
 
 /// How an in-process lock is kept consistent across `fork` (the atfork registry's
-/// [`protect`](crate::atfork::protect)). The three calls run on the forking thread: `prepare`
+/// `atfork::protect`). The three calls run on the forking thread: `prepare`
 /// before the fork, then `parent` in the parent or `child` in the child, with what `prepare`
 /// returned.
 pub trait ForkRaw: RawLock {

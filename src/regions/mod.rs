@@ -2,7 +2,7 @@
 //! of placement (see `table.rs` for how it works and why it is sound).
 //!
 //! - [`contains`]: whether an address range lies in a region this process mapped through
-//!   [`ShmBox`](crate::ShmBox) (the only places a process-shared object may be armed);
+//!   `ShmBox` (the only places a process-shared object may be armed);
 //! - [`register`] / [`unregister`]: `shm` enters a region it mapped, and removes it at drop,
 //!   learning whether the memory must stay mapped (a robust mutex in it is still held);
 //! - [`hold`] / [`released`]: a robust lock checks before each acquisition that it lies in a

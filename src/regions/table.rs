@@ -1,5 +1,5 @@
 //! The process's table of live regions (which address ranges are the data part of a region
-//! this process mapped through [`ShmBox`](crate::ShmBox)), and which of them hold a robust
+//! this process mapped through `ShmBox`), and which of them hold a robust
 //! mutex that a thread of this process holds. The lowest layer of placement: `shm` enters and
 //! removes regions, `placed` refuses to arm a process-shared object outside them, and the
 //! robust locks count their acquisitions here.

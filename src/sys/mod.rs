@@ -155,6 +155,18 @@ pub use model::{Deadline, Futex, RawCond, RawMutex, RawSem};
 
 use crate::error::Error;
 use std::sync::atomic::Ordering;
+
+/// Whether process `pid` is alive (exists and is not a zombie): a process-shared object's
+/// arming word names its armer. In the model, threads stand in for processes and every one
+/// is alive.
+#[cfg(not(loom))]
+pub fn process_alive(pid: u32) -> bool {
+    i32::try_from(pid).is_ok_and(shm::process_exists)
+}
+#[cfg(loom)]
+pub fn process_alive(_pid: u32) -> bool {
+    true
+}
 use std::time::Duration;
 
 /// The interface of the table above, held by the compiler: each line coerces one function

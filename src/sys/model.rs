@@ -287,7 +287,7 @@ impl CondState {
 /// one, timed waiters included), `notify_all` wakes every thread waiting at that moment, and a
 /// thread that starts waiting later is woken by neither. Using two mutexes with it at once
 /// panics, so loom rejects any crate code that could. Spurious wake-ups are modelled when
-/// switched on (`model_check::set_spurious_wakeups`).
+/// switched on (`switches::set_spurious_wakeups`).
 pub struct RawCond {
     state: Mutex<CondState>,
     changed: Condvar,
@@ -362,7 +362,7 @@ impl RawCond {
         // SAFETY: the caller holds `mutex`.
         let (mut state, ticket) = unsafe { self.start_waiting(mutex) }?;
         let me = thread::current().id();
-        if crate::model_check::spurious_wakeups() && !state.woken_spuriously.contains(&me) {
+        if crate::switches::spurious_wakeups() && !state.woken_spuriously.contains(&me) {
             state.woken_spuriously.push(me);
             drop(state);
             thread::yield_now();

@@ -66,12 +66,3 @@ pub(crate) fn active(mutation: Mutation) -> bool {
         false
     }
 }
-
-/// The atfork registry's core, for the model checks (which stand in for `fork` by calling its
-/// `prepare`, `parent` and `child` from model threads).
-#[cfg(loom)]
-pub use crate::fork_registry::{Registration, Registry};
-
-/// The region publication protocol, for the model checks.
-#[cfg(loom)]
-pub use crate::publication::{Publication, Stage};
