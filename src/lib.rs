@@ -65,6 +65,7 @@ mod placed;
 mod poison;
 mod publication;
 mod regions;
+mod rwlock;
 mod sem;
 mod shim;
 #[cfg(all(not(loom), target_has_atomic = "64"))]
@@ -93,6 +94,7 @@ pub use locker::{
     Locker, LockerGuard, OwnerDied, RecursiveGuard, RecursiveLocker, SharedErrorCheckLocker,
     SharedLockError, SharedLockResult, SharedLocker, SharedLockerGuard, SharedRecursiveLocker,
 };
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use sem::{placement, Sem, SemPermit, Semaphore, SharedSem};
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub use shm::{ShmBox, ShmSafe};

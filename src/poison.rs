@@ -110,15 +110,33 @@ impl Policy for Never {
 /// without allocating.
 pub(crate) struct LockedMarker;
 
+/// The same for a write-locked `std::sync::RwLock` (std prints `<locked>` unquoted there,
+/// in the same toolchain that quotes the mutex's).
+pub(crate) struct RwLockedMarker;
+
 impl fmt::Debug for LockedMarker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const BEFORE: &str = "data: ";
-        const AFTER: &str = ", poisoned";
         let std_mutex = std::sync::Mutex::new(());
         let _held = std_mutex.lock();
-        // std's whole `Mutex { data: <X>, poisoned: false, .. }`, of which `<X>` is wanted.
+        std_data_part(f, format_args!("{std_mutex:?}"))
+    }
+}
+
+impl fmt::Debug for RwLockedMarker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let std_rwlock = std::sync::RwLock::new(());
+        let _held = std_rwlock.write();
+        std_data_part(f, format_args!("{std_rwlock:?}"))
+    }
+}
+
+/// Writes the `<X>` of std's whole `Lock { data: <X>, poisoned: false, .. }` (`std_text`).
+fn std_data_part(f: &mut fmt::Formatter<'_>, std_text: fmt::Arguments<'_>) -> fmt::Result {
+    {
+        const BEFORE: &str = "data: ";
+        const AFTER: &str = ", poisoned";
         let mut buf = StackBuf::new();
-        fmt::write(&mut buf, format_args!("{std_mutex:?}"))?;
+        fmt::write(&mut buf, std_text)?;
         let text = buf.as_str();
         let data = text
             .find(BEFORE)

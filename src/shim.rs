@@ -49,6 +49,125 @@ pub(crate) fn process_id() -> u32 {
     1
 }
 
+/// The table the biased read paths of the reader-writer locks publish their readers in
+/// (`rwlock::bravo`): one process-wide table of `READER_SLOTS` words, each 0 or the address
+/// of a lock a thread is reading through it. In the model a table per model run (loom's
+/// `lazy_static`), smaller, so that collisions are explored too.
+#[cfg(not(loom))]
+pub(crate) const READER_SLOTS: usize = 1024;
+#[cfg(loom)]
+pub(crate) const READER_SLOTS: usize = 4;
+
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn reader_slots() -> &'static [AtomicUsize; READER_SLOTS] {
+    /// One cache line per 8 slots; a thread hashes each lock to its own slot.
+    static SLOTS: [AtomicUsize; READER_SLOTS] = [const { AtomicUsize::new(0) }; READER_SLOTS];
+    &SLOTS
+}
+#[cfg(loom)]
+pub(crate) fn reader_slots() -> &'static [AtomicUsize; READER_SLOTS] {
+    loom::lazy_static! {
+        static ref SLOTS: [AtomicUsize; READER_SLOTS] = std::array::from_fn(|_| AtomicUsize::new(0));
+    }
+    &SLOTS
+}
+
+/// A number that tells this thread from the other live ones (for hashing it to a reader
+/// slot): from a process-wide counter (in the model, one per model run, so that runs are
+/// repeatable), spread by a multiplication.
+#[inline(always)]
+pub(crate) fn thread_hash() -> usize {
+    thread_local_const! {
+        static HASH: std::cell::Cell<usize> = std::cell::Cell::new(0);
+    }
+    HASH.with(|h| {
+        let v = h.get();
+        if v != 0 {
+            return v;
+        }
+        let v = next_thread_number().wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        h.set(v);
+        v
+    })
+}
+
+#[cfg(not(loom))]
+fn next_thread_number() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+#[cfg(loom)]
+fn next_thread_number() -> usize {
+    loom::lazy_static! {
+        static ref NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    }
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Between two sequentially consistent accesses of a store-then-load pattern (Dekker's):
+/// nothing in the real build, where the accesses themselves are `SeqCst` (one total order,
+/// which is what the pattern needs; on x86 the store or read-modify-write is already a full
+/// barrier). In the model, a `SeqCst` fence: loom treats `SeqCst` accesses as `AcqRel` (its
+/// README, "Unsupported features") and would report false alarms, but implements `SeqCst`
+/// fences, which give the same order here.
+#[inline(always)]
+pub(crate) fn store_load_order() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+/// One step of a wait for another thread that is expected to finish soon: a spin hint for
+/// the first rounds, then a yield. In the model, a yield (so loom schedules the others).
+#[inline(always)]
+pub(crate) fn spin_hint(round: u32) {
+    #[cfg(not(loom))]
+    {
+        if round < 128 {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    #[cfg(loom)]
+    {
+        let _ = round;
+        loom::thread::yield_now();
+    }
+}
+
+/// A point `dur` from now, to ask whether it has passed (in the model: after three asks,
+/// so that loom explores giving up).
+pub(crate) struct Expiry {
+    #[cfg(not(loom))]
+    at: std::time::Instant,
+    #[cfg(loom)]
+    asks: std::cell::Cell<u32>,
+}
+
+impl Expiry {
+    pub(crate) fn after(_dur: std::time::Duration) -> Expiry {
+        Expiry {
+            #[cfg(not(loom))]
+            at: std::time::Instant::now() + _dur,
+            #[cfg(loom)]
+            asks: std::cell::Cell::new(0),
+        }
+    }
+
+    pub(crate) fn passed(&self) -> bool {
+        #[cfg(not(loom))]
+        {
+            std::time::Instant::now() >= self.at
+        }
+        #[cfg(loom)]
+        {
+            self.asks.set(self.asks.get() + 1);
+            self.asks.get() > 3
+        }
+    }
+}
+
 /// A bounded wait by sleeping, 1 ms growing to 10 ms (yielding in the model, where time does
 /// not pass: there it gives up after a few rounds, which loom then explores).
 pub(crate) struct Backoff {

@@ -24,6 +24,9 @@ pub enum Mutation {
     /// `SharedCond`'s waiter reads the sequence word after releasing the mutex instead of
     /// before, so a notification made in between is lost.
     CondSeqAfterUnlock = 5,
+    /// The reader-writer lock's fast read checks the bias before publishing its slot (and
+    /// not after), so a revoking writer can miss it.
+    BravoCheckFirst = 6,
 }
 
 #[cfg(loom)]

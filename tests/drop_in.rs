@@ -159,3 +159,140 @@ fn same_auto_traits_as_std() {
     assert!(r.is_ok());
     assert_eq!(*pair.0.lock().unwrap(), 1);
 }
+
+/// The same promise for `std::sync::RwLock`: one scenario, run over std and over the crate.
+macro_rules! rw_suite {
+    ($name:ident, $($path:tt)+) => {
+        mod $name {
+            use $($path)+::{RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+            use std::sync::Arc;
+            use std::thread;
+
+            fn total(g: &RwLockReadGuard<'_, Vec<u32>>) -> u32 {
+                g.iter().sum()
+            }
+
+            fn push(g: &mut RwLockWriteGuard<'_, Vec<u32>>, v: u32) {
+                g.push(v);
+            }
+
+            static GLOBAL: RwLock<Vec<u32>> = RwLock::new(Vec::new());
+
+            pub fn scenario() -> Vec<String> {
+                let mut seen = Vec::new();
+
+                // Reads together, writes alone, a static, guard helpers.
+                let l = RwLock::new(vec![1, 2]);
+                {
+                    let r1 = l.read().unwrap();
+                    let r2 = l.read().unwrap();
+                    seen.push(format!("{} {}", total(&r1), total(&r2)));
+                    seen.push(format!("{}", matches!(l.try_write(), Err(TryLockError::WouldBlock))));
+                    seen.push(format!("{}", l.try_read().is_ok()));
+                }
+                push(&mut l.write().unwrap(), 3);
+                GLOBAL.write().unwrap().push(9);
+                seen.push(format!("{:?} {:?}", *l.read().unwrap(), *GLOBAL.read().unwrap()));
+                {
+                    let w = l.write().unwrap();
+                    seen.push(format!("{}", matches!(l.try_read(), Err(TryLockError::WouldBlock))));
+                    seen.push(format!("{}", matches!(l.try_write(), Err(TryLockError::WouldBlock))));
+                    // Debug while a writer (this thread) holds it.
+                    seen.push(format!("{l:?}"));
+                    seen.push(format!("{w:?} {}", w.len()));
+                }
+                // Debug while read, and free.
+                {
+                    let r = l.read().unwrap();
+                    seen.push(format!("{l:?} {r:?}"));
+                }
+                seen.push(format!("{l:?}"));
+
+                // Downgrade: the written value is read, no writer can get in meanwhile.
+                let mut w = l.write().unwrap();
+                w.push(4);
+                let r = RwLockWriteGuard::downgrade(w);
+                seen.push(format!("{:?} {}", *r, matches!(l.try_write(), Err(TryLockError::WouldBlock))));
+                seen.push(format!("{}", l.try_read().is_ok()));
+                drop(r);
+                seen.push(format!("{}", l.try_write().is_ok()));
+
+                // Only a panicking writer poisons.
+                let shared = Arc::new(RwLock::new(0));
+                let s2 = Arc::clone(&shared);
+                let r = thread::spawn(move || {
+                    let _g = s2.read().unwrap();
+                    panic!("reader");
+                })
+                .join();
+                seen.push(format!("{} {}", r.is_err(), shared.is_poisoned()));
+                let s2 = Arc::clone(&shared);
+                let r = thread::spawn(move || {
+                    let _g = s2.write().unwrap();
+                    panic!("writer");
+                })
+                .join();
+                seen.push(format!("{} {}", r.is_err(), shared.is_poisoned()));
+                let v = match shared.read() {
+                    Ok(g) => *g,
+                    Err(p) => *p.into_inner() + 100,
+                };
+                seen.push(format!("{v} {:?}", shared.try_write().map(|_| ()).map_err(|e| matches!(e, TryLockError::Poisoned(_)))));
+                seen.push(format!("{shared:?}"));
+                shared.clear_poison();
+                seen.push(format!("{}", shared.is_poisoned()));
+
+                // get_mut, into_inner, Default, From.
+                let mut owned = RwLock::from(5);
+                *owned.get_mut().unwrap() += 1;
+                let d: RwLock<u8> = Default::default();
+                seen.push(format!("{} {}", owned.into_inner().unwrap(), d.into_inner().unwrap()));
+
+                // Many readers and writers on threads: exact total.
+                let counter = Arc::new(RwLock::new(0u64));
+                let threads: Vec<_> = (0..4)
+                    .map(|_| {
+                        let c = Arc::clone(&counter);
+                        thread::spawn(move || {
+                            for i in 0..2000 {
+                                if i % 10 == 0 {
+                                    *c.write().unwrap() += 1;
+                                } else {
+                                    let _ = *c.read().unwrap();
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                for t in threads {
+                    t.join().unwrap();
+                }
+                seen.push(format!("{}", *counter.read().unwrap()));
+                seen
+            }
+        }
+    };
+}
+
+rw_suite!(rw_with_std, std::sync);
+rw_suite!(rw_with_pthread_sync, pthread_sync);
+
+#[test]
+fn rwlock_same_code_same_outcomes() {
+    let expected = rw_with_std::scenario();
+    let got = rw_with_pthread_sync::scenario();
+    assert_eq!(got, expected);
+    assert_eq!(got.len(), 20);
+}
+
+#[test]
+fn rwlock_same_auto_traits_as_std() {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+    fn unwind_safe<T: UnwindSafe + RefUnwindSafe>() {}
+    fn send_sync<T: Send + Sync>() {}
+    fn sync<T: Sync>() {}
+    unwind_safe::<pthread_sync::RwLock<i32>>();
+    send_sync::<pthread_sync::RwLock<i32>>();
+    sync::<pthread_sync::RwLockReadGuard<'static, i32>>();
+    sync::<pthread_sync::RwLockWriteGuard<'static, i32>>();
+}

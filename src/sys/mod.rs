@@ -13,6 +13,7 @@
 //! | `RawMutex` | `new(MutexType)` (a `const fn`: glibc's static initialiser), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held` |
 //! | `RawCond` | `new()` (a `const fn`) | `unsafe wait`, `unsafe wait_until` (both on `CLOCK_MONOTONIC`), `notify_one`, `notify_all` |
 //! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
+//! | `RawRwLock` | `new()` (a `const fn`: glibc's writer-preferring non-recursive initialiser) | `read`, `try_read`, `read_for`, `write`, `try_write`, `write_for` (timed on `CLOCK_MONOTONIC`), `unsafe unlock` |
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC` |
 //!
@@ -146,12 +147,12 @@ pub mod signal;
 #[cfg(not(loom))]
 pub mod thread_key;
 #[cfg(not(loom))]
-pub use pthread::{Deadline, Futex, RawCond, RawMutex, RawSem};
+pub use pthread::{Deadline, Futex, RawCond, RawMutex, RawRwLock, RawSem};
 
 #[cfg(loom)]
 mod model;
 #[cfg(loom)]
-pub use model::{Deadline, Futex, RawCond, RawMutex, RawSem};
+pub use model::{Deadline, Futex, RawCond, RawMutex, RawRwLock, RawSem};
 
 use crate::error::Error;
 use std::sync::atomic::Ordering;
@@ -176,6 +177,7 @@ use std::time::Duration;
 /// implement, this is the whole of what the wrappers may call.
 const _: () = {
     let _: fn(Duration) -> Deadline = Deadline::after;
+    let _: fn() -> u64 = Deadline::now_ns;
 
     let _: fn(MutexType) -> RawMutex = RawMutex::new;
     let _: fn(&RawMutex) -> Result<(), Error> = RawMutex::lock;
@@ -205,6 +207,15 @@ const _: () = {
     let _: fn(&RawSem) -> u32 = RawSem::value;
     let _: unsafe fn(*mut RawSem, &SemAttr) -> Result<(), Error> =
         <RawSem as InPlace>::init_in_place;
+
+    let _: fn() -> RawRwLock = RawRwLock::new;
+    let _: fn(&RawRwLock) -> Result<(), Error> = RawRwLock::read;
+    let _: fn(&RawRwLock) -> Result<(), Error> = RawRwLock::try_read;
+    let _: fn(&RawRwLock, Duration) -> Result<(), Error> = RawRwLock::read_for;
+    let _: fn(&RawRwLock) -> Result<(), Error> = RawRwLock::write;
+    let _: fn(&RawRwLock) -> Result<(), Error> = RawRwLock::try_write;
+    let _: fn(&RawRwLock, Duration) -> Result<(), Error> = RawRwLock::write_for;
+    let _: unsafe fn(&RawRwLock) = RawRwLock::unlock;
 
     let _: fn(u32) -> Futex = Futex::new;
     let _: fn(&Futex, Ordering) -> u32 = Futex::load;

@@ -35,6 +35,11 @@ impl Deadline {
     pub fn after(_dur: Duration) -> Deadline {
         Deadline(())
     }
+
+    /// The model has no clock: always 0.
+    pub fn now_ns() -> u64 {
+        0
+    }
 }
 
 struct Owner {
@@ -566,5 +571,145 @@ impl Futex {
         let _queue = self.queue.lock().expect("model poisoned");
         self.woken.notify_all();
         0
+    }
+}
+
+/// The state of a model rwlock.
+struct RwState {
+    /// Threads holding it for reading (a thread once per hold).
+    readers: Vec<ThreadId>,
+    writer: Option<ThreadId>,
+    /// Writers waiting: new readers wait behind them (glibc's
+    /// `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP`, the kind the crate uses).
+    writers_waiting: u32,
+}
+
+/// A model of a writer-preferring, non-recursive pthread rwlock: a reader waits while a
+/// writer holds it or waits for it (so a second read hold taken while a writer waits blocks
+/// forever, as in glibc, which loom reports), `Deadlock` for a lock of either kind by the
+/// write holder (`EDEADLK`), `WouldBlock` for a try that would wait.
+pub struct RawRwLock {
+    state: Mutex<RwState>,
+    changed: Condvar,
+}
+
+impl UnwindSafe for RawRwLock {}
+impl RefUnwindSafe for RawRwLock {}
+
+impl RawRwLock {
+    /// A new model rwlock.
+    pub fn new() -> RawRwLock {
+        RawRwLock {
+            state: Mutex::new(RwState {
+                readers: Vec::new(),
+                writer: None,
+                writers_waiting: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, RwState> {
+        self.state.lock().expect("model poisoned")
+    }
+
+    /// Blocks while a writer holds it or waits; `Deadlock` for the write holder.
+    pub fn read(&self) -> Result<(), Error> {
+        let me = thread::current().id();
+        let mut s = self.state();
+        if s.writer == Some(me) {
+            return Err(Error::Deadlock);
+        }
+        while s.writer.is_some() || s.writers_waiting > 0 {
+            s = self.changed.wait(s).expect("model poisoned");
+        }
+        s.readers.push(me);
+        Ok(())
+    }
+
+    /// Takes a read hold if no writer holds it or waits.
+    pub fn try_read(&self) -> Result<(), Error> {
+        let me = thread::current().id();
+        let mut s = self.state();
+        if s.writer.is_some() || s.writers_waiting > 0 {
+            return Err(if s.writer == Some(me) {
+                Error::Deadlock
+            } else {
+                Error::WouldBlock
+            });
+        }
+        s.readers.push(me);
+        Ok(())
+    }
+
+    /// May time out: tries, lets the other threads run once, tries again.
+    pub fn read_for(&self, _dur: Duration) -> Result<(), Error> {
+        match self.try_read() {
+            Err(Error::WouldBlock) => {}
+            other => return other,
+        }
+        thread::yield_now();
+        self.try_read().map_err(|e| match e {
+            Error::WouldBlock => Error::TimedOut,
+            e => e,
+        })
+    }
+
+    /// Blocks while anyone holds it; `Deadlock` for the write holder.
+    pub fn write(&self) -> Result<(), Error> {
+        let me = thread::current().id();
+        let mut s = self.state();
+        if s.writer == Some(me) {
+            return Err(Error::Deadlock);
+        }
+        s.writers_waiting += 1;
+        while s.writer.is_some() || !s.readers.is_empty() {
+            s = self.changed.wait(s).expect("model poisoned");
+        }
+        s.writers_waiting -= 1;
+        s.writer = Some(me);
+        Ok(())
+    }
+
+    /// Takes it for writing if nobody holds it.
+    pub fn try_write(&self) -> Result<(), Error> {
+        let me = thread::current().id();
+        let mut s = self.state();
+        if s.writer.is_some() || !s.readers.is_empty() {
+            return Err(Error::WouldBlock);
+        }
+        s.writer = Some(me);
+        Ok(())
+    }
+
+    /// May time out: tries, lets the other threads run once, tries again.
+    pub fn write_for(&self, _dur: Duration) -> Result<(), Error> {
+        match self.try_write() {
+            Err(Error::WouldBlock) => {}
+            other => return other,
+        }
+        thread::yield_now();
+        self.try_write().map_err(|e| match e {
+            Error::WouldBlock => Error::TimedOut,
+            e => e,
+        })
+    }
+
+    /// Releases the calling thread's hold; panics (undefined in POSIX) if it has none.
+    ///
+    /// # Safety
+    /// The calling thread holds the rwlock.
+    pub unsafe fn unlock(&self) {
+        let me = thread::current().id();
+        let mut s = self.state();
+        if s.writer == Some(me) {
+            s.writer = None;
+        } else if let Some(i) = s.readers.iter().position(|&t| t == me) {
+            s.readers.swap_remove(i);
+        } else {
+            drop(s);
+            panic!("model: unlock of an rwlock by a thread that does not hold it");
+        }
+        self.changed.notify_all();
     }
 }

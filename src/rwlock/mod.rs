@@ -1,0 +1,504 @@
+//! [`RwLock`]: a reader-writer lock over `pthread_rwlock_t`, a drop-in for
+//! `std::sync::RwLock`, whose reads scale across CPUs (a biased read path, `bravo.rs`).
+//!
+//! | | std's `RwLock` | this `RwLock` |
+//! |---|---|---|
+//! | methods | `new` (const), `read`, `try_read`, `write`, `try_write`, `is_poisoned`, `clear_poison`, `into_inner`, `get_mut`, `RwLockWriteGuard::downgrade` | the same, plus `read_timeout`, `write_timeout` (`CLOCK_MONOTONIC`) |
+//! | poisoning | a writer's panic | the same |
+//! | writers starve? | no (writer-preferring futex lock) | no: glibc's `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP` underneath, and a writer revokes the read bias before it enters |
+//! | a second read by a thread that reads already | may deadlock while a writer waits | counted, never a deadlock |
+//! | a write by a thread that holds a read (upgrade), or by the write holder | deadlocks (or panics) | panics at once, naming the mistake |
+//! | reads from 2+ CPUs | one shared lock word | readers publish in per-thread slots while the lock is read-biased: no shared line written |
+//!
+//! How it is built: `sys::RawRwLock` (the pthread object, writer-preferring non-recursive),
+//! `bravo` (the biased read path and its revocation), `held` (the thread's record of its
+//! read holds). The data, guards and poisoning live here.
+
+mod bravo;
+mod held;
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::locker::{LockTimeoutError, LockTimeoutResult};
+use crate::poison::{Flag, Policy};
+use crate::shim::{self, const_fn};
+use crate::sys::RawRwLock;
+use bravo::{Bias, SLOW};
+
+/// A reader-writer lock protecting a `T`: many readers at once, or one writer. The API of
+/// [`std::sync::RwLock`] (replace the import, nothing else), over a writer-preferring
+/// `pthread_rwlock_t`, with a read path that scales across CPUs.
+///
+/// ```
+/// use pthread_sync::RwLock;
+///
+/// let lock = RwLock::new(5);
+/// {
+///     let r1 = lock.read().unwrap();
+///     let r2 = lock.read().unwrap();
+///     assert_eq!(*r1 + *r2, 10);
+/// }
+/// *lock.write().unwrap() += 1;
+/// assert_eq!(*lock.read().unwrap(), 6);
+/// ```
+///
+/// What differs from std's, for the better where the crate can see a mistake:
+///
+/// - a thread may take a second read guard of a lock it reads already, also while a writer
+///   waits (std's, and glibc's writer-preferring kind, may deadlock there): the thread's own
+///   record counts it (for up to 8 locks read at once by one thread; past that, the extra
+///   locks are read without the record);
+/// - `write` (or `write_timeout`) by a thread that holds a read guard of the same lock (an
+///   upgrade, which would wait for itself forever), and `read` or `write` by the thread that
+///   holds the write guard (`EDEADLK` from glibc), panic at once with a message naming the
+///   mistake; std documents that these "might panic"; `try_write` returns
+///   [`TryLockError::WouldBlock`] there;
+/// - [`read_timeout`](RwLock::read_timeout) and [`write_timeout`](RwLock::write_timeout), on
+///   `CLOCK_MONOTONIC`.
+///
+/// Writers do not starve: while a writer waits, new readers wait behind it (see the module
+/// docs of the crate's README for the test that shows it, against the reader-preferring kind).
+#[doc(alias = "pthread_rwlock_t")]
+#[repr(C)]
+pub struct RwLock<T: ?Sized> {
+    raw: RawRwLock,
+    bias: Bias,
+    poison: Flag,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: as std's RwLock: the lock hands out `&mut T` to one writer (so `T: Send` to share
+// the lock) and `&T` to many readers at once (so also `T: Sync`).
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
+impl<T: ?Sized> UnwindSafe for RwLock<T> {}
+impl<T: ?Sized> RefUnwindSafe for RwLock<T> {}
+
+/// Makes a guard `!Send`: a pthread rwlock must be released by the thread that took it (and
+/// a read hold lives in its thread's slot and record).
+#[derive(Clone, Copy, Default)]
+struct NotSend(PhantomData<*const ()>);
+
+/// A read guard of a [`RwLock`]: shared access to the data until dropped.
+#[must_use = "if unused the RwLock will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
+    lock: &'a RwLock<T>,
+    /// Counted in the thread's record (`held`), which then knows how the hold was taken.
+    tracked: bool,
+    /// How the hold was taken, for an untracked guard: a reader slot, or `SLOW`.
+    how: usize,
+    _not_send: NotSend,
+}
+
+/// A write guard of a [`RwLock`]: exclusive access to the data until dropped.
+#[must_use = "if unused the RwLock will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
+    lock: &'a RwLock<T>,
+    /// Whether the thread was panicking when it took the lock (poisoning, as std).
+    panicking: bool,
+    _not_send: NotSend,
+}
+
+// SAFETY: `&Guard` gives `&T` only, shareable between threads when `T: Sync` (as std's).
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
+
+impl<T> RwLock<T> {
+    const_fn! {
+        /// A new unlocked lock holding `t`: a `const fn` (glibc's static initialiser of the
+        /// writer-preferring kind), so `static` locks work; nothing is allocated.
+        #[inline]
+        pub const fn new(t: T) -> RwLock<T> {
+            RwLock {
+                raw: RawRwLock::new(),
+                bias: Bias::new(),
+                poison: Flag::new_const(),
+                data: UnsafeCell::new(t),
+            }
+        }
+    }
+
+    /// The data, consuming the lock.
+    ///
+    /// # Errors
+    /// `Err(PoisonError)` (holding the data) if a writer panicked.
+    pub fn into_inner(self) -> LockResult<T> {
+        let poisoned = self.poison.is_poisoned();
+        let data = self.data.into_inner();
+        if poisoned {
+            Err(PoisonError::new(data))
+        } else {
+            Ok(data)
+        }
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    #[inline(always)]
+    fn addr(&self) -> usize {
+        self as *const Self as *const () as usize
+    }
+
+    /// A read hold: the thread's own (counted) if it reads already, else a fast read, else
+    /// `slow` (a pthread read lock).
+    #[inline(always)]
+    fn read_with(
+        &self,
+        slow: impl FnOnce(&RawRwLock) -> Result<(), Error>,
+    ) -> Result<RwLockReadGuard<'_, T>, Error> {
+        let lock = self.addr();
+        if held::reenter(lock) {
+            return Ok(self.read_guard(true, SLOW));
+        }
+        let how = match self.bias.try_read(lock) {
+            Some(slot) => slot,
+            None => {
+                slow(&self.raw)?;
+                self.bias.after_slow_read();
+                SLOW
+            }
+        };
+        let tracked = held::record(lock, how);
+        Ok(self.read_guard(tracked, how))
+    }
+
+    #[inline(always)]
+    fn read_guard(&self, tracked: bool, how: usize) -> RwLockReadGuard<'_, T> {
+        RwLockReadGuard {
+            lock: self,
+            tracked,
+            how,
+            _not_send: NotSend(PhantomData),
+        }
+    }
+
+    /// Releases a read hold taken `how`.
+    #[inline(always)]
+    fn release_read(&self, how: usize) {
+        if how == SLOW {
+            // SAFETY: this thread took the pthread read lock for this hold.
+            unsafe { self.raw.unlock() };
+        } else {
+            Bias::release(how);
+        }
+    }
+
+    /// The write lock: `acquire` takes the pthread write lock, then the read bias is revoked
+    /// (waiting for the fast readers to leave, unless `give_up` says so: then `Err(gave_up)`).
+    #[inline(always)]
+    fn write_with(
+        &self,
+        acquire: impl FnOnce(&RawRwLock) -> Result<(), Error>,
+        give_up: impl FnMut() -> bool,
+        gave_up: Error,
+    ) -> Result<RwLockWriteGuard<'_, T>, Error> {
+        let lock = self.addr();
+        if held::holds(lock) {
+            return Err(Error::Deadlock);
+        }
+        acquire(&self.raw)?;
+        if !self.bias.revoke(lock, give_up) {
+            // SAFETY: taken just above by this thread.
+            unsafe { self.raw.unlock() };
+            return Err(gave_up);
+        }
+        Ok(RwLockWriteGuard {
+            lock: self,
+            panicking: self.poison.enter(),
+            _not_send: NotSend(PhantomData),
+        })
+    }
+
+    fn poisoned<G>(&self, guard: G) -> LockResult<G> {
+        if self.poison.is_poisoned() {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
+    }
+
+    /// Blocks until a read hold is acquired (shared with other readers).
+    ///
+    /// # Errors
+    /// `Err(PoisonError)` (holding the guard) if a writer panicked.
+    ///
+    /// # Panics
+    /// If this thread holds the write guard (glibc's `EDEADLK`), or at glibc's reader limit.
+    #[doc(alias = "pthread_rwlock_rdlock")]
+    #[inline]
+    #[track_caller]
+    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        match self.read_with(RawRwLock::read) {
+            Ok(guard) => self.poisoned(guard),
+            Err(e) => misuse("read", e),
+        }
+    }
+
+    /// A read hold if one can be had without blocking (none while a writer holds the lock or
+    /// waits for it).
+    ///
+    /// # Errors
+    /// [`TryLockError::WouldBlock`], or [`TryLockError::Poisoned`] holding the guard.
+    #[doc(alias = "pthread_rwlock_tryrdlock")]
+    #[inline]
+    pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        match self.read_with(RawRwLock::try_read) {
+            Ok(guard) => Ok(self.poisoned(guard)?),
+            Err(_) => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Blocks until a read hold is acquired or `dur` has passed (`pthread_rwlock_clockrdlock`
+    /// on `CLOCK_MONOTONIC`).
+    ///
+    /// # Errors
+    /// [`LockTimeoutError::TimedOut`], or [`LockTimeoutError::Poisoned`] holding the guard.
+    ///
+    /// # Panics
+    /// As [`read`](RwLock::read).
+    #[doc(alias = "pthread_rwlock_clockrdlock")]
+    #[track_caller]
+    pub fn read_timeout(&self, dur: Duration) -> LockTimeoutResult<RwLockReadGuard<'_, T>> {
+        match self.read_with(|raw| raw.read_for(dur)) {
+            Ok(guard) => Ok(self.poisoned(guard)?),
+            Err(Error::TimedOut) => Err(LockTimeoutError::TimedOut),
+            Err(e) => misuse("read_timeout", e),
+        }
+    }
+
+    /// Blocks until the write hold is acquired (exclusive).
+    ///
+    /// # Errors
+    /// `Err(PoisonError)` (holding the guard) if a writer panicked.
+    ///
+    /// # Panics
+    /// If this thread holds a read guard of this lock (an upgrade would wait for itself) or
+    /// the write guard (glibc's `EDEADLK`).
+    #[doc(alias = "pthread_rwlock_wrlock")]
+    #[inline]
+    #[track_caller]
+    pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        match self.write_with(RawRwLock::write, || false, Error::WouldBlock) {
+            Ok(guard) => self.poisoned(guard),
+            Err(e) => misuse("write", e),
+        }
+    }
+
+    /// The write hold if it can be had without blocking.
+    ///
+    /// # Errors
+    /// [`TryLockError::WouldBlock`] (also when this thread holds the lock), or
+    /// [`TryLockError::Poisoned`] holding the guard.
+    #[doc(alias = "pthread_rwlock_trywrlock")]
+    #[inline]
+    pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        match self.write_with(RawRwLock::try_write, || true, Error::WouldBlock) {
+            Ok(guard) => Ok(self.poisoned(guard)?),
+            Err(_) => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    /// Blocks until the write hold is acquired or `dur` has passed
+    /// (`pthread_rwlock_clockwrlock` on `CLOCK_MONOTONIC`; the wait for fast readers to
+    /// leave counts against the same deadline).
+    ///
+    /// # Errors
+    /// [`LockTimeoutError::TimedOut`], or [`LockTimeoutError::Poisoned`] holding the guard.
+    ///
+    /// # Panics
+    /// As [`write`](RwLock::write).
+    #[doc(alias = "pthread_rwlock_clockwrlock")]
+    #[track_caller]
+    pub fn write_timeout(&self, dur: Duration) -> LockTimeoutResult<RwLockWriteGuard<'_, T>> {
+        let expiry = shim::Expiry::after(dur);
+        match self.write_with(
+            |raw| raw.write_for(dur),
+            || expiry.passed(),
+            Error::TimedOut,
+        ) {
+            Ok(guard) => Ok(self.poisoned(guard)?),
+            Err(Error::TimedOut) => Err(LockTimeoutError::TimedOut),
+            Err(e) => misuse("write_timeout", e),
+        }
+    }
+
+    /// Whether a writer panicked while holding the lock.
+    #[inline]
+    pub fn is_poisoned(&self) -> bool {
+        self.poison.is_poisoned()
+    }
+
+    /// Clears the poisoned state, for a caller that has repaired the data.
+    #[inline]
+    pub fn clear_poison(&self) {
+        self.poison.clear();
+    }
+
+    /// The data, through `&mut self` (no locking needed).
+    ///
+    /// # Errors
+    /// `Err(PoisonError)` (holding the reference) if a writer panicked.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        let poisoned = self.poison.is_poisoned();
+        let data = self.data.get_mut();
+        if poisoned {
+            Err(PoisonError::new(data))
+        } else {
+            Ok(data)
+        }
+    }
+}
+
+/// A misuse the crate detected (or glibc reported) where std's signature has no error: the
+/// panic std documents as possible, naming the mistake.
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn misuse(call: &'static str, err: Error) -> ! {
+    match err {
+        Error::Deadlock => panic!(
+            "pthread-sync: RwLock::{call} would deadlock ({err}): this thread holds the lock \
+             already (a write guard, or a read guard that a write would wait for)"
+        ),
+        e => crate::error::fatal("pthread_rwlock", e),
+    }
+}
+
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// Turns the write hold into a read hold, atomically: no other writer can take the lock
+    /// in between (as std's `downgrade`). An associated function, so it never shadows a
+    /// method of `T`.
+    ///
+    /// ```
+    /// use pthread_sync::{RwLock, RwLockWriteGuard};
+    /// let lock = RwLock::new(1);
+    /// let mut w = lock.write().unwrap();
+    /// *w = 2;
+    /// let r = RwLockWriteGuard::downgrade(w);
+    /// assert_eq!(*r, 2);
+    /// assert!(lock.try_write().is_err());
+    /// assert_eq!(*lock.read().unwrap(), 2);
+    /// ```
+    pub fn downgrade(this: Self) -> RwLockReadGuard<'a, T> {
+        let lock = this.lock;
+        let this = std::mem::ManuallyDrop::new(this);
+        lock.poison.leave(&this.panicking);
+        let addr = lock.addr();
+        // A read hold published before the write hold is released: any later writer waits
+        // for it.
+        let slot = lock.bias.downgrade(addr);
+        // SAFETY: this thread holds the pthread write lock (the guard proves it); the guard
+        // is not dropped (ManuallyDrop), so it is released once, here.
+        unsafe { lock.raw.unlock() };
+        let tracked = held::record(addr, slot);
+        lock.read_guard(tracked, slot)
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.tracked {
+            if let Some(how) = held::leave(self.lock.addr()) {
+                self.lock.release_read(how);
+            }
+        } else {
+            self.lock.release_read(self.how);
+        }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        self.lock.poison.leave(&self.panicking);
+        // SAFETY: the guard holds the pthread write lock and is `!Send`: this thread took it.
+        unsafe { self.lock.raw.unlock() };
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: a read hold: no writer until it is released.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the write hold: exclusive.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the write hold: exclusive, and `&mut self` excludes other uses of the guard.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    /// As std's: `RwLock { data: .., poisoned: .., .. }`, with `<locked>` (what this
+    /// toolchain's std prints) while a writer holds it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Ok(guard) => d.field("data", &&*guard),
+            Err(TryLockError::Poisoned(err)) => d.field("data", &&**err.get_ref()),
+            Err(TryLockError::WouldBlock) => d.field("data", &crate::poison::RwLockedMarker),
+        };
+        d.field("poisoned", &self.poison.is_poisoned());
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> RwLock<T> {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    fn from(t: T) -> RwLock<T> {
+        RwLock::new(t)
+    }
+}
