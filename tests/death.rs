@@ -997,6 +997,108 @@ fn creator_killed_at_random() -> Outcome {
     Passed
 }
 
+/// The flags of the stranded-waiter scenario, beside its lock.
+#[repr(C)]
+struct Strand {
+    lock: SharedLocker<u32>,
+    a_locked: AtomicU32,
+    go: AtomicU32,
+    relocked: AtomicU32,
+    killed: AtomicU32,
+}
+// SAFETY: #[repr(C)], a shared primitive and atomics.
+unsafe impl ShmSafe for Strand {}
+
+/// Sets the calling process's policy to `SCHED_FIFO` at `prio`; `false` if refused.
+fn fifo(prio: i32) -> bool {
+    let param = libc::sched_param {
+        sched_priority: prio,
+    };
+    // SAFETY: `param` is a valid sched_param; pid 0 is the calling process.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 }
+}
+
+/// A waiter woken by an unlock is killed before it takes the mutex, and the holder takes
+/// the free mutex back by the fast path, so glibc's unlock that follows wakes nobody: with
+/// a plain `pthread_mutex_lock`, every other waiter then sleeps forever on a free mutex (a
+/// C reproduction of this gives `ETIMEDOUT` after the whole bound of a timed lock). The
+/// crate's waiters sleep at most 20 ms at a time and try again, so the third process takes
+/// the mutex soon after it is free. Made deterministic with `SCHED_FIFO` on one CPU: the
+/// holder (priority 20) unlocks and relocks before the woken waiter (ordinary) can run, and
+/// the parent (priority 10) kills that waiter before it runs.
+fn a_waiter_killed_after_its_wake_up_strands_nobody() -> Outcome {
+    let _pinned = OneCpu::new();
+    if !fifo(1) {
+        return Outcome::Skipped("SCHED_FIFO refused (no privilege)");
+    }
+    // Back to the ordinary policy until the scenario needs it.
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: as in `fifo`.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    let region = ShmBox::anonymous(Strand {
+        lock: SharedLocker::new(0),
+        a_locked: AtomicU32::new(0),
+        go: AtomicU32::new(0),
+        relocked: AtomicU32::new(0),
+        killed: AtomicU32::new(0),
+    })
+    .unwrap();
+    let r = &*region;
+    drop(r.lock.lock().unwrap()); // armed
+    let holder = fork_child(|| {
+        if !fifo(20) {
+            return 40;
+        }
+        let g = r.lock.lock().unwrap();
+        r.a_locked.store(1, SeqCst);
+        while r.go.load(SeqCst) == 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        drop(g); // wakes the first waiter
+        let g = r.lock.lock().unwrap(); // the fast path: that waiter has not run
+        r.relocked.store(1, SeqCst);
+        while r.killed.load(SeqCst) == 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        drop(g); // no waiters bit left: wakes nobody
+        0
+    });
+    await_flag(&r.a_locked, 1);
+    let first = fork_child(|| {
+        drop(r.lock.lock());
+        0
+    });
+    await_futex_sleep(first.pid());
+    let third = fork_child(|| match r.lock.lock() {
+        Ok(g) => {
+            drop(g);
+            0
+        }
+        Err(_) => 41,
+    });
+    await_futex_sleep(third.pid());
+    assert!(fifo(10), "SCHED_FIFO for the parent");
+    r.go.store(1, SeqCst);
+    let start = Instant::now();
+    while r.relocked.load(SeqCst) == 0 {
+        // Spinning at priority 10: the first waiter (ordinary) gets no CPU meanwhile.
+        if start.elapsed() > BOUND {
+            // SAFETY: as in `fifo`.
+            unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+            panic!("the holder never relocked");
+        }
+        std::hint::spin_loop();
+    }
+    first.kill_and_reap();
+    // SAFETY: as in `fifo`.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    r.killed.store(1, SeqCst);
+    expect_exit(holder, 0, "the holder");
+    // The mutex is free now; the third process must take it within the bound.
+    expect_exit(third, 0, "the third process, stranded on a free mutex");
+    Passed
+}
+
 fn main() {
     let cases: &[Case] = &[
         (
@@ -1033,6 +1135,10 @@ fn main() {
         ),
         ("arming_killed_at_random", arming_killed_at_random),
         ("creator_killed_at_random", creator_killed_at_random),
+        (
+            "a_waiter_killed_after_its_wake_up_strands_nobody",
+            a_waiter_killed_after_its_wake_up_strands_nobody,
+        ),
     ];
     support::run(cases);
 }

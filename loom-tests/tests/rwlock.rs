@@ -124,4 +124,3 @@ fn downgrade_lets_no_writer_in_between() {
         other.join().unwrap();
     });
 }
-

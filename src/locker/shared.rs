@@ -150,7 +150,7 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
 
     #[inline(always)]
     fn lock(&self) -> Result<(), Error> {
-        self.acquire(RawMutex::lock_direct)
+        self.acquire(RawMutex::lock_robust)
     }
 
     #[inline(always)]
@@ -160,7 +160,7 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
 
     #[inline]
     fn lock_for(&self, dur: Duration) -> Result<(), Error> {
-        self.acquire(|m| m.lock_for(dur, false))
+        self.acquire(|m| m.lock_robust_for(dur))
     }
 
     #[inline(always)]

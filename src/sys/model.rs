@@ -95,6 +95,16 @@ impl RawMutex {
         owner.count = 0;
     }
 
+    /// A robust mutex's lock: the model has no lost wake-ups to bound, so `lock_direct`.
+    pub fn lock_robust(&self) -> Result<(), Error> {
+        self.lock_direct()
+    }
+
+    /// A robust mutex's timed lock: as `lock_for`.
+    pub fn lock_robust_for(&self, dur: Duration) -> Result<(), Error> {
+        self.lock_for(dur, false)
+    }
+
     /// The same as [`RawMutex::lock`] (robust owner death is not modelled).
     pub fn lock_direct(&self) -> Result<(), Error> {
         self.lock()

@@ -136,6 +136,10 @@ impl Deadline {
 const SPIN_ROUNDS: u32 = 16;
 const SPIN_PAUSES: u32 = 64;
 
+/// The longest a waiter on a robust mutex sleeps before it tries again (see
+/// `RawMutex::lock_robust`): the bound on how long a lost wake-up can strand it.
+const ROBUST_RECHECK: Duration = Duration::from_millis(20);
+
 /// How often a checked wait for a held mutex looks again whether its owner is gone.
 const OWNER_CHECK_PERIOD: Duration = Duration::from_millis(100);
 
@@ -442,6 +446,42 @@ impl RawMutex {
         check_mutex(unsafe {
             pthread_mutex_clocklock(self.ptr(), libc::CLOCK_MONOTONIC, &deadline.0)
         })
+    }
+
+    /// Locks a robust (process-shared) mutex, never sleeping more than `ROBUST_RECHECK` at
+    /// a time: a waiter that glibc's unlock woke can be killed before it takes the mutex,
+    /// and if another process then takes the free mutex by the fast path (no "waiters" bit
+    /// left for its unlock to act on), every other waiter sleeps on a mutex that nobody will
+    /// wake them for (the kernel's robust-list cleanup wakes a waiter only when the dying
+    /// one left the word 0). A sleep that ends without the mutex is simply retried, so such
+    /// a waiter takes the mutex at most `ROBUST_RECHECK` after it is free.
+    #[inline]
+    pub fn lock_robust(&self) -> Result<(), Error> {
+        match self.try_lock(false) {
+            Err(Error::WouldBlock) => self.lock_robust_until(None),
+            done => done,
+        }
+    }
+
+    /// As [`RawMutex::lock_robust`], giving up with `TimedOut` after `dur`.
+    #[inline]
+    pub fn lock_robust_for(&self, dur: Duration) -> Result<(), Error> {
+        match self.try_lock(false) {
+            Err(Error::WouldBlock) => self.lock_robust_until(Some(Deadline::after(dur))),
+            done => done,
+        }
+    }
+
+    #[cold]
+    fn lock_robust_until(&self, end: Option<Deadline>) -> Result<(), Error> {
+        loop {
+            let slice = Deadline::after(ROBUST_RECHECK);
+            let slice = end.map_or(slice, |end| end.min(slice));
+            match self.lock_until(&slice) {
+                Err(Error::TimedOut) if !end.is_some_and(|end| end.same(&slice)) => continue,
+                done => return done,
+            }
+        }
     }
 
     /// `pthread_mutex_lock`, with no spin and no owner check: for robust mutexes, whose
