@@ -176,4 +176,22 @@ impl Child {
     pub fn pid(&self) -> libc::pid_t {
         self.pid
     }
+
+    /// The child's wait status if it has ended (it is then reaped), `None` while it runs.
+    pub fn try_wait(&mut self) -> Option<libc::c_int> {
+        if self.reaped {
+            panic!("child {} already reaped", self.pid);
+        }
+        let mut status = 0;
+        // SAFETY: `pid` is this process's unreaped child; `status` is valid for writes.
+        match unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) } {
+            0 => None,
+            pid if pid == self.pid => {
+                self.reaped = true;
+                Some(status)
+            }
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => None,
+            _ => panic!("waitpid({}): {}", self.pid, io::Error::last_os_error()),
+        }
+    }
 }
