@@ -138,7 +138,7 @@ impl Bias {
             let mut spins = 0u32;
             while slot.load(SeqCst) == lock {
                 spins = spins.wrapping_add(1);
-                if spins.is_multiple_of(64) && give_up() {
+                if spins & 63 == 0 && give_up() {
                     return false;
                 }
                 shim::spin_hint(spins);
