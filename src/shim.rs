@@ -54,14 +54,15 @@ pub(crate) fn process_id() -> u32 {
 /// of a lock a thread is reading through it. In the model a table per model run (loom's
 /// `lazy_static`), smaller, so that collisions are explored too.
 #[cfg(not(loom))]
-pub(crate) const READER_SLOTS: usize = 1024;
+pub(crate) const READER_SLOTS: usize = 256;
 #[cfg(loom)]
 pub(crate) const READER_SLOTS: usize = 4;
 
 #[cfg(not(loom))]
 #[inline(always)]
 pub(crate) fn reader_slots() -> &'static [AtomicUsize; READER_SLOTS] {
-    /// One cache line per 8 slots; a thread hashes each lock to its own slot.
+    /// 2 KiB, one cache line per 8 slots; a thread hashes each lock to its own slot. Small,
+    /// because a revoking writer scans it all.
     static SLOTS: [AtomicUsize; READER_SLOTS] = [const { AtomicUsize::new(0) }; READER_SLOTS];
     &SLOTS
 }

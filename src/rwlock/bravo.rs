@@ -33,12 +33,18 @@
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
-use crate::shim::{self, const_fn, AtomicU8, AtomicUsize, READER_SLOTS};
+use crate::shim::{self, const_fn, AtomicU32, AtomicU8, AtomicUsize, READER_SLOTS};
 use crate::switches::{self, Mutation};
 use crate::sys::Deadline;
 
 /// How much longer than a revocation took re-biasing is inhibited (BRAVO's N).
 const INHIBIT_FACTOR: u64 = 9;
+
+/// How many slow reads in a row (no write in between) must come before a slow reader
+/// re-biases (besides the inhibition time): a workload whose writes come every few reads
+/// then stays unbiased (no revocation per write), one that reads a thousand times per
+/// write re-biases soon after each write.
+const REBIAS_AFTER: u32 = 64;
 
 /// No slot: the hold is the pthread rwlock's.
 pub(crate) const SLOW: usize = usize::MAX;
@@ -49,13 +55,15 @@ pub(crate) struct Bias {
     on: AtomicU8,
     /// No re-bias before this time (`CLOCK_MONOTONIC`, ns); written by revoking writers.
     inhibit_until: AtomicUsize,
+    /// Slow reads since the bias was last revoked (reset by the revoking writer).
+    slow_reads: AtomicU32,
 }
 
 impl Bias {
     const_fn! {
         /// Biased to begin with.
         pub(crate) const fn new() -> Bias {
-            Bias { on: AtomicU8::new(1), inhibit_until: AtomicUsize::new(0) }
+            Bias { on: AtomicU8::new(1), inhibit_until: AtomicUsize::new(0), slow_reads: AtomicU32::new(0) }
         }
     }
 
@@ -110,6 +118,7 @@ impl Bias {
     #[inline]
     pub(crate) fn after_slow_read(&self) {
         if self.on.load(Relaxed) == 0
+            && self.slow_reads.fetch_add(1, Relaxed) >= REBIAS_AFTER
             && Deadline::now_ns() >= self.inhibit_until.load(Relaxed) as u64
         {
             self.on.store(1, SeqCst);
@@ -123,6 +132,11 @@ impl Bias {
     #[inline]
     pub(crate) fn revoke(&self, lock: usize, mut give_up: impl FnMut() -> bool) -> bool {
         if self.on.load(Relaxed) == 0 {
+            // A write: the slow reads since count from here (writes every few reads keep
+            // the bias off; the writer holds the lock, so a plain store).
+            if self.slow_reads.load(Relaxed) != 0 {
+                self.slow_reads.store(0, Relaxed);
+            }
             return true;
         }
         self.revoke_slow(lock, &mut give_up)
@@ -147,6 +161,7 @@ impl Bias {
         let took = Deadline::now_ns().saturating_sub(start);
         let until = Deadline::now_ns().saturating_add(took.saturating_mul(INHIBIT_FACTOR));
         self.inhibit_until.store(until as usize, Relaxed);
+        self.slow_reads.store(0, Relaxed);
         true
     }
 

@@ -5,7 +5,8 @@
 //! requested by a thread that holds a read is reported instead of hanging.
 //!
 //! `ENTRIES` locks at once per thread; past that, reads are not recorded (and neither
-//! protection applies to them: the docs say so).
+//! protection applies to them: the docs say so). The used entries are kept first, so a
+//! thread that holds no read lock (the common case) scans nothing.
 
 use std::cell::Cell;
 
@@ -14,9 +15,10 @@ use crate::shim::thread_local_const;
 /// How many read-held locks a thread's record keeps.
 pub(crate) const ENTRIES: usize = 8;
 
-/// One thread's record: for each entry, the lock's address (0: free), how many read guards
+/// One thread's record: `len` used entries, each the lock's address, how many read guards
 /// of it the thread has, and how the one real hold was taken (a slot, or `bravo::SLOW`).
 struct Record {
+    len: Cell<usize>,
     lock: [Cell<usize>; ENTRIES],
     count: [Cell<u32>; ENTRIES],
     how: [Cell<usize>; ENTRIES],
@@ -24,30 +26,36 @@ struct Record {
 
 thread_local_const! {
     static HELD: Record = Record {
+        len: Cell::new(0),
         lock: [const { Cell::new(0) }; ENTRIES],
         count: [const { Cell::new(0) }; ENTRIES],
         how: [const { Cell::new(0) }; ENTRIES],
     };
 }
 
+impl Record {
+    #[inline(always)]
+    fn find(&self, lock: usize) -> Option<usize> {
+        (0..self.len.get().min(ENTRIES)).find(|&i| self.lock[i].get() == lock)
+    }
+}
+
 /// If the calling thread holds `lock` for reading: counts one more read guard, `true`.
 #[inline(always)]
 pub(crate) fn reenter(lock: usize) -> bool {
-    HELD.with(|r| {
-        for i in 0..ENTRIES {
-            if r.lock[i].get() == lock {
-                r.count[i].set(r.count[i].get() + 1);
-                return true;
-            }
+    HELD.with(|r| match r.find(lock) {
+        Some(i) => {
+            r.count[i].set(r.count[i].get() + 1);
+            true
         }
-        false
+        None => false,
     })
 }
 
 /// Whether the calling thread holds `lock` for reading.
 #[inline]
 pub(crate) fn holds(lock: usize) -> bool {
-    HELD.with(|r| r.lock.iter().any(|l| l.get() == lock))
+    HELD.with(|r| r.find(lock).is_some())
 }
 
 /// Records a new read hold of `lock`, taken `how`; `false` if the record is full (the guard
@@ -55,15 +63,15 @@ pub(crate) fn holds(lock: usize) -> bool {
 #[inline(always)]
 pub(crate) fn record(lock: usize, how: usize) -> bool {
     HELD.with(|r| {
-        for i in 0..ENTRIES {
-            if r.lock[i].get() == 0 {
-                r.lock[i].set(lock);
-                r.count[i].set(1);
-                r.how[i].set(how);
-                return true;
-            }
+        let i = r.len.get();
+        if i >= ENTRIES {
+            return false;
         }
-        false
+        r.lock[i].set(lock);
+        r.count[i].set(1);
+        r.how[i].set(how);
+        r.len.set(i + 1);
+        true
     })
 }
 
@@ -72,18 +80,20 @@ pub(crate) fn record(lock: usize, how: usize) -> bool {
 #[inline(always)]
 pub(crate) fn leave(lock: usize) -> Option<usize> {
     HELD.with(|r| {
-        for i in 0..ENTRIES {
-            if r.lock[i].get() == lock {
-                let n = r.count[i].get() - 1;
-                r.count[i].set(n);
-                if n == 0 {
-                    r.lock[i].set(0);
-                    return Some(r.how[i].get());
-                }
-                return None;
-            }
+        // A recorded guard's lock is in the record.
+        let i = r.find(lock)?;
+        let n = r.count[i].get() - 1;
+        if n > 0 {
+            r.count[i].set(n);
+            return None;
         }
-        // Not recorded: the caller's guard was not either (it would not call this).
-        None
+        let how = r.how[i].get();
+        // The last used entry takes this one's place.
+        let last = r.len.get() - 1;
+        r.lock[i].set(r.lock[last].get());
+        r.count[i].set(r.count[last].get());
+        r.how[i].set(r.how[last].get());
+        r.len.set(last);
+        Some(how)
     })
 }

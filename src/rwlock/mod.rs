@@ -240,7 +240,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        match self.read_with(RawRwLock::read) {
+        match self.read_with(|raw| spin_then(raw, RawRwLock::try_read, RawRwLock::read)) {
             Ok(guard) => self.poisoned(guard),
             Err(e) => misuse("read", e),
         }
@@ -290,7 +290,8 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        match self.write_with(RawRwLock::write, || false, Error::WouldBlock) {
+        let acquire = |raw: &RawRwLock| spin_then(raw, RawRwLock::try_write, RawRwLock::write);
+        match self.write_with(acquire, || false, Error::WouldBlock) {
             Ok(guard) => self.poisoned(guard),
             Err(e) => misuse("write", e),
         }
@@ -359,6 +360,43 @@ impl<T: ?Sized> RwLock<T> {
             Ok(data)
         }
     }
+}
+
+/// How many times a contended acquisition tries again, with a growing pause in between,
+/// before it blocks in glibc (which sleeps at once): the holder is often about to leave.
+const SPINS: u32 = 8;
+
+/// `try_` until it succeeds or `SPINS` tries have failed, then `block`.
+#[inline(always)]
+fn spin_then(
+    raw: &RawRwLock,
+    try_: fn(&RawRwLock) -> Result<(), Error>,
+    block: fn(&RawRwLock) -> Result<(), Error>,
+) -> Result<(), Error> {
+    match try_(raw) {
+        Err(Error::WouldBlock) => {}
+        done => return done,
+    }
+    spin_contended(raw, try_, block)
+}
+
+#[cold]
+#[inline(never)]
+fn spin_contended(
+    raw: &RawRwLock,
+    try_: fn(&RawRwLock) -> Result<(), Error>,
+    block: fn(&RawRwLock) -> Result<(), Error>,
+) -> Result<(), Error> {
+    for round in 0..SPINS {
+        for _ in 0..(2u32 << round) {
+            std::hint::spin_loop();
+        }
+        match try_(raw) {
+            Err(Error::WouldBlock) => {}
+            done => return done,
+        }
+    }
+    block(raw)
 }
 
 /// A misuse the crate detected (or glibc reported) where std's signature has no error: the
