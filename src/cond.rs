@@ -1,4 +1,14 @@
-//! [`Cond`]: a condition variable over `pthread_cond_t`, a drop-in for `std::sync::Condvar`.
+//! [`Cond`] (a drop-in for `std::sync::Condvar`) and [`SharedCond`] (in shared memory): one
+//! condition variable protocol of the crate's own, on a futex word, private to the process or
+//! shared by placement.
+//!
+//! Why not `pthread_cond_t`: glibc's condvar (2.25 until 2.41) can lose a wake-up in-process
+//! under a rare interleaving of waiters "stealing" signals across its two waiter groups
+//! (sourceware bug 25847: the OCaml runtime, .NET and Azure Linux met it in production and
+//! replaced or patched it; glibc 2.36 as shipped here has no fix), and its process-shared
+//! form lets a waiter killed while blocked wedge every later notification (bug 21422).
+//! std's `Condvar` on Linux is a sequence-counter futex protocol with neither problem; so is
+//! this one (below), measured against the raw `pthread_cond_t` in the README.
 
 use std::fmt;
 use std::ops::DerefMut;
@@ -13,9 +23,10 @@ use crate::locker::raw::RawLock;
 use crate::locker::{Guard, OwnerDied, SharedLockError, SharedLockResult};
 use crate::shim::{const_fn, AtomicU32, AtomicUsize};
 use crate::switches::{self, Mutation};
-use crate::sys::{Deadline, Futex, RawCond, RawMutex, Scope};
+use crate::sys::{Deadline, Futex, RawMutex, Scope};
 
 mod sealed {
+    use crate::error::Error;
     use crate::sys::RawMutex;
 
     /// What [`Cond`](super::Cond) needs of a guard. Not implementable outside the crate.
@@ -24,6 +35,14 @@ mod sealed {
         fn __raw_mutex(&self) -> &RawMutex;
         /// Whether the guarded lock is poisoned now.
         fn __poisoned(&self) -> bool;
+        /// Releases the lock the guard holds, leaving the guard (a wait retakes it).
+        ///
+        /// # Safety
+        /// The guard holds its lock; until `__relock` returns `Ok`, the guard is neither used
+        /// nor dropped.
+        unsafe fn __unlock(&self);
+        /// Takes the lock again after `__unlock`, as the guard's kind locks.
+        fn __relock(&self) -> Result<(), Error>;
     }
 }
 
@@ -51,8 +70,77 @@ impl<K: Exclusive + InProcess, T: ?Sized> sealed::Sealed for Guard<'_, K, T> {
     fn __poisoned(&self) -> bool {
         Guard::lock_is_poisoned(self)
     }
+    #[inline(always)]
+    unsafe fn __unlock(&self) {
+        // SAFETY: the caller guarantees the guard holds its lock (once: an exclusive kind).
+        unsafe { RawLock::unlock(Guard::raw_lock(self)) }
+    }
+    #[inline(always)]
+    fn __relock(&self) -> Result<(), Error> {
+        RawLock::lock(Guard::raw_lock(self))
+    }
 }
 impl<K: Exclusive + InProcess, T: ?Sized> CondGuard for Guard<'_, K, T> {}
+
+/// The crate's condition variable protocol, shared by [`Cond`] (private futex) and
+/// [`SharedCond`] (process-shared futex); its steps are documented on [`SharedCond`] (for C
+/// programs too). Two words: `seq`, the futex, moved by every notification that finds a
+/// waiter, and `waiters`, how many threads may be inside a wait.
+#[repr(C)]
+struct Protocol {
+    seq: Futex,
+    waiters: AtomicU32,
+}
+
+impl Protocol {
+    const_fn! {
+        const fn new() -> Protocol {
+            Protocol { seq: Futex::new(0), waiters: AtomicU32::new(0) }
+        }
+    }
+
+    /// With the mutex at `mutex` held: counts this waiter in and reads the sequence word
+    /// (`None` under the mutation that reads it after the release instead).
+    #[inline]
+    fn enter(&self, mutex: usize) -> Option<u32> {
+        self.seq.enter_wait(mutex);
+        self.waiters.fetch_add(1, SeqCst);
+        if switches::active(Mutation::CondSeqAfterUnlock) {
+            return None;
+        }
+        Some(self.seq.load(SeqCst))
+    }
+
+    /// With the mutex released: sleeps while the sequence word holds what `enter` read, until
+    /// a notification, a spurious wake-up or `deadline`; counts this waiter out. Whether the
+    /// deadline passed.
+    #[inline]
+    fn sleep(&self, seen: Option<u32>, deadline: Option<&Deadline>, scope: Scope) -> bool {
+        // `None`: deliberately broken (model checks only): read after the release, so a
+        // notification made in between is missed.
+        let seen = seen.unwrap_or_else(|| self.seq.load(SeqCst));
+        let timed_out = self.seq.wait(seen, deadline, scope);
+        self.waiters.fetch_sub(1, SeqCst);
+        timed_out
+    }
+
+    /// With the mutex held again after a wait (the model's one-mutex check).
+    #[inline(always)]
+    fn left(&self) {
+        self.seq.leave_wait();
+    }
+
+    /// Wakes `n` waiters: nothing without waiters (no system call), else a bump of the
+    /// sequence word and a wake.
+    #[inline]
+    fn notify(&self, n: i32, scope: Scope) {
+        if self.waiters.load(SeqCst) == 0 {
+            return;
+        }
+        self.seq.fetch_add(1, SeqCst);
+        self.seq.wake(n, scope);
+    }
+}
 
 /// Whether a timed wait returned because its time ran out (as std's `WaitTimeoutResult`).
 #[derive(Debug, PartialEq, Eq, Copy, Clone)]
@@ -109,7 +197,7 @@ impl WaitTimeoutResult {
 /// ```
 #[doc(alias = "pthread_cond_t")]
 pub struct Cond {
-    raw: RawCond,
+    protocol: Protocol,
     /// Address of the pthread mutex the current waiters use (0: no waiter, unbound).
     mutex: AtomicUsize,
     /// How many threads are inside a wait. Only threads holding the bound mutex touch it, so
@@ -120,11 +208,15 @@ pub struct Cond {
 
 impl Cond {
     const_fn! {
-        /// A new condition variable (`PTHREAD_COND_INITIALIZER`): a `const fn`, so `static`
-        /// condvars work, and nothing is allocated.
+        /// A new condition variable (two zero words): a `const fn`, so `static` condvars
+        /// work, and nothing is allocated.
         #[inline]
         pub const fn new() -> Cond {
-            Cond { raw: RawCond::new(), mutex: AtomicUsize::new(0), waiters: AtomicUsize::new(0) }
+            Cond {
+                protocol: Protocol::new(),
+                mutex: AtomicUsize::new(0),
+                waiters: AtomicUsize::new(0),
+            }
         }
     }
 
@@ -157,6 +249,26 @@ impl Cond {
         }
     }
 
+    /// The protocol's wait with `guard`'s lock (see [`SharedCond`]): releases it, sleeps
+    /// until notified (or `deadline`), retakes it. Whether the deadline passed.
+    #[inline]
+    #[track_caller]
+    fn wait_raw<G: CondGuard>(&self, guard: &G, deadline: Option<&Deadline>) -> bool {
+        let mutex = guard.__raw_mutex();
+        self.enter(mutex);
+        let seen = self.protocol.enter(mutex as *const RawMutex as usize);
+        // SAFETY: `guard` proves this thread holds its lock, once (an exclusive kind); the
+        // guard is not used until the lock is retaken just below.
+        unsafe { guard.__unlock() };
+        let timed_out = self.protocol.sleep(seen, deadline, Scope::Private);
+        if let Err(e) = guard.__relock() {
+            fatal("pthread_mutex_lock (in a condition variable wait)", e);
+        }
+        self.protocol.left();
+        self.leave();
+        timed_out
+    }
+
     /// Waits on `guard`'s mutex: releases it, sleeps until notified (or woken spuriously),
     /// and reacquires it before returning.
     ///
@@ -168,15 +280,7 @@ impl Cond {
     #[doc(alias = "pthread_cond_wait")]
     #[track_caller]
     pub fn wait<G: CondGuard>(&self, guard: G) -> LockResult<G> {
-        let mutex = guard.__raw_mutex();
-        self.enter(mutex);
-        // SAFETY: `guard` proves this thread holds `mutex`; `enter` ensured every waiter of
-        // this condvar uses `mutex` until this wait returns.
-        let result = unsafe { self.raw.wait(mutex) };
-        self.leave();
-        if let Err(e) = result {
-            fatal("pthread_cond_wait", e);
-        }
+        self.wait_raw(&guard, None);
         if guard.__poisoned() {
             Err(PoisonError::new(guard))
         } else {
@@ -239,15 +343,7 @@ impl Cond {
         guard: G,
         deadline: &Deadline,
     ) -> LockResult<(G, WaitTimeoutResult)> {
-        let mutex = guard.__raw_mutex();
-        self.enter(mutex);
-        // SAFETY: as in `wait`.
-        let result = unsafe { self.raw.wait_until(mutex, deadline) };
-        self.leave();
-        let timed_out = match result {
-            Ok(timed_out) => timed_out,
-            Err(e) => fatal("pthread_cond_timedwait", e),
-        };
+        let timed_out = self.wait_raw(&guard, Some(deadline));
         let poisoned = guard.__poisoned();
         let result = (guard, WaitTimeoutResult(timed_out));
         if poisoned {
@@ -307,18 +403,19 @@ impl Cond {
         }
     }
 
-    /// Wakes one thread waiting on this condvar, if any (`pthread_cond_signal`).
+    /// Wakes one thread waiting on this condvar, if any (`pthread_cond_signal`'s role; no
+    /// system call when nobody waits).
     #[doc(alias = "pthread_cond_signal")]
     #[inline]
     pub fn notify_one(&self) {
-        self.raw.notify_one();
+        self.protocol.notify(1, Scope::Private);
     }
 
-    /// Wakes every thread waiting on this condvar (`pthread_cond_broadcast`).
+    /// Wakes every thread waiting on this condvar (`pthread_cond_broadcast`'s role).
     #[doc(alias = "pthread_cond_broadcast")]
     #[inline]
     pub fn notify_all(&self) {
-        self.raw.notify_all();
+        self.protocol.notify(i32::MAX, Scope::Private);
     }
 }
 
@@ -435,12 +532,9 @@ impl fmt::Debug for Cond {
 #[doc(alias = "PTHREAD_PROCESS_SHARED")]
 #[repr(C)]
 pub struct SharedCond {
-    /// The sequence word: moved by every notification that finds a waiter; the futex waiters
-    /// sleep on.
-    seq: Futex,
-    /// How many processes' threads may be inside a wait (one too many per waiter that died
-    /// inside one).
-    waiters: AtomicU32,
+    /// The sequence word and the waiter count (one too many per waiter that died inside a
+    /// wait), shared with every process that maps it.
+    protocol: Protocol,
     /// A waiter sleeps on `seq`'s address: moving it (with waiters in other processes) would
     /// strand them, so no safe `&mut` to it is handed out, as for the other shared primitives.
     _pinned: std::marker::PhantomPinned,
@@ -453,11 +547,7 @@ impl SharedCond {
     const_fn! {
         /// A new shared condition variable (two zero words), to be placed in a region.
         pub const fn new() -> SharedCond {
-            SharedCond {
-                seq: Futex::new(0),
-                waiters: AtomicU32::new(0),
-                _pinned: std::marker::PhantomPinned,
-            }
+            SharedCond { protocol: Protocol::new(), _pinned: std::marker::PhantomPinned }
         }
     }
 
@@ -477,21 +567,14 @@ impl SharedCond {
         // down) must not unlock a mutex this thread does not hold.
         let guard = std::mem::ManuallyDrop::new(guard);
         let raw = Guard::raw_lock(&guard);
-        self.waiters.fetch_add(1, SeqCst);
-        let broken = switches::active(Mutation::CondSeqAfterUnlock);
-        let mut seen = if broken { 0 } else { self.seq.load(SeqCst) };
+        let seen = self.protocol.enter(raw as *const _ as usize);
         // SAFETY: the guard proves this thread holds the lock, once (an exclusive kind); the
         // guard is not used or dropped until the lock is retaken below (the caller forgets
         // it if the retake fails).
         unsafe { RawLock::unlock(raw) };
-        if broken {
-            // Deliberately broken (model checks only): `seq` read after the release, so a
-            // notification made in between is missed.
-            seen = self.seq.load(SeqCst);
-        }
-        let timed_out = self.seq.wait(seen, deadline, Scope::Shared);
-        self.waiters.fetch_sub(1, SeqCst);
+        let timed_out = self.protocol.sleep(seen, deadline, Scope::Shared);
         let relocked = RawLock::lock(raw);
+        self.protocol.left();
         (
             std::mem::ManuallyDrop::into_inner(guard),
             relocked,
@@ -628,11 +711,7 @@ impl SharedCond {
 
     #[inline]
     fn notify(&self, n: i32) {
-        if self.waiters.load(SeqCst) == 0 {
-            return;
-        }
-        self.seq.fetch_add(1, SeqCst);
-        self.seq.wake(n, Scope::Shared);
+        self.protocol.notify(n, Scope::Shared);
     }
 }
 

@@ -208,6 +208,40 @@ fn dropped_unrepaired_is_not_recoverable_everywhere() -> Outcome {
         0,
         "another process sees it not recoverable too"
     );
+    // glibc's trylock of a not recoverable robust mutex leaves its lock word taken (every
+    // later trylock `EBUSY`, every lock waiting forever); the crate puts the word back, so
+    // each try and each lock, in any process, keeps saying `NotRecoverable`.
+    for _ in 0..3 {
+        assert_eq!(
+            r.pair.try_lock().map(|_| ()).unwrap_err().error(),
+            Some(Error::NotRecoverable)
+        );
+    }
+    let child = fork_child(|| {
+        for _ in 0..3 {
+            match r.pair.try_lock().map(|_| ()) {
+                Err(SharedLockError::Failed(Error::NotRecoverable)) => {}
+                _ => return 1,
+            }
+        }
+        match r.pair.lock_timeout(Duration::from_secs(5)).map(|_| ()) {
+            Err(SharedLockError::Failed(Error::NotRecoverable)) => {}
+            _ => return 2,
+        }
+        match r.pair.lock().map(|_| ()) {
+            Err(SharedLockError::Failed(Error::NotRecoverable)) => 0,
+            _ => 3,
+        }
+    });
+    assert_eq!(
+        child.wait(),
+        0,
+        "a trylock left the not recoverable mutex taken"
+    );
+    assert_eq!(
+        r.pair.lock().map(|_| ()).unwrap_err().error(),
+        Some(Error::NotRecoverable)
+    );
     Passed
 }
 

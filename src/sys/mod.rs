@@ -11,7 +11,6 @@
 //! | type | constructors | operations |
 //! |---|---|---|
 //! | `RawMutex` | `new(MutexType)` (a `const fn`: glibc's static initialiser), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held` |
-//! | `RawCond` | `new()` (a `const fn`) | `unsafe wait`, `unsafe wait_until` (both on `CLOCK_MONOTONIC`), `notify_one`, `notify_all` |
 //! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
 //! | `RawRwLock` | `new()` (a `const fn`: glibc's writer-preferring non-recursive initialiser) | `read`, `try_read`, `read_for`, `write`, `try_write`, `write_for` (timed on `CLOCK_MONOTONIC`), `unsafe unlock` |
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
@@ -28,13 +27,13 @@
 //! The in-process objects are stored inline (no heap, no global allocator: a `static` mutex
 //! may guard the allocator itself) and built by `const fn`s from glibc's own static
 //! initialisers (`PTHREAD_MUTEX_INITIALIZER` and its `_NP` errorcheck and recursive forms,
-//! `PTHREAD_COND_INITIALIZER`) or, for `sem_t`, from the bytes `sem_init` writes (checked
+//! the writer-preferring rwlock's) or, for `sem_t`, from the bytes `sem_init` writes (checked
 //! against `sem_init` itself by a test). POSIX leaves moving an initialised object undefined;
 //! glibc's private, non-robust objects hold no pointers and no address-dependent state, and
 //! no thread can be inside one while Rust moves it (a move needs the value unborrowed: no
 //! guard, no waiter). An unlocked glibc mutex has exactly the bytes its initialiser gave it
-//! (`__lock`, `__count`, `__owner`, `__nusers` back at 0); a condvar between waits keeps only
-//! sequence counters (glibc 2.25+); a `sem_t` keeps its value and waiter count. So a moved one
+//! (`__lock`, `__count`, `__owner`, `__nusers` back at 0); an unlocked rwlock has only
+//! counters; a `sem_t` keeps its value and waiter count; a futex word is a number. So a moved one
 //! is the same object at its new address. The tests check that an unlocked mutex's bytes equal
 //! its initialiser's after use (`sys::pthread::tests`). What must never move, the robust and
 //! process-shared objects (a held robust mutex is linked into its owner's robust list by
@@ -147,12 +146,12 @@ pub mod signal;
 #[cfg(not(loom))]
 pub mod thread_key;
 #[cfg(not(loom))]
-pub use pthread::{Deadline, Futex, RawCond, RawMutex, RawRwLock, RawSem};
+pub use pthread::{Deadline, Futex, RawMutex, RawRwLock, RawSem};
 
 #[cfg(loom)]
 mod model;
 #[cfg(loom)]
-pub use model::{Deadline, Futex, RawCond, RawMutex, RawRwLock, RawSem};
+pub use model::{Deadline, Futex, RawMutex, RawRwLock, RawSem};
 
 use crate::error::Error;
 use std::sync::atomic::Ordering;
@@ -195,12 +194,6 @@ const _: () = {
     let _: unsafe fn(*mut RawMutex, &MutexAttr) -> Result<(), Error> =
         <RawMutex as InPlace>::init_in_place;
 
-    let _: fn() -> RawCond = RawCond::new;
-    let _: unsafe fn(&RawCond, &RawMutex) -> Result<(), Error> = RawCond::wait;
-    let _: unsafe fn(&RawCond, &RawMutex, &Deadline) -> Result<bool, Error> = RawCond::wait_until;
-    let _: fn(&RawCond) = RawCond::notify_one;
-    let _: fn(&RawCond) = RawCond::notify_all;
-
     let _: fn(u32) -> Result<RawSem, Error> = RawSem::new;
     let _: fn(&RawSem) -> Result<(), Error> = RawSem::wait;
     let _: fn(&RawSem) -> Result<(), Error> = RawSem::try_wait;
@@ -224,4 +217,6 @@ const _: () = {
     let _: fn(&Futex, u32, Ordering) -> u32 = Futex::fetch_add;
     let _: fn(&Futex, u32, Option<&Deadline>, Scope) -> bool = Futex::wait;
     let _: fn(&Futex, i32, Scope) -> usize = Futex::wake;
+    let _: fn(&Futex, usize) = Futex::enter_wait;
+    let _: fn(&Futex) = Futex::leave_wait;
 };

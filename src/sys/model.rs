@@ -9,9 +9,12 @@
 //!   makes loom fail any crate code that could do it. Errorcheck: relock is `Deadlock`, a
 //!   foreign unlock `NotOwner`. Recursive: the owner relocks, counted. `try_lock` by the owner
 //!   of a normal or errorcheck mutex is `WouldBlock` (glibc's `EBUSY`).
-//! - Condition variable: a notification counter; a waiter returns once the counter moved
-//!   past the value it saw. `notify_one` wakes at least one waiter; the others may see the
-//!   change later, which POSIX allows as a spurious wake-up.
+//! - Futex word: a value and a queue; `wait` sleeps while the value is the expected one (a
+//!   wake after a change cannot slip in between), `wake` wakes every sleeper (more than the
+//!   kernel would: a spurious wake-up). The crate's condition variables are its own protocol
+//!   over it, so loom checks that protocol itself; the word also checks POSIX's rule that
+//!   a condition variable's waiters use one mutex at a time.
+//! - Reader-writer lock: writer-preferring and non-recursive, as the kind the crate uses.
 //! - Semaphore: a count under a mutex, with `Overflow` at `SEM_VALUE_MAX`.
 //! - Timed operations "may time out": loom has no clock, so a timed wait gives the other
 //!   threads one chance to run (a yield), then succeeds if it can or reports the timeout. Both
@@ -248,196 +251,6 @@ unsafe impl InPlace for RawMutex {
     }
 }
 
-/// The state of a model condition variable.
-struct CondState {
-    /// The ticket the next waiter gets; tickets order waiters by arrival.
-    next_ticket: u64,
-    /// Tickets of the waiters still waiting for a wake-up.
-    waiting: Vec<u64>,
-    /// Pending `notify_one` wake-ups: each may be taken by any one waiter whose ticket is
-    /// below its bound (a waiter that was already waiting when it was sent).
-    signals: Vec<u64>,
-    /// `notify_all`: waiters with a ticket below it are woken.
-    broadcast: u64,
-    /// The mutex the threads inside a wait use, to detect two at once (undefined in POSIX),
-    /// and how many threads are inside a wait (until they have the mutex back).
-    mutex: Option<usize>,
-    inside: usize,
-    /// Threads that have had their spurious wake-up (when those are switched on).
-    woken_spuriously: Vec<ThreadId>,
-}
-
-impl CondState {
-    /// Takes a wake-up meant for the waiter holding `ticket`, if there is one.
-    fn take_wakeup(&mut self, ticket: u64) -> bool {
-        let woken = if self.broadcast > ticket {
-            true
-        } else if let Some(i) = self.signals.iter().position(|&bound| bound > ticket) {
-            // `remove`, not `swap_remove`: the bounds stay sorted, so first-fit takes the
-            // smallest usable bound and leaves every other signal usable by a waiter.
-            self.signals.remove(i);
-            true
-        } else {
-            false
-        };
-        if woken {
-            self.stop_waiting(ticket);
-        }
-        woken
-    }
-
-    fn stop_waiting(&mut self, ticket: u64) {
-        self.waiting.retain(|&t| t != ticket);
-        if self.waiting.is_empty() {
-            // No pending wake-up can be meant for a future waiter.
-            self.signals.clear();
-        }
-    }
-}
-
-/// A model of a condition variable.
-///
-/// Wake-ups are faithful to POSIX rather than to one implementation: `notify_one` sends one
-/// wake-up that exactly one of the threads waiting at that moment takes (loom explores which
-/// one, timed waiters included), `notify_all` wakes every thread waiting at that moment, and a
-/// thread that starts waiting later is woken by neither. Using two mutexes with it at once
-/// panics, so loom rejects any crate code that could. Spurious wake-ups are modelled when
-/// switched on (`switches::set_spurious_wakeups`).
-pub struct RawCond {
-    state: Mutex<CondState>,
-    changed: Condvar,
-}
-
-impl RawCond {
-    /// A new model condition variable.
-    pub fn new() -> RawCond {
-        RawCond {
-            state: Mutex::new(CondState {
-                next_ticket: 0,
-                waiting: Vec::new(),
-                signals: Vec::new(),
-                broadcast: 0,
-                mutex: None,
-                inside: 0,
-                woken_spuriously: Vec::new(),
-            }),
-            changed: Condvar::new(),
-        }
-    }
-
-    fn state(&self) -> MutexGuard<'_, CondState> {
-        self.state.lock().expect("model poisoned")
-    }
-
-    /// Registers the calling thread as a waiter with `mutex` and releases `mutex`; the
-    /// condvar's state stays locked, so no notification can slip in between.
-    ///
-    /// # Safety
-    /// The calling thread holds `mutex` (not recursively).
-    unsafe fn start_waiting(
-        &self,
-        mutex: &RawMutex,
-    ) -> Result<(MutexGuard<'_, CondState>, u64), Error> {
-        let mut state = self.state();
-        let addr = mutex as *const RawMutex as usize;
-        if state.mutex.is_some_and(|bound| bound != addr) {
-            // Released first: unwinding with a loom lock held aborts the model run.
-            drop(state);
-            panic!(
-                "model: a condition variable used with two mutexes at once (undefined in POSIX)"
-            );
-        }
-        state.mutex = Some(addr);
-        state.inside += 1;
-        let ticket = state.next_ticket;
-        state.next_ticket += 1;
-        state.waiting.push(ticket);
-        // SAFETY: the caller holds `mutex`.
-        unsafe { mutex.unlock() }?;
-        Ok((state, ticket))
-    }
-
-    /// Reacquires `mutex` and leaves the wait; the last thread out ends the binding to it
-    /// (POSIX's dynamic binding lasts while any wait is in progress).
-    fn finish_waiting(&self, mutex: &RawMutex) -> Result<(), Error> {
-        let locked = mutex.lock();
-        let mut state = self.state();
-        state.inside -= 1;
-        if state.inside == 0 {
-            state.mutex = None;
-        }
-        locked
-    }
-
-    /// Releases `mutex` and waits for a wake-up, then reacquires `mutex`.
-    ///
-    /// # Safety
-    /// The calling thread holds `mutex` (not recursively).
-    pub unsafe fn wait(&self, mutex: &RawMutex) -> Result<(), Error> {
-        // SAFETY: the caller holds `mutex`.
-        let (mut state, ticket) = unsafe { self.start_waiting(mutex) }?;
-        let me = thread::current().id();
-        if crate::switches::spurious_wakeups() && !state.woken_spuriously.contains(&me) {
-            state.woken_spuriously.push(me);
-            drop(state);
-            thread::yield_now();
-            let mut state = self.state();
-            // A wake-up that arrived meanwhile is taken; otherwise the return is spurious.
-            if !state.take_wakeup(ticket) {
-                state.stop_waiting(ticket);
-            }
-        } else {
-            while !state.take_wakeup(ticket) {
-                state = self.changed.wait(state).expect("model poisoned");
-            }
-            drop(state);
-        }
-        self.finish_waiting(mutex)
-    }
-
-    /// May time out: releases `mutex`, lets other threads run, then takes a wake-up sent
-    /// meanwhile (`Ok(false)`) or times out (`Ok(true)`); reacquires `mutex` in both cases.
-    ///
-    /// # Safety
-    /// As for [`RawCond::wait`].
-    pub unsafe fn wait_until(&self, mutex: &RawMutex, _deadline: &Deadline) -> Result<bool, Error> {
-        // SAFETY: the caller holds `mutex`.
-        let (state, ticket) = unsafe { self.start_waiting(mutex) }?;
-        drop(state);
-        thread::yield_now();
-        let mut state = self.state();
-        let woken = state.take_wakeup(ticket);
-        if !woken {
-            state.stop_waiting(ticket);
-        }
-        drop(state);
-        self.finish_waiting(mutex)?;
-        Ok(!woken)
-    }
-
-    /// Sends one wake-up for the threads waiting now (none if every one of them already has
-    /// one on the way).
-    pub fn notify_one(&self) {
-        let mut state = self.state();
-        let broadcast = state.broadcast;
-        let pending =
-            state.signals.len() + state.waiting.iter().filter(|&&t| t < broadcast).count();
-        if state.waiting.len() > pending {
-            let bound = state.next_ticket;
-            state.signals.push(bound);
-            self.changed.notify_all();
-        }
-    }
-
-    /// Wakes every thread waiting now.
-    pub fn notify_all(&self) {
-        let mut state = self.state();
-        state.broadcast = state.next_ticket;
-        state.signals.clear();
-        self.changed.notify_all();
-    }
-}
-
 /// A model of a counting semaphore.
 pub struct RawSem {
     value: Mutex<u32>,
@@ -527,14 +340,26 @@ unsafe impl InPlace for RawSem {
     }
 }
 
+/// What a model futex word keeps beside its value: for a condition variable's sequence word,
+/// the mutex its waiters use (POSIX leaves two at once undefined: the model panics, so loom
+/// rejects any crate code that could do it), how many are inside a wait, and the threads
+/// that have had their spurious wake-up.
+struct FutexState {
+    mutex: Option<usize>,
+    inside: usize,
+    woken_spuriously: Vec<ThreadId>,
+}
+
 /// A model futex word: a loom atomic, and a queue (a loom mutex and condvar) that a waiter
 /// checks the word under, so that a wake after a change of the word cannot slip between a
 /// waiter's check and its sleep, as in the kernel. A timed wait "may time out" (see the module
 /// docs). Wake-ups wake every sleeper (the kernel wakes at most `n`; more is a spurious
-/// wake-up, which callers must cope with anyway).
+/// wake-up, which callers must cope with anyway). With spurious wake-ups switched on
+/// (`switches::set_spurious_wakeups`), each thread's first untimed wait on each word returns
+/// at once, after letting the others run.
 pub struct Futex {
     word: loom::sync::atomic::AtomicU32,
-    queue: Mutex<()>,
+    queue: Mutex<FutexState>,
     woken: Condvar,
 }
 
@@ -543,7 +368,11 @@ impl Futex {
     pub fn new(v: u32) -> Futex {
         Futex {
             word: loom::sync::atomic::AtomicU32::new(v),
-            queue: Mutex::new(()),
+            queue: Mutex::new(FutexState {
+                mutex: None,
+                inside: 0,
+                woken_spuriously: Vec::new(),
+            }),
             woken: Condvar::new(),
         }
     }
@@ -563,7 +392,7 @@ impl Futex {
     /// word is still unchanged.
     pub fn wait(&self, expected: u32, deadline: Option<&Deadline>, _scope: Scope) -> bool {
         use std::sync::atomic::Ordering::SeqCst;
-        let queue = self.queue.lock().expect("model poisoned");
+        let mut queue = self.queue.lock().expect("model poisoned");
         if self.word.load(SeqCst) != expected {
             return false;
         }
@@ -571,6 +400,13 @@ impl Futex {
             drop(queue);
             thread::yield_now();
             return self.word.load(SeqCst) == expected;
+        }
+        let me = thread::current().id();
+        if crate::switches::spurious_wakeups() && !queue.woken_spuriously.contains(&me) {
+            queue.woken_spuriously.push(me);
+            drop(queue);
+            thread::yield_now();
+            return false;
         }
         drop(self.woken.wait(queue).expect("model poisoned"));
         false
@@ -581,6 +417,30 @@ impl Futex {
         let _queue = self.queue.lock().expect("model poisoned");
         self.woken.notify_all();
         0
+    }
+
+    /// A condition variable's waiter, holding the mutex at `mutex`, enters a wait on this
+    /// word: the model panics if waiters inside use another mutex (undefined in POSIX).
+    pub fn enter_wait(&self, mutex: usize) {
+        let mut q = self.queue.lock().expect("model poisoned");
+        if q.mutex.is_some_and(|bound| bound != mutex) {
+            // Released first: unwinding with a loom lock held aborts the model run.
+            drop(q);
+            panic!(
+                "model: a condition variable used with two mutexes at once (undefined in POSIX)"
+            );
+        }
+        q.mutex = Some(mutex);
+        q.inside += 1;
+    }
+
+    /// The waiter has its mutex back: the last one out ends the binding.
+    pub fn leave_wait(&self) {
+        let mut q = self.queue.lock().expect("model poisoned");
+        q.inside -= 1;
+        if q.inside == 0 {
+            q.mutex = None;
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! The real backend: glibc's `pthread_mutex_t`, `pthread_cond_t` and `sem_t`, stored inline.
+//! The real backend: glibc's `pthread_mutex_t`, `pthread_rwlock_t` and `sem_t`, stored inline,
+//! and futex words.
 //!
 //! In-process objects come from `const fn`s (glibc's static initialisers); process-shared and
 //! robust ones are initialised in place with `init`. See the module docs of `sys` for why an
@@ -7,7 +8,7 @@
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::atomic::Ordering::{self, Relaxed};
+use std::sync::atomic::Ordering::{self, Relaxed, Release};
 use std::sync::atomic::{AtomicI32, AtomicU32};
 use std::time::Duration;
 
@@ -18,12 +19,6 @@ use crate::error::Error;
 
 // glibc 2.30 and later; the `libc` crate does not declare these.
 extern "C" {
-    fn pthread_cond_clockwait(
-        cond: *mut libc::pthread_cond_t,
-        mutex: *mut libc::pthread_mutex_t,
-        clock: libc::clockid_t,
-        abstime: *const libc::timespec,
-    ) -> libc::c_int;
     fn pthread_mutex_clocklock(
         mutex: *mut libc::pthread_mutex_t,
         clock: libc::clockid_t,
@@ -420,7 +415,52 @@ impl RawMutex {
         match unsafe { libc::pthread_mutex_trylock(self.ptr()) } {
             0 => Ok(()),
             libc::EBUSY if check_owner && self.owner_gone() => Err(Error::OwnerGone),
+            libc::ENOTRECOVERABLE => {
+                self.undo_stray_trylock();
+                Err(Error::NotRecoverable)
+            }
             e => check_mutex(e),
+        }
+    }
+
+    /// glibc 2.36's `pthread_mutex_trylock` of a robust mutex that is not recoverable
+    /// (normal, errorcheck and recursive kinds; only the adaptive kind is spared) first takes
+    /// the lock word (compare-and-exchange 0 -> its thread id), finds the mutex not
+    /// recoverable, and returns `ENOTRECOVERABLE` leaving the word taken: every later
+    /// `trylock` of any process is then `EBUSY` instead of `ENOTRECOVERABLE`, and every
+    /// `lock` waits forever for a thread that does not hold it (`pthread_mutex_lock` itself
+    /// releases the word on that path). This puts the word back: only if it still names this
+    /// thread (nobody else writes a word that names another thread, except to add the
+    /// waiters bit), and wakes the waiters that bit announces, who then find the mutex not
+    /// recoverable too. The mutex was never linked into this thread's robust list.
+    #[cold]
+    fn undo_stray_trylock(&self) {
+        const TID_MASK: i32 = 0x3fff_ffff; // FUTEX_TID_MASK
+        const WAITERS: i32 = i32::MIN; // FUTEX_WAITERS (bit 31)
+                                       // SAFETY: gettid has no preconditions.
+        let me = unsafe { libc::gettid() };
+        // SAFETY: word 0 is glibc's `__lock`, inside the object, aligned (compile-time check
+        // above), changed by glibc with atomic operations only on this path.
+        let word = unsafe { AtomicI32::from_ptr(self.ptr().cast::<i32>()) };
+        let mut seen = word.load(Relaxed);
+        while seen & TID_MASK == me {
+            match word.compare_exchange(seen, 0, Release, Relaxed) {
+                Ok(_) => {
+                    if seen & WAITERS != 0 {
+                        // SAFETY: a wake on the live lock word; no other pointer is read.
+                        unsafe {
+                            libc::syscall(
+                                libc::SYS_futex,
+                                word.as_ptr(),
+                                libc::FUTEX_WAKE,
+                                i32::MAX,
+                            )
+                        };
+                    }
+                    return;
+                }
+                Err(now) => seen = now,
+            }
         }
     }
 
@@ -568,102 +608,6 @@ unsafe impl InPlace for RawMutex {
     }
 }
 
-/// A `pthread_cond_t`, stored inline. The crate's timed waits name `CLOCK_MONOTONIC` in every
-/// call (`pthread_cond_clockwait`), whatever clock the object was initialised with.
-#[repr(transparent)]
-pub struct RawCond {
-    inner: UnsafeCell<libc::pthread_cond_t>,
-}
-
-// A pthread object keeps no invariant that unwinding could break (std's Mutex and Condvar are
-// unwind-safe too); without these, `UnsafeCell` would make every wrapper `!RefUnwindSafe`.
-impl UnwindSafe for RawCond {}
-impl RefUnwindSafe for RawCond {}
-
-// SAFETY: a pthread condition variable is made to be shared between threads; all access goes
-// through the pthread calls.
-unsafe impl Send for RawCond {}
-// SAFETY: as above.
-unsafe impl Sync for RawCond {}
-
-impl RawCond {
-    /// A process-private condition variable: `PTHREAD_COND_INITIALIZER`.
-    #[inline]
-    pub const fn new() -> RawCond {
-        RawCond {
-            inner: UnsafeCell::new(libc::PTHREAD_COND_INITIALIZER),
-        }
-    }
-
-    /// `pthread_cond_wait`: releases `mutex`, waits for a notification (or a spurious
-    /// wake-up), and reacquires `mutex`.
-    ///
-    /// Waiting with two different mutexes at once is undefined in POSIX (the in-process `Cond`
-    /// refuses it; `SharedCond` documents it); glibc's condvar (2.25 and later) records no
-    /// mutex, so it is not a memory-safety matter here.
-    ///
-    /// # Safety
-    /// The calling thread must hold `mutex` (once, if recursive).
-    #[inline]
-    pub unsafe fn wait(&self, mutex: &RawMutex) -> Result<(), Error> {
-        // SAFETY: both objects are initialised; the caller upholds the rules above.
-        check(unsafe { libc::pthread_cond_wait(self.inner.get(), mutex.ptr()) })
-    }
-
-    /// `pthread_cond_clockwait` against `deadline` on `CLOCK_MONOTONIC`. `Ok(true)` when the
-    /// deadline passed; the mutex is reacquired in every case.
-    ///
-    /// # Safety
-    /// As for [`RawCond::wait`].
-    #[inline]
-    pub unsafe fn wait_until(&self, mutex: &RawMutex, deadline: &Deadline) -> Result<bool, Error> {
-        // SAFETY: both objects are initialised, the deadline is on the clock named; the
-        // caller upholds the rules of `wait`.
-        match unsafe {
-            pthread_cond_clockwait(
-                self.inner.get(),
-                mutex.ptr(),
-                libc::CLOCK_MONOTONIC,
-                &deadline.0,
-            )
-        } {
-            0 => Ok(false),
-            libc::ETIMEDOUT => Ok(true),
-            e => Err(Error::from_errno(e)),
-        }
-    }
-
-    /// `pthread_cond_signal`: wakes at least one waiter, if any.
-    #[inline]
-    pub fn notify_one(&self) {
-        // SAFETY: the condvar is initialised; signalling cannot fail on glibc.
-        unsafe { libc::pthread_cond_signal(self.inner.get()) };
-    }
-
-    /// `pthread_cond_broadcast`: wakes every waiter.
-    #[inline]
-    pub fn notify_all(&self) {
-        // SAFETY: the condvar is initialised; broadcasting cannot fail on glibc.
-        unsafe { libc::pthread_cond_broadcast(self.inner.get()) };
-    }
-}
-
-/// The bytes glibc's `sem_init(sem, 0, value)` writes on 64-bit targets (`struct new_sem`
-/// of glibc's `internaltypes.h`: the value in the low half of a 64-bit word whose high half
-/// counts waiters, then the word `private`, which holds glibc's `FUTEX_PRIVATE`, 0, for a
-/// process-private semaphore), followed by the unused rest of the 32-byte `sem_t`, zeroed.
-/// Checked against `sem_init` itself by `sem_image_matches_sem_init` below.
-#[repr(C, align(8))]
-struct SemImage {
-    data: u64,
-    private: i32,
-    pad: i32,
-    rest: [u64; 2],
-}
-
-/// glibc's `FUTEX_PRIVATE` (0), as `sem_init` stores it for a process-private semaphore.
-const FUTEX_PRIVATE: i32 = 0;
-
 /// glibc's `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP` (not in the `libc` crate): the one
 /// kind under which new readers wait behind a waiting writer (`PTHREAD_RWLOCK_PREFER_WRITER_NP`
 /// is reader-preferring in effect, sourceware bug 7057).
@@ -795,6 +739,22 @@ fn check_rw(ret: libc::c_int) -> Result<(), Error> {
         e => Err(Error::from_errno(e)),
     }
 }
+
+/// The bytes glibc's `sem_init(sem, 0, value)` writes on 64-bit targets (`struct new_sem`
+/// of glibc's `internaltypes.h`: the value in the low half of a 64-bit word whose high half
+/// counts waiters, then the word `private`, which holds glibc's `FUTEX_PRIVATE`, 0, for a
+/// process-private semaphore), followed by the unused rest of the 32-byte `sem_t`, zeroed.
+/// Checked against `sem_init` itself by `sem_image_matches_sem_init` below.
+#[repr(C, align(8))]
+struct SemImage {
+    data: u64,
+    private: i32,
+    pad: i32,
+    rest: [u64; 2],
+}
+
+/// glibc's `FUTEX_PRIVATE` (0), as `sem_init` stores it for a process-private semaphore.
+const FUTEX_PRIVATE: i32 = 0;
 
 /// An unnamed POSIX semaphore (`sem_t`), stored inline.
 #[repr(transparent)]
@@ -987,6 +947,15 @@ impl Futex {
         r == -1 && last_errno() == libc::ETIMEDOUT
     }
 
+    /// A condition variable's waiter enters a wait on this word with the mutex at `mutex`:
+    /// nothing here (the model checks POSIX's one-mutex rule with it).
+    #[inline(always)]
+    pub fn enter_wait(&self, _mutex: usize) {}
+
+    /// The waiter has its mutex back: nothing here (see `enter_wait`).
+    #[inline(always)]
+    pub fn leave_wait(&self) {}
+
     /// Wakes at most `n` waiters (`FUTEX_WAKE`); how many were woken.
     #[inline]
     pub fn wake(&self, n: i32, scope: Scope) -> usize {
@@ -1062,20 +1031,6 @@ mod tests {
         }
     }
 
-    /// The anchor for `RawCond::new`: `pthread_cond_init` with no attribute.
-    #[test]
-    fn cond_initialiser_equals_pthread_cond_init() {
-        let mut place = MaybeUninit::<libc::pthread_cond_t>::zeroed();
-        // SAFETY: a fresh, zeroed, aligned place; a null attribute means the defaults.
-        let r = unsafe { libc::pthread_cond_init(place.as_mut_ptr(), std::ptr::null()) };
-        assert_eq!(r, 0);
-        // SAFETY: initialised just above.
-        let inited = unsafe { place.assume_init() };
-        assert_eq!(bytes(&inited), bytes(&RawCond::new()));
-    }
-
-    /// The anchor for `RawSem::new`: the bytes `sem_init(sem, 0, value)` writes into a zeroed
-    /// `sem_t`.
     #[test]
     fn sem_image_matches_sem_init() {
         for value in [0, 1, 7, 65_536, SEM_VALUE_MAX] {
