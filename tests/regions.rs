@@ -168,9 +168,12 @@ fn a_leaked_guard_of_an_exited_thread_keeps_its_region_mapped() -> Outcome {
             s.spawn(|| use_every_lock(&region));
         });
     }
+    let after = mappings();
+    // A few mappings of slack: glibc keeps the stacks of exited threads (and their guard
+    // pages) in a cache, and now and then one more. 2 000 regions kept would be 2 000.
     assert!(
-        mappings() <= before + 2,
-        "records of exited threads were not reused"
+        after <= before + 16,
+        "records of exited threads were not reused: {before} mappings before, {after} after"
     );
     Passed
 }
