@@ -17,6 +17,11 @@
 //! medians. After every batch the contender's counter must have moved by exactly `BATCH` (the
 //! lock really was taken, the operation really ran).
 //!
+//! The `notify_no_waiter` and `shared_notify` groups time `notify_one` on a condition variable
+//! nobody waits on (plus a count): the uncontended signal of `Cond` (`pthread_cond_signal`),
+//! the crate's futex protocol in-process (`common::FutexCond`), raw `pthread_cond_signal`,
+//! std and parking_lot; and `SharedCond` against a raw pshared `pthread_cond_t` in a region.
+//!
 //! ```sh
 //! CARGO_TARGET_DIR=target cargo bench --bench calls                     # the table (~15 s)
 //! CARGO_TARGET_DIR=target cargo bench --bench calls -- --rounds 100     # fewer rounds
@@ -55,11 +60,11 @@ use std::time::{Duration, Instant};
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
 
-use common::{MutexAttrs, PMutex, PSem};
-use pthread_sync::shm::ShmBox;
+use common::{FutexCond, MutexAttrs, PCond, PMutex, PSem};
+use pthread_sync::shm::{ShmBox, ShmSafe};
 use pthread_sync::{
-    ErrorCheckLocker, Locker, RecursiveLocker, Sem, SharedErrorCheckLocker, SharedLocker,
-    SharedRecursiveLocker, SharedSem,
+    Cond, ErrorCheckLocker, Locker, RecursiveLocker, Sem, SharedCond, SharedErrorCheckLocker,
+    SharedLocker, SharedRecursiveLocker, SharedSem,
 };
 
 /// Calls per contender per round.
@@ -261,6 +266,55 @@ impl Ops for RawSem {
     }
 }
 
+/// A condition variable nobody waits on, and a count of `notify_one` calls made on it.
+struct Notify<C> {
+    c: C,
+    n: Cell<u64>,
+}
+
+impl<C> Notify<C> {
+    fn new(c: C) -> Notify<C> {
+        Notify { c, n: Cell::new(0) }
+    }
+}
+
+impl<C> Ops for Notify<C> {
+    fn ops(&self) -> u64 {
+        self.n.get()
+    }
+}
+
+/// A raw process-shared `pthread_cond_t` (`CLOCK_MONOTONIC`), initialised in place in a
+/// region (`RawSharedCond::new_in_region`).
+#[repr(C)]
+struct RawSharedCond {
+    c: std::cell::UnsafeCell<std::mem::MaybeUninit<libc::pthread_cond_t>>,
+}
+// SAFETY: #[repr(C)]; a pthread condvar, initialised in place (pshared) and never moved.
+unsafe impl Sync for RawSharedCond {}
+// SAFETY: as above.
+unsafe impl ShmSafe for RawSharedCond {}
+
+impl RawSharedCond {
+    fn new_in_region() -> ShmBox<RawSharedCond> {
+        let b = ShmBox::anonymous(RawSharedCond {
+            c: std::cell::UnsafeCell::new(std::mem::MaybeUninit::zeroed()),
+        })
+        .unwrap();
+        // SAFETY: the attribute object is initialised before use and destroyed after; the
+        // condvar is initialised once, at its final address in the region, before any use.
+        unsafe {
+            let mut ca = std::mem::MaybeUninit::<libc::pthread_condattr_t>::uninit();
+            libc::pthread_condattr_init(ca.as_mut_ptr());
+            libc::pthread_condattr_setpshared(ca.as_mut_ptr(), libc::PTHREAD_PROCESS_SHARED);
+            libc::pthread_condattr_setclock(ca.as_mut_ptr(), libc::CLOCK_MONOTONIC);
+            assert_eq!(libc::pthread_cond_init(b.c.get().cast(), ca.as_ptr()), 0);
+            libc::pthread_condattr_destroy(ca.as_mut_ptr());
+        }
+        b
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The contender functions: one `#[inline(never)]` function per contender, the whole operation
 // ---------------------------------------------------------------------------------------------
@@ -420,6 +474,56 @@ fn sem_shared_ours(c: &OursSharedSem) {
     c.s.post().unwrap();
     c.s.wait().unwrap();
     c.n.set(c.n.get() + 1);
+}
+
+// 8. notify_one with nobody waiting (+ a count): the uncontended signal.
+
+#[inline(never)]
+fn notify_ours(c: &Notify<Cond>) {
+    c.c.notify_one();
+    c.n.set(c.n.get() + 1);
+}
+
+/// `pthread_cond_signal` on a private `pthread_cond_t` (`CLOCK_MONOTONIC`).
+#[inline(never)]
+fn notify_raw(c: &Notify<PCond>) {
+    c.c.signal();
+    c.n.set(c.n.get() + 1);
+}
+
+#[inline(never)]
+fn notify_std(c: &Notify<std::sync::Condvar>) {
+    c.c.notify_one();
+    c.n.set(c.n.get() + 1);
+}
+
+#[inline(never)]
+fn notify_parking_lot(c: &Notify<parking_lot::Condvar>) {
+    c.c.notify_one();
+    c.n.set(c.n.get() + 1);
+}
+
+/// The crate's futex protocol in-process (`common::FutexCond`, `FUTEX_PRIVATE_FLAG`).
+#[inline(never)]
+fn notify_futex_private(c: &Notify<FutexCond>) {
+    c.c.notify_one();
+    c.n.set(c.n.get() + 1);
+}
+
+#[inline(never)]
+fn notify_shared_ours(c: &Notify<ShmBox<SharedCond>>) {
+    c.c.notify_one();
+    c.n.set(c.n.get() + 1);
+}
+
+/// `pthread_cond_signal` on a pshared `pthread_cond_t` in a region.
+#[inline(never)]
+fn notify_shared_raw(c: &Notify<ShmBox<RawSharedCond>>) {
+    // SAFETY: initialised in place by `RawSharedCond::new_in_region`, never moved.
+    unsafe { libc::pthread_cond_signal(c.c.c.get().cast()) };
+    let n = c.n.get() + 1;
+    assert!(n > 0, "notify_shared_raw: count wrapped");
+    c.n.set(n);
 }
 
 // 6. lock_timeout (free lock, 1 s timeout) + increment + unlock.
@@ -673,6 +777,55 @@ fn contenders() -> Vec<Entry> {
                 n: Cell::new(0),
             },
             sem_shared_raw,
+        ),
+        entry(
+            "notify_no_waiter",
+            "notify_ours",
+            false,
+            Notify::new(Cond::new()),
+            notify_ours,
+        ),
+        entry(
+            "notify_no_waiter",
+            "notify_futex_private",
+            false,
+            Notify::new(FutexCond::new()),
+            notify_futex_private,
+        ),
+        entry(
+            "notify_no_waiter",
+            "notify_raw",
+            true,
+            Notify::new(PCond::new()),
+            notify_raw,
+        ),
+        entry(
+            "notify_no_waiter",
+            "notify_std",
+            false,
+            Notify::new(std::sync::Condvar::new()),
+            notify_std,
+        ),
+        entry(
+            "notify_no_waiter",
+            "notify_parking_lot",
+            false,
+            Notify::new(parking_lot::Condvar::new()),
+            notify_parking_lot,
+        ),
+        entry(
+            "shared_notify",
+            "notify_shared_ours",
+            false,
+            Notify::new(ShmBox::anonymous(SharedCond::new()).unwrap()),
+            notify_shared_ours,
+        ),
+        entry(
+            "shared_notify",
+            "notify_shared_raw",
+            true,
+            Notify::new(RawSharedCond::new_in_region()),
+            notify_shared_raw,
         ),
     ];
     // A callgrind `--toggle-collect` pattern on one name must select one function only.

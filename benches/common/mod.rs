@@ -862,3 +862,348 @@ pub fn quantile(xs: &[f64], q: f64) -> f64 {
 pub fn median(xs: &[f64]) -> f64 {
     quantile(xs, 0.5)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The crate's futex condvar protocol, in-process (a contender for `Cond`)
+// ---------------------------------------------------------------------------------------------
+
+/// `futex(FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG)`: sleeps while `word` holds `expected`
+/// (returns at once if it does not; may return spuriously). No timeout.
+#[inline]
+pub fn futex_wait_private(word: &std::sync::atomic::AtomicU32, expected: u32) {
+    // SAFETY: `word` is a live, aligned u32 for the whole call; the timeout (4th argument) is
+    // null, the 5th is ignored by FUTEX_WAIT_BITSET, the 6th is the bitset.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT_BITSET | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            std::ptr::null::<libc::timespec>(),
+            std::ptr::null::<u32>(),
+            libc::FUTEX_BITSET_MATCH_ANY,
+        )
+    };
+}
+
+/// `futex(FUTEX_WAKE | FUTEX_PRIVATE_FLAG)`: wakes at most `n` sleepers on `word`.
+#[inline]
+pub fn futex_wake_private(word: &std::sync::atomic::AtomicU32, n: i32) {
+    // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE reads no other pointer.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+        )
+    };
+}
+
+/// The protocol of the crate's `SharedCond` (src/cond.rs), in-process: the same two words and
+/// steps, with `FUTEX_PRIVATE_FLAG`. What `Cond` would be if it left `pthread_cond_t` (as
+/// std's `Condvar` did):
+///
+/// - wait (mutex held): `waiters += 1`, read `seq`, unlock, sleep on `seq` while it holds the
+///   value read, `waiters -= 1`, lock;
+/// - notify: if `waiters == 0`, nothing (no system call); else `seq += 1` and wake 1 or all.
+///
+/// It waits with the crate's [`Locker`](pthread_sync::Locker) (the mutex `Cond` uses): the
+/// guard is dropped (unlock) and the lock taken again with `lock()`, which is what the crate's
+/// own wait would do with its raw lock.
+#[derive(Default)]
+pub struct FutexCond {
+    seq: std::sync::atomic::AtomicU32,
+    waiters: std::sync::atomic::AtomicU32,
+}
+
+impl FutexCond {
+    pub const fn new() -> FutexCond {
+        FutexCond {
+            seq: std::sync::atomic::AtomicU32::new(0),
+            waiters: std::sync::atomic::AtomicU32::new(0),
+        }
+    }
+
+    /// Releases `guard`'s lock (`lock`), sleeps until notified (or spuriously), relocks.
+    #[inline]
+    pub fn wait<'a, T>(
+        &self,
+        lock: &'a pthread_sync::Locker<T>,
+        guard: pthread_sync::LockerGuard<'a, T>,
+    ) -> pthread_sync::LockerGuard<'a, T> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let seen = self.seq.load(Ordering::SeqCst);
+        drop(guard);
+        futex_wait_private(&self.seq, seen);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        lock.lock().unwrap()
+    }
+
+    #[inline]
+    pub fn notify_one(&self) {
+        self.notify(1);
+    }
+
+    #[inline]
+    pub fn notify_all(&self) {
+        self.notify(i32::MAX);
+    }
+
+    #[inline]
+    fn notify(&self, n: i32) {
+        if self.waiters.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        futex_wake_private(&self.seq, n);
+    }
+}
+
+/// This crate's `Locker<u64>` + the in-process futex protocol ([`FutexCond`]).
+pub struct FutexMonitor {
+    m: pthread_sync::Locker<u64>,
+    c: FutexCond,
+}
+
+impl Monitor for FutexMonitor {
+    fn new(v: u64) -> Self {
+        FutexMonitor {
+            m: pthread_sync::Locker::new(v),
+            c: FutexCond::new(),
+        }
+    }
+    #[inline]
+    fn update(&self, f: impl FnOnce(&mut u64)) {
+        f(&mut self.m.lock().unwrap());
+    }
+    #[inline]
+    fn wait_then(&self, mut ready: impl FnMut(&u64) -> bool, f: impl FnOnce(&mut u64)) {
+        let mut g = self.m.lock().unwrap();
+        while !ready(&g) {
+            g = self.c.wait(&self.m, g);
+        }
+        f(&mut g);
+    }
+    #[inline]
+    fn notify_one(&self) {
+        self.c.notify_one();
+    }
+    #[inline]
+    fn notify_all(&self) {
+        self.c.notify_all();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interleaved driver for scenario benches (µs-scale: ping-pong, notify_all)
+// ---------------------------------------------------------------------------------------------
+
+/// What the machine did so far: this process's CPU time (with its reaped children's) and all
+/// CPUs' busy and total time, in seconds of CPU.
+#[derive(Clone, Copy)]
+pub struct Usage {
+    own: f64,
+    /// `None` when `/proc/stat` cannot be read.
+    cpus: Option<(f64, f64)>,
+}
+
+impl Usage {
+    pub fn now() -> Usage {
+        Usage {
+            own: own_cpu(),
+            cpus: cpu_seconds(),
+        }
+    }
+
+    /// The share (0..=1) of all CPUs' time between `before` and `self` that went to anything
+    /// but this process and its reaped children: other processes, the kernel's own work,
+    /// steal.
+    pub fn others_since(&self, before: &Usage) -> Option<f64> {
+        let (b1, t1) = self.cpus?;
+        let (b0, t0) = before.cpus?;
+        let total = t1 - t0;
+        (total > 0.0).then(|| ((b1 - b0) - (self.own - before.own)).max(0.0) / total)
+    }
+}
+
+/// (busy, total) CPU seconds of all CPUs so far, from the first line of `/proc/stat`.
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    // SAFETY: sysconf has no memory arguments.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(((total - idle) as f64 / hz, total as f64 / hz))
+}
+
+/// CPU time used so far by this process (all its threads) and its reaped children, seconds.
+fn own_cpu() -> f64 {
+    let get = |who| {
+        // SAFETY: `usage` is valid for writes; RUSAGE_SELF and RUSAGE_CHILDREN always succeed.
+        let usage = unsafe {
+            let mut usage = MaybeUninit::<libc::rusage>::zeroed();
+            libc::getrusage(who, usage.as_mut_ptr());
+            usage.assume_init()
+        };
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        secs(usage.ru_utime) + secs(usage.ru_stime)
+    };
+    get(libc::RUSAGE_SELF) + get(libc::RUSAGE_CHILDREN)
+}
+
+/// A contender of an interleaved group: `run(n)` performs `n` operations (round trips,
+/// rounds) and returns the time they took (set-up such as spawning or forking not timed).
+pub struct Scenario<'a> {
+    pub name: &'static str,
+    pub run: Box<dyn Fn(u64) -> Duration + 'a>,
+}
+
+impl<'a> Scenario<'a> {
+    pub fn new(name: &'static str, run: impl Fn(u64) -> Duration + 'a) -> Scenario<'a> {
+        Scenario {
+            name,
+            run: Box::new(run),
+        }
+    }
+}
+
+/// The options of `--interleaved` mode: `--interleaved [--rounds R] [--scale F] [FILTER]`.
+pub struct Interleaved {
+    pub rounds: usize,
+    /// Multiplies every group's batch size.
+    pub scale: f64,
+    /// Runs only the groups whose name contains it.
+    pub filter: Option<String>,
+}
+
+impl Interleaved {
+    /// `Some` when the command line asks for the interleaved mode (`--interleaved`).
+    pub fn from_args() -> Option<Interleaved> {
+        const USAGE: &str = "usage: --interleaved [--rounds R] [--scale F] [FILTER]";
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if !args.iter().any(|a| a == "--interleaved") {
+            return None;
+        }
+        let mut opts = Interleaved {
+            rounds: 30,
+            scale: 1.0,
+            filter: None,
+        };
+        let mut it = args.into_iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                // `cargo bench` passes `--bench` to every bench binary.
+                "--bench" | "--interleaved" => {}
+                "--rounds" => {
+                    opts.rounds = it.next().and_then(|r| r.parse().ok()).expect(USAGE);
+                    assert!(opts.rounds > 0, "{USAGE}");
+                }
+                "--scale" => {
+                    opts.scale = it.next().and_then(|r| r.parse().ok()).expect(USAGE);
+                    assert!(opts.scale > 0.0, "{USAGE}");
+                }
+                f if !f.starts_with('-') => opts.filter = Some(f.to_string()),
+                other => panic!("unknown argument {other:?}; {USAGE}"),
+            }
+        }
+        Some(opts)
+    }
+
+    /// Runs group `name` if selected: `rounds` rounds (after one untimed warm-up round); each
+    /// round runs `batch` operations of every contender in turn, starting one contender later
+    /// than the round before (rotating order). Prints per contender the median µs per `unit`
+    /// over the rounds (25th-75th percentiles) and its ratio to `anchor`: the median of the
+    /// per-round ratios (each taken within one round) and the ratio of the medians; and how
+    /// much of the CPUs' time went to anything else during the group.
+    pub fn group(
+        &self,
+        name: &str,
+        unit: &str,
+        batch: u64,
+        anchor: &str,
+        contenders: &[Scenario<'_>],
+    ) {
+        if self
+            .filter
+            .as_ref()
+            .is_some_and(|f| !name.contains(f.as_str()))
+        {
+            return;
+        }
+        let batch = ((batch as f64 * self.scale).round() as u64).max(1);
+        let k = contenders.len();
+        let a = contenders
+            .iter()
+            .position(|c| c.name == anchor)
+            .expect("the anchor is a contender");
+        let mut us: Vec<Vec<f64>> = vec![Vec::with_capacity(self.rounds); k];
+        let mut others = Vec::with_capacity(self.rounds);
+        let started = Instant::now();
+        for round in 0..=self.rounds {
+            let before = Usage::now();
+            for j in 0..k {
+                let i = (round + j) % k;
+                let t = (contenders[i].run)(batch);
+                if round > 0 {
+                    us[i].push(t.as_secs_f64() * 1e6 / batch as f64);
+                }
+            }
+            if round > 0 {
+                if let Some(o) = Usage::now().others_since(&before) {
+                    others.push(o * 100.0);
+                }
+            }
+        }
+        println!(
+            "\n{name}: {} rounds (+1 warm-up) of {batch} per contender, rotating order, {:.1} s",
+            self.rounds,
+            started.elapsed().as_secs_f64()
+        );
+        if others.is_empty() {
+            println!("  CPU use of others unknown (/proc/stat unreadable)");
+        } else {
+            println!(
+                "  CPUs' time to anything else (other processes, kernel, steal): per round \
+                 median {:.1}%, p75 {:.1}%, max {:.1}%",
+                median(&others),
+                quantile(&others, 0.75),
+                quantile(&others, 1.0)
+            );
+        }
+        println!(
+            "  {:<28} {:>26}  {:>31}  {:>7}",
+            "contender",
+            format!("µs/{unit}: median [p25-p75]"),
+            format!("/ {anchor}: median [p25-p75]"),
+            "med/med"
+        );
+        for (i, c) in contenders.iter().enumerate() {
+            let ratios: Vec<f64> = us[i].iter().zip(&us[a]).map(|(x, r)| x / r).collect();
+            let time = format!(
+                "{:.2} [{:.2}-{:.2}]",
+                median(&us[i]),
+                quantile(&us[i], 0.25),
+                quantile(&us[i], 0.75)
+            );
+            let ratio = format!(
+                "{:.3} [{:.3}-{:.3}]",
+                median(&ratios),
+                quantile(&ratios, 0.25),
+                quantile(&ratios, 0.75)
+            );
+            println!(
+                "  {:<28} {time:>26}  {ratio:>31}  {:>7.3}",
+                c.name,
+                median(&us[i]) / median(&us[a])
+            );
+        }
+    }
+}
