@@ -85,23 +85,25 @@ impl<O: InPlace> Placed<O> {
         }
     }
 
-    /// The armed object, initialising it in place with `attr` if this is the first use.
+    /// The armed object, initialising it in place with the attributes `attr` gives if this
+    /// is the first use (`attr` is called only then: the armed path builds nothing).
     ///
     /// # Errors
     /// [`Error::NotInRegion`] outside a region this process mapped; any error of the
     /// initialisation (the object is then left unarmed, for the next user to try).
     #[inline(always)]
-    pub(crate) fn get(&self, attr: &O::Attr) -> Result<&O, Error> {
+    pub(crate) fn get(&self, attr: impl FnOnce() -> O::Attr) -> Result<&O, Error> {
         if self.state.load(Acquire) == ARMED {
             // SAFETY: armed (published with Release, seen with Acquire): initialised once and
             // never written again.
             return Ok(unsafe { &*self.obj.get() });
         }
         self.arm(|place| {
+            let attr = attr();
             // SAFETY: `arm` calls this with the object's final address inside a region
             // (checked first), claimed by this thread alone until it is published; the value
             // there was built by `O`'s constructor (`new`) and is unused.
-            unsafe { O::init_in_place(place, attr) }
+            unsafe { O::init_in_place(place, &attr) }
         })
     }
 

@@ -86,7 +86,7 @@ pub mod placement {
         const NAME: &'static str = "SharedSem";
         #[inline(always)]
         fn raw(&self) -> Result<&RawSem, Error> {
-            self.raw.get(&SemAttr {
+            self.raw.get(|| SemAttr {
                 pshared: true,
                 value: self.initial,
             })

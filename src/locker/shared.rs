@@ -125,11 +125,17 @@ impl<K: SharedKind> Robust<K> {
         let Some(hold) = regions::hold(self as *const Self as usize, size_of::<Self>()) else {
             return Err(Error::NotInRegion);
         };
-        let acquired = acquire(self.mutex.get(&Self::ATTR)?);
-        if matches!(acquired, Ok(()) | Err(Error::OwnerDied)) {
-            hold.acquired();
+        // Counted before locking, uncounted if it fails: a count briefly one too high is
+        // harmless, since nobody reads it until this thread's borrow of the region ends (a
+        // region is dropped only then) or the thread exits (not inside a lock call).
+        hold.acquired();
+        match self.mutex.get(|| Self::ATTR).and_then(acquire) {
+            r @ (Ok(()) | Err(Error::OwnerDied)) => r,
+            r => {
+                hold.failed();
+                r
+            }
         }
-        acquired
     }
 
     /// The mutex (armed) for a call that is not an acquisition, such as `force_unlock`.
@@ -137,7 +143,7 @@ impl<K: SharedKind> Robust<K> {
         if !regions::contains(self as *const Self as usize, size_of::<Self>()) {
             return Err(Error::NotInRegion);
         }
-        self.mutex.get(&Self::ATTR)
+        self.mutex.get(|| Self::ATTR)
     }
 }
 

@@ -31,7 +31,9 @@ pub(crate) struct Hold;
 #[cfg(loom)]
 impl Hold {
     #[inline(always)]
-    pub(crate) fn acquired(self) {}
+    pub(crate) fn acquired(&self) {}
+    #[inline(always)]
+    pub(crate) fn failed(&self) {}
 }
 
 /// In the model, every object is in a region; nothing is counted.

@@ -121,6 +121,11 @@ struct Entry {
     end: AtomicUsize,
     /// Robust locks the owning thread holds in the region now.
     held: AtomicUsize,
+    /// The region's slot's sequence word, and its value at registration: the fast path's
+    /// check that the region is still the one registered (the key's meaning, without
+    /// decoding the key).
+    seq_word: std::sync::atomic::AtomicPtr<AtomicUsize>,
+    seq: AtomicUsize,
 }
 
 /// One thread's hold record.
@@ -136,6 +141,8 @@ impl Entry {
             start: AtomicUsize::new(0),
             end: AtomicUsize::new(0),
             held: AtomicUsize::new(0),
+            seq_word: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+            seq: AtomicUsize::new(0),
         }
     }
 
@@ -143,8 +150,10 @@ impl Entry {
     /// (its key current). Read by the owning thread only.
     #[inline(always)]
     fn covers(&self, addr: usize, len: usize) -> bool {
-        let key = self.key.load(Relaxed);
-        self.in_range(addr, len) && key != 0 && REGISTRY.is_current(key)
+        self.in_range(addr, len)
+            // SAFETY: a nonempty range implies a `seq_word` set (before the range, by this
+            // same thread) to a slot of the static table.
+            && unsafe { &*self.seq_word.load(Relaxed) }.load(Acquire) == self.seq.load(Relaxed)
     }
 
     /// Whether `[addr, addr + len)` is in this entry's range (live or not).
@@ -173,6 +182,10 @@ impl Record {
     }
 }
 
+/// The entry `LAST` names when there is none (an empty range: covers nothing), so the fast
+/// paths need no null test.
+static EMPTY: Entry = Entry::new();
+
 /// The pool of hold records.
 static POOL: [Record; RECORDS] = [const { Record::new() }; RECORDS];
 
@@ -185,8 +198,8 @@ static RECORD_KEY: ThreadKey = ThreadKey::new(release_record);
 std::thread_local! {
     /// This thread's record (null: none yet).
     static MINE: Cell<*const Record> = const { Cell::new(std::ptr::null()) };
-    /// The entry this thread used last (null: none).
-    static LAST: Cell<*const Entry> = const { Cell::new(std::ptr::null()) };
+    /// The entry this thread used last (`EMPTY`: none).
+    static LAST: Cell<*const Entry> = const { Cell::new(&EMPTY) };
 }
 
 /// A robust lock's hold on its region, taken before locking by [`hold`]: counts the lock once
@@ -196,9 +209,15 @@ pub(crate) struct Hold(&'static AtomicUsize);
 impl Hold {
     /// The lock was acquired (also with its owner dead): count it.
     #[inline(always)]
-    pub(crate) fn acquired(self) {
+    pub(crate) fn acquired(&self) {
         // Written by this thread only (or an uncounted sink, whose value means nothing).
         self.0.store(self.0.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    /// The acquisition counted before locking failed: uncount it.
+    #[inline(always)]
+    pub(crate) fn failed(&self) {
+        self.0.store(self.0.load(Relaxed).wrapping_sub(1), Relaxed);
     }
 }
 
@@ -207,8 +226,8 @@ impl Hold {
 #[inline(always)]
 pub(crate) fn hold(addr: usize, len: usize) -> Option<Hold> {
     let last = LAST.with(Cell::get);
-    // SAFETY: a non-null `LAST` points into the static pool.
-    if !last.is_null() && unsafe { &*last }.covers(addr, len) {
+    // SAFETY: `LAST` always points into the static pool or at `EMPTY`.
+    if unsafe { &*last }.covers(addr, len) {
         // SAFETY: as above.
         return Some(Hold(&unsafe { &*last }.held));
     }
@@ -233,6 +252,11 @@ fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
             // Emptied first: a reader never pairs the new key with an old count (the count
             // is 0 throughout anyway).
             free.key.store(0, SeqCst);
+            free.seq_word.store(
+                &REGISTRY.slots[slot].seq as *const AtomicUsize as *mut AtomicUsize,
+                Relaxed,
+            );
+            free.seq.store(seq, Relaxed);
             free.start.store(start, Relaxed);
             free.end.store(end, Relaxed);
             free.key.store(key, SeqCst);
@@ -260,8 +284,8 @@ pub(crate) fn released(addr: usize, len: usize) {
     let last = LAST.with(Cell::get);
     // The range suffices here: `LAST` is set only to an entry whose region was live then, and
     // every region live since the lock was taken is disjoint from the lock's, which is live.
-    // SAFETY: a non-null `LAST` points into the static pool.
-    let entry = if !last.is_null() && unsafe { &*last }.in_range(addr, len) {
+    // SAFETY: `LAST` always points into the static pool or at `EMPTY`.
+    let entry = if unsafe { &*last }.in_range(addr, len) {
         // SAFETY: as above.
         Some(unsafe { &*last })
     } else {
@@ -324,7 +348,7 @@ unsafe extern "C" fn release_record(record: *mut std::ffi::c_void) {
         entry.key.store(0, SeqCst);
     }
     MINE.with(|m| m.set(std::ptr::null()));
-    LAST.with(|l| l.set(std::ptr::null()));
+    LAST.with(|l| l.set(&EMPTY));
     record.in_use.store(false, Release);
 }
 
@@ -513,15 +537,6 @@ impl<const N: usize> Registry<N> {
     /// The key of `slot`'s current registration (called by its owner).
     fn key_of(&self, i: usize) -> u64 {
         Self::key(i, self.slots[i].seq.load(Relaxed))
-    }
-
-    /// Whether `key` names a registration still in place.
-    #[inline(always)]
-    fn is_current(&self, key: u64) -> bool {
-        match Self::unkey(key) {
-            Some((i, seq)) => self.slots[i].seq.load(Acquire) as u64 & KEY_SEQ == seq as u64,
-            None => false,
-        }
     }
 
     /// Releases a hold taken with `hold` (the crate's permanent holds are never released).
