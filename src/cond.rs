@@ -281,11 +281,7 @@ impl Cond {
     #[track_caller]
     pub fn wait<G: CondGuard>(&self, guard: G) -> LockResult<G> {
         self.wait_raw(&guard, None);
-        if guard.__poisoned() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        crate::poison::lock_result(guard.__poisoned(), guard)
     }
 
     /// Waits while `condition` returns `true`, checking it before the first wait and after
@@ -345,12 +341,7 @@ impl Cond {
     ) -> LockResult<(G, WaitTimeoutResult)> {
         let timed_out = self.wait_raw(&guard, Some(deadline));
         let poisoned = guard.__poisoned();
-        let result = (guard, WaitTimeoutResult(timed_out));
-        if poisoned {
-            Err(PoisonError::new(result))
-        } else {
-            Ok(result)
-        }
+        crate::poison::lock_result(poisoned, (guard, WaitTimeoutResult(timed_out)))
     }
 
     /// Waits while `condition` returns `true`, for at most `dur` in total (one deadline on

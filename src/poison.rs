@@ -179,3 +179,14 @@ impl fmt::Write for StackBuf {
         Ok(())
     }
 }
+
+/// std's `LockResult` of `value`: `Err` holding it when `poisoned`. One place for the shape
+/// every poisoning lock returns (lock, wait, `get_mut`, `into_inner`).
+#[inline(always)]
+pub(crate) fn lock_result<G>(poisoned: bool, value: G) -> std::sync::LockResult<G> {
+    if poisoned {
+        Err(std::sync::PoisonError::new(value))
+    } else {
+        Ok(value)
+    }
+}

@@ -107,11 +107,7 @@ impl<G> std::error::Error for LockTimeoutError<G> {}
 /// std's `LockResult` for a guard just made: `Err` (holding it) if the lock is poisoned.
 #[inline(always)]
 fn poisoned<T: ?Sized>(guard: LockerGuard<'_, T>) -> LockResult<LockerGuard<'_, T>> {
-    if guard.lock.poison.is_poisoned() {
-        Err(PoisonError::new(guard))
-    } else {
-        Ok(guard)
-    }
+    crate::poison::lock_result(guard.lock.poison.is_poisoned(), guard)
 }
 
 /// The std-shaped API of [`Locker`] (= [`Mutex`](crate::Mutex)): the same methods, with the
@@ -141,12 +137,7 @@ impl<T> Locker<T> {
     /// ```
     pub fn into_inner(self) -> LockResult<T> {
         let poisoned = self.poison.is_poisoned();
-        let data = self.data.into_inner();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        crate::poison::lock_result(poisoned, self.data.into_inner())
     }
 }
 
@@ -263,11 +254,6 @@ impl<T: ?Sized> Locker<T> {
     /// `Err` (holding the reference) if the lock is poisoned.
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         let poisoned = self.poison.is_poisoned();
-        let data = self.data.get_mut();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        crate::poison::lock_result(poisoned, self.data.get_mut())
     }
 }

@@ -22,7 +22,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
+use std::sync::{LockResult, TryLockError, TryLockResult};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -136,12 +136,7 @@ impl<T> RwLock<T> {
     /// `Err(PoisonError)` (holding the data) if a writer panicked.
     pub fn into_inner(self) -> LockResult<T> {
         let poisoned = self.poison.is_poisoned();
-        let data = self.data.into_inner();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        crate::poison::lock_result(poisoned, self.data.into_inner())
     }
 }
 
@@ -222,11 +217,7 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     fn poisoned<G>(&self, guard: G) -> LockResult<G> {
-        if self.poison.is_poisoned() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
-        }
+        crate::poison::lock_result(self.poison.is_poisoned(), guard)
     }
 
     /// Blocks until a read hold is acquired (shared with other readers).
@@ -353,12 +344,7 @@ impl<T: ?Sized> RwLock<T> {
     /// `Err(PoisonError)` (holding the reference) if a writer panicked.
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         let poisoned = self.poison.is_poisoned();
-        let data = self.data.get_mut();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
+        crate::poison::lock_result(poisoned, self.data.get_mut())
     }
 }
 
