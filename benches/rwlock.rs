@@ -8,7 +8,11 @@
 //!   second). 4 threads on 2 CPUs is throughput with long time slices.
 //! - `rwlock_write_heavy_2threads`: one write per four operations.
 //! - `rwlock_uncontended_calls`: one read (or write) lock + unlock, each contender behind
-//!   one `#[inline(never)]` function, interleaved (BENCHMARKING.md).
+//!   one `#[inline(never)]` function.
+//!
+//! `cargo bench --bench rwlock -- --interleaved [--rounds R] [FILTER]` runs the team
+//! workloads as interleaved rounds (every contender in every round, rotating order; ratios
+//! to std's), the form to quote on a busy host.
 
 mod common;
 
@@ -17,7 +21,7 @@ use std::hint::black_box;
 
 use common::Pin;
 use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use criterion::{criterion_group, BenchmarkGroup, Criterion};
 
 /// A counter behind a reader-writer lock.
 trait RwCounter: Send + Sync {
@@ -208,6 +212,58 @@ fn uncontended(c: &mut Criterion) {
     g.finish();
 }
 
+/// `threads` threads share `n` operations of a fresh `C`, one write every `period`: the time.
+fn team_run<C: RwCounter>(n: u64, threads: usize, period: u64) -> std::time::Duration {
+    let c = C::new();
+    common::run_team(threads, Pin::Unpinned, |i| {
+        for op in 0..common::share(n, threads, i) {
+            if op % period == period - 1 {
+                c.write();
+            } else {
+                black_box(c.read());
+            }
+        }
+    })
+}
+
+/// Every workload, each contender in every round (rotating order): the ratios that a busy
+/// host cannot skew the way one-after-the-other groups are skewed (see BENCHMARKING.md).
+fn interleaved(opts: &common::Interleaved) {
+    use common::Scenario;
+    common::multithreaded();
+    println!("rwlock --interleaved: ratios to std_RwLock; process multi-threaded");
+    for (name, threads, period) in [
+        ("rwlock_read_mostly_1thread", 1, 1001),
+        ("rwlock_read_mostly_2threads", 2, 1001),
+        ("rwlock_read_mostly_4threads", 4, 1001),
+        ("rwlock_write_heavy_2threads", 2, 4),
+    ] {
+        opts.group(
+            name,
+            "operation",
+            200_000,
+            "std_RwLock",
+            &[
+                Scenario::new("ours_RwLock", |n| {
+                    team_run::<pthread_sync::RwLock<u64>>(n, threads, period)
+                }),
+                Scenario::new("std_RwLock", |n| {
+                    team_run::<std::sync::RwLock<u64>>(n, threads, period)
+                }),
+                Scenario::new("parking_lot_RwLock", |n| {
+                    team_run::<parking_lot::RwLock<u64>>(n, threads, period)
+                }),
+                Scenario::new("raw_pthread_reader_pref", |n| {
+                    team_run::<RawRw<0>>(n, threads, period)
+                }),
+                Scenario::new("raw_pthread_writer_nonrec", |n| {
+                    team_run::<RawRw<PREFER_WRITER_NONRECURSIVE>>(n, threads, period)
+                }),
+            ],
+        );
+    }
+}
+
 criterion_group! {
     name = calls;
     config = common::quick();
@@ -218,4 +274,13 @@ criterion_group! {
     config = common::cross_thread();
     targets = read_mostly_1, read_mostly_2, read_mostly_4, write_heavy_2
 }
-criterion_main!(calls, teams);
+
+fn main() {
+    if let Some(opts) = common::Interleaved::from_args() {
+        interleaved(&opts);
+        return;
+    }
+    calls();
+    teams();
+    Criterion::default().configure_from_args().final_summary();
+}
