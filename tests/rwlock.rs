@@ -10,18 +10,31 @@ use std::time::{Duration, Instant};
 
 use pthread_sync::{LockTimeoutError, RwLock, RwLockWriteGuard, TryLockError};
 
-/// Two reader threads that relay: each releases its read only once the other holds one (or
-/// after 5 ms), so that the lock is never free of readers for long; runs until `stop`.
-fn relay_readers<G>(read: impl Fn() -> G + Sync, stop: &AtomicBool) {
+/// Two reader threads that relay: each releases its read only once the other holds one, so
+/// that the lock is never free of readers; runs until `stop`. With `patient`, a reader gives
+/// up waiting for the other after 5 ms (needed where a waiting writer keeps the other out:
+/// the relay would otherwise wait for itself).
+fn relay_readers<G>(
+    read: impl Fn() -> G + Sync,
+    running: &AtomicBool,
+    stop: &AtomicBool,
+    patient: bool,
+) {
     let inside = AtomicU32::new(0);
     thread::scope(|s| {
         for _ in 0..2 {
             s.spawn(|| {
                 while !stop.load(SeqCst) {
                     let g = read();
-                    inside.fetch_add(1, SeqCst);
+                    if inside.fetch_add(1, SeqCst) == 1 {
+                        // Both readers in: the relay runs (set before either leaves).
+                        running.store(true, SeqCst);
+                    }
                     let start = Instant::now();
-                    while inside.load(SeqCst) < 2 && start.elapsed() < Duration::from_millis(5) {
+                    while inside.load(SeqCst) < 2
+                        && !stop.load(SeqCst)
+                        && !(patient && start.elapsed() >= Duration::from_millis(5))
+                    {
                         std::hint::spin_loop();
                     }
                     inside.fetch_sub(1, SeqCst);
@@ -30,6 +43,18 @@ fn relay_readers<G>(read: impl Fn() -> G + Sync, stop: &AtomicBool) {
             });
         }
     });
+}
+
+/// Waits (bounded) until the relay has both readers in.
+fn await_running(running: &AtomicBool) {
+    let start = Instant::now();
+    while !running.load(SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the readers never relayed"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
 }
 
 struct RawReadGuard(*mut libc::pthread_rwlock_t);
@@ -56,6 +81,7 @@ fn writers_do_not_starve_where_a_reader_preferring_lock_starves_them() {
     }
     let raw = Raw(std::cell::UnsafeCell::new(libc::PTHREAD_RWLOCK_INITIALIZER));
     let stop = AtomicBool::new(false);
+    let running = AtomicBool::new(false);
     let writer_got_in = AtomicBool::new(false);
     thread::scope(|s| {
         s.spawn(|| {
@@ -65,10 +91,12 @@ fn writers_do_not_starve_where_a_reader_preferring_lock_starves_them() {
                     assert_eq!(unsafe { libc::pthread_rwlock_rdlock(raw.ptr()) }, 0);
                     RawReadGuard(raw.ptr())
                 },
+                &running,
                 &stop,
+                false,
             )
         });
-        thread::sleep(Duration::from_millis(20));
+        await_running(&running);
         let start = Instant::now();
         while start.elapsed() < Duration::from_millis(300) {
             // SAFETY: as above; a successful trywrlock is released at once.
@@ -90,9 +118,10 @@ fn writers_do_not_starve_where_a_reader_preferring_lock_starves_them() {
     // The same scenario on this RwLock: a blocking write gets in while the readers relay.
     let lock = RwLock::new(0u64);
     let stop = AtomicBool::new(false);
+    let running = AtomicBool::new(false);
     let waited = thread::scope(|s| {
-        s.spawn(|| relay_readers(|| lock.read().unwrap(), &stop));
-        thread::sleep(Duration::from_millis(20));
+        s.spawn(|| relay_readers(|| lock.read().unwrap(), &running, &stop, true));
+        await_running(&running);
         let start = Instant::now();
         let got = lock.write_timeout(Duration::from_secs(10));
         let waited = start.elapsed();
