@@ -26,6 +26,19 @@ macro_rules! const_fn {
 }
 pub(crate) use const_fn;
 
+/// `[$e; $n]` for a value that is not `Copy`, in a `const fn`: an inline `const` block
+/// repeated, or, in the model build (where `$e` is a plain `fn` call), `array::from_fn`.
+macro_rules! array_of {
+    ($e:expr; $n:expr) => {{
+        #[cfg(not(loom))]
+        let array = [const { $e }; $n];
+        #[cfg(loom)]
+        let array = std::array::from_fn(|_| $e);
+        array
+    }};
+}
+pub(crate) use array_of;
+
 /// Declares a thread-local with a constant initialiser: std's `const` form (no lazy-init
 /// check on access), or loom's thread-local in the model build (modelled per loom thread).
 macro_rules! thread_local_const {
@@ -72,6 +85,14 @@ pub(crate) fn reader_slots() -> &'static [AtomicUsize; READER_SLOTS] {
     }
     &SLOTS
 }
+
+/// How many reader slots (robust mutexes, one cache line each) a
+/// [`SharedRwLock`](crate::SharedRwLock) has: part of its documented layout. In the model,
+/// two, so that two readers can collide on one and a writer's drain stays small.
+#[cfg(not(loom))]
+pub(crate) const SHARED_READER_SLOTS: usize = 16;
+#[cfg(loom)]
+pub(crate) const SHARED_READER_SLOTS: usize = 2;
 
 /// A number that tells this thread from the other live ones (for hashing it to a reader
 /// slot): from a process-wide counter (in the model, one per model run, so that runs are
@@ -152,6 +173,19 @@ impl Expiry {
             at: std::time::Instant::now() + _dur,
             #[cfg(loom)]
             asks: std::cell::Cell::new(0),
+        }
+    }
+
+    /// How long until the point (zero once passed). In the model, zero: the model's timed
+    /// operations ignore durations (they may always time out).
+    pub(crate) fn remaining(&self) -> std::time::Duration {
+        #[cfg(not(loom))]
+        {
+            self.at.saturating_duration_since(std::time::Instant::now())
+        }
+        #[cfg(loom)]
+        {
+            std::time::Duration::ZERO
         }
     }
 
