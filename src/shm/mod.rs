@@ -529,6 +529,9 @@ unsafe impl<K: crate::kind::SharedKind, T: ShmSafe + Send> ShmSafe
     for crate::Lock<crate::kind::Shared<K>, T>
 {
 }
+// SAFETY: `#[repr(C)]` state (robust mutexes armed in place, atomic words, the poison flag)
+// and a `ShmSafe` `T`, as for the shared locks.
+unsafe impl<T: ShmSafe + Send> ShmSafe for crate::SharedRwLock<T> {}
 // SAFETY: two atomic words, valid at any value.
 unsafe impl ShmSafe for crate::SharedCond {}
 // SAFETY: as above: the arming word, a process-shared `sem_t` and its initial value.
