@@ -94,6 +94,55 @@ pub(crate) const SHARED_READER_SLOTS: usize = 16;
 #[cfg(loom)]
 pub(crate) const SHARED_READER_SLOTS: usize = 2;
 
+/// How many forks lie between this process and the one its memory was first set up in: 0,
+/// plus one in every child of a `fork` (a `pthread_atfork` child handler bumps it, once
+/// [`watch_forks`] has registered it). What a thread recorded about the robust locks it holds
+/// (a `SharedRwLock`'s read holds) names its generation; in a forked child that record and the
+/// guards are copies of the parent thread's, whose holds the child's thread does not have. In
+/// the model there is no fork: always 0.
+#[cfg(not(loom))]
+static FORKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn fork_generation() -> u32 {
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+#[cfg(loom)]
+pub(crate) fn fork_generation() -> u32 {
+    0
+}
+
+/// Makes sure [`fork_generation`] moves in forked children: registers the child handler with
+/// `pthread_atfork`, once per process (a child inherits it). glibc keeps its first 48
+/// handlers in static storage, so this allocates nothing. A no-op in the model.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn watch_forks() {
+    static WATCHING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WATCHING.load(std::sync::atomic::Ordering::Acquire) {
+        watch_forks_now(&WATCHING);
+    }
+}
+#[cfg(not(loom))]
+#[cold]
+#[inline(never)]
+fn watch_forks_now(watching: &'static std::sync::atomic::AtomicBool) {
+    extern "C" fn nothing() {}
+    extern "C" fn child() {
+        FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Err(e) = crate::sys::fork::atfork(nothing, nothing, child) {
+            crate::error::fatal("pthread_atfork (fork generation)", e);
+        }
+        watching.store(true, std::sync::atomic::Ordering::Release);
+    });
+}
+#[cfg(loom)]
+pub(crate) fn watch_forks() {}
+
 /// A number that tells this thread from the other live ones (for hashing it to a reader
 /// slot): from a process-wide counter (in the model, one per model run, so that runs are
 /// repeatable), spread by a multiplication.

@@ -87,6 +87,16 @@
 //! that see it raised do not wait for the flag but for the mutex, so the kernel tells one
 //! of them, or the next writer, that its raiser died, and that one clears it.
 //!
+//! # `fork`
+//!
+//! A forked child's thread is not the holder of its parent thread's robust mutexes, so what
+//! the parent's thread held is not the child's: the thread's record of read holds and the
+//! guards carry a fork generation (bumped in every child by a `pthread_atfork` handler the
+//! first lock call registers), so in the child a copied record entry counts for nothing (a
+//! read takes a slot of its own, a write is no upgrade) and a copied guard does nothing when
+//! it is dropped (a write guard would otherwise clear the parent's intent). A child must not
+//! use such a guard otherwise (as any shared lock's: see [`atfork`](crate::atfork)).
+//!
 //! # Misuse
 //!
 //! A write by a thread that holds a read of the same lock (its drain would wait for itself),
@@ -214,6 +224,9 @@ pub struct SharedRwLockReadGuard<'a, T: ?Sized + 'a> {
     slot: usize,
     /// Counted in the thread's record (`held`).
     tracked: bool,
+    /// The fork generation it was made in: a guard a forked child inherited is its parent
+    /// thread's, whose hold the child does not have; dropped there, it does nothing.
+    generation: u32,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -228,6 +241,9 @@ pub struct SharedRwLockWriteGuard<'a, T: ?Sized + 'a> {
     /// `false` while a dead writer's successor has not made the writer mutex consistent:
     /// released so, it makes the lock not recoverable for everyone.
     consistent: bool,
+    /// As the read guard's: dropped in a forked child that inherited it, it does nothing
+    /// (the write hold, and the words it would clear, are the parent's).
+    generation: u32,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -282,9 +298,45 @@ thread_local_const! {
 
 thread_local_const! {
     /// How many read guards of shared rwlocks this thread holds outside its record (the
-    /// record was full): when nonzero, a wait for a writer first checks that this thread
-    /// holds no slot of that lock (it would wait for itself).
-    static UNTRACKED: Cell<u32> = Cell::new(0);
+    /// record was full), and in which fork generation: when nonzero, a wait for a writer
+    /// first checks that this thread holds no slot of that lock (it would wait for itself).
+    static UNTRACKED: Cell<(u32, u32)> = Cell::new((0, 0));
+}
+
+/// This thread's untracked read guards (0 for a count a forked child inherited).
+fn untracked() -> u32 {
+    let (generation, n) = UNTRACKED.with(Cell::get);
+    if generation == shim::fork_generation() {
+        n
+    } else {
+        0
+    }
+}
+
+/// One untracked read guard more (`+1`) or fewer (`-1`).
+#[cold]
+fn count_untracked(delta: i32) {
+    let n = untracked().saturating_add_signed(delta);
+    UNTRACKED.with(|u| u.set((shim::fork_generation(), n)));
+}
+
+/// A read hold as the thread's record keeps it: the slot, and the fork generation in the
+/// bits above (an entry a forked child inherited is stale: see `held::reenter_if`).
+#[inline(always)]
+fn record_how(generation: u32, slot: usize) -> usize {
+    (generation as usize) << 32 | slot
+}
+
+/// Whether a record entry's `how` was made in fork generation `generation`.
+#[inline(always)]
+fn made_in(generation: u32) -> impl Fn(usize) -> bool {
+    move |how| how >> 32 == generation as usize
+}
+
+/// The slot of a record entry's `how`.
+#[inline(always)]
+fn slot_of(how: usize) -> usize {
+    how & 0xffff_ffff
 }
 
 #[inline(always)]
@@ -475,7 +527,10 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// The write side: writer mutex, drain, `state` writing. `Ok(true)`: a writer died
     /// holding the write guard (the mutex is still inconsistent).
     fn write_raw(&self, wait: Wait<'_>) -> Result<bool, Error> {
-        if held::holds(self.addr()) || (UNTRACKED.with(Cell::get) > 0 && self.holds_a_slot()) {
+        let generation = shim::fork_generation();
+        if held::holds_if(self.addr(), made_in(generation))
+            || (untracked() > 0 && self.holds_a_slot())
+        {
             // An upgrade: the drain would wait for this thread's own slot.
             return Err(Error::Deadlock);
         }
@@ -518,7 +573,7 @@ impl<T: ?Sized> SharedRwLock<T> {
             // SAFETY: taken by `read_raw` on this thread.
             unsafe { self.release_slot(slot) };
         }
-        if UNTRACKED.with(Cell::get) > 0 && self.holds_a_slot() && !keep {
+        if untracked() > 0 && self.holds_a_slot() && !keep {
             // This thread reads this lock already (untracked): the writer waits for it.
             return Err(Error::Deadlock);
         }
@@ -558,17 +613,19 @@ impl<T: ?Sized> SharedRwLock<T> {
         &self,
         wait: Wait<'_>,
     ) -> SharedLockResult<SharedRwLockReadGuard<'_, T>, SharedRwLockWriteGuard<'_, T>> {
+        shim::watch_forks();
         let lock = self.addr();
-        if held::reenter(lock) {
-            return self.read_result(0, true);
+        let generation = shim::fork_generation();
+        if held::reenter_if(lock, made_in(generation)) {
+            return self.read_result(0, true, generation);
         }
         match self.read_raw(wait) {
             Ok(Read::Slot(slot)) => {
-                let tracked = held::record(lock, slot);
+                let tracked = held::record(lock, record_how(generation, slot));
                 if !tracked {
-                    UNTRACKED.with(|u| u.set(u.get() + 1));
+                    count_untracked(1);
                 }
-                self.read_result(slot, tracked)
+                self.read_result(slot, tracked, generation)
             }
             Ok(Read::Recovered) => Err(SharedLockError::OwnerDied(OwnerDied::new(
                 self.write_guard(false),
@@ -582,11 +639,13 @@ impl<T: ?Sized> SharedRwLock<T> {
         &self,
         slot: usize,
         tracked: bool,
+        generation: u32,
     ) -> SharedLockResult<SharedRwLockReadGuard<'_, T>, SharedRwLockWriteGuard<'_, T>> {
         let guard = SharedRwLockReadGuard {
             lock: self,
             slot,
             tracked,
+            generation,
             _not_send: PhantomData,
         };
         if self.poison.is_poisoned() {
@@ -603,12 +662,14 @@ impl<T: ?Sized> SharedRwLock<T> {
             lock: self,
             panicking: self.poison.enter(),
             consistent,
+            generation: shim::fork_generation(),
             _not_send: PhantomData,
         }
     }
 
     #[inline(always)]
     fn write_with(&self, wait: Wait<'_>) -> SharedLockResult<SharedRwLockWriteGuard<'_, T>> {
+        shim::watch_forks();
         match self.write_raw(wait) {
             Ok(true) => Err(SharedLockError::OwnerDied(OwnerDied::new(
                 self.write_guard(false),
@@ -838,7 +899,16 @@ impl<'a, T: ?Sized> SharedRwLockWriteGuard<'a, T> {
     /// assert!(lock.try_read().is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    ///
+    /// # Panics
+    /// In a forked child, for a guard it inherited (the write hold is the parent's).
     pub fn downgrade(this: Self) -> SharedRwLockReadGuard<'a, T> {
+        let generation = shim::fork_generation();
+        assert!(
+            this.generation == generation,
+            "pthread-sync: SharedRwLockWriteGuard::downgrade of a guard inherited across fork \
+             (the write hold is the parent's)"
+        );
         let this = std::mem::ManuallyDrop::new(this);
         let lock = this.lock;
         lock.poison.leave(&this.panicking);
@@ -856,14 +926,15 @@ impl<'a, T: ?Sized> SharedRwLockWriteGuard<'a, T> {
         // SAFETY: the guard proves this thread holds the writer mutex; the guard is not
         // dropped (ManuallyDrop), so it is released once, here.
         unsafe { lock.release_writer() };
-        let tracked = held::record(lock.addr(), slot);
+        let tracked = held::record(lock.addr(), record_how(generation, slot));
         if !tracked {
-            UNTRACKED.with(|u| u.set(u.get() + 1));
+            count_untracked(1);
         }
         SharedRwLockReadGuard {
             lock,
             slot,
             tracked,
+            generation,
             _not_send: PhantomData,
         }
     }
@@ -881,13 +952,16 @@ impl<'a, T: ?Sized> SharedRwLockWriteGuard<'a, T> {
 impl<T: ?Sized> Drop for SharedRwLockReadGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
+        if self.generation != shim::fork_generation() {
+            return; // inherited by a forked child: the hold is the parent's
+        }
         let slot = if self.tracked {
             match held::leave(self.lock.addr()) {
-                Some(slot) => slot,
+                Some(how) => slot_of(how),
                 None => return, // an inner guard of a read this thread holds
             }
         } else {
-            UNTRACKED.with(|u| u.set(u.get() - 1));
+            count_untracked(-1);
             self.slot
         };
         // SAFETY: this thread's read hold is that slot (the guard is `!Send`).
@@ -898,6 +972,9 @@ impl<T: ?Sized> Drop for SharedRwLockReadGuard<'_, T> {
 impl<T: ?Sized> Drop for SharedRwLockWriteGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
+        if self.generation != shim::fork_generation() {
+            return; // inherited by a forked child: the write hold is the parent's
+        }
         let lock = self.lock;
         lock.poison.leave(&self.panicking);
         if self.consistent {
