@@ -50,44 +50,6 @@ pub(crate) fn holds(lock: usize) -> bool {
     HELD.with(|r| r.lock.iter().any(|l| l.get() == lock))
 }
 
-/// [`reenter`] for an entry whose `how` passes `valid`; an entry that does not (a stale one:
-/// the `SharedRwLock`'s entries copied into a forked child, whose thread holds nothing) is
-/// removed instead, and the answer is `false`.
-#[inline(always)]
-pub(crate) fn reenter_if(lock: usize, valid: impl Fn(usize) -> bool) -> bool {
-    HELD.with(|r| {
-        for i in 0..ENTRIES {
-            if r.lock[i].get() == lock {
-                if valid(r.how[i].get()) {
-                    r.count[i].set(r.count[i].get() + 1);
-                    return true;
-                }
-                r.lock[i].set(0);
-                return false;
-            }
-        }
-        false
-    })
-}
-
-/// [`holds`] for an entry whose `how` passes `valid` (a stale one is removed, as in
-/// [`reenter_if`]).
-#[inline]
-pub(crate) fn holds_if(lock: usize, valid: impl Fn(usize) -> bool) -> bool {
-    HELD.with(|r| {
-        for i in 0..ENTRIES {
-            if r.lock[i].get() == lock {
-                if valid(r.how[i].get()) {
-                    return true;
-                }
-                r.lock[i].set(0);
-                return false;
-            }
-        }
-        false
-    })
-}
-
 /// Records a new read hold of `lock`, taken `how`; `false` if the record is full (the guard
 /// then keeps `how` itself).
 #[inline(always)]
