@@ -18,9 +18,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
 use std::time::{Duration, Instant};
 
 use pthread_sync::shm::{self, ShmBox, ShmSafe};
-use pthread_sync::{
-    Error, OwnerDied, RwLock, SharedLockError, SharedRwLock, SharedRwLockWriteGuard,
-};
+use pthread_sync::{Error, OwnerDied, SharedLockError, SharedRwLock, SharedRwLockWriteGuard};
 use support::Outcome::{self, Passed, Skipped};
 use support::{fork_child, Case, Child};
 
@@ -880,24 +878,72 @@ fn misuse_is_reported() -> Outcome {
     drop(third);
     expect_exit(writer, 0, RECOVERY, "the writer after the counted reads");
 
-    // Past the thread's record (8 read-held locks of either kind), a read is untracked: a
-    // second one while a writer waits for the first is refused, not a hang, and so is a
-    // write.
-    let locals: Vec<RwLock<u32>> = (0..8).map(RwLock::new).collect();
-    let local_reads: Vec<_> = locals.iter().map(|l| l.read().unwrap()).collect();
+    assert_eq!(read_now(t), Pair { a: 1, b: 1 });
+    Passed
+}
+
+/// A thread's second read of a lock that lands on another slot (its preferred slot moved:
+/// here because another process held it on a second lock) while a writer waits for the first:
+/// the read shares the first slot instead of waiting for the writer (which waits for it), and
+/// the writer gets in once both guards are dropped. And the thread's record of shared slots
+/// has room for 8 at once: a ninth lock read twice is `Overflow`, never a hang.
+fn a_second_read_on_another_slot_shares_the_first() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let other = ShmBox::anonymous(SharedRwLock::new(0u32)).unwrap();
+    drop(other.write().unwrap());
     let first = t.lock.read().unwrap();
-    deadlock(t.lock.write_timeout(short), "write with an untracked read");
+    let mine = held_slots(&t.lock);
+    // A child (with this thread's preferred slot, inherited) holds that slot of `other`...
+    let blocker = fork_child(|| {
+        let Ok(r) = other.read() else { return 1 };
+        std::hint::black_box(&*r);
+        t.flags[0].store(1, Release);
+        loop {
+            // SAFETY: sleeps until killed.
+            unsafe { libc::pause() };
+        }
+    });
+    await_flag(&t.flags[0], 1);
+    assert_eq!(held_slots(&other), mine, "the child took the same slot");
+    // ...so this thread's read of `other` takes the next one, which becomes its preference.
+    drop(other.read().unwrap());
+    blocker.kill_and_reap();
     let writer = spawn_writer(t, 1, Expect::Plain);
     await_flag(&t.flags[1], 1);
     await_blocked(&writer);
-    deadlock(
-        t.lock.read(),
-        "an untracked second read behind a waiting writer",
-    );
+    assert_eq!(intent(&t.lock), 1);
+    let started = Instant::now();
+    let second = t
+        .lock
+        .read_timeout(RECOVERY)
+        .expect("a second read behind the waiting writer");
+    assert!(started.elapsed() < RECOVERY);
+    assert_eq!(held_slots(&t.lock), mine, "it shares the first read's slot");
     drop(first);
-    expect_exit(writer, 0, RECOVERY, "the writer after the untracked read");
-    drop(local_reads);
-    assert_eq!(read_now(t), Pair { a: 2, b: 2 });
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(
+        writer.pid() > 0 && intent(&t.lock) == 1 && state(&t.lock) == 0,
+        "the writer still waits for the shared slot"
+    );
+    drop(second);
+    expect_exit(writer, 0, RECOVERY, "the writer after the shared slot");
+
+    // Nine locks read twice at once: eight shared slots, then `Overflow`.
+    let many =
+        ShmBox::anonymous(std::array::from_fn::<_, 9, _>(|_| SharedRwLock::new(0u8))).unwrap();
+    let firsts: Vec<_> = many.iter().map(|l| l.read().unwrap()).collect();
+    let seconds: Vec<_> = many[..8].iter().map(|l| l.read().unwrap()).collect();
+    assert_eq!(
+        many[8].read().map(|_| ()).unwrap_err().error(),
+        Some(Error::Overflow)
+    );
+    drop(seconds);
+    assert!(many[8].read().is_ok(), "room again");
+    drop(firsts);
+    for l in many.iter() {
+        assert!(l.try_write().is_ok(), "every slot released");
+    }
     Passed
 }
 
@@ -1453,6 +1499,10 @@ fn main() {
         ("random_kills_in_every_phase", random_kills_in_every_phase),
         ("timed_and_try_forms", timed_and_try_forms),
         ("misuse_is_reported", misuse_is_reported),
+        (
+            "a_second_read_on_another_slot_shares_the_first",
+            a_second_read_on_another_slot_shares_the_first,
+        ),
         ("outside_a_region_is_refused", outside_a_region_is_refused),
         (
             "a_panicking_writer_poisons_every_process",

@@ -15,8 +15,7 @@
 //! read holds). The data, guards and poisoning live here.
 //!
 //! Its process-shared twin, [`SharedRwLock`] (`shared.rs`), is a protocol of the crate's own
-//! over robust mutexes (glibc's process-shared rwlock cannot tell a dead reader or writer);
-//! it shares the thread's record of read holds with this one.
+//! over robust mutexes (glibc's process-shared rwlock cannot tell a dead reader or writer).
 
 mod bravo;
 mod held;

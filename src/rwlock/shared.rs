@@ -1,108 +1,9 @@
 //! [`SharedRwLock`]: a reader-writer lock in a shared-memory region that no process's death
 //! can stall, on a protocol of the crate's own over robust mutexes ("big-reader" slots).
 //!
-//! glibc's process-shared `pthread_rwlock_t` keeps its readers as a count: a reader or a
-//! writer that dies holding it leaves every later writer (and, behind a dead writer, every
-//! reader) waiting forever, and no call can tell. The kernel can tell a dead holder of one
-//! thing only, a robust mutex (the owner's robust list, walked at its exit), so this lock is
-//! made of robust mutexes:
-//!
-//! - `SLOTS` (16) **reader slots**, each a robust, process-shared, errorcheck mutex on a
-//!   cache line of its own. A reader holds one for as long as it reads.
-//! - a **writer mutex** of the same kind, held by a writer for as long as it writes (and
-//!   briefly by readers that wait for a writer: below);
-//! - an **intent** word (1 while a writer drains or writes), and a **state** word (1 while a
-//!   writer holds the write guard, 2 once the lock is not recoverable), both owned by the
-//!   writer mutex's holder: only it writes them.
-//!
-//! # The protocol
-//!
-//! - **Read**: take a slot (the thread's preferred one with a trylock, then the others; if all
-//!   are busy, wait for the preferred one), then load `intent` (acquire). 0: the read hold is
-//!   the slot. 1: give the slot back and wait for the writer on the writer mutex; holding it
-//!   (no writer can be between raising and clearing the intent then), take a slot, release
-//!   the writer mutex: the read hold is that slot. A thread's second read of a lock it reads
-//!   already is counted in its record (`super::held`), never taken again.
-//! - **Write**: take the writer mutex, raise `intent` (relaxed), then **drain**: take and
-//!   release every slot in turn. A live reader's slot makes the writer wait for that reader;
-//!   a dead reader's hands it `EOWNERDEAD`: a reader writes nothing, so the slot is made
-//!   consistent at once, silently. Then `state` = 1 (writing) and the guard is handed out.
-//! - **Write unlock**: `state` = 0, `intent` = 0 (release), release the writer mutex.
-//! - **Downgrade**: with the write hold, take a slot, then clear `intent` and release the
-//!   writer mutex: the slot is a read hold that any later writer's drain waits for.
-//!
-//! Writers do not starve: once a writer has raised its intent, every new reader goes to wait
-//! on the writer mutex, so the writer waits only for the readers already in. Readers do not
-//! starve either: a reader waiting on the writer mutex gets its read as soon as it has it.
-//! Reads scale: readers on different slots write different cache lines (the slots), and only
-//! read the line holding `intent` and the data. A writer pays `SLOTS` uncontended robust
-//! locks and unlocks.
-//!
-//! # Why a reader never overlaps a writer (the store-then-load order)
-//!
-//! A reader stores to its slot (the slot's lock) and then loads `intent`; a writer stores
-//! `intent` and then "loads" each slot. In general that is Dekker's pattern, which needs a
-//! store-load barrier on both sides (sequentially consistent accesses, or fences), because
-//! each side could read the other's location before its own store is visible. Here it does
-//! not, because the writer's load of a slot is an **acquisition of the slot's mutex**, a
-//! read-modify-write of the same word the reader's lock writes, never a peek at it:
-//!
-//! - the acquisitions of one mutex are totally ordered. If the reader's comes first, the
-//!   writer's drain waits until the reader releases the slot, after its read;
-//! - if the writer's comes first, the reader's acquisition reads the writer's release
-//!   (unlock, release ordering) or a later one in that mutex's chain of releases and
-//!   acquisitions, so the writer's store of `intent`, made before its unlock, *happens
-//!   before* the reader's load of `intent`: by coherence that load cannot read the value
-//!   before it. It reads 1 (the reader backs off), or the value that writer's unlock stored
-//!   later, 0 with release ordering (the write is over, and the acquire load makes its data
-//!   visible), or a later writer's 1.
-//!
-//! So no sequentially consistent access and no fence is needed, and none is used: `intent`
-//! is stored relaxed when raised, with release when cleared, and loaded with acquire. This
-//! also makes the model build faithful as it is (loom weakens `SeqCst` accesses to
-//! `AcqRel`, which would matter to a pattern that relied on them: the in-process
-//! `RwLock`'s BRAVO slots, which writers only peek at, need `shim::store_load_order`). The
-//! loom model (`loom-tests/tests/shared_rwlock.rs`) checks exclusion with loom's race
-//! detector and rejects the reader that checks `intent` before taking its slot (mutation
-//! `SharedRwCheckFirst`): then a writer's drain can pass the slot before the reader takes
-//! it, and the two overlap. A writer that peeked at the slots instead of taking them would
-//! be that same race from the other side.
-//!
-//! # A process may die at any instant
-//!
-//! Every wait is on a robust mutex, with sleeps of at most 20 ms
-//! (`sys::RawMutex::lock_robust`), so a dead process can never strand a waiter for longer.
-//!
-//! | who dies | where | what the others get |
-//! |---|---|---|
-//! | reader | holding a slot | the writer that drains it gets `EOWNERDEAD`: made consistent, nothing to repair |
-//! | reader | waiting for a slot, or on the writer mutex | nothing (the kernel drops a dead waiter) |
-//! | reader | holding the writer mutex (waiting for a writer, then taking a slot) | `EOWNERDEAD` to its next locker with `state` 0: made consistent, nothing to repair |
-//! | writer | holding the writer mutex before or while draining (intent raised, some slots drained, one perhaps held) | the slot it held: `EOWNERDEAD`, consistent; the writer mutex: `EOWNERDEAD` with `state` 0 to its next locker, a writer or a reader sent there by the intent: made consistent, `intent` cleared by that holder. Nothing to repair |
-//! | writer | holding the write guard (`state` 1) | the next locker, reader or writer, gets [`SharedLockError::OwnerDied`] with a **write** guard: repair, then [`OwnerDied::make_consistent`]; dropped unrepaired: [`Error::NotRecoverable`] for every process, readers included (the intent stays raised, so they all go to the writer mutex, which glibc then refuses) |
-//! | writer | after its unlock cleared `state` | `EOWNERDEAD` with `state` 0: nothing to repair |
-//!
-//! The intent flag is where such protocols usually break (a writer dies with it raised, and
-//! readers wait for it to be cleared forever): here it belongs to the writer mutex. Readers
-//! that see it raised do not wait for the flag but for the mutex, so the kernel tells one
-//! of them, or the next writer, that its raiser died, and that one clears it.
-//!
-//! # `fork`
-//!
-//! A forked child's thread is not the holder of its parent thread's robust mutexes, so what
-//! the parent's thread held is not the child's: the thread's record of read holds and the
-//! guards carry a fork generation (bumped in every child by a `pthread_atfork` handler the
-//! first lock call registers), so in the child a copied record entry counts for nothing (a
-//! read takes a slot of its own, a write is no upgrade) and a copied guard does nothing when
-//! it is dropped (a write guard would otherwise clear the parent's intent). A child must not
-//! use such a guard otherwise (as any shared lock's: see [`atfork`](crate::atfork)).
-//!
-//! # Misuse
-//!
-//! A write by a thread that holds a read of the same lock (its drain would wait for itself),
-//! and a read or a write by the thread that holds the write guard, are
-//! [`Error::Deadlock`] at once (the thread's record, and the mutexes' errorcheck kind),
-//! never a hang.
+//! The protocol, why a reader never overlaps a writer, and what a death does in each phase
+//! are documented on the type ([`SharedRwLock`]), for its users; its bytes and steps for C in
+//! the `shm` module docs.
 
 use std::cell::{Cell, UnsafeCell};
 use std::fmt;
@@ -112,7 +13,6 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::PoisonError;
 use std::time::Duration;
 
-use super::held;
 use crate::error::{fatal, Error};
 use crate::locker::kind::ErrorCheck;
 use crate::locker::raw::RawLock;
@@ -158,9 +58,9 @@ const NOT_RECOVERABLE: u32 = 2;
 ///
 /// It is not a `pthread_rwlock_t` (glibc's process-shared one cannot tell a dead reader or
 /// writer: everyone after it waits forever) but a protocol of the crate's own over robust
-/// mutexes: see the [module docs](self) for how it works, why a reader never overlaps a
-/// writer, and what a death does in each phase; [`shm`](crate::shm) documents its bytes and
-/// steps for C programs.
+/// mutexes: see below for how it works, why a reader never overlaps a writer, and what a
+/// death does in each phase; [`shm`](crate::shm) documents its bytes and steps for C
+/// programs.
 ///
 /// ```
 /// use pthread_sync::{SharedLockError, SharedRwLock, ShmBox};
@@ -189,11 +89,125 @@ const NOT_RECOVERABLE: u32 = 2;
 /// (acquired: a writer panicked, in any process), or [`SharedLockError::Failed`] (not
 /// acquired: [`Error::WouldBlock`], [`Error::TimedOut`], [`Error::Deadlock`] for a write by a
 /// thread that reads it or any lock by its writer, [`Error::NotRecoverable`],
-/// [`Error::NotInRegion`]).
+/// [`Error::NotInRegion`], [`Error::Overflow`] past the shared-slot record: see
+/// [Misuse](#misuse)).
 ///
 /// Like the shared lockers it is `!Unpin`, built unarmed by a `const fn` and armed in place
 /// on first use inside a region (anywhere else every call is [`Error::NotInRegion`]); its
 /// write guard gives `&mut T` only for `T: Unpin`; `Debug` never takes it.
+///
+/// # How it is built
+///
+/// glibc's process-shared `pthread_rwlock_t` keeps its readers as a count: a reader or a
+/// writer that dies holding it leaves every later writer (and, behind a dead writer, every
+/// reader) waiting forever, and no call can tell. The kernel can tell a dead holder of one
+/// thing only, a robust mutex (the owner's robust list, walked at its exit), so this lock is
+/// made of robust mutexes:
+///
+/// - `SLOTS` (16) **reader slots**, each a robust, process-shared, errorcheck mutex on a
+///   cache line of its own. A reader holds one for as long as it reads.
+/// - a **writer mutex** of the same kind, held by a writer for as long as it writes (and
+///   briefly by readers that wait for a writer: below);
+/// - an **intent** word (1 while a writer drains or writes), and a **state** word (1 while a
+///   writer holds the write guard, 2 once the lock is not recoverable), both owned by the
+///   writer mutex's holder: only it writes them.
+///
+/// ## The protocol
+///
+/// - **Read**: take a slot (the thread's preferred one with a trylock, then the others; if all
+///   are busy, wait for the preferred one), then load `intent` (acquire). 0: the read hold is
+///   the slot. 1: give the slot back and wait for the writer on the writer mutex; holding it
+///   (no writer can be between raising and clearing the intent then), take a slot, release
+///   the writer mutex: the read hold is that slot.
+/// - **A second read** by a thread that reads the lock already **shares the slot it holds**
+///   (counted in a small per-thread record while shared), whatever the intent says: a slot a
+///   reader holds has been passed by no writer's drain since it was taken, so holding one
+///   proves no writer is in, and waiting for the writer would wait for itself. Found for
+///   free when it is the preferred slot (glibc's trylock of a robust errorcheck mutex by its
+///   owner says `EDEADLK`), else by an owner scan of the slots before waiting for a writer,
+///   made only by a thread that holds read guards.
+/// - **Write**: take the writer mutex, raise `intent` (relaxed), then **drain**: take and
+///   release every slot in turn. A live reader's slot makes the writer wait for that reader;
+///   a dead reader's hands it `EOWNERDEAD`: a reader writes nothing, so the slot is made
+///   consistent at once, silently. Then `state` = 1 (writing) and the guard is handed out.
+/// - **Write unlock**: `state` = 0, `intent` = 0 (release), release the writer mutex.
+/// - **Downgrade**: with the write hold, take a slot, then clear `intent` and release the
+///   writer mutex: the slot is a read hold that any later writer's drain waits for.
+///
+/// Writers do not starve: once a writer has raised its intent, every new reader goes to wait
+/// on the writer mutex, so the writer waits only for the readers already in. Readers do not
+/// starve either: a reader waiting on the writer mutex gets its read as soon as it has it.
+/// Reads scale: readers on different slots write different cache lines (the slots), and only
+/// read the line holding `intent` and the data. A writer pays `SLOTS` uncontended robust
+/// locks and unlocks.
+///
+/// ## Why a reader never overlaps a writer (the store-then-load order)
+///
+/// A reader stores to its slot (the slot's lock) and then loads `intent`; a writer stores
+/// `intent` and then "loads" each slot. In general that is Dekker's pattern, which needs a
+/// store-load barrier on both sides (sequentially consistent accesses, or fences), because
+/// each side could read the other's location before its own store is visible. Here it does
+/// not, because the writer's load of a slot is an **acquisition of the slot's mutex**, a
+/// read-modify-write of the same word the reader's lock writes, never a peek at it:
+///
+/// - the acquisitions of one mutex are totally ordered. If the reader's comes first, the
+///   writer's drain waits until the reader releases the slot, after its read;
+/// - if the writer's comes first, the reader's acquisition reads the writer's release
+///   (unlock, release ordering) or a later one in that mutex's chain of releases and
+///   acquisitions, so the writer's store of `intent`, made before its unlock, *happens
+///   before* the reader's load of `intent`: by coherence that load cannot read the value
+///   before it. It reads 1 (the reader backs off), or the value that writer's unlock stored
+///   later, 0 with release ordering (the write is over, and the acquire load makes its data
+///   visible), or a later writer's 1.
+///
+/// So no sequentially consistent access and no fence is needed, and none is used: `intent`
+/// is stored relaxed when raised, with release when cleared, and loaded with acquire. This
+/// also makes the model build faithful as it is (loom weakens `SeqCst` accesses to
+/// `AcqRel`, which would matter to a pattern that relied on them: the in-process
+/// `RwLock`'s BRAVO slots, which writers only peek at, need `shim::store_load_order`). The
+/// loom model (`loom-tests/tests/shared_rwlock.rs`) checks exclusion with loom's race
+/// detector and rejects the reader that checks `intent` before taking its slot (mutation
+/// `SharedRwCheckFirst`): then a writer's drain can pass the slot before the reader takes
+/// it, and the two overlap. A writer that peeked at the slots instead of taking them would
+/// be that same race from the other side.
+///
+/// ## A process may die at any instant
+///
+/// Every wait is on a robust mutex, with sleeps of at most 20 ms
+/// (`sys::RawMutex::lock_robust`), so a dead process can never strand a waiter for longer.
+///
+/// | who dies | where | what the others get |
+/// |---|---|---|
+/// | reader | holding a slot | the writer that drains it gets `EOWNERDEAD`: made consistent, nothing to repair |
+/// | reader | waiting for a slot, or on the writer mutex | nothing (the kernel drops a dead waiter) |
+/// | reader | holding the writer mutex (waiting for a writer, then taking a slot) | `EOWNERDEAD` to its next locker with `state` 0: made consistent, nothing to repair |
+/// | writer | holding the writer mutex before or while draining (intent raised, some slots drained, one perhaps held) | the slot it held: `EOWNERDEAD`, consistent; the writer mutex: `EOWNERDEAD` with `state` 0 to its next locker, a writer or a reader sent there by the intent: made consistent, `intent` cleared by that holder. Nothing to repair |
+/// | writer | holding the write guard (`state` 1) | the next locker, reader or writer, gets [`SharedLockError::OwnerDied`] with a **write** guard: repair, then [`OwnerDied::make_consistent`]; dropped unrepaired: [`Error::NotRecoverable`] for every process, readers included (the intent stays raised, so they all go to the writer mutex, which glibc then refuses) |
+/// | writer | after its unlock cleared `state` | `EOWNERDEAD` with `state` 0: nothing to repair |
+///
+/// The intent flag is where such protocols usually break (a writer dies with it raised, and
+/// readers wait for it to be cleared forever): here it belongs to the writer mutex. Readers
+/// that see it raised do not wait for the flag but for the mutex, so the kernel tells one
+/// of them, or the next writer, that its raiser died, and that one clears it.
+///
+/// ## `fork`
+///
+/// A forked child's thread is not the holder of its parent thread's robust mutexes: the owner
+/// scan compares thread ids, so it finds none of them; glibc refuses (`EPERM`) to unlock
+/// them, so a read guard the child inherited releases nothing when it is dropped. What is
+/// the crate's own carries a fork generation (bumped in every child by a `pthread_atfork`
+/// handler registered on first use): an inherited entry of the shared-slot record counts for
+/// nothing, and an inherited write guard does nothing when dropped (it would clear the
+/// parent's intent and state). A child must not use such a guard otherwise (as any shared
+/// lock's: see [`atfork`](crate::atfork)).
+///
+/// ## Misuse
+///
+/// A write by a thread that holds a read of the same lock (its drain would wait for itself),
+/// and a read or a write by the thread that holds the write guard, are
+/// [`Error::Deadlock`] at once (an owner scan, and the mutexes' errorcheck kind), never a
+/// hang. A thread may share slots of 8 locks at once (each read twice or more while one
+/// guard is alive); a read that would share a ninth is [`Error::Overflow`].
 #[doc(alias = "pthread_rwlock_t")]
 #[doc(alias = "PTHREAD_PROCESS_SHARED")]
 #[repr(C)]
@@ -220,13 +234,9 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for SharedRwLock<T> {}
 #[clippy::has_significant_drop]
 pub struct SharedRwLockReadGuard<'a, T: ?Sized + 'a> {
     lock: &'a SharedRwLock<T>,
-    /// The slot held, for a guard not in the thread's record (which otherwise knows it).
+    /// The slot this read holds (with other guards of this thread, if it is shared: see
+    /// `Shares`).
     slot: usize,
-    /// Counted in the thread's record (`held`).
-    tracked: bool,
-    /// The fork generation it was made in: a guard a forked child inherited is its parent
-    /// thread's, whose hold the child does not have; dropped there, it does nothing.
-    generation: u32,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -241,8 +251,9 @@ pub struct SharedRwLockWriteGuard<'a, T: ?Sized + 'a> {
     /// `false` while a dead writer's successor has not made the writer mutex consistent:
     /// released so, it makes the lock not recoverable for everyone.
     consistent: bool,
-    /// As the read guard's: dropped in a forked child that inherited it, it does nothing
-    /// (the write hold, and the words it would clear, are the parent's).
+    /// The fork generation it was made in (`shim::fork_generation`): dropped in a forked
+    /// child that inherited it, it does nothing (the write hold, and the words it would
+    /// clear, are the parent's).
     generation: u32,
     _not_send: PhantomData<*const ()>,
 }
@@ -274,11 +285,19 @@ impl Wait<'_> {
 
 /// How a read was acquired.
 enum Read {
-    /// The read hold is this slot.
+    /// The read hold is this slot (taken, or shared with this thread's hold of it).
     Slot(usize),
     /// A writer died holding the write guard: this thread holds the write side instead
     /// (writer mutex, intent, drained), to repair.
     Recovered,
+}
+
+/// What an acquisition of a slot found.
+enum Taken {
+    /// Acquired now.
+    Fresh(usize),
+    /// This thread holds it already (a read of this lock it has).
+    Mine(usize),
 }
 
 /// What an acquisition of the writer mutex found.
@@ -297,46 +316,105 @@ thread_local_const! {
 }
 
 thread_local_const! {
-    /// How many read guards of shared rwlocks this thread holds outside its record (the
-    /// record was full), and in which fork generation: when nonzero, a wait for a writer
-    /// first checks that this thread holds no slot of that lock (it would wait for itself).
-    static UNTRACKED: Cell<(u32, u32)> = Cell::new((0, 0));
+    /// How many read guards of shared rwlocks this thread holds now. 0 (almost always, for
+    /// a writer): it holds no slot of any, so it cannot be upgrading; otherwise a write, or
+    /// a read about to wait for a writer, first looks for a slot of that lock it holds (an
+    /// owner scan, exact also in a forked child, whose thread owns none of its parent's).
+    static READS: Cell<usize> = Cell::new(0);
 }
 
-/// This thread's untracked read guards (0 for a count a forked child inherited).
-fn untracked() -> u32 {
-    let (generation, n) = UNTRACKED.with(Cell::get);
-    if generation == shim::fork_generation() {
-        n
-    } else {
-        0
-    }
+/// How many entries [`Shares`] has: slots of shared rwlocks shared by several read guards of
+/// one thread at once (a second read of a lock the thread reads already).
+const SHARES: usize = 8;
+
+/// A thread's slots held by more than one of its read guards: a second read of a lock the
+/// thread reads already shares the slot it holds (counted here) instead of taking another
+/// (which, with a writer's intent raised, it would have to wait for, while the writer waits
+/// for the slot it holds). An entry lives only while two guards or more share its slot (the
+/// last one releases the slot as an unshared guard does); `live` entries (0: none, the
+/// guards' drops look no further). Each entry names its fork generation: one a forked child
+/// inherited counts for nothing.
+struct Shares {
+    live: Cell<usize>,
+    lock: [Cell<usize>; SHARES],
+    slot: [Cell<usize>; SHARES],
+    guards: [Cell<usize>; SHARES],
+    generation: [Cell<u32>; SHARES],
 }
 
-/// One untracked read guard more (`+1`) or fewer (`-1`).
+thread_local_const! {
+    static SHARED: Shares = Shares {
+        live: Cell::new(0),
+        lock: [const { Cell::new(0) }; SHARES],
+        slot: [const { Cell::new(0) }; SHARES],
+        guards: [const { Cell::new(0) }; SHARES],
+        generation: [const { Cell::new(0) }; SHARES],
+    };
+}
+
+/// One more read guard of `lock` on `slot`, a slot this thread holds (through at least one
+/// guard); `false` if the record is full.
 #[cold]
-fn count_untracked(delta: i32) {
-    let n = untracked().saturating_add_signed(delta);
-    UNTRACKED.with(|u| u.set((shim::fork_generation(), n)));
+#[inline(never)]
+fn share(lock: usize, slot: usize) -> bool {
+    shim::watch_forks();
+    let generation = shim::fork_generation();
+    SHARED.with(|r| {
+        let mut free = None;
+        for i in 0..SHARES {
+            if r.guards[i].get() == 0 {
+                free = free.or(Some(i));
+            } else if r.lock[i].get() == lock
+                && r.slot[i].get() == slot
+                && r.generation[i].get() == generation
+            {
+                r.guards[i].set(r.guards[i].get() + 1);
+                return true;
+            }
+        }
+        let Some(i) = free else { return false };
+        // The guard holding the slot already, and this one.
+        r.lock[i].set(lock);
+        r.slot[i].set(slot);
+        r.generation[i].set(generation);
+        r.guards[i].set(2);
+        r.live.set(r.live.get() + 1);
+        true
+    })
 }
 
-/// A read hold as the thread's record keeps it: the slot, and the fork generation in the
-/// bits above (an entry a forked child inherited is stale: see `held::reenter_if`).
+/// A read guard of `lock` on `slot` is dropped: `true` if other guards of this thread still
+/// share the slot (it stays held), `false` if this was the last one (release it).
 #[inline(always)]
-fn record_how(generation: u32, slot: usize) -> usize {
-    (generation as usize) << 32 | slot
+fn unshare(lock: usize, slot: usize) -> bool {
+    SHARED.with(|r| r.live.get() != 0 && unshare_slow(r, lock, slot))
 }
 
-/// Whether a record entry's `how` was made in fork generation `generation`.
-#[inline(always)]
-fn made_in(generation: u32) -> impl Fn(usize) -> bool {
-    move |how| how >> 32 == generation as usize
-}
-
-/// The slot of a record entry's `how`.
-#[inline(always)]
-fn slot_of(how: usize) -> usize {
-    how & 0xffff_ffff
+#[cold]
+#[inline(never)]
+fn unshare_slow(r: &Shares, lock: usize, slot: usize) -> bool {
+    let generation = shim::fork_generation();
+    for i in 0..SHARES {
+        if r.guards[i].get() != 0 && r.lock[i].get() == lock && r.slot[i].get() == slot {
+            if r.generation[i].get() != generation {
+                // An entry a forked child inherited: its guard's release is harmless there
+                // (glibc refuses to unlock another thread's mutex).
+                r.guards[i].set(0);
+                r.live.set(r.live.get() - 1);
+                return false;
+            }
+            let left = r.guards[i].get() - 1;
+            if left == 1 {
+                // One guard left: it releases the slot as an unshared one would.
+                r.guards[i].set(0);
+                r.live.set(r.live.get() - 1);
+            } else {
+                r.guards[i].set(left);
+            }
+            return true;
+        }
+    }
+    false
 }
 
 #[inline(always)]
@@ -434,42 +512,63 @@ impl<T: ?Sized> SharedRwLock<T> {
     }
 
     /// Takes a reader slot: the preferred one, else any free one, else (unless `wait` is a
-    /// try) waits for the preferred one. A dead holder's slot is made consistent.
+    /// try) waits for the preferred one. A dead holder's slot is made consistent. A slot this
+    /// thread holds already is `Mine` (glibc's trylock of a robust errorcheck mutex by its
+    /// owner says `EDEADLK`: found for free).
     #[inline(always)]
-    fn take_slot(&self, wait: Wait<'_>) -> Result<usize, Error> {
+    fn take_slot(&self, wait: Wait<'_>) -> Result<Taken, Error> {
         let first = preferred();
         match settled(self.slot(first), RawLock::try_lock(self.slot(first))) {
+            Ok(()) => Ok(Taken::Fresh(first)),
+            Err(Error::Deadlock) => Ok(Taken::Mine(first)),
             Err(Error::WouldBlock) => self.take_other_slot(first, wait),
-            done => done.map(|()| first),
+            Err(e) => Err(e),
         }
     }
 
     #[cold]
-    fn take_other_slot(&self, first: usize, wait: Wait<'_>) -> Result<usize, Error> {
+    fn take_other_slot(&self, first: usize, wait: Wait<'_>) -> Result<Taken, Error> {
         for k in 1..SLOTS {
             let i = (first + k) % SLOTS;
             match settled(self.slot(i), RawLock::try_lock(self.slot(i))) {
                 Err(Error::WouldBlock) => continue,
                 Ok(()) => {
                     PREFERRED.with(|p| p.set(i));
-                    return Ok(i);
+                    return Ok(Taken::Fresh(i));
                 }
+                Err(Error::Deadlock) => return Ok(Taken::Mine(i)),
                 Err(e) => return Err(e),
             }
         }
         match wait {
             Wait::Try => Err(Error::WouldBlock),
-            wait => settled(self.slot(first), wait.acquire(self.slot(first))).map(|()| first),
+            wait => match settled(self.slot(first), wait.acquire(self.slot(first))) {
+                Ok(()) => Ok(Taken::Fresh(first)),
+                Err(Error::Deadlock) => Ok(Taken::Mine(first)),
+                Err(e) => Err(e),
+            },
         }
     }
 
-    /// Whether the calling thread holds one of the slots (for a thread with untracked read
-    /// guards: a system call per slot, off every usual path).
+    /// A slot the calling thread holds, if any (an owner scan: a system call per slot; only
+    /// for a thread with read guards of a shared rwlock, before it writes or waits for a
+    /// writer).
     #[cold]
-    fn holds_a_slot(&self) -> bool {
+    fn my_slot(&self) -> Option<usize> {
         self.slots
             .iter()
-            .any(|s| s.0.armed().is_ok_and(|m| m.held_by_me()))
+            .position(|s| s.0.armed().is_ok_and(|m| m.held_by_me()))
+    }
+
+    /// One more read guard on `slot`, which this thread holds.
+    #[cold]
+    fn share_slot(&self, slot: usize) -> Result<Read, Error> {
+        if share(self.addr(), slot) {
+            Ok(Read::Slot(slot))
+        } else {
+            // As many shared slots as the record holds (SHARES locks read twice at once).
+            Err(Error::Overflow)
+        }
     }
 
     /// Whether the calling thread holds the writer mutex.
@@ -478,7 +577,7 @@ impl<T: ?Sized> SharedRwLock<T> {
         self.writer.armed().is_ok_and(|m| m.held_by_me())
     }
 
-    /// Takes the writer mutex. A dead holder that was not writing left nothing to repair
+    /// Takes the writer mutex. A dead holder    /// Takes the writer mutex. A dead holder that was not writing left nothing to repair
     /// (made consistent here); one that was writing leaves it inconsistent (`Torn`).
     fn take_writer(&self, wait: Wait<'_>) -> Result<Writer, Error> {
         match wait.acquire(&self.writer) {
@@ -500,7 +599,7 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// turn (waiting for the readers in; a dead reader's slot made consistent).
     fn drain(&self, wait: Wait<'_>) -> Result<(), Error> {
         // Relaxed: every reader that could miss it is ordered after it by the slot it takes
-        // (see the module docs).
+        // (see the type docs, "Why a reader never overlaps a writer").
         self.intent.store(1, Relaxed);
         for slot in &self.slots {
             settled(&slot.0, wait.acquire(&slot.0))?;
@@ -527,11 +626,9 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// The write side: writer mutex, drain, `state` writing. `Ok(true)`: a writer died
     /// holding the write guard (the mutex is still inconsistent).
     fn write_raw(&self, wait: Wait<'_>) -> Result<bool, Error> {
-        let generation = shim::fork_generation();
-        if held::holds_if(self.addr(), made_in(generation))
-            || (untracked() > 0 && self.holds_a_slot())
-        {
-            // An upgrade: the drain would wait for this thread's own slot.
+        if READS.with(Cell::get) > 0 && self.my_slot().is_some() {
+            // An upgrade: the drain would wait for this thread's own slot. (Were it missed,
+            // the drain's lock of that slot would say `EDEADLK`: backed out, the same error.)
             return Err(Error::Deadlock);
         }
         let torn = matches!(self.take_writer(wait)?, Writer::Torn);
@@ -546,21 +643,26 @@ impl<T: ?Sized> SharedRwLock<T> {
         Ok(torn)
     }
 
-    /// The read side (see the module docs).
+    /// The read side (see the type docs, "The protocol").
     #[inline(always)]
     fn read_raw(&self, wait: Wait<'_>) -> Result<Read, Error> {
         if switches::active(Mutation::SharedRwCheckFirst) {
             // Deliberately broken (model checks only): the intent checked before the slot is
             // taken, never after, so a writer's drain can pass the slot first.
             if self.intent.load(Acquire) == 0 {
-                return self.take_slot(wait).map(Read::Slot);
+                return match self.take_slot(wait)? {
+                    Taken::Fresh(slot) => Ok(Read::Slot(slot)),
+                    Taken::Mine(slot) => self.share_slot(slot),
+                };
             }
         }
-        let slot = self.take_slot(wait)?;
-        if self.intent.load(Acquire) == 0 {
-            return Ok(Read::Slot(slot));
+        match self.take_slot(wait)? {
+            Taken::Fresh(slot) if self.intent.load(Acquire) == 0 => Ok(Read::Slot(slot)),
+            Taken::Fresh(slot) => self.read_behind_writer(slot, wait),
+            // A slot this thread holds was passed by no writer's drain since: no writer is
+            // in, whatever the intent says (type docs, "The protocol").
+            Taken::Mine(slot) => self.share_slot(slot),
         }
-        self.read_behind_writer(slot, wait)
     }
 
     /// A reader that found a writer's intent raised, holding `slot`: waits for the writer on
@@ -573,9 +675,12 @@ impl<T: ?Sized> SharedRwLock<T> {
             // SAFETY: taken by `read_raw` on this thread.
             unsafe { self.release_slot(slot) };
         }
-        if untracked() > 0 && self.holds_a_slot() && !keep {
-            // This thread reads this lock already (untracked): the writer waits for it.
-            return Err(Error::Deadlock);
+        if READS.with(Cell::get) > 0 && !keep {
+            if let Some(mine) = self.my_slot() {
+                // This thread reads this lock already, on another slot: the writer waits for
+                // that one, so this read shares it instead of waiting for the writer.
+                return self.share_slot(mine);
+            }
         }
         let writer = match self.take_writer(wait) {
             Ok(writer) => writer,
@@ -601,32 +706,28 @@ impl<T: ?Sized> SharedRwLock<T> {
         if self.intent.load(Relaxed) != 0 {
             self.intent.store(0, Release);
         }
-        let taken = if keep { Ok(slot) } else { self.take_slot(wait) };
+        let taken = if keep {
+            Ok(Read::Slot(slot))
+        } else {
+            match self.take_slot(wait) {
+                Ok(Taken::Fresh(slot)) => Ok(Read::Slot(slot)),
+                Ok(Taken::Mine(slot)) => self.share_slot(slot),
+                Err(e) => Err(e),
+            }
+        };
         // SAFETY: taken above by this thread.
         unsafe { self.release_writer() };
-        taken.map(Read::Slot)
+        taken
     }
 
-    /// A read hold (the thread's own, counted, if it reads already), as a result.
+    /// A read hold, as a result.
     #[inline(always)]
     fn read_with(
         &self,
         wait: Wait<'_>,
     ) -> SharedLockResult<SharedRwLockReadGuard<'_, T>, SharedRwLockWriteGuard<'_, T>> {
-        shim::watch_forks();
-        let lock = self.addr();
-        let generation = shim::fork_generation();
-        if held::reenter_if(lock, made_in(generation)) {
-            return self.read_result(0, true, generation);
-        }
         match self.read_raw(wait) {
-            Ok(Read::Slot(slot)) => {
-                let tracked = held::record(lock, record_how(generation, slot));
-                if !tracked {
-                    count_untracked(1);
-                }
-                self.read_result(slot, tracked, generation)
-            }
+            Ok(Read::Slot(slot)) => self.read_result(slot),
             Ok(Read::Recovered) => Err(SharedLockError::OwnerDied(OwnerDied::new(
                 self.write_guard(false),
             ))),
@@ -638,16 +739,8 @@ impl<T: ?Sized> SharedRwLock<T> {
     fn read_result(
         &self,
         slot: usize,
-        tracked: bool,
-        generation: u32,
     ) -> SharedLockResult<SharedRwLockReadGuard<'_, T>, SharedRwLockWriteGuard<'_, T>> {
-        let guard = SharedRwLockReadGuard {
-            lock: self,
-            slot,
-            tracked,
-            generation,
-            _not_send: PhantomData,
-        };
+        let guard = SharedRwLockReadGuard::new(self, slot);
         if self.poison.is_poisoned() {
             Err(SharedLockError::Poisoned(PoisonError::new(guard)))
         } else {
@@ -694,14 +787,16 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// [`downgrade`](SharedRwLockWriteGuard::downgrade) if a read is what you want);
     /// [`SharedLockError::Poisoned`] with the read guard; [`SharedLockError::Failed`] with
     /// [`Error::Deadlock`] if this thread holds the write guard, [`Error::NotRecoverable`],
-    /// [`Error::NotInRegion`].
+    /// [`Error::NotInRegion`], [`Error::Overflow`] (see [Misuse](SharedRwLock#misuse)). A
+    /// second read by a thread that reads it already shares its hold, also while a writer
+    /// waits.
     ///
     /// ```
     /// use pthread_sync::{Error, SharedRwLock, ShmBox};
     ///
     /// let lock = ShmBox::anonymous(SharedRwLock::new(5u32))?;
     /// let first = lock.read().map_err(|e| e.to_string())?;
-    /// let again = lock.read().map_err(|e| e.to_string())?; // counted, never taken twice
+    /// let again = lock.read().map_err(|e| e.to_string())?; // shares the first one's slot
     /// assert_eq!(*first + *again, 10);
     /// // A write by a reader would wait for itself:
     /// assert_eq!(lock.write().map(|_| ()).unwrap_err().error(), Some(Error::Deadlock));
@@ -912,9 +1007,11 @@ impl<'a, T: ?Sized> SharedRwLockWriteGuard<'a, T> {
         let this = std::mem::ManuallyDrop::new(this);
         let lock = this.lock;
         lock.poison.leave(&this.panicking);
-        // Holding the write side: only readers backing off hold slots, for an instant.
+        // Holding the write side: only readers backing off hold slots, for an instant (and
+        // this thread none: a writer reads nothing).
         let slot = match lock.take_slot(Wait::Block) {
-            Ok(slot) => slot,
+            Ok(Taken::Fresh(slot)) => slot,
+            Ok(Taken::Mine(_)) => fatal("SharedRwLock slot (downgrade)", Error::Deadlock),
             Err(e) => fatal("SharedRwLock slot (downgrade)", e),
         };
         if this.consistent {
@@ -926,17 +1023,7 @@ impl<'a, T: ?Sized> SharedRwLockWriteGuard<'a, T> {
         // SAFETY: the guard proves this thread holds the writer mutex; the guard is not
         // dropped (ManuallyDrop), so it is released once, here.
         unsafe { lock.release_writer() };
-        let tracked = held::record(lock.addr(), record_how(generation, slot));
-        if !tracked {
-            count_untracked(1);
-        }
-        SharedRwLockReadGuard {
-            lock,
-            slot,
-            tracked,
-            generation,
-            _not_send: PhantomData,
-        }
+        SharedRwLockReadGuard::new(lock, slot)
     }
 
     /// The data, pinned: mutable access to data that holds shared primitives (`!Unpin`),
@@ -949,23 +1036,30 @@ impl<'a, T: ?Sized> SharedRwLockWriteGuard<'a, T> {
     }
 }
 
+impl<'a, T: ?Sized> SharedRwLockReadGuard<'a, T> {
+    /// The guard of a read hold of `slot` this thread has just taken (or shares).
+    #[inline(always)]
+    fn new(lock: &'a SharedRwLock<T>, slot: usize) -> Self {
+        READS.with(|r| r.set(r.get() + 1));
+        SharedRwLockReadGuard {
+            lock,
+            slot,
+            _not_send: PhantomData,
+        }
+    }
+}
+
 impl<T: ?Sized> Drop for SharedRwLockReadGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.generation != shim::fork_generation() {
-            return; // inherited by a forked child: the hold is the parent's
+        READS.with(|r| r.set(r.get().wrapping_sub(1)));
+        if unshare(self.lock.addr(), self.slot) {
+            return; // another guard of this thread holds the slot still
         }
-        let slot = if self.tracked {
-            match held::leave(self.lock.addr()) {
-                Some(how) => slot_of(how),
-                None => return, // an inner guard of a read this thread holds
-            }
-        } else {
-            count_untracked(-1);
-            self.slot
-        };
-        // SAFETY: this thread's read hold is that slot (the guard is `!Send`).
-        unsafe { self.lock.release_slot(slot) };
+        // SAFETY: this thread's read hold is that slot (the guard is `!Send`). In a forked
+        // child, a guard inherited from the parent names a slot of the parent's thread, and
+        // glibc refuses (`EPERM`) to unlock it: nothing changes.
+        unsafe { self.lock.release_slot(self.slot) };
     }
 }
 
