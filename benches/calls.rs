@@ -64,7 +64,7 @@ use common::{FutexCond, MutexAttrs, PCond, PMutex, PSem};
 use pthread_sync::shm::{ShmBox, ShmSafe};
 use pthread_sync::{
     Cond, ErrorCheckLocker, Locker, RecursiveLocker, Sem, SharedCond, SharedErrorCheckLocker,
-    SharedLocker, SharedRecursiveLocker, SharedSem,
+    SharedLocker, SharedRecursiveLocker, SharedRwLock, SharedSem,
 };
 
 /// Calls per contender per round.
@@ -542,6 +542,141 @@ fn lock_timeout_raw(c: &RawTimed) {
     unsafe { c.c.m.unlock() };
 }
 
+// 8. `SharedRwLock` read (and write), against a raw process-shared `pthread_rwlock_t` of the
+// writer-preferring non-recursive kind in a shared mapping; and the floor of any design whose
+// readers hold a robust mutex: a raw pshared robust errorcheck mutex's trylock + unlock.
+
+/// A shared rwlock and a count of this thread's operations (a read cannot increment the data).
+struct OursSharedRw {
+    l: ShmBox<SharedRwLock<u64>>,
+    n: Cell<u64>,
+}
+
+impl Ops for OursSharedRw {
+    fn ops(&self) -> u64 {
+        self.n.get() + *self.l.read().unwrap()
+    }
+}
+
+#[inline(never)]
+fn rw_read_shared_ours(c: &OursSharedRw) {
+    let g = c.l.read().unwrap();
+    black_box(*g);
+    drop(g);
+    c.n.set(c.n.get() + 1);
+}
+
+#[inline(never)]
+fn rw_write_shared_ours(c: &OursSharedRw) {
+    *c.l.write().unwrap() += 1;
+}
+
+/// A raw pshared `pthread_rwlock_t` (writer-preferring non-recursive) in a shared anonymous
+/// mapping, its value, and a count of reads.
+struct RawSharedRw {
+    base: *mut libc::c_void,
+    n: Cell<u64>,
+}
+
+impl RawSharedRw {
+    const LEN: usize = 4096;
+
+    fn new() -> RawSharedRw {
+        // SAFETY: a fresh anonymous shared mapping; no other argument is a pointer.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                Self::LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED, "mmap");
+        let raw = RawSharedRw {
+            base,
+            n: Cell::new(0),
+        };
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_rwlockattr_t>::uninit();
+        // SAFETY: the attribute object is initialised, set, used and destroyed in order; the
+        // rwlock is initialised once, in place in the fresh mapping, before any use.
+        unsafe {
+            assert_eq!(libc::pthread_rwlockattr_init(attr.as_mut_ptr()), 0);
+            assert_eq!(
+                libc::pthread_rwlockattr_setpshared(
+                    attr.as_mut_ptr(),
+                    libc::PTHREAD_PROCESS_SHARED
+                ),
+                0
+            );
+            // PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+            assert_eq!(libc::pthread_rwlockattr_setkind_np(attr.as_mut_ptr(), 2), 0);
+            assert_eq!(libc::pthread_rwlock_init(raw.lock(), attr.as_ptr()), 0);
+            libc::pthread_rwlockattr_destroy(attr.as_mut_ptr());
+        }
+        raw
+    }
+
+    fn lock(&self) -> *mut libc::pthread_rwlock_t {
+        self.base.cast()
+    }
+
+    fn value(&self) -> *mut u64 {
+        // SAFETY: offset 128 lies inside the mapping, aligned for u64.
+        unsafe { self.base.cast::<u8>().add(128).cast() }
+    }
+}
+
+impl Drop for RawSharedRw {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unused from here on.
+        unsafe { libc::munmap(self.base, Self::LEN) };
+    }
+}
+
+impl Ops for RawSharedRw {
+    fn ops(&self) -> u64 {
+        // SAFETY: only this thread uses the value (read outside the timed batches).
+        self.n.get() + unsafe { *self.value() }
+    }
+}
+
+#[inline(never)]
+fn rw_read_shared_raw(c: &RawSharedRw) {
+    // SAFETY: an initialised rwlock in a live mapping; the value is read under its read lock.
+    unsafe {
+        let ret = libc::pthread_rwlock_rdlock(c.lock());
+        assert_eq!(ret, 0, "rw_read_shared_raw: pthread_rwlock_rdlock");
+        black_box(*c.value());
+        libc::pthread_rwlock_unlock(c.lock());
+    }
+    c.n.set(c.n.get() + 1);
+}
+
+#[inline(never)]
+fn rw_write_shared_raw(c: &RawSharedRw) {
+    // SAFETY: as above; the value is written under the write lock.
+    unsafe {
+        let ret = libc::pthread_rwlock_wrlock(c.lock());
+        assert_eq!(ret, 0, "rw_write_shared_raw: pthread_rwlock_wrlock");
+        *c.value() += 1;
+        libc::pthread_rwlock_unlock(c.lock());
+    }
+}
+
+/// A robust pshared errorcheck mutex's trylock + unlock around a read: what one reader slot
+/// costs, whatever is built around it.
+#[inline(never)]
+fn rw_read_robust_floor(c: &RawMutexCell) {
+    // SAFETY: `PMutex::new` initialised the mutex at a stable heap address; it is free.
+    let ret = unsafe { libc::pthread_mutex_trylock(c.m.ptr()) };
+    assert_eq!(ret, 0, "rw_read_robust_floor: pthread_mutex_trylock");
+    c.v.set(c.v.get() + 1);
+    // SAFETY: taken just above by this thread.
+    unsafe { c.m.unlock() };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running contenders
 // ---------------------------------------------------------------------------------------------
@@ -826,6 +961,47 @@ fn contenders() -> Vec<Entry> {
             true,
             Notify::new(RawSharedCond::new_in_region()),
             notify_shared_raw,
+        ),
+        entry(
+            "shared_rwlock_read",
+            "rw_read_shared_ours",
+            false,
+            OursSharedRw {
+                l: ShmBox::anonymous(SharedRwLock::new(0)).unwrap(),
+                n: Cell::new(0),
+            },
+            rw_read_shared_ours,
+        ),
+        entry(
+            "shared_rwlock_read",
+            "rw_read_shared_raw",
+            true,
+            RawSharedRw::new(),
+            rw_read_shared_raw,
+        ),
+        entry(
+            "shared_rwlock_read",
+            "rw_read_robust_floor",
+            false,
+            RawMutexCell::shared(PTHREAD_MUTEX_ERRORCHECK),
+            rw_read_robust_floor,
+        ),
+        entry(
+            "shared_rwlock_write",
+            "rw_write_shared_ours",
+            false,
+            OursSharedRw {
+                l: ShmBox::anonymous(SharedRwLock::new(0)).unwrap(),
+                n: Cell::new(0),
+            },
+            rw_write_shared_ours,
+        ),
+        entry(
+            "shared_rwlock_write",
+            "rw_write_shared_raw",
+            true,
+            RawSharedRw::new(),
+            rw_write_shared_raw,
         ),
     ];
     // A callgrind `--toggle-collect` pattern on one name must select one function only.

@@ -9,6 +9,10 @@
 //! - `rwlock_write_heavy_2threads`: one write per four operations.
 //! - `rwlock_uncontended_calls`: one read (or write) lock + unlock, each contender behind
 //!   one `#[inline(never)]` function.
+//! - `shared_rwlock_uncontended_calls` and `shared_rwlock_read_mostly_2threads`: the
+//!   process-shared locks, in shared mappings: `SharedRwLock` (robust reader slots) against
+//!   a raw process-shared `pthread_rwlock_t` (writer-preferring non-recursive, the same
+//!   preference), read and write behind calls, and the read-mostly team with 2 threads.
 //!
 //! `cargo bench --bench rwlock -- --interleaved [--rounds R] [FILTER]` runs the team
 //! workloads as interleaved rounds (every contender in every round, rotating order; ratios
@@ -124,6 +128,116 @@ impl<const KIND: libc::c_int> RwCounter for RawRw<KIND> {
             *self.value.get() += 1;
             libc::pthread_rwlock_unlock(self.lock.get());
         }
+    }
+}
+
+/// This crate's process-shared, robust reader-writer lock, in an anonymous shared region.
+struct OursShared(pthread_sync::ShmBox<pthread_sync::SharedRwLock<u64>>);
+
+impl RwCounter for OursShared {
+    fn new() -> Self {
+        let region = pthread_sync::ShmBox::anonymous(pthread_sync::SharedRwLock::new(0))
+            .expect("a shared region");
+        drop(region.write().expect("armed")); // every mutex armed
+        OursShared(region)
+    }
+    #[inline]
+    fn read(&self) -> u64 {
+        *self.0.read().unwrap()
+    }
+    #[inline]
+    fn write(&self) {
+        *self.0.write().unwrap() += 1;
+    }
+}
+
+/// A raw process-shared `pthread_rwlock_t` of the writer-preferring non-recursive kind and a
+/// counter, in a shared anonymous mapping (what a program sharing a table between processes
+/// would use without this crate; a dead holder there stalls everyone after it).
+struct RawSharedRw {
+    base: *mut libc::c_void,
+}
+
+// SAFETY: the value is read under a read lock and written under the write lock; the mapping
+// lives as long as the value.
+unsafe impl Sync for RawSharedRw {}
+// SAFETY: as above.
+unsafe impl Send for RawSharedRw {}
+
+impl RawSharedRw {
+    const LEN: usize = 4096;
+
+    fn lock(&self) -> *mut libc::pthread_rwlock_t {
+        self.base.cast()
+    }
+
+    fn value(&self) -> *mut u64 {
+        // SAFETY: offset 128 lies inside the 4096-byte mapping, aligned for u64.
+        unsafe { self.base.cast::<u8>().add(128).cast() }
+    }
+}
+
+impl RwCounter for RawSharedRw {
+    fn new() -> Self {
+        // SAFETY: a fresh anonymous shared mapping; no other argument is a pointer.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                Self::LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED, "mmap");
+        let raw = RawSharedRw { base };
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_rwlockattr_t>::uninit();
+        // SAFETY: the attribute object is initialised, set, used and destroyed in order; the
+        // rwlock is initialised once, in place in the mapping (zeroed, unused), before any use.
+        unsafe {
+            assert_eq!(libc::pthread_rwlockattr_init(attr.as_mut_ptr()), 0);
+            assert_eq!(
+                libc::pthread_rwlockattr_setpshared(
+                    attr.as_mut_ptr(),
+                    libc::PTHREAD_PROCESS_SHARED
+                ),
+                0
+            );
+            assert_eq!(
+                libc::pthread_rwlockattr_setkind_np(attr.as_mut_ptr(), PREFER_WRITER_NONRECURSIVE),
+                0
+            );
+            assert_eq!(libc::pthread_rwlock_init(raw.lock(), attr.as_ptr()), 0);
+            libc::pthread_rwlockattr_destroy(attr.as_mut_ptr());
+        }
+        raw
+    }
+    #[inline]
+    fn read(&self) -> u64 {
+        // SAFETY: an initialised rwlock; the value is read under its read lock.
+        unsafe {
+            assert_eq!(libc::pthread_rwlock_rdlock(self.lock()), 0);
+            let v = *self.value();
+            libc::pthread_rwlock_unlock(self.lock());
+            v
+        }
+    }
+    #[inline]
+    fn write(&self) {
+        // SAFETY: an initialised rwlock; the value is written under its write lock.
+        unsafe {
+            assert_eq!(libc::pthread_rwlock_wrlock(self.lock()), 0);
+            *self.value() += 1;
+            libc::pthread_rwlock_unlock(self.lock());
+        }
+    }
+}
+
+impl Drop for RawSharedRw {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unused from here on.
+        unsafe { libc::munmap(self.base, Self::LEN) };
     }
 }
 
@@ -264,6 +378,61 @@ fn interleaved(opts: &common::Interleaved) {
     }
 }
 
+#[inline(never)]
+fn ours_shared_read(l: &OursShared) -> u64 {
+    l.read()
+}
+#[inline(never)]
+fn ours_shared_write(l: &OursShared) {
+    l.write();
+}
+#[inline(never)]
+fn raw_shared_read(l: &RawSharedRw) -> u64 {
+    l.read()
+}
+#[inline(never)]
+fn raw_shared_write(l: &RawSharedRw) {
+    l.write();
+}
+
+fn shared_uncontended(c: &mut Criterion) {
+    common::multithreaded();
+    let ours = OursShared::new();
+    let raw = RawSharedRw::new();
+    let mut g = c.benchmark_group("shared_rwlock_uncontended_calls");
+    g.bench_function("ours_read", |b| {
+        b.iter(|| ours_shared_read(black_box(&ours)))
+    });
+    g.bench_function("raw_pshared_read", |b| {
+        b.iter(|| raw_shared_read(black_box(&raw)))
+    });
+    g.bench_function("ours_write", |b| {
+        b.iter(|| ours_shared_write(black_box(&ours)))
+    });
+    g.bench_function("raw_pshared_write", |b| {
+        b.iter(|| raw_shared_write(black_box(&raw)))
+    });
+    g.finish();
+}
+
+fn shared_read_mostly_2(c: &mut Criterion) {
+    common::multithreaded();
+    let mut g = c.benchmark_group("shared_rwlock_read_mostly_2threads");
+    team::<OursShared>(&mut g, "ours_SharedRwLock", 2, 1001);
+    team::<RawSharedRw>(&mut g, "raw_pshared_writer_nonrec", 2, 1001);
+    g.finish();
+}
+
+criterion_group! {
+    name = shared_calls;
+    config = common::quick();
+    targets = shared_uncontended
+}
+criterion_group! {
+    name = shared_teams;
+    config = common::cross_thread();
+    targets = shared_read_mostly_2
+}
 criterion_group! {
     name = calls;
     config = common::quick();
@@ -282,5 +451,7 @@ fn main() {
     }
     calls();
     teams();
+    shared_calls();
+    shared_teams();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -7,6 +7,8 @@
 //! | [`RecursiveLocker`] | `PTHREAD_MUTEX_RECURSIVE` | re-entrant on the owning thread; guards give `&T` |
 //! | [`Cond`] (= [`Condvar`]) | `pthread_cond_t` on `CLOCK_MONOTONIC` | drop-in for `std::sync::Condvar`; works with errorcheck guards too |
 //! | [`Sem`] | unnamed `sem_t` | counting semaphore, timed waits, RAII [`SemPermit`] |
+//! | [`RwLock`] | `pthread_rwlock_t`, writer-preferring | drop-in for `std::sync::RwLock`, reads that scale, timed forms |
+//! | [`SharedRwLock`] | robust mutexes, in a [`ShmBox`] | a reader-writer lock across processes that no death stalls: a dead reader is reclaimed, a dead writer's successor repairs (`OwnerDied`) |
 //! | [`ShmBox`] (module [`shm`]) | `shm_open`, `mmap` | a value in shared memory, anonymous (shared with forked children) or named, behind a checked header |
 //!
 //! Replacing the import is all a program written for std needs:
@@ -94,7 +96,10 @@ pub use locker::{
     Locker, LockerGuard, OwnerDied, RecursiveGuard, RecursiveLocker, SharedErrorCheckLocker,
     SharedLockError, SharedLockResult, SharedLocker, SharedLockerGuard, SharedRecursiveLocker,
 };
-pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use rwlock::{
+    RwLock, RwLockReadGuard, RwLockWriteGuard, SharedRwLock, SharedRwLockReadGuard,
+    SharedRwLockWriteGuard,
+};
 pub use sem::{placement, Sem, SemPermit, Semaphore, SharedSem};
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub use shm::{ShmBox, ShmSafe};

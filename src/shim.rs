@@ -26,6 +26,19 @@ macro_rules! const_fn {
 }
 pub(crate) use const_fn;
 
+/// `[$e; $n]` for a value that is not `Copy`, in a `const fn`: an inline `const` block
+/// repeated, or, in the model build (where `$e` is a plain `fn` call), `array::from_fn`.
+macro_rules! array_of {
+    ($e:expr; $n:expr) => {{
+        #[cfg(not(loom))]
+        let array = [const { $e }; $n];
+        #[cfg(loom)]
+        let array = std::array::from_fn(|_| $e);
+        array
+    }};
+}
+pub(crate) use array_of;
+
 /// Declares a thread-local with a constant initialiser: std's `const` form (no lazy-init
 /// check on access), or loom's thread-local in the model build (modelled per loom thread).
 macro_rules! thread_local_const {
@@ -73,6 +86,63 @@ pub(crate) fn reader_slots() -> &'static [AtomicUsize; READER_SLOTS] {
     }
     &SLOTS
 }
+
+/// How many reader slots (robust mutexes, one cache line each) a
+/// [`SharedRwLock`](crate::SharedRwLock) has: part of its documented layout. In the model,
+/// two, so that two readers can collide on one and a writer's drain stays small.
+#[cfg(not(loom))]
+pub(crate) const SHARED_READER_SLOTS: usize = 16;
+#[cfg(loom)]
+pub(crate) const SHARED_READER_SLOTS: usize = 2;
+
+/// How many forks lie between this process and the one its memory was first set up in: 0,
+/// plus one in every child of a `fork` (a `pthread_atfork` child handler bumps it, once
+/// [`watch_forks`] has registered it). What a thread recorded about the robust locks it holds
+/// (a `SharedRwLock`'s read holds) names its generation; in a forked child that record and the
+/// guards are copies of the parent thread's, whose holds the child's thread does not have. In
+/// the model there is no fork: always 0.
+#[cfg(not(loom))]
+static FORKS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn fork_generation() -> u32 {
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+#[cfg(loom)]
+pub(crate) fn fork_generation() -> u32 {
+    0
+}
+
+/// Makes sure [`fork_generation`] moves in forked children: registers the child handler with
+/// `pthread_atfork`, once per process (a child inherits it). glibc keeps its first 48
+/// handlers in static storage, so this allocates nothing. A no-op in the model.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn watch_forks() {
+    static WATCHING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WATCHING.load(std::sync::atomic::Ordering::Acquire) {
+        watch_forks_now(&WATCHING);
+    }
+}
+#[cfg(not(loom))]
+#[cold]
+#[inline(never)]
+fn watch_forks_now(watching: &'static std::sync::atomic::AtomicBool) {
+    extern "C" fn nothing() {}
+    extern "C" fn child() {
+        FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if let Err(e) = crate::sys::fork::atfork(nothing, nothing, child) {
+            crate::error::fatal("pthread_atfork (fork generation)", e);
+        }
+        watching.store(true, std::sync::atomic::Ordering::Release);
+    });
+}
+#[cfg(loom)]
+pub(crate) fn watch_forks() {}
 
 /// A number that tells this thread from the other live ones (for hashing it to a reader
 /// slot): from a process-wide counter (in the model, one per model run, so that runs are
@@ -153,6 +223,19 @@ impl Expiry {
             at: std::time::Instant::now() + _dur,
             #[cfg(loom)]
             asks: std::cell::Cell::new(0),
+        }
+    }
+
+    /// How long until the point (zero once passed). In the model, zero: the model's timed
+    /// operations ignore durations (they may always time out).
+    pub(crate) fn remaining(&self) -> std::time::Duration {
+        #[cfg(not(loom))]
+        {
+            self.at.saturating_duration_since(std::time::Instant::now())
+        }
+        #[cfg(loom)]
+        {
+            std::time::Duration::ZERO
         }
     }
 

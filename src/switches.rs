@@ -27,6 +27,12 @@ pub enum Mutation {
     /// The reader-writer lock's fast read checks the bias before publishing its slot (and
     /// not after), so a revoking writer can miss it.
     BravoCheckFirst = 6,
+    /// `SharedRwLock`'s reader checks the writer-intent flag before it takes its slot (and
+    /// not after), so a writer's drain can pass its slot before the reader takes it.
+    SharedRwCheckFirst = 7,
+    /// `SharedRwLock`'s reader that finds a writer's intent raised waits for the writer
+    /// keeping its slot, which the writer's drain waits for.
+    SharedRwKeepSlot = 8,
 }
 
 #[cfg(loom)]

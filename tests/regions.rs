@@ -160,13 +160,18 @@ fn a_leaked_guard_of_an_exited_thread_keeps_its_region_mapped() -> Outcome {
         mapped(addr),
         "the region of a dead thread's held robust mutex was unmapped"
     );
-    // Thread churn: many more threads than hold records, each locking once.
+    // Thread churn: many more threads than hold records, each locking once. Each thread is
+    // joined to the end of its exit (`pthread_join`): `thread::scope` returns once the
+    // closures have returned, before the threads have run their key destructors (which free
+    // their records) and given their stacks back, so the next thread may find neither free
+    // and glibc maps a new stack (a few more mappings, on a loaded machine).
     let before = mappings();
     for _ in 0..2_000 {
-        let region = ShmBox::anonymous(locks()).unwrap();
-        std::thread::scope(|s| {
-            s.spawn(|| use_every_lock(&region));
-        });
+        let region = std::sync::Arc::new(ShmBox::anonymous(locks()).unwrap());
+        let theirs = std::sync::Arc::clone(&region);
+        std::thread::spawn(move || use_every_lock(&theirs))
+            .join()
+            .unwrap();
     }
     let after = mappings();
     // A few mappings of slack: glibc keeps the stacks of exited threads (and their guard

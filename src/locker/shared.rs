@@ -100,7 +100,7 @@ pub struct Robust<K> {
 impl<K: SharedKind> Robust<K> {
     const_fn! {
         #[inline(always)]
-        const fn new_const() -> Robust<K> {
+        pub(crate) const fn new_const() -> Robust<K> {
             // Any bytes do: arming initialises the mutex in place with `K::TYPE`.
             Robust { mutex: Placed::new(RawMutex::new(K::TYPE)), _kind: PhantomData }
         }
@@ -138,8 +138,9 @@ impl<K: SharedKind> Robust<K> {
         }
     }
 
-    /// The mutex (armed) for a call that is not an acquisition, such as `force_unlock`.
-    fn armed(&self) -> Result<&RawMutex, Error> {
+    /// The mutex (armed) for a call that is not an acquisition, such as `force_unlock` or an
+    /// ownership check (`RawMutex::held_by_me`).
+    pub(crate) fn armed(&self) -> Result<&RawMutex, Error> {
         if !regions::contains(self as *const Self as usize, size_of::<Self>()) {
             return Err(Error::NotInRegion);
         }
@@ -184,11 +185,16 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
 }
 
 /// Why a lock call on a shared lock did not return a plain guard.
-pub enum SharedLockError<G> {
+///
+/// `G` is the guard the call returns; `D` the guard an owner-died result carries, the same
+/// for the mutexes. A [`SharedRwLock`](crate::SharedRwLock) read whose writer died mid-update
+/// carries a write guard instead (`D` = [`SharedRwLockWriteGuard`](crate::SharedRwLockWriteGuard)):
+/// repairing needs exclusive access.
+pub enum SharedLockError<G, D = G> {
     /// The lock was acquired, but its previous holder died holding it: the data may be
     /// half-updated. Repair it through the guard inside, then
     /// [`OwnerDied::make_consistent`].
-    OwnerDied(OwnerDied<G>),
+    OwnerDied(OwnerDied<D>),
     /// The lock was acquired, but a panic (in any process) poisoned it; the guard is inside.
     Poisoned(PoisonError<G>),
     /// The lock was not acquired: [`Error::WouldBlock`] (`try_lock`), [`Error::TimedOut`]
@@ -198,10 +204,10 @@ pub enum SharedLockError<G> {
     Failed(Error),
 }
 
-/// The result of a lock call on a shared lock.
-pub type SharedLockResult<G> = Result<G, SharedLockError<G>>;
+/// The result of a lock call on a shared lock (`D`: see [`SharedLockError`]).
+pub type SharedLockResult<G, D = G> = Result<G, SharedLockError<G, D>>;
 
-impl<G> SharedLockError<G> {
+impl<G, D> SharedLockError<G, D> {
     /// The error's cause without the guard: [`Error::OwnerDied`] for an owner-died guard,
     /// `None` for a poisoned one, the error itself for a failure. (The guard stays inside;
     /// dropping an owner-died one unrepaired makes the mutex not recoverable.)
@@ -214,7 +220,7 @@ impl<G> SharedLockError<G> {
     }
 }
 
-impl<G> fmt::Debug for SharedLockError<G> {
+impl<G, D> fmt::Debug for SharedLockError<G, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SharedLockError::OwnerDied(_) => f.write_str("OwnerDied(..)"),
@@ -224,7 +230,7 @@ impl<G> fmt::Debug for SharedLockError<G> {
     }
 }
 
-impl<G> fmt::Display for SharedLockError<G> {
+impl<G, D> fmt::Display for SharedLockError<G, D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SharedLockError::OwnerDied(_) => Error::OwnerDied.fmt(f),
@@ -236,9 +242,9 @@ impl<G> fmt::Display for SharedLockError<G> {
     }
 }
 
-impl<G> std::error::Error for SharedLockError<G> {}
+impl<G, D> std::error::Error for SharedLockError<G, D> {}
 
-impl<G> From<TryLockError<G>> for SharedLockError<G> {
+impl<G, D> From<TryLockError<G>> for SharedLockError<G, D> {
     fn from(err: TryLockError<G>) -> Self {
         match err {
             TryLockError::Poisoned(p) => SharedLockError::Poisoned(p),

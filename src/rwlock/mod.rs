@@ -13,9 +13,15 @@
 //! How it is built: `sys::RawRwLock` (the pthread object, writer-preferring non-recursive),
 //! `bravo` (the biased read path and its revocation), `held` (the thread's record of its
 //! read holds). The data, guards and poisoning live here.
+//!
+//! Its process-shared twin, [`SharedRwLock`] (`shared.rs`), is a protocol of the crate's own
+//! over robust mutexes (glibc's process-shared rwlock cannot tell a dead reader or writer).
 
 mod bravo;
 mod held;
+mod shared;
+
+pub use shared::{SharedRwLock, SharedRwLockReadGuard, SharedRwLockWriteGuard};
 
 use std::cell::UnsafeCell;
 use std::fmt;

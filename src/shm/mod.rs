@@ -103,6 +103,7 @@
 //! | [`SharedLocker<T>`](crate::SharedLocker) (and the errorcheck and recursive kinds) | 0: arming word; 4: 4 bytes padding; 8: `pthread_mutex_t` (40 bytes); 48: `u8` poison flag; then `T` at `data = round_up(49, align_of::<T>())`, then padding to the size | `round_up(data + size_of::<T>(), max(8, align_of::<T>()))`, `max(8, align_of::<T>())` |
 //! | [`SharedCond`](crate::SharedCond) | 0: `u32` sequence word (a futex); 4: `u32` waiter count. No arming word: valid at any value, zero to begin with | 8, 4 |
 //! | [`SharedSem`](crate::SharedSem) | 0: arming word; 4: 4 bytes padding; 8: `sem_t` (32 bytes); 40: `u32` initial value; 44: 4 bytes padding | 48, 8 |
+//! | [`SharedRwLock<T>`](crate::SharedRwLock) | 0: 16 reader slots of 64 bytes (slot `i` at `64 i`: arming word, then at `+8` a `pthread_mutex_t`); 1024: the writer mutex's arming word; 1032: the writer `pthread_mutex_t`; 1072: `u32` intent; 1076: `u32` state; 1080: `u8` poison flag; then `T` at `data = round_up(1081, align_of::<T>())`. See "The reader-writer lock, from C" | `round_up(data + size_of::<T>(), max(64, align_of::<T>()))`, `max(64, align_of::<T>())` |
 //!
 //! So `T` begins right after the poison flag when it is byte-aligned, and at the next
 //! multiple of its alignment otherwise; the whole is padded as a C compiler pads the same
@@ -402,6 +403,59 @@
 //! size (`fstat`) against `total_len`, before touching the value. Then use the primitives
 //! as "Arming" says.
 //!
+//! ## The reader-writer lock, from C
+//!
+//! [`SharedRwLock<T>`](crate::SharedRwLock) is not a `pthread_rwlock_t` (glibc's
+//! process-shared one cannot tell a dead reader or writer) but 17 robust mutexes and two
+//! words (layout above), on which a C program reads and writes by the crate's own steps.
+//! Each mutex has its own arming word and is armed as a
+//! [`SharedErrorCheckLocker`](crate::SharedErrorCheckLocker)'s (robust, process-shared,
+//! `PTHREAD_MUTEX_ERRORCHECK`); one Rust `write()` arms them all. `intent` (0, or 1 while a
+//! writer drains or writes) and `state` (0; 1 while a write guard is held; 2 once the lock
+//! is not recoverable) are written only by the writer mutex's holder, always with `__atomic`
+//! builtins. For the data of `T` = `(u64, u64)`:
+//!
+//! ```c
+//! struct shared_rwlock_slot {            /* 64 bytes: a cache line of its own */
+//!     _Alignas(64) uint32_t arming;      /* the mutex's arming word */
+//!     pthread_mutex_t       mutex;       /* offset 8 */
+//! };
+//! struct shared_rwlock_pair {            /* SharedRwLock<(u64, u64)>: 1152 bytes, aligned to 64 */
+//!     struct shared_rwlock_slot slots[16];
+//!     uint32_t        writer_arming;     /* 1024 */
+//!     pthread_mutex_t writer;            /* 1032 */
+//!     uint32_t        intent;            /* 1072 */
+//!     uint32_t        state;             /* 1076 */
+//!     uint8_t         poisoned;          /* 1080, as a shared lock's poison flag */
+//!     uint64_t        a, b;              /* the data, at round_up(1081, 8) = 1088 */
+//! };
+//! ```
+//!
+//! - **Read**: take a slot: `pthread_mutex_trylock` on the slots from one of your choosing
+//!   on (spread processes over them), and if all are busy, lock that first one. On a slot,
+//!   `EOWNERDEAD` (a reader died holding it) needs only `pthread_mutex_consistent`. Then
+//!   `__atomic_load_n(&intent, __ATOMIC_ACQUIRE)`: **0**, the read hold is that slot (unlock
+//!   it when done); **1**, unlock the slot (never wait holding one: the writer waits for
+//!   it), lock the writer mutex, store 0 to `intent` (release) if it is not 0, take a slot
+//!   as before, unlock the writer mutex: the read hold is that slot.
+//! - **Write**: lock the writer mutex; `__atomic_store_n(&intent, 1, __ATOMIC_RELAXED)`;
+//!   lock and unlock each of the 16 slots in turn (`EOWNERDEAD`: consistent, as above); then
+//!   `state` = 1 (relaxed): the write hold. **Unlock**: `state` = 0 (relaxed), `intent` = 0
+//!   (`__ATOMIC_RELEASE`), unlock the writer mutex. A writer that gives up while draining (a
+//!   timeout): `intent` = 0 (release), unlock the writer mutex.
+//! - `EOWNERDEAD` on the **writer mutex** with `state` 0: its holder died before or after a
+//!   write (or was a reader waiting there): `pthread_mutex_consistent`, nothing to repair.
+//!   With `state` not 0: a writer died mid-update. Drain the slots as a writer does (you then
+//!   hold the write side), repair the data, `pthread_mutex_consistent`, go on as a writer;
+//!   or give up: `state` = 2, leave `intent` at 1, unlock the writer mutex, which glibc then
+//!   refuses to everyone (`ENOTRECOVERABLE`), so readers too.
+//! - Lock these mutexes in slices (`pthread_mutex_clocklock` 20 ms at a time, then again), as
+//!   the crate does: a waiter woken by an unlock and killed before it takes a robust mutex
+//!   can leave glibc's other waiters asleep on a free one.
+//!
+//! `tests/shared_rwlock.rs` runs a C program that reads and writes the same lock as Rust by
+//! these steps.
+//!
 //! # The crate's table of regions, `fork` and robust mutexes
 //!
 //! Each process keeps a table of the regions it has mapped through `ShmBox` (at most 1024 at
@@ -529,6 +583,9 @@ unsafe impl<K: crate::kind::SharedKind, T: ShmSafe + Send> ShmSafe
     for crate::Lock<crate::kind::Shared<K>, T>
 {
 }
+// SAFETY: `#[repr(C)]` state (robust mutexes armed in place, atomic words, the poison flag)
+// and a `ShmSafe` `T`, as for the shared locks.
+unsafe impl<T: ShmSafe + Send> ShmSafe for crate::SharedRwLock<T> {}
 // SAFETY: two atomic words, valid at any value.
 unsafe impl ShmSafe for crate::SharedCond {}
 // SAFETY: as above: the arming word, a process-shared `sem_t` and its initial value.

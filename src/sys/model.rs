@@ -8,7 +8,8 @@
 //!   deadlock); unlock by a non-owner is undefined in POSIX, so the model panics on it, which
 //!   makes loom fail any crate code that could do it. Errorcheck: relock is `Deadlock`, a
 //!   foreign unlock `NotOwner`. Recursive: the owner relocks, counted. `try_lock` by the owner
-//!   of a normal or errorcheck mutex is `WouldBlock` (glibc's `EBUSY`).
+//!   of a normal or errorcheck mutex is `WouldBlock` (glibc's `EBUSY`), except for a robust
+//!   errorcheck mutex, where glibc's trylock says `EDEADLK`: `Deadlock`.
 //! - Futex word: a value and a queue; `wait` sleeps while the value is the expected one (a
 //!   wake after a change cannot slip in between), `wake` wakes every sleeper (more than the
 //!   kernel would: a spurious wake-up). The crate's condition variables are its own protocol
@@ -53,6 +54,8 @@ struct Owner {
 /// A model of a pthread mutex of one [`MutexType`].
 pub struct RawMutex {
     kind: MutexType,
+    /// Initialised robust (only `try_lock` by the owner differs: see the module docs).
+    robust: bool,
     owner: Mutex<Owner>,
     released: Condvar,
 }
@@ -75,6 +78,7 @@ impl RawMutex {
     pub fn new(kind: MutexType) -> RawMutex {
         RawMutex {
             kind,
+            robust: false,
             owner: Mutex::new(Owner {
                 thread: None,
                 count: 0,
@@ -142,7 +146,9 @@ impl RawMutex {
                     }
                     None => Attempt::Failed(Error::Overflow),
                 },
-                MutexType::ErrorCheck if blocking => Attempt::Failed(Error::Deadlock),
+                MutexType::ErrorCheck if blocking || self.robust => {
+                    Attempt::Failed(Error::Deadlock)
+                }
                 // trylock by the owner: EBUSY; a normal relock: blocks (forever).
                 MutexType::ErrorCheck | MutexType::Normal => Attempt::Busy,
             },
@@ -245,7 +251,10 @@ unsafe impl InPlace for RawMutex {
         // SAFETY: the caller guarantees `place` holds an unused value nobody else can reach.
         unsafe {
             std::ptr::drop_in_place(place);
-            place.write(RawMutex::new(attr.ty));
+            place.write(RawMutex {
+                robust: attr.robust,
+                ..RawMutex::new(attr.ty)
+            });
         }
         Ok(())
     }

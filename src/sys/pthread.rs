@@ -8,7 +8,7 @@
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::atomic::Ordering::{self, Relaxed, Release};
+use std::sync::atomic::Ordering::{self, Relaxed};
 use std::sync::atomic::{AtomicI32, AtomicU32};
 use std::time::Duration;
 
@@ -415,53 +415,43 @@ impl RawMutex {
         match unsafe { libc::pthread_mutex_trylock(self.ptr()) } {
             0 => Ok(()),
             libc::EBUSY if check_owner && self.owner_gone() => Err(Error::OwnerGone),
-            libc::ENOTRECOVERABLE => {
-                self.undo_stray_trylock();
-                Err(Error::NotRecoverable)
-            }
+            libc::ENOTRECOVERABLE => self.not_recoverable_after_trylock(),
             e => check_mutex(e),
         }
     }
 
-    /// glibc 2.36's `pthread_mutex_trylock` of a robust mutex that is not recoverable
-    /// (normal, errorcheck and recursive kinds; only the adaptive kind is spared) first takes
-    /// the lock word (compare-and-exchange 0 -> its thread id), finds the mutex not
-    /// recoverable, and returns `ENOTRECOVERABLE` leaving the word taken: every later
-    /// `trylock` of any process is then `EBUSY` instead of `ENOTRECOVERABLE`, and every
-    /// `lock` waits forever for a thread that does not hold it (`pthread_mutex_lock` itself
-    /// releases the word on that path). This puts the word back: only if it still names this
-    /// thread (nobody else writes a word that names another thread, except to add the
-    /// waiters bit), and wakes the waiters that bit announces, who then find the mutex not
-    /// recoverable too. The mutex was never linked into this thread's robust list.
+    /// After `pthread_mutex_trylock` returned `ENOTRECOVERABLE` on a robust mutex: glibc 2.36
+    /// takes the free lock word (compare-exchange 0 -> the caller's thread id), sees the
+    /// mutex not recoverable, and means to give the word back, but its test for having taken
+    /// it compares the exchange's *old* value (0) with the thread id, so the word stays the
+    /// caller's: every later call of this thread is `EDEADLK` (errorcheck) or `EBUSY`, and
+    /// every other thread and process waits until this thread exits (and then gets
+    /// `EOWNERDEAD` for a mutex that was not recoverable). `pthread_mutex_lock` and
+    /// `_clocklock` give it back correctly. So here the word is given back as glibc's own
+    /// `lll_unlock` would have (exchange with 0, wake one waiter), if it is this thread's;
+    /// nothing else of the mutex changed (it is on no robust list: glibc's trylock returned
+    /// before enqueuing it; `__owner` stays `PTHREAD_MUTEX_NOTRECOVERABLE`). Never
+    /// `pthread_mutex_unlock`, which would unlink it from a list it is not on.
+    /// `tests` below reproduce it (`trylock_of_a_not_recoverable_mutex_leaves_it_free`).
     #[cold]
-    fn undo_stray_trylock(&self) {
-        const TID_MASK: i32 = 0x3fff_ffff; // FUTEX_TID_MASK
-        const WAITERS: i32 = i32::MIN; // FUTEX_WAITERS (bit 31)
-                                       // SAFETY: gettid has no preconditions.
-        let me = unsafe { libc::gettid() };
-        // SAFETY: word 0 is glibc's `__lock`, inside the object, aligned (compile-time check
-        // above), changed by glibc with atomic operations only on this path.
+    #[inline(never)]
+    fn not_recoverable_after_trylock(&self) -> Result<(), Error> {
+        /// The thread id bits of a robust mutex's lock word (`FUTEX_TID_MASK`).
+        const TID_MASK: i32 = 0x3fff_ffff;
+        // SAFETY: the lock word is the mutex's first `int`, aligned (compile-time check
+        // above), alive as long as `self`; glibc changes it only atomically.
         let word = unsafe { AtomicI32::from_ptr(self.ptr().cast::<i32>()) };
-        let mut seen = word.load(Relaxed);
-        while seen & TID_MASK == me {
-            match word.compare_exchange(seen, 0, Release, Relaxed) {
-                Ok(_) => {
-                    if seen & WAITERS != 0 {
-                        // SAFETY: a wake on the live lock word; no other pointer is read.
-                        unsafe {
-                            libc::syscall(
-                                libc::SYS_futex,
-                                word.as_ptr(),
-                                libc::FUTEX_WAKE,
-                                i32::MAX,
-                            )
-                        };
-                    }
-                    return;
-                }
-                Err(now) => seen = now,
-            }
+        // SAFETY: a plain system call.
+        let me = unsafe { libc::gettid() };
+        // Only this thread can release a word holding its id; others can only add
+        // FUTEX_WAITERS to it, which the exchange takes along.
+        if word.load(Relaxed) & TID_MASK == me && word.swap(0, Ordering::Release) != 0 {
+            // SAFETY: FUTEX_WAKE on the live, aligned lock word; reads no other pointer. No
+            // FUTEX_PRIVATE_FLAG: glibc waits on robust mutexes with shared futex operations
+            // (`PTHREAD_ROBUST_MUTEX_PSHARED` is `LLL_SHARED`), as the kernel wakes them.
+            unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1) };
         }
+        Err(Error::NotRecoverable)
     }
 
     /// Blocks until the mutex is acquired or `dur` has passed: a trylock first, and only if
@@ -1092,6 +1082,54 @@ mod tests {
                 Err(Error::OwnerGone),
                 "{ty:?}"
             );
+        }
+    }
+
+    /// glibc 2.36's `pthread_mutex_trylock` of a robust mutex that is not recoverable returns
+    /// `ENOTRECOVERABLE` but leaves the lock word holding the caller's id: `try_lock` gives
+    /// it back, so this thread and others keep getting `NotRecoverable` (not `Deadlock`, not
+    /// a wait for this thread's exit). Without the fix the second call here is `Deadlock` and
+    /// the other thread's is `WouldBlock`, or `TimedOut`.
+    #[test]
+    fn trylock_of_a_not_recoverable_mutex_leaves_it_free() {
+        for ty in TYPES {
+            let attr = MutexAttr {
+                ty,
+                pshared: true,
+                robust: true,
+                protocol: Protocol::None,
+            };
+            let m = Box::new(RawMutex::new(ty));
+            // SAFETY: a fresh, unused mutex on the heap, never moved while the box lives.
+            unsafe { RawMutex::init_in_place(&*m as *const RawMutex as *mut RawMutex, &attr) }
+                .unwrap();
+            // A thread that exits holding it: the next locker gets EOWNERDEAD.
+            std::thread::scope(|s| s.spawn(|| m.lock_direct().unwrap()).join().unwrap());
+            assert_eq!(m.lock_direct(), Err(Error::OwnerDied), "{ty:?}");
+            // SAFETY: held (EOWNERDEAD is an acquisition); released unrepaired on purpose.
+            unsafe { m.unlock_held() };
+            for _ in 0..3 {
+                assert_eq!(m.try_lock(false), Err(Error::NotRecoverable), "{ty:?}");
+                assert_eq!(m.word(0), 0, "{ty:?}: the lock word given back");
+            }
+            assert_eq!(m.lock_robust(), Err(Error::NotRecoverable), "{ty:?}");
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    assert_eq!(m.try_lock(false), Err(Error::NotRecoverable), "{ty:?}");
+                    let started = std::time::Instant::now();
+                    assert_eq!(
+                        m.lock_robust_for(Duration::from_secs(5)),
+                        Err(Error::NotRecoverable),
+                        "{ty:?}"
+                    );
+                    assert!(
+                        started.elapsed() < Duration::from_secs(1),
+                        "{ty:?}: no wait"
+                    );
+                })
+                .join()
+                .unwrap()
+            });
         }
     }
 

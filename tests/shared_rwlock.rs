@@ -1,0 +1,1524 @@
+//! `SharedRwLock` across processes: exact counts with read-locked invariant checks, a writer
+//! `SIGKILL`ed mid-update (the next reader, or writer, repairs; unrepaired: not recoverable
+//! for every process), readers `SIGKILL`ed holding, a reader killed waiting behind a writer,
+//! a writer killed while it waits for readers (its intent raised), random kills in every
+//! phase on one CPU and on two, timed and try forms, misuse, use outside a region, poisoning
+//! across processes, `Debug`, downgrade, the documented byte layout, and a C program reading
+//! and writing by the documented steps beside Rust.
+//!
+//! `harness = false` (see `support`): children use only the lock and the region's atomics,
+//! then `_exit`; the parent checks every exit status, bounds every wait, and kills and reaps
+//! whatever is left on a failure (the `Child` guards).
+
+mod support;
+
+use std::process::Command;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
+use std::time::{Duration, Instant};
+
+use pthread_sync::shm::{self, ShmBox, ShmSafe};
+use pthread_sync::{Error, OwnerDied, SharedLockError, SharedRwLock, SharedRwLockWriteGuard};
+use support::Outcome::{self, Passed, Skipped};
+use support::{fork_child, Case, Child};
+
+/// How long the survivors may take to get in after a death: the issue's bound.
+const RECOVERY: Duration = Duration::from_secs(2);
+
+/// How long any other step may take (a child exiting, a flag being raised).
+const BOUND: Duration = Duration::from_secs(10);
+
+/// The documented layout (`shm` module docs): offsets in a `SharedRwLock<T>`.
+const SLOT_STRIDE: usize = 64;
+const READER_SLOTS: usize = 16;
+const WRITER_AT: usize = 1024;
+const INTENT_AT: usize = 1072;
+const STATE_AT: usize = 1076;
+const POISON_AT: usize = 1080;
+/// Where the data begins: `round_up(1081, align_of::<T>())`.
+const DATA_MIN: usize = 1081;
+
+/// Two fields that are equal between updates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+struct Pair {
+    a: u64,
+    b: u64,
+}
+// SAFETY: #[repr(C)], integers only.
+unsafe impl ShmSafe for Pair {}
+
+const FLAGS: usize = 8;
+
+/// The lock of a case and what the parent watches.
+#[repr(C)]
+struct Table {
+    lock: SharedRwLock<Pair>,
+    flags: [AtomicU32; FLAGS],
+    /// Operations completed, per worker.
+    ops: [AtomicU64; FLAGS],
+    /// Repairs made by workers (an `OwnerDied` they met).
+    repairs: AtomicU64,
+    stop: AtomicU32,
+}
+// SAFETY: #[repr(C)], a shared lock and atomics only.
+unsafe impl ShmSafe for Table {}
+
+fn table() -> ShmBox<Table> {
+    let region = ShmBox::anonymous(Table {
+        lock: SharedRwLock::new(Pair { a: 0, b: 0 }),
+        flags: std::array::from_fn(|_| AtomicU32::new(0)),
+        ops: std::array::from_fn(|_| AtomicU64::new(0)),
+        repairs: AtomicU64::new(0),
+        stop: AtomicU32::new(0),
+    })
+    .unwrap();
+    // Armed (a write takes every mutex once), as most cases want.
+    drop(region.lock.write().unwrap());
+    region
+}
+
+/// The `u32` at `offset` of a lock, per the documented layout.
+fn word<T>(lock: &SharedRwLock<T>, offset: usize) -> &AtomicU32 {
+    // SAFETY: the documented layout puts aligned `u32`s, accessed atomically, at the offsets
+    // used here (arming words, intent, state); `lock` lives in a region for the borrow.
+    unsafe {
+        AtomicU32::from_ptr(
+            (lock as *const SharedRwLock<T>)
+                .cast_mut()
+                .cast::<u8>()
+                .add(offset)
+                .cast(),
+        )
+    }
+}
+
+fn intent<T>(lock: &SharedRwLock<T>) -> u32 {
+    word(lock, INTENT_AT).load(SeqCst)
+}
+
+fn state<T>(lock: &SharedRwLock<T>) -> u32 {
+    word(lock, STATE_AT).load(SeqCst)
+}
+
+/// glibc's lock word (the first `int` of the `pthread_mutex_t`) of reader slot `i`.
+fn slot_lock_word<T>(lock: &SharedRwLock<T>, i: usize) -> u32 {
+    word(lock, i * SLOT_STRIDE + 8).load(SeqCst)
+}
+
+/// The reader slots whose mutex is held now.
+fn held_slots<T>(lock: &SharedRwLock<T>) -> Vec<usize> {
+    (0..READER_SLOTS)
+        .filter(|&i| slot_lock_word(lock, i) != 0)
+        .collect()
+}
+
+/// Waits (bounded) until `flag` reads `value`.
+fn await_flag(flag: &AtomicU32, value: u32) {
+    let start = Instant::now();
+    while flag.load(Acquire) != value {
+        assert!(start.elapsed() < BOUND, "flag never set");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// The state letter of `/proc/<pid>/stat`.
+fn proc_state(pid: libc::pid_t) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.trim_start().chars().next()
+}
+
+/// `futex`, and on x86_64 `futex_waitv` (449) and `futex_wait` (454).
+fn is_futex_call(nr: libc::c_long) -> bool {
+    nr == libc::SYS_futex || (cfg!(target_arch = "x86_64") && (nr == 449 || nr == 454))
+}
+
+/// Whether `pid` is asleep in a futex call (`/proc/<pid>/syscall` where readable).
+fn sleeps_in_futex(pid: libc::pid_t) -> bool {
+    if proc_state(pid) != Some('S') {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
+        Ok(s) => s
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<libc::c_long>().ok())
+            .is_some_and(is_futex_call),
+        Err(_) => true,
+    }
+}
+
+/// Waits (bounded) until `child` sleeps in a futex (blocked on one of the lock's mutexes).
+fn await_blocked(child: &Child) {
+    let start = Instant::now();
+    while !sleeps_in_futex(child.pid()) {
+        assert!(
+            start.elapsed() < BOUND,
+            "process {} never blocked",
+            child.pid()
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Where `pid` sleeps, for a failure message.
+fn blocked_where(pid: libc::pid_t) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .map(|s| format!("syscall: {}", s.trim()))
+        .unwrap_or_else(|_| "(its /proc/<pid>/syscall is unreadable)".into())
+}
+
+/// Checks that `child` exits with `code` within `bound`; fails the case otherwise (the child
+/// is then killed and reaped), saying where it was blocked.
+fn expect_exit(child: Child, code: i32, bound: Duration, what: &str) {
+    match child.wait_within(bound) {
+        Ok(c) => assert_eq!(c, code, "{what}: exit code"),
+        Err(child) => {
+            let place = blocked_where(child.pid());
+            drop(child);
+            panic!("{what}: still running after {bound:?} (hung, {place}; killed)");
+        }
+    }
+}
+
+/// A child that takes the write lock, writes half an update (`a` + 1), raises `flag` and
+/// sleeps until it is killed.
+fn spawn_writer_midway(t: &Table, flag: usize) -> Child {
+    fork_child(move || {
+        let Ok(mut w) = t.lock.write() else { return 1 };
+        w.a += 1;
+        t.flags[flag].store(1, Release);
+        loop {
+            // SAFETY: sleeps; the parent kills this process here.
+            unsafe { libc::pause() };
+        }
+    })
+}
+
+/// A child that takes a read, raises `flag` and sleeps until it is killed.
+fn spawn_reader_holding(t: &Table, flag: usize) -> Child {
+    fork_child(move || {
+        let Ok(r) = t.lock.read() else { return 1 };
+        std::hint::black_box(&*r);
+        t.flags[flag].store(1, Release);
+        loop {
+            // SAFETY: sleeps; the parent kills this process here.
+            unsafe { libc::pause() };
+        }
+    })
+}
+
+/// What a blocked child expects its lock call to return.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// A plain guard: a reader checks `a == b`, a writer adds 1 to both.
+    Plain,
+    /// `OwnerDied`: checks the half update (`a == b + 1`), repairs it (`b = a`), makes it
+    /// consistent; a writer then adds 1 to both, a reader downgrades and checks.
+    Repair,
+}
+
+/// A child that raises `flag`, then reads, and exits 0 if the result is as `expect`ed.
+fn spawn_reader(t: &Table, flag: usize, expect: Expect) -> Child {
+    fork_child(move || {
+        t.flags[flag].store(1, Release);
+        match (t.lock.read(), expect) {
+            (Ok(r), Expect::Plain) => i32::from(r.a != r.b) * 20,
+            (Err(SharedLockError::OwnerDied(mut died)), Expect::Repair) => {
+                let w = died.get_mut();
+                if w.a != w.b + 1 {
+                    return 21;
+                }
+                w.b = w.a;
+                match died.make_consistent() {
+                    Ok(w) => {
+                        let r = SharedRwLockWriteGuard::downgrade(w);
+                        i32::from(r.a != r.b) * 22
+                    }
+                    Err(_) => 23,
+                }
+            }
+            (Ok(_), _) => 24,
+            (Err(SharedLockError::OwnerDied(_)), _) => 25,
+            (Err(SharedLockError::Poisoned(_)), _) => 26,
+            (Err(SharedLockError::Failed(_)), _) => 27,
+        }
+    })
+}
+
+/// A child that raises `flag`, then writes, and exits 0 if the result is as `expect`ed.
+fn spawn_writer(t: &Table, flag: usize, expect: Expect) -> Child {
+    fork_child(move || {
+        t.flags[flag].store(1, Release);
+        let mut w = match (t.lock.write(), expect) {
+            (Ok(w), Expect::Plain) => w,
+            (Err(SharedLockError::OwnerDied(mut died)), Expect::Repair) => {
+                let w = died.get_mut();
+                if w.a != w.b + 1 {
+                    return 31;
+                }
+                w.b = w.a;
+                match died.make_consistent() {
+                    Ok(w) => w,
+                    Err(_) => return 33,
+                }
+            }
+            (Ok(_), _) => return 34,
+            (Err(SharedLockError::OwnerDied(_)), _) => return 35,
+            (Err(SharedLockError::Poisoned(_)), _) => return 36,
+            (Err(SharedLockError::Failed(_)), _) => return 37,
+        };
+        if w.a != w.b {
+            return 38;
+        }
+        w.a += 1;
+        w.b += 1;
+        0
+    })
+}
+
+fn read_now(t: &Table) -> Pair {
+    *t.lock
+        .read_timeout(RECOVERY)
+        .unwrap_or_else(|e| panic!("read: {e:?}"))
+}
+
+/// 4 processes x 10 000 write-locked increments of two fields, each followed by three
+/// read-locked checks that the fields are equal: exact totals, no torn read.
+fn four_processes_count_exactly() -> Outcome {
+    const PROCESSES: usize = 4;
+    const WRITES: u64 = 10_000;
+    let region = table();
+    let t = &*region;
+    let children: Vec<Child> = (0..PROCESSES)
+        .map(|_| {
+            fork_child(|| {
+                for _ in 0..WRITES {
+                    let Ok(mut w) = t.lock.write() else { return 1 };
+                    w.a += 1;
+                    std::hint::black_box(&mut *w);
+                    w.b += 1;
+                    drop(w);
+                    for _ in 0..3 {
+                        let Ok(r) = t.lock.read() else { return 2 };
+                        if r.a != r.b {
+                            return 3;
+                        }
+                    }
+                }
+                0
+            })
+        })
+        .collect();
+    for child in children {
+        assert_eq!(child.wait(), 0);
+    }
+    let total = PROCESSES as u64 * WRITES;
+    assert_eq!(read_now(t), Pair { a: total, b: total });
+    assert_eq!((intent(&t.lock), state(&t.lock)), (0, 0));
+    Passed
+}
+
+/// A writer killed between its two writes while a reader (then, in the second half, a
+/// writer) waits: that one gets `OwnerDied` within the bound, finds the half update, repairs
+/// it and makes the lock consistent; everyone after gets plain guards.
+fn killed_writer_next_locker_repairs(next: fn(&Table, usize, Expect) -> Child, who: &str) {
+    let region = table();
+    let t = &*region;
+    for _ in 0..5 {
+        let mut w = t.lock.write().unwrap();
+        w.a += 1;
+        w.b += 1;
+    }
+    let writer = spawn_writer_midway(t, 0);
+    await_flag(&t.flags[0], 1);
+    assert_eq!(state(&t.lock), 1, "a write guard is held");
+    let heir = next(t, 1, Expect::Repair);
+    await_flag(&t.flags[1], 1);
+    await_blocked(&heir);
+    writer.kill_and_reap();
+    expect_exit(
+        heir,
+        0,
+        RECOVERY,
+        &format!("the {who} after a killed writer"),
+    );
+    let after = read_now(t);
+    assert_eq!(after.a, after.b, "repaired");
+    assert!(after.a == 6 || after.a == 7, "{after:?}");
+    // Another process gets plain guards again.
+    let child = spawn_writer(t, 2, Expect::Plain);
+    expect_exit(child, 0, RECOVERY, "a writer after the repair");
+    let child = spawn_reader(t, 3, Expect::Plain);
+    expect_exit(child, 0, RECOVERY, "a reader after the repair");
+    assert_eq!((intent(&t.lock), state(&t.lock)), (0, 0));
+}
+
+fn killed_writer_the_next_reader_repairs() -> Outcome {
+    killed_writer_next_locker_repairs(spawn_reader, "reader");
+    Passed
+}
+
+fn killed_writer_the_next_writer_repairs() -> Outcome {
+    killed_writer_next_locker_repairs(spawn_writer, "writer");
+    Passed
+}
+
+/// Every call of a process on a lock left not recoverable: `Failed(NotRecoverable)`.
+fn all_not_recoverable(lock: &SharedRwLock<Pair>) -> bool {
+    let short = Duration::from_millis(50);
+    let reads = [
+        lock.read().map(|_| ()),
+        lock.try_read().map(|_| ()),
+        lock.read_timeout(short).map(|_| ()),
+    ];
+    let writes = [
+        lock.write().map(|_| ()),
+        lock.try_write().map(|_| ()),
+        lock.write_timeout(short).map(|_| ()),
+    ];
+    reads
+        .iter()
+        .all(|r| matches!(r, Err(SharedLockError::Failed(Error::NotRecoverable))))
+        && writes
+            .iter()
+            .all(|r| matches!(r, Err(SharedLockError::Failed(Error::NotRecoverable))))
+}
+
+/// A dead writer's successor (a writer, then in a second region a reader) drops its
+/// `OwnerDied` guard unrepaired: every call, of this process and of another, read and write,
+/// plain, try and timed, is `NotRecoverable` after.
+fn dropped_unrepaired_is_not_recoverable_everywhere() -> Outcome {
+    for by_reader in [false, true] {
+        let region = table();
+        let t = &*region;
+        let writer = spawn_writer_midway(t, 0);
+        await_flag(&t.flags[0], 1);
+        writer.kill_and_reap();
+        let died = if by_reader {
+            match t.lock.read() {
+                Err(SharedLockError::OwnerDied(died)) => died,
+                other => panic!("expected OwnerDied, got {:?}", other.map(|_| ())),
+            }
+        } else {
+            match t.lock.write() {
+                Err(SharedLockError::OwnerDied(died)) => died,
+                other => panic!("expected OwnerDied, got {:?}", other.map(|_| ())),
+            }
+        };
+        assert_eq!(died.get_ref().a, 1, "the half update is visible");
+        drop(died); // not made consistent
+        assert!(all_not_recoverable(&t.lock), "in this process");
+        let child = fork_child(|| i32::from(!all_not_recoverable(&t.lock)));
+        expect_exit(child, 0, BOUND, "another process sees it not recoverable");
+        assert_eq!(state(&t.lock), 2);
+        assert_eq!(
+            intent(&t.lock),
+            1,
+            "readers are kept going to the writer mutex"
+        );
+    }
+    Passed
+}
+
+/// Three readers `SIGKILL`ed while holding reads (one of them while a writer already waits
+/// for them): the writer gets in within the bound, with a plain guard (a reader writes
+/// nothing, so there is nothing to repair), and so does the next one.
+fn killed_readers_let_a_writer_in() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let readers: Vec<Child> = (0..3).map(|i| spawn_reader_holding(t, i)).collect();
+    for i in 0..3 {
+        await_flag(&t.flags[i], 1);
+    }
+    let held = held_slots(&t.lock);
+    assert_eq!(held.len(), 3, "one slot per reader: {held:?}");
+    let mut readers = readers.into_iter();
+    readers.next().unwrap().kill_and_reap();
+    // A writer already waiting for the others.
+    let writer = spawn_writer(t, 4, Expect::Plain);
+    await_flag(&t.flags[4], 1);
+    await_blocked(&writer);
+    assert_eq!(intent(&t.lock), 1, "the waiting writer raised its intent");
+    for reader in readers {
+        reader.kill_and_reap();
+    }
+    let started = Instant::now();
+    expect_exit(
+        writer,
+        0,
+        RECOVERY,
+        "a writer after its readers were killed",
+    );
+    eprintln!(
+        "killed_readers_let_a_writer_in: the writer got in {:?} after the last kill",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    let w = t.lock.write_timeout(RECOVERY).unwrap();
+    assert!(started.elapsed() < RECOVERY);
+    assert_eq!(*w, Pair { a: 1, b: 1 });
+    drop(w);
+    assert!(held_slots(&t.lock).is_empty());
+    Passed
+}
+
+/// A reader killed while it waits behind a writer (its intent raised; the reader sleeps on
+/// the writer mutex), beside another waiting reader: when the writer is done, the other
+/// reader and a later writer get in within the bound.
+fn reader_killed_waiting_behind_a_writer() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let w = t.lock.write().unwrap();
+    let doomed = spawn_reader(t, 0, Expect::Plain);
+    await_flag(&t.flags[0], 1);
+    await_blocked(&doomed);
+    let other = spawn_reader(t, 1, Expect::Plain);
+    await_flag(&t.flags[1], 1);
+    await_blocked(&other);
+    doomed.kill_and_reap();
+    drop(w);
+    expect_exit(other, 0, RECOVERY, "a reader waiting beside a killed one");
+    let writer = spawn_writer(t, 2, Expect::Plain);
+    expect_exit(
+        writer,
+        0,
+        RECOVERY,
+        "a writer after a killed waiting reader",
+    );
+    assert_eq!(read_now(t), Pair { a: 1, b: 1 });
+    Passed
+}
+
+/// A writer killed while it waits for a reader (its intent raised, the slots before the
+/// reader's drained), with another reader waiting behind its intent: that reader gets in
+/// within the bound (the writer mutex's `EOWNERDEAD` tells it the intent's raiser died; it
+/// clears the intent), nothing is reported to repair, and a later writer gets in as soon as
+/// the first reader leaves.
+fn writer_killed_waiting_for_readers() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let r = t.lock.read().unwrap();
+    let mine = held_slots(&t.lock);
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    let writer = spawn_writer(t, 0, Expect::Plain);
+    await_flag(&t.flags[0], 1);
+    await_blocked(&writer);
+    assert_eq!(intent(&t.lock), 1, "a draining writer raised its intent");
+    assert_eq!(state(&t.lock), 0, "not writing yet");
+    let behind = spawn_reader(t, 1, Expect::Plain);
+    await_flag(&t.flags[1], 1);
+    await_blocked(&behind);
+    writer.kill_and_reap();
+    let started = Instant::now();
+    expect_exit(
+        behind,
+        0,
+        RECOVERY,
+        "a reader behind a killed writer's intent",
+    );
+    eprintln!(
+        "writer_killed_waiting_for_readers: the reader behind it got in {:?} after the kill \
+         (the dead writer was waiting for slot {})",
+        started.elapsed(),
+        mine[0]
+    );
+    assert_eq!(
+        intent(&t.lock),
+        0,
+        "cleared by the reader that met the dead writer"
+    );
+    let writer = spawn_writer(t, 2, Expect::Plain);
+    await_flag(&t.flags[2], 1);
+    await_blocked(&writer);
+    drop(r);
+    expect_exit(writer, 0, RECOVERY, "a writer after the killed one");
+    assert_eq!(read_now(t), Pair { a: 1, b: 1 });
+    Passed
+}
+
+/// A small xorshift generator; its seed is printed, and `PTHREAD_SYNC_DEATH_SEED` sets it.
+struct Rng(u64);
+
+impl Rng {
+    fn new(case: &str) -> Rng {
+        let seed = std::env::var("PTHREAD_SYNC_DEATH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                t.as_nanos() as u64 ^ u64::from(std::process::id())
+            })
+            | 1;
+        eprintln!("{case}: seed {seed} (PTHREAD_SYNC_DEATH_SEED={seed} repeats it)");
+        Rng(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// While alive, this process and every child it forks meanwhile run on one CPU only (as in
+/// `tests/death.rs`: a child sharing the parent's CPU is preempted at any instruction for
+/// the parent to run, so a kill lands wherever it stopped; a child on the other CPU dies at
+/// its next entry into the kernel).
+struct OneCpu(libc::cpu_set_t);
+
+impl OneCpu {
+    fn new() -> OneCpu {
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: `cpu_set_t` is a plain bit array, for which all zeroes is valid.
+        let mut old: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `old` is valid for writes of `size` bytes.
+        assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut old) }, 0);
+        // SAFETY: as above.
+        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: sched_getcpu has no preconditions.
+        let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).expect("sched_getcpu");
+        // SAFETY: `cpu` names a CPU of this machine, below CPU_SETSIZE.
+        unsafe { libc::CPU_SET(cpu, &mut one) };
+        // SAFETY: `one` is a valid set naming a CPU this process may use.
+        assert_eq!(unsafe { libc::sched_setaffinity(0, size, &one) }, 0);
+        OneCpu(old)
+    }
+}
+
+impl Drop for OneCpu {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is the valid set this process had before.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0) };
+    }
+}
+
+/// A worker of the random-kill case: reads (checking `a == b`), writes (`a`, a pause, `b`),
+/// try and timed forms, counting its operations in `ops[me]`, until `stop`. An `OwnerDied`
+/// it meets is repaired (`b = a`) and counted. Exit codes name any other surprise.
+fn spawn_worker(t: &Table, me: usize, seed: u64) -> Child {
+    fork_child(move || {
+        let mut rng = Rng(seed | 1);
+        let short = Duration::from_millis(20);
+        /// Repairs a dead writer's half update; the guard, or an exit code.
+        fn repair<'a>(
+            t: &Table,
+            mut died: OwnerDied<SharedRwLockWriteGuard<'a, Pair>>,
+        ) -> Result<SharedRwLockWriteGuard<'a, Pair>, i32> {
+            let w = died.get_mut();
+            if w.a != w.b && w.a != w.b + 1 {
+                return Err(60);
+            }
+            w.b = w.a;
+            t.repairs.fetch_add(1, Relaxed);
+            died.make_consistent().map_err(|_| 61)
+        }
+        while t.stop.load(Acquire) == 0 {
+            let op = rng.below(16);
+            let read = match op {
+                0..=7 => Some(t.lock.read()),
+                8 => Some(t.lock.try_read()),
+                9 => Some(t.lock.read_timeout(short)),
+                _ => None,
+            };
+            if let Some(read) = read {
+                match read {
+                    Ok(r) if r.a == r.b => {}
+                    Ok(_) => return 50,
+                    Err(SharedLockError::OwnerDied(died)) => {
+                        if let Err(code) = repair(t, died) {
+                            return code;
+                        }
+                    }
+                    Err(SharedLockError::Failed(Error::WouldBlock | Error::TimedOut))
+                        if op >= 8 => {}
+                    Err(_) => return 51,
+                }
+            } else {
+                let write = match op {
+                    10..=13 => t.lock.write(),
+                    14 => t.lock.try_write(),
+                    _ => t.lock.write_timeout(short),
+                };
+                let mut w = match write {
+                    Ok(w) => w,
+                    Err(SharedLockError::OwnerDied(died)) => match repair(t, died) {
+                        Ok(w) => w,
+                        Err(code) => return code,
+                    },
+                    Err(SharedLockError::Failed(Error::WouldBlock | Error::TimedOut))
+                        if op >= 14 =>
+                    {
+                        t.ops[me].fetch_add(1, Relaxed);
+                        continue;
+                    }
+                    Err(_) => return 52,
+                };
+                if w.a != w.b {
+                    return 53;
+                }
+                w.a += 1;
+                for _ in 0..rng.below(64) {
+                    std::hint::spin_loop();
+                }
+                w.b += 1;
+            }
+            t.ops[me].fetch_add(1, Relaxed);
+        }
+        0
+    })
+}
+
+/// 40 rounds on one region: three workers reading and writing with every form; one of them
+/// `SIGKILL`ed at a random moment (on odd rounds all of them share this process's CPU, so
+/// the kill lands anywhere: holding a slot, holding the writer mutex while waiting for a
+/// writer, draining, mid-write, in an unlock). Then, within the bound, the survivors keep
+/// going, and this process writes (repairing if the victim died mid-write); the survivors
+/// stop and exit 0. Every round the pair is whole again.
+fn random_kills_in_every_phase() -> Outcome {
+    const ROUNDS: u32 = 40;
+    const WORKERS: usize = 3;
+    let mut rng = Rng::new("random_kills_in_every_phase");
+    let region = table();
+    let t = &*region;
+    let mut repaired = 0;
+    for round in 0..ROUNDS {
+        t.stop.store(0, Release);
+        let pinned = (round % 2 == 1).then(OneCpu::new);
+        let mut workers: Vec<Option<Child>> = (0..WORKERS)
+            .map(|i| Some(spawn_worker(t, i, rng.next())))
+            .collect();
+        let victim = rng.below(WORKERS as u64) as usize;
+        let target = t.ops[victim].load(Relaxed) + 1 + rng.below(3_000);
+        let start = Instant::now();
+        while t.ops[victim].load(Relaxed) < target {
+            assert!(start.elapsed() < BOUND, "round {round}: the victim stalled");
+            if pinned.is_some() {
+                std::thread::sleep(Duration::from_micros(50));
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        workers[victim].take().unwrap().kill_and_reap();
+        drop(pinned);
+        // The survivors go on.
+        let before: Vec<u64> = (0..WORKERS).map(|i| t.ops[i].load(Relaxed)).collect();
+        let start = Instant::now();
+        for (i, worker) in workers.iter_mut().enumerate() {
+            let Some(child) = worker else { continue };
+            while t.ops[i].load(Relaxed) < before[i] + 10 {
+                if let Some(status) = child.try_wait() {
+                    panic!("round {round}: worker {i} ended early: status {status:#x}");
+                }
+                assert!(
+                    start.elapsed() < RECOVERY,
+                    "round {round}: worker {i} stalled after the kill ({})",
+                    blocked_where(child.pid())
+                );
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+        // And so does this process.
+        let mut w = match t.lock.write_timeout(RECOVERY) {
+            Ok(w) => w,
+            Err(SharedLockError::OwnerDied(mut died)) => {
+                let w = died.get_mut();
+                assert_eq!(w.a, w.b + 1, "round {round}: a half update");
+                w.b = w.a;
+                repaired += 1;
+                died.make_consistent().unwrap()
+            }
+            Err(e) => panic!("round {round}: write after the kill: {e:?}"),
+        };
+        assert_eq!(w.a, w.b, "round {round}");
+        w.a += 1;
+        w.b += 1;
+        drop(w);
+        t.stop.store(1, Release);
+        for (i, worker) in workers.into_iter().enumerate() {
+            if let Some(child) = worker {
+                expect_exit(child, 0, BOUND, &format!("round {round}: worker {i}"));
+            }
+        }
+        let p = read_now(t);
+        assert_eq!(p.a, p.b, "round {round}");
+        assert_eq!((intent(&t.lock), state(&t.lock)), (0, 0), "round {round}");
+    }
+    eprintln!(
+        "random_kills_in_every_phase: {ROUNDS} kills, {repaired} mid-write (repaired here), \
+         {} repairs by workers, {} writes committed",
+        t.repairs.load(Relaxed),
+        read_now(t).a
+    );
+    Passed
+}
+
+/// The timed forms time out (after at least their duration) while the other side holds the
+/// lock in another process, and succeed once it is free; a timed-out write leaves no intent
+/// behind. The try forms fail with `WouldBlock` while held and succeed when free.
+fn timed_and_try_forms() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let dur = Duration::from_millis(100);
+    // A writer elsewhere: reads and writes wait.
+    let writer = spawn_writer_midway(t, 0);
+    await_flag(&t.flags[0], 1);
+    for (what, result) in [
+        ("read_timeout", {
+            let started = Instant::now();
+            let r = t.lock.read_timeout(dur).map(|_| ());
+            assert!(started.elapsed() >= dur, "{:?}", started.elapsed());
+            r
+        }),
+        ("try_read", t.lock.try_read().map(|_| ())),
+    ] {
+        assert!(
+            matches!(
+                result,
+                Err(SharedLockError::Failed(Error::TimedOut | Error::WouldBlock))
+            ),
+            "{what} while a writer holds: {:?}",
+            result.map_err(|e| e.error())
+        );
+    }
+    let started = Instant::now();
+    let w = t.lock.write_timeout(dur).map(|_| ());
+    assert!(started.elapsed() >= dur);
+    assert!(matches!(w, Err(SharedLockError::Failed(Error::TimedOut))));
+    assert!(matches!(
+        t.lock.try_write().map(|_| ()),
+        Err(SharedLockError::Failed(Error::WouldBlock))
+    ));
+    writer.kill_and_reap();
+    // It died holding the write guard: the next (timed) one repairs.
+    match t.lock.write_timeout(dur) {
+        Err(SharedLockError::OwnerDied(mut died)) => {
+            let w = died.get_mut();
+            w.b = w.a;
+            drop(died.make_consistent().unwrap());
+        }
+        other => panic!("expected OwnerDied, got {:?}", other.map(|_| ())),
+    }
+    // A reader elsewhere: writes wait, reads do not.
+    let reader = spawn_reader_holding(t, 1);
+    await_flag(&t.flags[1], 1);
+    assert!(t.lock.read_timeout(dur).is_ok());
+    assert!(t.lock.try_read().is_ok());
+    let started = Instant::now();
+    assert!(matches!(
+        t.lock.write_timeout(dur).map(|_| ()),
+        Err(SharedLockError::Failed(Error::TimedOut))
+    ));
+    assert!(started.elapsed() >= dur);
+    assert_eq!(intent(&t.lock), 0, "a timed-out writer clears its intent");
+    assert!(t.lock.try_read().is_ok(), "and readers go on at once");
+    assert!(matches!(
+        t.lock.try_write().map(|_| ()),
+        Err(SharedLockError::Failed(Error::WouldBlock))
+    ));
+    reader.kill_and_reap();
+    // Free: every form succeeds.
+    assert!(t.lock.try_write().is_ok());
+    assert!(t.lock.write_timeout(dur).is_ok());
+    assert!(t.lock.try_read().is_ok());
+    assert!(t.lock.read_timeout(dur).is_ok());
+    assert_eq!(read_now(t), Pair { a: 1, b: 1 });
+    Passed
+}
+
+/// Misuse is a typed error, never a hang: a write by a thread that reads the lock, any lock
+/// call by the thread that holds the write guard; a second read is counted (also while a
+/// writer waits for the first).
+fn misuse_is_reported() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let short = Duration::from_millis(50);
+    fn deadlock<G, D>(r: Result<G, SharedLockError<G, D>>, what: &str) {
+        let e = r.map(|_| ()).map_err(|e| e.error());
+        assert_eq!(e, Err(Some(Error::Deadlock)), "{what}");
+    }
+    {
+        let _r = t.lock.read().unwrap();
+        deadlock(t.lock.write(), "write while reading");
+        deadlock(t.lock.try_write(), "try_write while reading");
+        deadlock(t.lock.write_timeout(short), "write_timeout while reading");
+    }
+    {
+        let _w = t.lock.write().unwrap();
+        deadlock(t.lock.write(), "write while writing");
+        deadlock(t.lock.try_write(), "try_write while writing");
+        deadlock(t.lock.write_timeout(short), "write_timeout while writing");
+        deadlock(t.lock.read(), "read while writing");
+        deadlock(t.lock.try_read(), "try_read while writing");
+        deadlock(t.lock.read_timeout(short), "read_timeout while writing");
+    }
+    // A second read while a writer (another process) waits for the first: counted.
+    let first = t.lock.read().unwrap();
+    let writer = spawn_writer(t, 0, Expect::Plain);
+    await_flag(&t.flags[0], 1);
+    await_blocked(&writer);
+    assert_eq!(intent(&t.lock), 1);
+    let second = t.lock.read_timeout(short).expect("a counted second read");
+    let third = t.lock.try_read().expect("a counted third read");
+    assert_eq!(held_slots(&t.lock).len(), 1, "one slot for the thread");
+    drop((first, second));
+    assert!(
+        writer.pid() > 0 && intent(&t.lock) == 1,
+        "the writer still waits for the last guard"
+    );
+    drop(third);
+    expect_exit(writer, 0, RECOVERY, "the writer after the counted reads");
+
+    assert_eq!(read_now(t), Pair { a: 1, b: 1 });
+    Passed
+}
+
+/// A thread's second read of a lock that lands on another slot (its preferred slot moved:
+/// here because another process held it on a second lock) while a writer waits for the first:
+/// the read shares the first slot instead of waiting for the writer (which waits for it), and
+/// the writer gets in once both guards are dropped. And the thread's record of shared slots
+/// has room for 8 at once: a ninth lock read twice is `Overflow`, never a hang.
+fn a_second_read_on_another_slot_shares_the_first() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let other = ShmBox::anonymous(SharedRwLock::new(0u32)).unwrap();
+    drop(other.write().unwrap());
+    let first = t.lock.read().unwrap();
+    let mine = held_slots(&t.lock);
+    // A child (with this thread's preferred slot, inherited) holds that slot of `other`...
+    let blocker = fork_child(|| {
+        let Ok(r) = other.read() else { return 1 };
+        std::hint::black_box(&*r);
+        t.flags[0].store(1, Release);
+        loop {
+            // SAFETY: sleeps until killed.
+            unsafe { libc::pause() };
+        }
+    });
+    await_flag(&t.flags[0], 1);
+    assert_eq!(held_slots(&other), mine, "the child took the same slot");
+    // ...so this thread's read of `other` takes the next one, which becomes its preference.
+    drop(other.read().unwrap());
+    blocker.kill_and_reap();
+    let writer = spawn_writer(t, 1, Expect::Plain);
+    await_flag(&t.flags[1], 1);
+    await_blocked(&writer);
+    assert_eq!(intent(&t.lock), 1);
+    let started = Instant::now();
+    let second = t
+        .lock
+        .read_timeout(RECOVERY)
+        .expect("a second read behind the waiting writer");
+    assert!(started.elapsed() < RECOVERY);
+    assert_eq!(held_slots(&t.lock), mine, "it shares the first read's slot");
+    drop(first);
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(
+        writer.pid() > 0 && intent(&t.lock) == 1 && state(&t.lock) == 0,
+        "the writer still waits for the shared slot"
+    );
+    drop(second);
+    expect_exit(writer, 0, RECOVERY, "the writer after the shared slot");
+
+    // Nine locks read twice at once: eight shared slots, then `Overflow`.
+    let many =
+        ShmBox::anonymous(std::array::from_fn::<_, 9, _>(|_| SharedRwLock::new(0u8))).unwrap();
+    let firsts: Vec<_> = many.iter().map(|l| l.read().unwrap()).collect();
+    let seconds: Vec<_> = many[..8].iter().map(|l| l.read().unwrap()).collect();
+    assert_eq!(
+        many[8].read().map(|_| ()).unwrap_err().error(),
+        Some(Error::Overflow)
+    );
+    drop(seconds);
+    assert!(many[8].read().is_ok(), "room again");
+    drop(firsts);
+    for l in many.iter() {
+        assert!(l.try_write().is_ok(), "every slot released");
+    }
+    Passed
+}
+
+/// Outside a region every call is refused, before any pthread call; moved into one, the
+/// same value works.
+fn outside_a_region_is_refused() -> Outcome {
+    let lock = SharedRwLock::new(Pair { a: 3, b: 3 });
+    let short = Duration::from_millis(10);
+    let errors = [
+        lock.read().map(|_| ()).unwrap_err().error(),
+        lock.try_read().map(|_| ()).unwrap_err().error(),
+        lock.read_timeout(short).map(|_| ()).unwrap_err().error(),
+        lock.write().map(|_| ()).unwrap_err().error(),
+        lock.try_write().map(|_| ()).unwrap_err().error(),
+        lock.write_timeout(short).map(|_| ()).unwrap_err().error(),
+    ];
+    assert!(
+        errors.iter().all(|e| *e == Some(Error::NotInRegion)),
+        "{errors:?}"
+    );
+    let boxed = Box::new(SharedRwLock::new(0u8));
+    assert_eq!(
+        boxed.read().map(|_| ()).unwrap_err().error(),
+        Some(Error::NotInRegion)
+    );
+    let region = ShmBox::anonymous(lock).unwrap();
+    region.write().unwrap().a += 1;
+    assert_eq!(*region.read().unwrap(), Pair { a: 4, b: 3 });
+    Passed
+}
+
+/// A writer that panics poisons the lock for every process (the flag is in the region):
+/// another process's reads and writes get `Poisoned` with the guard, until `clear_poison`.
+fn a_panicking_writer_poisons_every_process() -> Outcome {
+    let region = table();
+    let t = &*region;
+    // The panic happens on a thread of this process (a forked child must not unwind); the
+    // thread is joined before the next fork.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let panicked = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut w = t.lock.write().unwrap();
+            w.a += 1;
+            panic!("mid-update");
+        })
+        .join()
+        .is_err()
+    });
+    std::panic::set_hook(hook);
+    assert!(panicked);
+    assert!(t.lock.is_poisoned());
+    // SAFETY: the documented poison flag, a byte at `POISON_AT`, read atomically.
+    let flag = unsafe {
+        &*(((&t.lock) as *const SharedRwLock<Pair>)
+            .cast::<u8>()
+            .add(POISON_AT)
+            .cast::<AtomicU8>())
+    };
+    assert_eq!(flag.load(SeqCst), 1);
+    let child = fork_child(|| {
+        let read = match t.lock.read() {
+            Err(SharedLockError::Poisoned(p)) if p.get_ref().a == 1 => 0,
+            _ => 1,
+        };
+        let write = match t.lock.write() {
+            Err(SharedLockError::Poisoned(p)) => {
+                let mut w = p.into_inner();
+                w.b = w.a;
+                0
+            }
+            _ => 2,
+        };
+        t.lock.clear_poison();
+        read + write
+    });
+    expect_exit(child, 0, BOUND, "another process sees the poison");
+    assert!(!t.lock.is_poisoned());
+    assert_eq!(*t.lock.read().unwrap(), Pair { a: 1, b: 1 });
+    Passed
+}
+
+/// `Debug` never takes the lock: after a writer died holding it, printing it changes nothing,
+/// and the next lock still gets `OwnerDied`.
+fn debug_never_takes_the_lock() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let writer = spawn_writer_midway(t, 0);
+    await_flag(&t.flags[0], 1);
+    writer.kill_and_reap();
+    assert_eq!(
+        format!("{:?}", t.lock),
+        "SharedRwLock { poisoned: false, .. }"
+    );
+    match t.lock.read() {
+        Err(SharedLockError::OwnerDied(mut died)) => {
+            let w = died.get_mut();
+            w.b = w.a;
+            drop(died.make_consistent().unwrap());
+        }
+        other => panic!("expected OwnerDied, got {:?}", other.map(|_| ())),
+    }
+    Passed
+}
+
+/// Downgrade is atomic across processes: a writer waiting in another process does not get in
+/// between the write and the downgraded read, and gets in when that read is dropped.
+fn downgrade_lets_no_writer_in_between() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let mut w = t.lock.write().unwrap();
+    let writer = spawn_writer(t, 0, Expect::Plain);
+    await_flag(&t.flags[0], 1);
+    await_blocked(&writer);
+    w.a = 10;
+    w.b = 10;
+    let r = SharedRwLockWriteGuard::downgrade(w);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(*r, Pair { a: 10, b: 10 }, "a writer got in between");
+    assert!(t.lock.try_read().is_ok(), "reads are shared");
+    drop(r);
+    expect_exit(writer, 0, RECOVERY, "the writer after the downgraded read");
+    assert_eq!(read_now(t), Pair { a: 11, b: 11 });
+    Passed
+}
+
+/// A child forked while this process holds a read, then a write: its thread holds neither
+/// (a robust mutex's owner is a thread), so its record and its copies of the guards count for
+/// nothing: it reads with a slot of its own, its write is no upgrade (it waits, and times
+/// out), and dropping its copy of the write guard leaves the parent's write in place.
+fn a_forked_child_holds_nothing_of_its_parent() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let r = t.lock.read().unwrap();
+    let child = fork_child(|| {
+        let Ok(mine) = t.lock.read() else { return 1 };
+        let slots = held_slots(&t.lock).len();
+        drop(mine);
+        match t.lock.write_timeout(Duration::from_millis(50)) {
+            Err(SharedLockError::Failed(Error::TimedOut)) => {}
+            _ => return 2, // `Deadlock` would be the parent's read taken for the child's
+        }
+        if slots != 2 {
+            return 3; // the child's read took a slot of its own
+        }
+        0
+    });
+    expect_exit(child, 0, BOUND, "a child forked while the parent reads");
+    drop(r);
+    let w = t.lock.write().unwrap();
+    let child = fork_child(|| {
+        // SAFETY: the child's own copy of the parent's guard (the parent's is never dropped
+        // in this process: it `_exit`s), dropped as a child returning through the parent's
+        // frames would drop it.
+        drop(unsafe { std::ptr::read(&w) });
+        let still = (intent(&t.lock), state(&t.lock));
+        match t.lock.try_read() {
+            Err(SharedLockError::Failed(Error::WouldBlock)) if still == (1, 1) => 0,
+            _ => 1,
+        }
+    });
+    expect_exit(
+        child,
+        0,
+        BOUND,
+        "a child dropping its copy of the write guard",
+    );
+    assert_eq!((intent(&t.lock), state(&t.lock)), (1, 1));
+    drop(w);
+    assert_eq!((intent(&t.lock), state(&t.lock)), (0, 0));
+    Passed
+}
+
+fn round_up(n: usize, align: usize) -> usize {
+    n.div_ceil(align) * align
+}
+
+/// The documented layout of one `SharedRwLock<T>`: size, alignment and data offset for
+/// several `T`, and the slots, writer mutex and words at their offsets (glibc's own
+/// `pthread_mutex_trylock` finds a read's slot held there).
+fn documented_layout() -> Outcome {
+    fn check<T: ShmSafe + Send + Copy + PartialEq + std::fmt::Debug>(value: T) {
+        let align = std::mem::align_of::<T>().max(64);
+        let data = round_up(DATA_MIN, std::mem::align_of::<T>());
+        let size = round_up(data + std::mem::size_of::<T>(), align);
+        assert_eq!(std::mem::size_of::<SharedRwLock<T>>(), size, "size");
+        assert_eq!(std::mem::align_of::<SharedRwLock<T>>(), align, "align");
+        let region = ShmBox::anonymous(SharedRwLock::new(value)).unwrap();
+        let r = region.read().unwrap();
+        let at = &*r as *const T as usize - &*region as *const SharedRwLock<T> as usize;
+        assert_eq!(at, data, "data offset of {}", std::any::type_name::<T>());
+        assert_eq!(*r, value);
+    }
+    check(7u8);
+    check([1u8, 2, 3]);
+    check(9u32);
+    check(5u64);
+    check(Pair { a: 1, b: 2 });
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    #[repr(C, align(128))]
+    struct Wide(u64);
+    // SAFETY: #[repr(C)], an integer.
+    unsafe impl ShmSafe for Wide {}
+    check(Wide(3));
+
+    let region = table();
+    let t = &*region;
+    for i in 0..READER_SLOTS {
+        assert_eq!(
+            word(&t.lock, i * SLOT_STRIDE).load(SeqCst),
+            1,
+            "slot {i} armed"
+        );
+    }
+    assert_eq!(word(&t.lock, WRITER_AT).load(SeqCst), 1, "writer armed");
+    let w = t.lock.write().unwrap();
+    assert_eq!((intent(&t.lock), state(&t.lock)), (1, 1));
+    drop(w);
+    assert_eq!((intent(&t.lock), state(&t.lock)), (0, 0));
+    let r = t.lock.read().unwrap();
+    let held = held_slots(&t.lock);
+    assert_eq!(held.len(), 1);
+    // Another thread's glibc trylock at the documented offsets: the read's slot is held,
+    // every other slot and the writer mutex are free.
+    let base = (&t.lock) as *const SharedRwLock<Pair> as usize;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..=READER_SLOTS {
+                let offset = if i == READER_SLOTS {
+                    WRITER_AT + 8
+                } else {
+                    i * SLOT_STRIDE + 8
+                };
+                let m = (base + offset) as *mut libc::pthread_mutex_t;
+                // SAFETY: an armed robust process-shared mutex at the documented offset.
+                let e = unsafe { libc::pthread_mutex_trylock(m) };
+                if held.contains(&i) {
+                    assert_eq!(e, libc::EBUSY, "slot {i}");
+                } else {
+                    assert_eq!(e, 0, "mutex at {offset}");
+                    // SAFETY: taken just above by this thread.
+                    unsafe { libc::pthread_mutex_unlock(m) };
+                }
+            }
+        });
+    });
+    drop(r);
+    Passed
+}
+
+/// A unique region name, unlinked when dropped (and before use).
+struct Name(String);
+
+impl Name {
+    fn new(case: &str) -> Name {
+        let name = format!("/pthread-sync-rw-{}-{case}", std::process::id());
+        let _ = shm::unlink(&name);
+        Name(name)
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let _ = shm::unlink(&self.0);
+    }
+}
+
+/// The C declarations of the `shm` module docs (their first ```` ```c ```` block: the header
+/// and the other primitives), as `tests/shared.rs` reads them.
+fn documented_c_declarations() -> String {
+    let docs = include_str!("../src/shm/mod.rs");
+    let mut lines = docs.lines().skip_while(|l| l.trim() != "//! ```c").skip(1);
+    let block: Vec<&str> = lines
+        .by_ref()
+        .take_while(|l| l.trim() != "//! ```")
+        .map(|l| l.strip_prefix("//!").unwrap_or(l))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    assert!(block.len() > 10, "no ```c block in the shm docs");
+    block.join("\n")
+}
+
+/// The C declarations of the reader-writer lock in the `shm` module docs (the `c` block of
+/// its section), taken from the source so that the C program is built from what the docs
+/// say.
+fn documented_rwlock_declarations() -> String {
+    let docs = include_str!("../src/shm/mod.rs");
+    let mut lines = docs
+        .lines()
+        .skip_while(|l| !l.starts_with("//! ## The reader-writer lock, from C"))
+        .skip_while(|l| l.trim() != "//! ```c")
+        .skip(1);
+    let block: Vec<&str> = lines
+        .by_ref()
+        .take_while(|l| l.trim() != "//! ```")
+        .map(|l| l.strip_prefix("//!").unwrap_or(l))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    assert!(
+        block.len() > 10,
+        "no ```c block in the rwlock section of the shm docs"
+    );
+    block.join("\n")
+}
+
+/// The fingerprint Rust and the C peer agree on for `RwForC`.
+const RW_FOR_C_FINGERPRINT: u64 = 0x7073_796e_635f_7277;
+
+#[repr(C)]
+struct RwForC {
+    pair: SharedRwLock<Pair>,
+}
+// SAFETY: #[repr(C)], a shared lock over integers; the fingerprint names this layout only.
+unsafe impl ShmSafe for RwForC {
+    const FINGERPRINT: Option<u64> = Some(RW_FOR_C_FINGERPRINT);
+}
+
+/// The C side: the documented declarations and steps, reading (checking `a == b`) and
+/// writing (`a`, then `b`) the same pair as Rust.
+const C_RW_PEER: &str = r#"
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct rw_value { struct shared_rwlock_pair pair; };
+struct rw_region { struct psync_header h; struct rw_value v; };
+
+/* Locks `m` sleeping 20 ms at most at a time (a waiter can be stranded on a free robust
+   mutex: see the docs); 0, EOWNERDEAD or an error. */
+static int lock_sliced(pthread_mutex_t *m) {
+    for (;;) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_nsec += 20000000;
+        if (t.tv_nsec >= 1000000000) { t.tv_sec++; t.tv_nsec -= 1000000000; }
+        int e = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &t);
+        if (e != ETIMEDOUT) return e;
+    }
+}
+
+/* A reader slot: a free one from this process's own first choice on, else waits for that
+   one; a dead reader's is made consistent. The slot, or -1. */
+static int take_slot(struct shared_rwlock_pair *l) {
+    int first = getpid() % 16;
+    for (int k = 0; k < 16; k++) {
+        int i = (first + k) % 16;
+        int e = pthread_mutex_trylock(&l->slots[i].mutex);
+        if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->slots[i].mutex);
+        if (e == 0) return i;
+        if (e != EBUSY) return -1;
+    }
+    int e = lock_sliced(&l->slots[first].mutex);
+    if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->slots[first].mutex);
+    return e == 0 ? first : -1;
+}
+
+/* The writer mutex; -2 if a writer died mid-update (this peer does not repair). */
+static int take_writer(struct shared_rwlock_pair *l) {
+    int e = lock_sliced(&l->writer);
+    if (e == EOWNERDEAD) {
+        if (__atomic_load_n(&l->state, __ATOMIC_RELAXED) != 0) return -2;
+        e = pthread_mutex_consistent(&l->writer);
+    }
+    return e == 0 ? 0 : -1;
+}
+
+/* Read: the slot held, or a negative error. */
+static int psync_rw_read(struct shared_rwlock_pair *l) {
+    int slot = take_slot(l);
+    if (slot < 0 || __atomic_load_n(&l->intent, __ATOMIC_ACQUIRE) == 0) return slot;
+    pthread_mutex_unlock(&l->slots[slot].mutex); /* never wait holding a slot */
+    int e = take_writer(l);
+    if (e != 0) return e;
+    if (__atomic_load_n(&l->intent, __ATOMIC_RELAXED) != 0)
+        __atomic_store_n(&l->intent, 0, __ATOMIC_RELEASE);
+    slot = take_slot(l);
+    pthread_mutex_unlock(&l->writer);
+    return slot;
+}
+
+static void psync_rw_read_unlock(struct shared_rwlock_pair *l, int slot) {
+    pthread_mutex_unlock(&l->slots[slot].mutex);
+}
+
+/* Write: 0, or a negative error. */
+static int psync_rw_write(struct shared_rwlock_pair *l) {
+    int e = take_writer(l);
+    if (e != 0) return e;
+    __atomic_store_n(&l->intent, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 16; i++) {
+        e = lock_sliced(&l->slots[i].mutex);
+        if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->slots[i].mutex);
+        if (e != 0) return -1;
+        pthread_mutex_unlock(&l->slots[i].mutex);
+    }
+    __atomic_store_n(&l->state, 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void psync_rw_write_unlock(struct shared_rwlock_pair *l) {
+    __atomic_store_n(&l->state, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->intent, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&l->writer);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) return 2;
+    long n = atol(argv[2]);
+    if (sizeof(struct rw_value) != (size_t) atol(argv[3])) return 3;
+    int fd = shm_open(argv[1], O_RDWR, 0);
+    if (fd < 0) return 4;
+    struct rw_region *r = mmap(NULL, sizeof *r, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (r == MAP_FAILED) return 5;
+    if (__atomic_load_n(&r->h.init_state, __ATOMIC_ACQUIRE) != 2
+        || r->h.data_size != sizeof(struct rw_value) || r->h.data_offset != 64) return 6;
+    struct shared_rwlock_pair *l = &r->v.pair;
+    for (long i = 0; i < n; i++) {
+        int slot = psync_rw_read(l);
+        if (slot < 0) return 7;
+        if (l->a != l->b) return 8;
+        psync_rw_read_unlock(l, slot);
+        if (i % 4 == 0) {
+            if (psync_rw_write(l) != 0) return 9;
+            l->a++;
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            l->b++;
+            psync_rw_write_unlock(l);
+        }
+    }
+    return 0;
+}
+"#;
+
+/// A C program built from the documented declarations and steps reads and writes the same
+/// lock as this process, concurrently: exact totals, no torn read on either side.
+fn a_c_program_shares_the_lock() -> Outcome {
+    const N: u64 = 40_000;
+    if Command::new("cc").arg("--version").output().is_err() {
+        return Skipped("no C compiler (`cc`) on this machine");
+    }
+    let dir = std::env::temp_dir().join(format!("pthread-sync-rw-c-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    struct Cleanup(std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(dir.clone());
+    let source = dir.join("rw_peer.c");
+    let binary = dir.join("rw_peer");
+    std::fs::write(
+        &source,
+        format!(
+            "#define _GNU_SOURCE\n#include <errno.h>\n#include <time.h>\n{}\n{}\n{C_RW_PEER}",
+            documented_c_declarations(),
+            documented_rwlock_declarations()
+        ),
+    )
+    .unwrap();
+    let built = Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Werror", "-O2", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .arg("-lpthread")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "cc failed: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let name = Name::new("c-peer");
+    let region = ShmBox::create(
+        &name.0,
+        0o600,
+        RwForC {
+            pair: SharedRwLock::new(Pair { a: 0, b: 0 }),
+        },
+    )
+    .unwrap();
+    drop(region.pair.write().unwrap()); // armed, as the C peer expects
+    let mut peer = Command::new(&binary)
+        .arg(&name.0)
+        .arg(N.to_string())
+        .arg(std::mem::size_of::<RwForC>().to_string())
+        .spawn()
+        .unwrap();
+    struct Reap<'a>(&'a mut std::process::Child);
+    impl Drop for Reap<'_> {
+        fn drop(&mut self) {
+            if self.0.try_wait().ok().flatten().is_none() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+    let peer = Reap(&mut peer);
+    for i in 0..N {
+        let r = region.pair.read().unwrap();
+        assert_eq!(r.a, r.b, "a torn read in Rust");
+        drop(r);
+        if i % 4 == 0 {
+            let mut w = region.pair.write().unwrap();
+            w.a += 1;
+            std::hint::black_box(&mut *w);
+            w.b += 1;
+        }
+    }
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = peer.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < BOUND, "the C peer hung");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    assert!(status.success(), "C peer: {status:?}");
+    let total = 2 * N / 4;
+    assert_eq!(*region.pair.read().unwrap(), Pair { a: total, b: total });
+    Passed
+}
+
+fn main() {
+    let cases: &[Case] = &[
+        ("four_processes_count_exactly", four_processes_count_exactly),
+        (
+            "killed_writer_the_next_reader_repairs",
+            killed_writer_the_next_reader_repairs,
+        ),
+        (
+            "killed_writer_the_next_writer_repairs",
+            killed_writer_the_next_writer_repairs,
+        ),
+        (
+            "dropped_unrepaired_is_not_recoverable_everywhere",
+            dropped_unrepaired_is_not_recoverable_everywhere,
+        ),
+        (
+            "killed_readers_let_a_writer_in",
+            killed_readers_let_a_writer_in,
+        ),
+        (
+            "reader_killed_waiting_behind_a_writer",
+            reader_killed_waiting_behind_a_writer,
+        ),
+        (
+            "writer_killed_waiting_for_readers",
+            writer_killed_waiting_for_readers,
+        ),
+        ("random_kills_in_every_phase", random_kills_in_every_phase),
+        ("timed_and_try_forms", timed_and_try_forms),
+        ("misuse_is_reported", misuse_is_reported),
+        (
+            "a_second_read_on_another_slot_shares_the_first",
+            a_second_read_on_another_slot_shares_the_first,
+        ),
+        ("outside_a_region_is_refused", outside_a_region_is_refused),
+        (
+            "a_panicking_writer_poisons_every_process",
+            a_panicking_writer_poisons_every_process,
+        ),
+        ("debug_never_takes_the_lock", debug_never_takes_the_lock),
+        (
+            "downgrade_lets_no_writer_in_between",
+            downgrade_lets_no_writer_in_between,
+        ),
+        (
+            "a_forked_child_holds_nothing_of_its_parent",
+            a_forked_child_holds_nothing_of_its_parent,
+        ),
+        ("documented_layout", documented_layout),
+        ("a_c_program_shares_the_lock", a_c_program_shares_the_lock),
+    ];
+    support::run(cases);
+}
