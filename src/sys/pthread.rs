@@ -94,12 +94,19 @@ impl Deadline {
 
     /// The earlier of two deadlines.
     #[inline]
-    fn min(self, other: Deadline) -> Deadline {
+    pub fn min(self, other: Deadline) -> Deadline {
         if (other.0.tv_sec, other.0.tv_nsec) < (self.0.tv_sec, self.0.tv_nsec) {
             other
         } else {
             self
         }
+    }
+
+    /// Whether the deadline has passed (`CLOCK_MONOTONIC` now, at or after it).
+    #[inline]
+    pub fn passed(&self) -> bool {
+        let now = Deadline::after(Duration::ZERO);
+        (now.0.tv_sec, now.0.tv_nsec) >= (self.0.tv_sec, self.0.tv_nsec)
     }
 
     fn same(&self, other: &Deadline) -> bool {
@@ -763,6 +770,12 @@ impl Futex {
     #[inline(always)]
     pub fn fetch_add(&self, v: u32, order: Ordering) -> u32 {
         self.0.fetch_add(v, order)
+    }
+
+    /// Sets the bits of `v`; the previous value.
+    #[inline(always)]
+    pub fn fetch_or(&self, v: u32, order: Ordering) -> u32 {
+        self.0.fetch_or(v, order)
     }
 
     /// Sleeps while the word holds `expected`, until woken by [`Futex::wake`] (or spuriously,
