@@ -7,6 +7,8 @@
 //! | [`RecursiveLocker`] | `PTHREAD_MUTEX_RECURSIVE` | re-entrant on the owning thread; guards give `&T` |
 //! | [`Cond`] (= [`Condvar`]) | `pthread_cond_t` on `CLOCK_MONOTONIC` | drop-in for `std::sync::Condvar`; works with errorcheck guards too |
 //! | [`Sem`] | unnamed `sem_t` | counting semaphore, timed waits, RAII [`SemPermit`] |
+//! | [`Barrier`] (module [`barrier`]) | the crate's own futex protocol | drop-in for `std::sync::Barrier`, plus [`Barrier::wait_timeout`] |
+//! | [`SharedBarrier`] | the same protocol, process-shared, and a robust mutex per member seat | rounds across processes; a member that dies breaks the round ([`Error::BarrierBroken`]) instead of hanging the others |
 //! | [`ShmBox`] (module [`shm`]) | `shm_open`, `mmap` | a value in shared memory, anonymous (shared with forked children) or named, behind a checked header |
 //!
 //! Replacing the import is all a program written for std needs:
@@ -57,6 +59,7 @@ compile_error!("pthread-sync supports Linux with glibc on 64-bit targets only");
 
 #[cfg(not(loom))]
 pub mod atfork;
+pub mod barrier;
 mod cond;
 mod error;
 mod fork_registry;
@@ -84,10 +87,17 @@ pub mod model_check {
     pub use crate::fork_registry::{Registration, Registry};
     pub use crate::publication::{Publication, Stage};
     pub use crate::switches::{set_mutation, set_spurious_wakeups, Mutation};
+
+    /// A barrier member's death, as the kernel makes it of a thread that ends holding its
+    /// seat: the seat's robust mutex released and marked owner-died, nothing else done.
+    pub fn die<const N: usize>(member: crate::Member<'_, N>) {
+        member.die();
+    }
 }
 
+pub use barrier::{Barrier, BarrierWaitResult, Member, SharedBarrier};
 pub use cond::{Cond, CondGuard, SharedCond, WaitTimeoutResult};
-pub use error::Error;
+pub use error::{BreakCause, Error};
 pub use locker::{
     kind, ErrorCheckGuard, ErrorCheckLocker, Guard, Lock, LockTimeoutError, LockTimeoutResult,
     Locker, LockerGuard, OwnerDied, RecursiveGuard, RecursiveLocker, SharedErrorCheckLocker,

@@ -24,6 +24,10 @@ pub enum Mutation {
     /// `SharedCond`'s waiter reads the sequence word after releasing the mutex instead of
     /// before, so a notification made in between is lost.
     CondSeqAfterUnlock = 5,
+    /// A barrier arrival reads the state word and then stores its change, instead of one
+    /// compare-exchange: two racing arrivals can count themselves from the same value, so one
+    /// arrival is lost (the round never completes) or two are the leader.
+    BarrierArriveLoadStore = 6,
 }
 
 #[cfg(loom)]

@@ -39,6 +39,7 @@ mod recursive;
 mod shared;
 
 pub use normal::{LockTimeoutError, LockTimeoutResult};
+pub(crate) use shared::Robust;
 pub use shared::{OwnerDied, SharedLockError, SharedLockResult};
 
 use std::cell::UnsafeCell;

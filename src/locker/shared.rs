@@ -99,8 +99,9 @@ pub struct Robust<K> {
 
 impl<K: SharedKind> Robust<K> {
     const_fn! {
+        /// A new, unarmed robust mutex (also the member seats of a `SharedBarrier`).
         #[inline(always)]
-        const fn new_const() -> Robust<K> {
+        pub(crate) const fn new_const() -> Robust<K> {
             // Any bytes do: arming initialises the mutex in place with `K::TYPE`.
             Robust { mutex: Placed::new(RawMutex::new(K::TYPE)), _kind: PhantomData }
         }

@@ -533,6 +533,9 @@ unsafe impl<K: crate::kind::SharedKind, T: ShmSafe + Send> ShmSafe
 unsafe impl ShmSafe for crate::SharedCond {}
 // SAFETY: as above: the arming word, a process-shared `sem_t` and its initial value.
 unsafe impl ShmSafe for crate::SharedSem {}
+// SAFETY: `#[repr(C)]` atomic words, valid at any value, and member seats (a robust mutex
+// armed in place on first use, never moved, and an atomic pid).
+unsafe impl<const N: usize> ShmSafe for crate::SharedBarrier<N> {}
 
 shm_safe!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
 shm_safe!(
