@@ -79,8 +79,9 @@ mod sys;
 mod switches;
 
 /// What the model checks (`loom-tests`) reach of the crate's insides: the switches of
-/// deliberately broken variants, the atfork registry's core and the region publication
-/// protocol. Only in the model build.
+/// deliberately broken variants, the atfork registry's core, the region publication
+/// protocol, the barriers' protocol core and a barrier member's death. Only in the model
+/// build.
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod model_check {
@@ -92,6 +93,39 @@ pub mod model_check {
     /// seat: the seat's robust mutex released and marked owner-died, nothing else done.
     pub fn die<const N: usize>(member: crate::Member<'_, N>) {
         member.die();
+    }
+
+    /// The barriers' protocol core with an untimed wait and nothing watched (as `Barrier`
+    /// waits), and the break and reset that `SharedBarrier` uses: for models of a break
+    /// reaching every waiter without the shared waiters' polls, whose timed waits (each one
+    /// "may time out" in the model) make models of more than one waiter intractable.
+    pub struct BarrierCore(crate::barrier::protocol::Core);
+
+    struct Unwatched;
+    impl crate::barrier::protocol::Watch for Unwatched {
+        const SCOPE: crate::sys::Scope = crate::sys::Scope::Private;
+        const POLL: Option<std::time::Duration> = None;
+        fn check(&self, _core: &crate::barrier::protocol::Core) {}
+    }
+
+    impl BarrierCore {
+        /// A barrier of `parties`.
+        pub fn new(parties: u32) -> BarrierCore {
+            BarrierCore(crate::barrier::protocol::Core::new(parties))
+        }
+        /// An arrival and its wait: `Ok(leader)`, or `Err(())` if the round was broken.
+        #[allow(clippy::result_unit_err)]
+        pub fn wait(&self) -> Result<bool, ()> {
+            self.0.wait(None, &Unwatched).map_err(|_| ())
+        }
+        /// Breaks the open round; whether this call did.
+        pub fn break_round(&self) -> bool {
+            self.0.break_round(crate::sys::Scope::Private, |_| {})
+        }
+        /// Starts afresh.
+        pub fn reset(&self) {
+            self.0.reset(crate::sys::Scope::Private, |_| {})
+        }
     }
 }
 

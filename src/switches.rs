@@ -28,6 +28,9 @@ pub enum Mutation {
     /// compare-exchange: two racing arrivals can count themselves from the same value, so one
     /// arrival is lost (the round never completes) or two are the leader.
     BarrierArriveLoadStore = 6,
+    /// A barrier's leader looks for sleepers before its completing exchange instead of
+    /// after, so a waiter that announces itself in between sleeps through the completion.
+    BarrierPeekBeforeComplete = 7,
 }
 
 #[cfg(loom)]

@@ -46,7 +46,7 @@
 //!
 //! A [`SharedBarrier`] breaks on its own only when a round can never complete: a member died.
 
-mod protocol;
+pub(crate) mod protocol;
 mod shared;
 
 pub use shared::{Member, SharedBarrier, POLL};

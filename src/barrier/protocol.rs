@@ -41,16 +41,20 @@
 //!
 //! # The futex word
 //!
-//! Sleepers announce themselves: `wake |= 1` (`SLEEPERS`), then look at the state again, then
-//! `futex_wait(wake, value seen)`. Whoever completes, breaks or resets a round then loads
-//! `wake`; only if a sleeper announced itself does it add one (which clears the bit and moves
-//! the word, so no sleeper can sleep on the old value) and call `FUTEX_WAKE` for all. Every
-//! access is sequentially consistent: a waiter's announcement comes before its look at the
-//! state, the leader's exchange before its look at `wake`, so either the leader sees the
-//! announcement (and wakes), or the waiter sees the completed round (and does not sleep).
-//! A round whose waiters all spun through it costs no system call. The word holds no state a
-//! dead process could leave half-made: a bit left set costs a later leader one needless
-//! `FUTEX_WAKE`, and the kernel drops a sleeper that is killed.
+//! Sleepers announce themselves: `wake |= 1` (`SLEEPERS`, a read-modify-write), then look at
+//! the state again, then `futex_wait(wake, value seen)`. Whoever completes, breaks or resets
+//! a round then moves the word on with a compare-exchange to the next even value (the bit
+//! cleared, the count above it moved, so no sleeper can sleep on the old value), and calls
+//! `FUTEX_WAKE` for all only if the value it replaced had the bit set. Both sides change the
+//! same word by read-modify-writes, so one comes first in its modification order: if the
+//! announcement, the leader sees the bit and wakes; if the leader's exchange, the
+//! announcement reads from it (acquire), so the waiter's next look at the state sees the
+//! round the leader completed (release) and it does not sleep. That argument needs only
+//! acquire and release, which loom checks (its model treats `SeqCst` loads as acquire only,
+//! under which a load of `wake` by the leader would not do, and loom says so). A round whose
+//! waiters all spun through it costs one uncontended exchange and no system call. The word
+//! holds no state a dead process could leave half-made: a bit left set costs a later leader
+//! one needless `FUTEX_WAKE`, and the kernel drops a sleeper that is killed.
 
 use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
@@ -173,10 +177,17 @@ impl Core {
         deadline: Option<&Deadline>,
         watch: &W,
     ) -> Result<bool, Stop> {
+        // Deliberately broken (model checks only): the sleepers looked for too early.
+        let peeked =
+            switches::active(Mutation::BarrierPeekBeforeComplete).then(|| self.wake.load(SeqCst));
         let ticket = self.arrive()?;
         match ticket {
             None => {
-                self.wake_all(W::SCOPE);
+                match peeked {
+                    Some(w) if w & SLEEPERS != 0 => self.wake_all(W::SCOPE),
+                    Some(_) => {}
+                    None => self.wake_all(W::SCOPE),
+                }
                 Ok(true)
             }
             Some(ticket) => self.await_round(ticket, deadline, watch).map(|()| false),
@@ -312,11 +323,23 @@ impl Core {
         }
     }
 
-    /// Wakes every sleeper, if one announced itself (see the module docs).
+    /// Moves the futex word on (clearing `SLEEPERS`), and wakes every sleeper if one had
+    /// announced itself (see the module docs).
     #[inline]
     fn wake_all(&self, scope: Scope) {
-        if self.wake.load(SeqCst) & SLEEPERS != 0 {
-            self.wake.fetch_add(1, SeqCst);
+        let mut w = self.wake.load(SeqCst);
+        loop {
+            // The next even value after `w`: the bit cleared, the count moved, so the value
+            // any sleeper announced (odd) is gone for good.
+            match self
+                .wake
+                .compare_exchange(w, (w | SLEEPERS).wrapping_add(1), SeqCst, SeqCst)
+            {
+                Ok(_) => break,
+                Err(now) => w = now,
+            }
+        }
+        if w & SLEEPERS != 0 {
             self.wake.wake(i32::MAX, scope);
         }
     }

@@ -13,7 +13,7 @@
 //! | `RawMutex` | `new(MutexType)` (a `const fn`: glibc's static initialiser), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held` |
 //! | `RawCond` | `new()` (a `const fn`) | `unsafe wait`, `unsafe wait_until` (both on `CLOCK_MONOTONIC`), `notify_one`, `notify_all` |
 //! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
-//! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
+//! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC`; `min`, `passed` (the model: no clock, every deadline passed once a wait on it timed out) |
 //!
 //! `shm.rs` (not in the loom build) wraps shared-memory objects and mappings (`shm_open`,
@@ -212,6 +212,7 @@ const _: () = {
     let _: fn(&Futex, Ordering) -> u32 = Futex::load;
     let _: fn(&Futex, u32, Ordering) -> u32 = Futex::fetch_add;
     let _: fn(&Futex, u32, Ordering) -> u32 = Futex::fetch_or;
+    let _: fn(&Futex, u32, u32, Ordering, Ordering) -> Result<u32, u32> = Futex::compare_exchange;
     let _: fn(&Futex, u32, Option<&Deadline>, Scope) -> bool = Futex::wait;
     let _: fn(&Futex, i32, Scope) -> usize = Futex::wake;
 };

@@ -617,6 +617,17 @@ impl Futex {
         self.word.fetch_or(v, order)
     }
 
+    /// Stores `new` if the word holds `current`: `Ok(current)`, else `Err(value found)`.
+    pub fn compare_exchange(
+        &self,
+        current: u32,
+        new: u32,
+        success: std::sync::atomic::Ordering,
+        failure: std::sync::atomic::Ordering,
+    ) -> Result<u32, u32> {
+        self.word.compare_exchange(current, new, success, failure)
+    }
+
     /// Sleeps while the word holds `expected` (checked under the queue's lock), until a wake;
     /// a timed wait gives the other threads one chance to run, then reports a timeout if the
     /// word is still unchanged.

@@ -778,6 +778,18 @@ impl Futex {
         self.0.fetch_or(v, order)
     }
 
+    /// Stores `new` if the word holds `current`: `Ok(current)`, else `Err(value found)`.
+    #[inline(always)]
+    pub fn compare_exchange(
+        &self,
+        current: u32,
+        new: u32,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u32, u32> {
+        self.0.compare_exchange(current, new, success, failure)
+    }
+
     /// Sleeps while the word holds `expected`, until woken by [`Futex::wake`] (or spuriously,
     /// or by a signal handler), or until `deadline` (absolute, `CLOCK_MONOTONIC`) passes:
     /// `FUTEX_WAIT_BITSET` with every bit, `FUTEX_PRIVATE_FLAG` for [`Scope::Private`].
