@@ -169,8 +169,9 @@ impl Barrier {
     /// Blocks until `n` threads (this one included) have arrived in this round; the last
     /// to arrive is the leader and wakes the others.
     ///
-    /// A waiter looks at the barrier for a few microseconds before it sleeps (on a private
-    /// futex), so rounds that complete quickly cost no system call.
+    /// A waiter looks at the barrier a few times (a `pause`, then a `sched_yield`, between
+    /// looks) before it sleeps on a private futex, so rounds that complete quickly cost no
+    /// sleep, and a thread it waits for that shares its CPU gets to run at once.
     #[doc(alias = "pthread_barrier_wait")]
     pub fn wait(&self) -> BarrierWaitResult {
         match self.core.wait(None, &InProcess) {

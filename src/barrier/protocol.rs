@@ -78,9 +78,16 @@ const GEN_SHIFT: u32 = 32;
 /// The bit of the futex word that says a waiter may be asleep on it.
 const SLEEPERS: u32 = 1;
 
-/// How many times a waiter looks at the state (a `pause` between looks) before it sleeps:
-/// about 6 µs on this project's machines (see the README's barrier figures for why).
-const SPINS: u32 = 300;
+/// How many times a waiter looks at the state with a `pause` between looks (well under a
+/// microsecond), and then with a `sched_yield` between looks, before it sleeps. The yields
+/// are what pays (measured with `benches/barrier.rs`, see the README): a waiter that shares
+/// its CPU with the thread it waits for (4 threads on 2 CPUs, a busy neighbour, threads
+/// pinned together) hands the CPU over at once, where a spin would burn its time slice and a
+/// sleep would cost a futex round trip; on an idle CPU a yield returns in well under a
+/// microsecond, a slower spin. A spin of ~6 µs before sleeping instead took 2-3x
+/// `pthread_barrier_t`'s time whenever threads shared a CPU.
+const SPINS: u32 = 20;
+const YIELDS: u32 = 16;
 
 fn gen(s: u64) -> u32 {
     (s >> GEN_SHIFT) as u32
@@ -234,6 +241,12 @@ impl Core {
         for _ in 0..shim::spins(SPINS) {
             match ticket.round(self.state.load(SeqCst)) {
                 Round::Open => std::hint::spin_loop(),
+                round => return Self::ended(round, ticket),
+            }
+        }
+        for _ in 0..shim::spins(YIELDS) {
+            match ticket.round(self.state.load(SeqCst)) {
+                Round::Open => std::thread::yield_now(),
                 round => return Self::ended(round, ticket),
             }
         }

@@ -401,9 +401,9 @@ impl<const N: usize> Watch for Seats<'_, N> {
 
 impl<const N: usize> Member<'_, N> {
     /// Arrives in the open round and blocks until it completes: `N` members have arrived
-    /// (the last to arrive is the leader). A waiter looks at the barrier for a few
-    /// microseconds, then sleeps on a process-shared futex, waking every [`POLL`] to look
-    /// at the other seats for a dead member.
+    /// (the last to arrive is the leader). A waiter looks at the barrier a few times (a
+    /// `pause`, then a `sched_yield`, between looks), then sleeps on a process-shared futex,
+    /// waking every [`POLL`] to look at the other seats for a dead member.
     ///
     /// # Errors
     /// [`Error::BarrierBroken`] when the round was broken (a member died, `abort`, `reset`),
