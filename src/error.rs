@@ -378,8 +378,8 @@ impl fmt::Display for Error {
             ),
             Error::BarrierBroken(cause) => write!(
                 f,
-                "barrier broken: {cause}; every wait fails with this error until a survivor \
-                 calls reset()"
+                "barrier broken: {cause}; every wait fails with this error until reset() is \
+                 called"
             ),
             Error::BarrierFull { seats } => write!(
                 f,

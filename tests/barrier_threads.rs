@@ -383,8 +383,8 @@ fn abort_breaks_every_waiter_until_reset() {
     assert_eq!(err.errno(), libc::ECANCELED);
     assert_eq!(
         err.to_string(),
-        "barrier broken: abort() was called; every wait fails with this error until a \
-         survivor calls reset()"
+        "barrier broken: abort() was called; every wait fails with this error until reset() \
+         is called"
     );
 }
 
