@@ -577,4 +577,12 @@ fn shared_barrier_layout_is_the_documented_one() {
     assert_eq!(word(136 + 48), 0, "the seat was freed");
     region.abort();
     assert_ne!(state() & (1 << 22), 0, "the broken bit");
+    // SAFETY: as above, for the 64-bit cause word at 16.
+    let cause = unsafe { std::sync::atomic::AtomicU64::from_ptr((base + 16) as *mut u64) };
+    let cause = cause.load(SeqCst);
+    assert_eq!(
+        (cause & 0x3ff, (cause >> 10) & 7),
+        (1, 3),
+        "epoch 0 + 1, aborted"
+    );
 }
