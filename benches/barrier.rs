@@ -15,7 +15,11 @@
 //! every case, and within a case every contender once, starting one contender later each
 //! round; `WARMUP` untimed rounds first. Per case it prints each contender's median time per
 //! round (25th-75th percentiles) and rounds a second, and this crate's ratios to the others:
-//! the median over rounds of the per-round ratio (25th-75th percentiles).
+//! the median over rounds of the per-round ratio (25th-75th percentiles), over all rounds
+//! and over the quiet ones: those in which less than `QUIET` of the CPUs' time went to
+//! anything but this process (as `contended_calls` measures it, from `/proc/stat` and
+//! `getrusage`). On a shared machine a busy neighbour takes one of the 2 vCPUs, and the
+//! "unpinned" case then runs as if on one CPU.
 //!
 //! ```sh
 //! cargo bench --bench barrier                    # interleaved, ~1 min
@@ -38,6 +42,8 @@ const ROUNDS_PER_JOB: u64 = 2_000;
 const ROUNDS: usize = 30;
 /// Untimed rounds first.
 const WARMUP: usize = 2;
+/// A case's round is quiet when less than this share of the CPUs' time went elsewhere.
+const QUIET: f64 = 0.03;
 
 /// A raw `pthread_barrier_t` at a stable heap address, destroyed when dropped.
 struct RawBarrier(Box<UnsafeCell<MaybeUninit<libc::pthread_barrier_t>>>);
@@ -215,16 +221,24 @@ impl Case {
 }
 
 fn interleaved(rounds: usize) {
-    // ns per round: [case][contender][round].
+    // ns per round: [case][contender][round]; whether the case's round was quiet.
     let mut ns = vec![vec![Vec::new(); CONTENDERS.len()]; CASES.len()];
+    let mut quiet = vec![Vec::new(); CASES.len()];
     for round in 0..WARMUP + rounds {
         for (c, case) in CASES.iter().enumerate() {
+            let before = Usage::now();
+            let mut spans = [0.0; CONTENDERS.len()];
             for k in 0..CONTENDERS.len() {
                 let i = (k + round) % CONTENDERS.len();
                 let span = job(CONTENDERS[i], case.threads, case.pin, ROUNDS_PER_JOB);
-                if round >= WARMUP {
-                    ns[c][i].push(span.as_nanos() as f64 / ROUNDS_PER_JOB as f64);
+                spans[i] = span.as_nanos() as f64 / ROUNDS_PER_JOB as f64;
+            }
+            let others = Usage::now().others_since(&before);
+            if round >= WARMUP {
+                for (i, span) in spans.into_iter().enumerate() {
+                    ns[c][i].push(span);
                 }
+                quiet[c].push(others.is_some_and(|o| o < QUIET));
             }
         }
     }
@@ -232,41 +246,130 @@ fn interleaved(rounds: usize) {
         "barrier rounds, interleaved: {rounds} rounds x {ROUNDS_PER_JOB} waits per thread per job"
     );
     for (c, case) in CASES.iter().enumerate() {
-        println!("\n{}:", case.name());
+        let quiet_rounds = quiet[c].iter().filter(|&&q| q).count();
         println!(
-            "  {:<27} {:>10} {:>21} {:>12}",
-            "contender", "ns/round", "(p25-p75)", "rounds/s"
+            "\n{} ({quiet_rounds} of {rounds} rounds quiet):",
+            case.name()
         );
+        println!(
+            "  {:<27} {:>10} {:>21} {:>12} {:>14}",
+            "contender", "ns/round", "(p25-p75)", "rounds/s", "quiet ns/round"
+        );
+        let of_quiet = |xs: &[f64]| -> Vec<f64> {
+            xs.iter()
+                .zip(&quiet[c])
+                .filter(|(_, &q)| q)
+                .map(|(x, _)| *x)
+                .collect()
+        };
         for (i, contender) in CONTENDERS.iter().enumerate() {
             let xs = &ns[c][i];
             let m = median(xs);
+            let q = of_quiet(xs);
+            let qm = if q.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{:.0}", median(&q))
+            };
             println!(
-                "  {:<27} {:>10.0} {:>21} {:>12.0}",
+                "  {:<27} {:>10.0} {:>21} {:>12.0} {:>14}",
                 contender.name(),
                 m,
                 format!("({:.0}-{:.0})", quantile(xs, 0.25), quantile(xs, 0.75)),
-                1e9 / m
+                1e9 / m,
+                qm
             );
         }
         let ratio = |a: usize, b: usize| {
             let r: Vec<f64> = ns[c][a].iter().zip(&ns[c][b]).map(|(x, y)| x / y).collect();
+            let q = of_quiet(&r);
+            let quiet = if q.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{:.2}", median(&q))
+            };
             format!(
-                "{:.2} ({:.2}-{:.2})",
+                "{:.2} ({:.2}-{:.2}; quiet {quiet})",
                 median(&r),
                 quantile(&r, 0.25),
                 quantile(&r, 0.75)
             )
         };
+        println!("  time ratios (median of per-round ratios, p25-p75; below 1: the first faster):");
         println!(
-            "  time ratio (median of per-round ratios, p25-p75; below 1: ours faster): \
-             Barrier / std {}, Barrier / pthread_barrier_t {}, SharedBarrier / pshared \
-             pthread_barrier_t {}, SharedBarrier / Barrier {}",
-            ratio(0, 1),
-            ratio(0, 2),
-            ratio(3, 4),
+            "    Barrier / std::sync::Barrier             {}",
+            ratio(0, 1)
+        );
+        println!(
+            "    Barrier / pthread_barrier_t              {}",
+            ratio(0, 2)
+        );
+        println!(
+            "    SharedBarrier / pthread_barrier_t pshared {}",
+            ratio(3, 4)
+        );
+        println!(
+            "    SharedBarrier / Barrier                  {}",
             ratio(3, 0)
         );
     }
+}
+
+/// What the machine did so far: this process's CPU time and all CPUs' busy and total time
+/// (seconds of CPU), as `benches/contended_calls.rs` reads them.
+#[derive(Clone, Copy)]
+struct Usage {
+    own: f64,
+    /// `None` when `/proc/stat` cannot be read.
+    cpus: Option<(f64, f64)>,
+}
+
+impl Usage {
+    fn now() -> Usage {
+        Usage {
+            own: own_cpu(),
+            cpus: cpu_seconds(),
+        }
+    }
+
+    /// The share (0..=1) of all CPUs' time between `before` and `self` that went to anything
+    /// but this process (other processes, the kernel's own work, steal).
+    fn others_since(&self, before: &Usage) -> Option<f64> {
+        let (b1, t1) = self.cpus?;
+        let (b0, t0) = before.cpus?;
+        let total = t1 - t0;
+        (total > 0.0).then(|| ((b1 - b0) - (self.own - before.own)).max(0.0) / total)
+    }
+}
+
+/// (busy, total) CPU seconds of all CPUs so far, from the first line of `/proc/stat`.
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let v: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    // SAFETY: sysconf has no memory arguments.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Some(((total - idle) as f64 / hz, total as f64 / hz))
+}
+
+/// CPU time this process has used so far (all its threads), in seconds.
+fn own_cpu() -> f64 {
+    // SAFETY: `usage` is valid for writes; RUSAGE_SELF always succeeds.
+    let usage = unsafe {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 fn criterion_groups() {

@@ -172,6 +172,23 @@ impl Barrier {
     /// A waiter looks at the barrier a few times (a `pause`, then a `sched_yield`, between
     /// looks) before it sleeps on a private futex, so rounds that complete quickly cost no
     /// sleep, and a thread it waits for that shares its CPU gets to run at once.
+    ///
+    /// ```
+    /// use pthread_sync::Barrier;
+    /// use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    ///
+    /// // Two phases: nobody starts the second before both finished the first.
+    /// let (barrier, done) = (Barrier::new(2), AtomicU32::new(0));
+    /// std::thread::scope(|s| {
+    ///     for _ in 0..2 {
+    ///         s.spawn(|| {
+    ///             done.fetch_add(1, Relaxed); // phase 1
+    ///             barrier.wait();
+    ///             assert_eq!(done.load(Relaxed), 2); // phase 2 sees all of phase 1
+    ///         });
+    ///     }
+    /// });
+    /// ```
     #[doc(alias = "pthread_barrier_wait")]
     pub fn wait(&self) -> BarrierWaitResult {
         match self.core.wait(None, &InProcess) {

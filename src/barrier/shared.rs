@@ -244,6 +244,21 @@ impl<const N: usize> SharedBarrier<N> {
     /// # Errors
     /// [`Error::BarrierFull`] when all `N` seats are held by live members;
     /// [`Error::NotInRegion`] outside a region this process mapped.
+    ///
+    /// ```
+    /// use pthread_sync::{Error, ShmBox, SharedBarrier};
+    ///
+    /// let region = ShmBox::anonymous(SharedBarrier::<2>::new())?;
+    /// let a = region.join()?;
+    /// let b = region.join()?;
+    /// assert_eq!((a.seat(), b.seat()), (0, 1));
+    /// assert_eq!(region.join().unwrap_err(), Error::BarrierFull { seats: 2 });
+    /// drop(b); // leaves: the seat is free again
+    /// assert_eq!(region.join()?.seat(), 1);
+    /// // Outside a region, refused:
+    /// assert_eq!(SharedBarrier::<2>::new().join().unwrap_err(), Error::NotInRegion);
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn join(&self) -> Result<Member<'_, N>, Error> {
         let me = shim::process_id();
         for (i, seat) in self.seats.iter().enumerate() {
@@ -303,6 +318,31 @@ impl<const N: usize> SharedBarrier<N> {
     /// Call it from one survivor, once the others have seen the break (each of them returns
     /// from its wait with the error): a member that arrives after the reset, in the fresh
     /// round, is counted there.
+    ///
+    /// ```
+    /// use pthread_sync::{BreakCause, Error, ShmBox, SharedBarrier};
+    ///
+    /// let region = ShmBox::anonymous(SharedBarrier::<2>::new())?;
+    /// let me = region.join()?;
+    /// // A member that ends holding its seat (here a thread that leaks its `Member`) is
+    /// // dead to the kernel; the next join finds it and breaks the barrier.
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| std::mem::forget(region.join().unwrap()))
+    ///         .join()
+    ///         .unwrap()
+    /// });
+    /// let replacement = region.join()?;
+    /// assert_eq!(replacement.seat(), 1, "the dead member's seat");
+    /// assert!(region.is_broken());
+    /// drop(replacement);
+    /// assert!(matches!(
+    ///     me.wait(),
+    ///     Err(Error::BarrierBroken(BreakCause::MemberDied { seat: 1, .. }))
+    /// ));
+    /// region.reset();
+    /// assert!(!region.is_broken());
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn reset(&self) {
         for seat in &self.seats {
             if seat.pid.load(SeqCst) != 0 {
@@ -408,6 +448,17 @@ impl<const N: usize> Member<'_, N> {
     /// # Errors
     /// [`Error::BarrierBroken`] when the round was broken (a member died, `abort`, `reset`),
     /// or the barrier was broken already; it stays so until a `reset`.
+    ///
+    /// ```
+    /// use pthread_sync::{Error, ShmBox, SharedBarrier};
+    ///
+    /// let region = ShmBox::anonymous(SharedBarrier::<1>::new())?;
+    /// let me = region.join()?;
+    /// for _ in 0..3 {
+    ///     assert!(me.wait()?.is_leader()); // alone: every round is this member's
+    /// }
+    /// # Ok::<(), Error>(())
+    /// ```
     #[doc(alias = "pthread_barrier_wait")]
     pub fn wait(&self) -> Result<BarrierWaitResult, Error> {
         self.wait_until(None)
