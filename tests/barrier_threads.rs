@@ -586,3 +586,58 @@ fn shared_barrier_layout_is_the_documented_one() {
         "epoch 0 + 1, aborted"
     );
 }
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+/// A waiter whose sleep a signal handler interrupts every 2 ms still looks at the seats once
+/// a poll period has passed (the period is not restarted by each wake-up), so it notices a
+/// dead member in time.
+#[test]
+fn interrupted_waits_still_notice_a_death() {
+    // SAFETY: installs a handler that does nothing (async-signal-safe) for SIGUSR2, which no
+    // other test of this binary uses; `act` is fully initialised.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = ignore_signal as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut act.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &act, std::ptr::null_mut()),
+            0
+        );
+    }
+    let region = ShmBox::anonymous(SharedBarrier::<2>::new()).unwrap();
+    let me = region.join().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| std::mem::forget(region.join().unwrap()))
+            .join()
+            .unwrap();
+    });
+    // SAFETY: a plain call; the id names this thread, alive until the scope below ends.
+    let waiter = unsafe { libc::pthread_self() };
+    let stop = AtomicBool::new(false);
+    let signals = AtomicUsize::new(0);
+    let (got, took) = std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(SeqCst) {
+                // SAFETY: `waiter` is a live thread of this process (it waits for this
+                // scope to end before it can exit); SIGUSR2 has a handler.
+                unsafe { libc::pthread_kill(waiter, libc::SIGUSR2) };
+                signals.fetch_add(1, SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        let start = Instant::now();
+        let got = me.wait_timeout(BOUND);
+        stop.store(true, SeqCst);
+        (got, start.elapsed())
+    });
+    assert!(
+        matches!(
+            got,
+            Err(Error::BarrierBroken(BreakCause::MemberDied { seat: 1, .. }))
+        ),
+        "{got:?} after {took:?} and {} signals",
+        signals.load(SeqCst)
+    );
+    assert!(took < pthread_sync::barrier::POLL * 5, "{took:?}");
+}

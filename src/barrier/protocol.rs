@@ -250,24 +250,34 @@ impl Core {
                 round => return Self::ended(round, ticket),
             }
         }
+        // The next look for a round that cannot complete: kept across wake-ups, so that a
+        // stream of them (signal handlers, other waiters' announcements) cannot put it off.
+        let mut poll = W::POLL.map(Deadline::after);
+        let mut poll_due = false;
         loop {
             let seen = self.wake.fetch_or(SLEEPERS, SeqCst) | SLEEPERS;
             match ticket.round(self.state.load(SeqCst)) {
                 Round::Open => {}
                 round => return Self::ended(round, ticket),
             }
-            let poll = W::POLL.map(Deadline::after);
+            if poll_due {
+                // Still open after a poll period: look (which may break the round), then
+                // look at the round again before sleeping.
+                watch.check(self);
+                poll = W::POLL.map(Deadline::after);
+                poll_due = false;
+                continue;
+            }
             let step = match (deadline, poll) {
                 (Some(d), Some(p)) => Some(d.min(p)),
                 (Some(d), None) => Some(*d),
                 (None, p) => p,
             };
-            if self.wake.wait(seen, step.as_ref(), W::SCOPE) {
-                if deadline.is_some_and(Deadline::passed) {
-                    return self.withdraw(ticket);
-                }
-                watch.check(self);
+            let timed_out = self.wake.wait(seen, step.as_ref(), W::SCOPE);
+            if timed_out && deadline.is_some_and(Deadline::passed) {
+                return self.withdraw(ticket);
             }
+            poll_due = poll.is_some_and(|p| timed_out || p.passed());
         }
     }
 
