@@ -133,6 +133,24 @@ pub enum Error {
 
 /// Why a [`SharedBarrier`](crate::SharedBarrier) was broken: what
 /// [`Error::BarrierBroken`] carries.
+///
+/// ```
+/// use pthread_sync::{BreakCause, Error};
+///
+/// fn report(err: Error) -> String {
+///     match err {
+///         Error::BarrierBroken(BreakCause::MemberDied { seat, pid }) => {
+///             format!("member {seat} (pid {pid}) is gone: reset and replace it")
+///         }
+///         Error::BarrierBroken(cause) => format!("broken: {cause}"),
+///         other => format!("{other}"),
+///     }
+/// }
+/// let died = Error::BarrierBroken(BreakCause::MemberDied { seat: 2, pid: 4321 });
+/// assert_eq!(report(died), "member 2 (pid 4321) is gone: reset and replace it");
+/// assert_eq!(died.errno(), libc::EOWNERDEAD);
+/// assert_eq!(report(Error::BarrierBroken(BreakCause::Aborted)), "broken: abort() was called");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BreakCause {
