@@ -115,6 +115,86 @@ pub enum Error {
         /// The capacity of the table.
         max: usize,
     },
+
+    // Barriers.
+    /// A [`SharedBarrier`](crate::SharedBarrier) round was broken before it completed, so
+    /// every waiter of it is released with this error instead of waiting for an arrival that
+    /// will never come; the barrier stays broken (every wait fails at once) until a survivor
+    /// calls [`SharedBarrier::reset`](crate::SharedBarrier::reset). The cause says why (as
+    /// Python's `BrokenBarrierError`).
+    BarrierBroken(BreakCause),
+    /// Every seat of a [`SharedBarrier`](crate::SharedBarrier) is taken by a live member, so
+    /// [`join`](crate::SharedBarrier::join) found none free (`EUSERS`).
+    BarrierFull {
+        /// The number of seats (the barrier's parties).
+        seats: usize,
+    },
+}
+
+/// Why a [`SharedBarrier`](crate::SharedBarrier) was broken: what
+/// [`Error::BarrierBroken`] carries.
+///
+/// ```
+/// use pthread_sync::{BreakCause, Error};
+///
+/// fn report(err: Error) -> String {
+///     match err {
+///         Error::BarrierBroken(BreakCause::MemberDied { seat, pid }) => {
+///             format!("member {seat} (pid {pid}) is gone: reset and replace it")
+///         }
+///         Error::BarrierBroken(cause) => format!("broken: {cause}"),
+///         other => format!("{other}"),
+///     }
+/// }
+/// let died = Error::BarrierBroken(BreakCause::MemberDied { seat: 2, pid: 4321 });
+/// assert_eq!(report(died), "member 2 (pid 4321) is gone: reset and replace it");
+/// assert_eq!(died.errno(), libc::EOWNERDEAD);
+/// assert_eq!(report(Error::BarrierBroken(BreakCause::Aborted)), "broken: abort() was called");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BreakCause {
+    /// The member in seat `seat`, of process `pid`, died (its process killed or exited, or
+    /// its thread exited) before the round completed.
+    MemberDied {
+        /// The seat it held (`0..N`).
+        seat: usize,
+        /// The process id it joined from.
+        pid: u32,
+    },
+    /// The member in seat `seat`, of process `pid`, was dropped while its thread panicked.
+    MemberPanicked {
+        /// The seat it held.
+        seat: usize,
+        /// The process id it joined from.
+        pid: u32,
+    },
+    /// [`SharedBarrier::abort`](crate::SharedBarrier::abort) was called.
+    Aborted,
+    /// [`SharedBarrier::reset`](crate::SharedBarrier::reset) was called while this round was
+    /// waiting.
+    Reset,
+    /// The barrier's state says broken, but no cause was recorded for that round (another
+    /// program set the state without one).
+    Unknown,
+}
+
+impl fmt::Display for BreakCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BreakCause::MemberDied { seat, pid } => write!(
+                f,
+                "the member in seat {seat} (process {pid}) died before the round completed"
+            ),
+            BreakCause::MemberPanicked { seat, pid } => write!(
+                f,
+                "the member in seat {seat} (process {pid}) left while panicking"
+            ),
+            BreakCause::Aborted => f.write_str("abort() was called"),
+            BreakCause::Reset => f.write_str("reset() was called while the round was waiting"),
+            BreakCause::Unknown => f.write_str("no cause was recorded"),
+        }
+    }
 }
 
 impl Error {
@@ -160,7 +240,8 @@ impl Error {
     /// gives `EBUSY` (also when it came from `sem_trywait`'s `EAGAIN`), [`Error::Overflow`]
     /// gives `EOVERFLOW` (also for a recursive mutex's `EAGAIN`), [`Error::OwnerGone`]
     /// `ESRCH` (no such thread), [`Error::InvalidInput`] `EINVAL`, [`Error::Os`] its own
-    /// number.
+    /// number; [`Error::BarrierBroken`] `EOWNERDEAD` when a member died or panicked,
+    /// `ECANCELED` when the barrier was aborted or reset.
     pub fn errno(&self) -> i32 {
         match *self {
             Error::WouldBlock => libc::EBUSY,
@@ -187,6 +268,11 @@ impl Error {
             Error::Unfinished => libc::ETIMEDOUT,
             Error::CreatorDied { .. } => libc::EOWNERDEAD,
             Error::TooManyRegions { .. } => libc::EMFILE,
+            Error::BarrierBroken(
+                BreakCause::MemberDied { .. } | BreakCause::MemberPanicked { .. },
+            ) => libc::EOWNERDEAD,
+            Error::BarrierBroken(_) => libc::ECANCELED,
+            Error::BarrierFull { .. } => libc::EUSERS,
         }
     }
 
@@ -214,7 +300,8 @@ impl Error {
             | Error::TooSmall { .. }
             | Error::CreatorDied { .. } => io::ErrorKind::InvalidData,
             Error::Unfinished => io::ErrorKind::TimedOut,
-            Error::TooManyRegions { .. } => io::ErrorKind::Other,
+            Error::TooManyRegions { .. } | Error::BarrierBroken(_) => io::ErrorKind::Other,
+            Error::BarrierFull { .. } => io::ErrorKind::ResourceBusy,
         }
     }
 }
@@ -306,6 +393,15 @@ impl fmt::Display for Error {
                 f,
                 "too many regions: this process already has {max} mapped, the most the table \
                  of mappings holds"
+            ),
+            Error::BarrierBroken(cause) => write!(
+                f,
+                "barrier broken: {cause}; every wait fails with this error until reset() is \
+                 called"
+            ),
+            Error::BarrierFull { seats } => write!(
+                f,
+                "barrier full: all {seats} seats are taken by live members (EUSERS)"
             ),
         }
     }

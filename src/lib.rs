@@ -9,6 +9,8 @@
 //! | [`Sem`] | unnamed `sem_t` | counting semaphore, timed waits, RAII [`SemPermit`] |
 //! | [`RwLock`] | `pthread_rwlock_t`, writer-preferring | drop-in for `std::sync::RwLock`, reads that scale, timed forms |
 //! | [`SharedRwLock`] | robust mutexes, in a [`ShmBox`] | a reader-writer lock across processes that no death stalls: a dead reader is reclaimed, a dead writer's successor repairs (`OwnerDied`) |
+//! | [`Barrier`] (module [`barrier`]) | the crate's own futex protocol | drop-in for `std::sync::Barrier`, plus [`Barrier::wait_timeout`] |
+//! | [`SharedBarrier`] | the same protocol, process-shared, and a robust mutex per member seat | rounds across processes; a member that dies breaks the round ([`Error::BarrierBroken`]) instead of hanging the others |
 //! | [`ShmBox`] (module [`shm`]) | `shm_open`, `mmap` | a value in shared memory, anonymous (shared with forked children) or named, behind a checked header |
 //!
 //! Replacing the import is all a program written for std needs:
@@ -59,6 +61,7 @@ compile_error!("pthread-sync supports Linux with glibc on 64-bit targets only");
 
 #[cfg(not(loom))]
 pub mod atfork;
+pub mod barrier;
 mod cond;
 mod error;
 mod fork_registry;
@@ -79,18 +82,59 @@ mod sys;
 mod switches;
 
 /// What the model checks (`loom-tests`) reach of the crate's insides: the switches of
-/// deliberately broken variants, the atfork registry's core and the region publication
-/// protocol. Only in the model build.
+/// deliberately broken variants, the atfork registry's core, the region publication
+/// protocol, the barriers' protocol core and a barrier member's death. Only in the model
+/// build.
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod model_check {
     pub use crate::fork_registry::{Registration, Registry};
     pub use crate::publication::{Publication, Stage};
     pub use crate::switches::{set_mutation, set_spurious_wakeups, Mutation};
+
+    /// A barrier member's death, as the kernel makes it of a thread that ends holding its
+    /// seat: the seat's robust mutex released and marked owner-died, nothing else done.
+    pub fn die<const N: usize>(member: crate::Member<'_, N>) {
+        member.die();
+    }
+
+    /// The barriers' protocol core with an untimed wait and nothing watched (as `Barrier`
+    /// waits), and the break and reset that `SharedBarrier` uses: for models of a break
+    /// reaching every waiter without the shared waiters' polls, whose timed waits (each one
+    /// "may time out" in the model) make models of more than one waiter intractable.
+    pub struct BarrierCore(crate::barrier::protocol::Core);
+
+    struct Unwatched;
+    impl crate::barrier::protocol::Watch for Unwatched {
+        const SCOPE: crate::sys::Scope = crate::sys::Scope::Private;
+        const POLL: Option<std::time::Duration> = None;
+        fn check(&self, _core: &crate::barrier::protocol::Core) {}
+    }
+
+    impl BarrierCore {
+        /// A barrier of `parties`.
+        pub fn new(parties: u32) -> BarrierCore {
+            BarrierCore(crate::barrier::protocol::Core::new(parties))
+        }
+        /// An arrival and its wait: `Ok(leader)`, or `Err(())` if the round was broken.
+        #[allow(clippy::result_unit_err)]
+        pub fn wait(&self) -> Result<bool, ()> {
+            self.0.wait(None, &Unwatched).map_err(|_| ())
+        }
+        /// Breaks the open round; whether this call did.
+        pub fn break_round(&self) -> bool {
+            self.0.break_round(crate::sys::Scope::Private, |_| {})
+        }
+        /// Starts afresh.
+        pub fn reset(&self) {
+            self.0.reset(crate::sys::Scope::Private, |_| {})
+        }
+    }
 }
 
+pub use barrier::{Barrier, BarrierWaitResult, Member, SharedBarrier};
 pub use cond::{Cond, CondGuard, SharedCond, WaitTimeoutResult};
-pub use error::Error;
+pub use error::{BreakCause, Error};
 pub use locker::{
     kind, ErrorCheckGuard, ErrorCheckLocker, Guard, Lock, LockTimeoutError, LockTimeoutResult,
     Locker, LockerGuard, OwnerDied, RecursiveGuard, RecursiveLocker, SharedErrorCheckLocker,

@@ -1,19 +1,32 @@
 //! The one place that chooses between real and model (loom) primitives for the wrappers.
 //!
-//! The wrappers (`locker/`, `cond.rs`, `sem.rs`, `placed.rs`, `poison.rs`) import their
+//! The wrappers (`locker/`, `cond.rs`, `sem.rs`, `barrier/`, `placed.rs`, `poison.rs`) import their
 //! atomics, thread-locals and process hooks from here, so none of them carries a `cfg(loom)`.
 //! Besides this file, `cfg(loom)` appears only where the model build is assembled:
 //! `sys/mod.rs` (which backend), `regions/mod.rs` (the table of regions, or its constant
 //! stand-in: in the model every object is in a region), `lib.rs` (which modules: no `shm` in
 //! the model, the `model_check` switches public), `switches.rs` (the switches themselves),
-//! and two dead-code allowances in `error.rs` (errno mapping the model never uses). Under loom,
+//! two dead-code allowances in `error.rs` (errno mapping the model never uses), and
+//! `barrier/shared.rs` (`Member::die`, a member's death in the model, which calls the model
+//! mutex's `abandon`, a method the real backend has no counterpart of). Under loom,
 //! `const fn` constructors become plain `fn`s (loom's types have no `const` constructors)
 //! through the [`const_fn!`] macro.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, AtomicUsize};
+
+/// How many times a waiter looks at a word before it sleeps: `n`, or none in the model (where
+/// a spin is only more interleavings of the same loads).
+#[inline(always)]
+pub(crate) const fn spins(n: u32) -> u32 {
+    if cfg!(loom) {
+        0
+    } else {
+        n
+    }
+}
 
 /// Declares a `const fn` that is a plain `fn` when compiled over the loom model.
 macro_rules! const_fn {

@@ -33,6 +33,13 @@ pub enum Mutation {
     /// `SharedRwLock`'s reader that finds a writer's intent raised waits for the writer
     /// keeping its slot, which the writer's drain waits for.
     SharedRwKeepSlot = 8,
+    /// A barrier arrival reads the state word and then stores its change, instead of one
+    /// compare-exchange: two racing arrivals can count themselves from the same value, so one
+    /// arrival is lost (the round never completes) or two are the leader.
+    BarrierArriveLoadStore = 9,
+    /// A barrier's leader looks for sleepers before its completing exchange instead of
+    /// after, so a waiter that announces itself in between sleeps through the completion.
+    BarrierPeekBeforeComplete = 10,
 }
 
 #[cfg(loom)]

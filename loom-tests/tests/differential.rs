@@ -202,3 +202,89 @@ fn model_and_glibc_agree() {
         println!("{line}");
     }
 }
+
+/// A robust mutex whose holder died, as the crate meets it in a barrier seat: glibc's
+/// `EOWNERDEAD` (the holder a thread that ended holding it) against the model's `abandon`
+/// (`model_check::die`). Written once over the barrier's placement (`$place`: in a region for
+/// glibc, anywhere in the model) and the way a member dies (`$die`, run on the member's own
+/// thread, which then ends).
+macro_rules! dead_member {
+    ($krate:ident, $thread:path, $place:expr, $die:expr) => {{
+        use $krate::{BreakCause, Error};
+        use $thread as thread;
+        let mut out: Vec<String> = Vec::new();
+        let mut say = |what: &str, v: String| out.push(format!("{what}: {v}"));
+        let barrier = $place;
+        let b = barrier.clone();
+        let seat = thread::spawn(move || {
+            let member = b.join().unwrap();
+            let seat = member.seat();
+            $die(member);
+            seat
+        })
+        .join()
+        .unwrap();
+        say("the dead member's seat", format!("{seat}"));
+        say(
+            "broken before anyone looked",
+            format!("{}", barrier.is_broken()),
+        );
+        let me = barrier.join().map(|m| m.seat());
+        say("join takes the dead member's seat", format!("{me:?}"));
+        say("broken by that join", format!("{}", barrier.is_broken()));
+        let member = barrier.join();
+        say(
+            "a join after that member left",
+            format!("{:?}", member.as_ref().map(|m| m.seat())),
+        );
+        drop(member);
+        let member = barrier.join().unwrap();
+        let died = match member.wait() {
+            Err(Error::BarrierBroken(BreakCause::MemberDied { seat, .. })) => {
+                format!("MemberDied in seat {seat}")
+            }
+            other => format!("{other:?}"),
+        };
+        say("the wait after the death", died);
+        barrier.reset();
+        say(
+            "after a reset",
+            format!("{:?}", member.wait().map(|r| r.is_leader())),
+        );
+        out
+    }};
+}
+
+#[test]
+fn model_and_glibc_agree_on_a_dead_member() {
+    let real = dead_member!(
+        real,
+        std::thread,
+        std::sync::Arc::new(real::ShmBox::anonymous(real::SharedBarrier::<1>::new()).unwrap()),
+        // The thread ends holding the seat: the kernel marks its robust mutex owner-died
+        // before `join` returns (pthread_join waits for the thread's exit).
+        std::mem::forget
+    );
+    static RUNS: StdMutex<Vec<Vec<String>>> = StdMutex::new(Vec::new());
+    RUNS.lock().unwrap().clear();
+    loom::model(|| {
+        let outcome = dead_member!(
+            pthread_sync,
+            loom::thread,
+            loom::sync::Arc::new(pthread_sync::SharedBarrier::<1>::new()),
+            pthread_sync::model_check::die
+        );
+        RUNS.lock().unwrap().push(outcome);
+    });
+    let runs = std::mem::take(&mut *RUNS.lock().unwrap());
+    assert!(!runs.is_empty());
+    for run in &runs {
+        assert_eq!(
+            run, &real,
+            "glibc and the model disagree about a dead holder"
+        );
+    }
+    for line in &real {
+        println!("{line}");
+    }
+}

@@ -99,6 +99,7 @@ pub struct Robust<K> {
 
 impl<K: SharedKind> Robust<K> {
     const_fn! {
+        /// A new, unarmed robust mutex (also the member seats of a `SharedBarrier`).
         #[inline(always)]
         pub(crate) const fn new_const() -> Robust<K> {
             // Any bytes do: arming initialises the mutex in place with `K::TYPE`.

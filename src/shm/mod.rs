@@ -104,6 +104,7 @@
 //! | [`SharedCond`](crate::SharedCond) | 0: `u32` sequence word (a futex); 4: `u32` waiter count. No arming word: valid at any value, zero to begin with | 8, 4 |
 //! | [`SharedSem`](crate::SharedSem) | 0: arming word; 4: 4 bytes padding; 8: `sem_t` (32 bytes); 40: `u32` initial value; 44: 4 bytes padding | 48, 8 |
 //! | [`SharedRwLock<T>`](crate::SharedRwLock) | 0: 16 reader slots of 64 bytes (slot `i` at `64 i`: arming word, then at `+8` a `pthread_mutex_t`); 1024: the writer mutex's arming word; 1032: the writer `pthread_mutex_t`; 1072: `u32` intent; 1076: `u32` state; 1080: `u8` poison flag; then `T` at `data = round_up(1081, align_of::<T>())`. See "The reader-writer lock, from C" | `round_up(data + size_of::<T>(), max(64, align_of::<T>()))`, `max(64, align_of::<T>())` |
+//! | [`SharedBarrier<N>`](crate::SharedBarrier) | 0: `u64` state word; 8: `u32` futex word; 12: `u32` parties (`N`, constant); 16: `u64` cause word; then `N` seats of 56 bytes, seat `i` at `24 + 56 i`: its arming word (+0), `pthread_mutex_t` (+8, a robust normal mutex, armed as a `SharedLocker`'s), the member's `u32` pid (+48; 0: vacant), 4 bytes padding. No arming word of its own: all zero is a fresh barrier | `24 + 56 N`, 8 |
 //!
 //! So `T` begins right after the poison flag when it is byte-aligned, and at the next
 //! multiple of its alignment otherwise; the whole is padded as a C compiler pads the same
@@ -185,6 +186,44 @@
 //! A process killed anywhere in those steps leaves at most `waiters` too high (later
 //! notifications then make a wake-up call for nobody) and `seq` bumped: nothing anyone waits
 //! for. `tests/shared.rs` runs a C program that waits and notifies on the same condvar as Rust.
+//!
+//! ## The barrier, from C
+//!
+//! Every word of a [`SharedBarrier`](crate::SharedBarrier) is accessed with `__atomic`
+//! builtins (`__ATOMIC_SEQ_CST`). The state word: bits 0-21 the arrivals counted in the
+//! open round, bit 22 broken, bits 23-31 the epoch (resets, mod 512), bits 32-63 the rounds
+//! completed (mod 2^32); every change of it is one compare-exchange. The futex word: bit 0
+//! set by a waiter that may sleep, the rest a count. The steps (the module `barrier`'s
+//! `protocol.rs` has the argument):
+//!
+//! - **join**: for each seat, arm its mutex if needed ("Arming", above, as a
+//!   `SharedLocker`'s) and `pthread_mutex_trylock` it: `EBUSY`, the next seat; `EOWNERDEAD`,
+//!   its member died: if its pid is not 0, break the barrier (below), then
+//!   `pthread_mutex_consistent`; having it, store `getpid()` in its pid. The thread is a
+//!   member while it holds the mutex; it leaves by storing 0 in the pid and unlocking.
+//! - **wait**: `s = state`; broken: fail. If `count + 1 == parties` this arrival is the
+//!   leader: exchange `s` for `s` with `count = 0` and the completed rounds plus one; then
+//!   move the futex word on (exchange `w` for `(w | 1) + 1`) and, if `w` had bit 0,
+//!   `FUTEX_WAKE` `INT_MAX` (no `FUTEX_PRIVATE_FLAG`). Otherwise exchange `s` for `s + 1`
+//!   and remember the rounds `g` and epoch `e` of `s`; then until done: `w =
+//!   __atomic_or_fetch(&futex, 1)`; reread the state: rounds not `g`: done, completed; epoch
+//!   not `e`, or broken: failed, broken; else `FUTEX_WAIT_BITSET` on `w` with a deadline at
+//!   most 20 ms away, and after a timeout look at the other taken seats (pid not 0):
+//!   `pthread_mutex_trylock` `EBUSY` is a live member; `EOWNERDEAD`, or success while the
+//!   pid is still set, is a dead one: break the barrier, then (`EOWNERDEAD`)
+//!   `pthread_mutex_consistent`, and unlock, leaving the pid.
+//! - **a timeout** takes the arrival back: while the round is still open (rounds `g`, epoch
+//!   `e`, not broken), exchange `s` for `s - 1`.
+//! - **break**: first the cause word, if it does not already name this epoch: bits 0-9
+//!   `epoch + 1`, bits 10-12 the kind (1 a member died, 2 it panicked, 3 aborted, 4 reset),
+//!   bits 13-34 the seat, bits 35-56 the pid; then, unless broken already, exchange `s` for
+//!   `s | 1 << 22`, and move the futex word and wake as a leader does.
+//! - **reset**: free the seats of dead members (acquired as above: store 0 in the pid,
+//!   unlock), then exchange `s` for: the same completed rounds, the epoch plus one, count 0,
+//!   not broken; and move the futex word and wake.
+//!
+//! Never release a seat's mutex after `EOWNERDEAD` without `pthread_mutex_consistent`: the
+//! seat is then lost for good (`ENOTRECOVERABLE`), read as a dead member forever.
 //!
 //! ## The poison flag
 //!
@@ -590,6 +629,9 @@ unsafe impl<T: ShmSafe + Send> ShmSafe for crate::SharedRwLock<T> {}
 unsafe impl ShmSafe for crate::SharedCond {}
 // SAFETY: as above: the arming word, a process-shared `sem_t` and its initial value.
 unsafe impl ShmSafe for crate::SharedSem {}
+// SAFETY: `#[repr(C)]` atomic words, valid at any value, and member seats (a robust mutex
+// armed in place on first use, never moved, and an atomic pid).
+unsafe impl<const N: usize> ShmSafe for crate::SharedBarrier<N> {}
 
 shm_safe!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
 shm_safe!(

@@ -13,8 +13,8 @@
 //! | `RawMutex` | `new(MutexType)` (a `const fn`: glibc's static initialiser), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held` |
 //! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
 //! | `RawRwLock` | `new()` (a `const fn`: glibc's writer-preferring non-recursive initialiser) | `read`, `try_read`, `read_for`, `write`, `try_write`, `write_for` (timed on `CLOCK_MONOTONIC`), `unsafe unlock` |
-//! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
-//! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC` |
+//! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
+//! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC`; `min`, `passed` (the model: no clock, every deadline passed once a wait on it timed out) |
 //!
 //! `shm.rs` (not in the loom build) wraps shared-memory objects and mappings (`shm_open`,
 //! `ftruncate`, `mmap`) for the regions of `crate::shm`; it has no model.
@@ -177,6 +177,8 @@ use std::time::Duration;
 const _: () = {
     let _: fn(Duration) -> Deadline = Deadline::after;
     let _: fn() -> u64 = Deadline::now_ns;
+    let _: fn(Deadline, Deadline) -> Deadline = Deadline::min;
+    let _: fn(&Deadline) -> bool = Deadline::passed;
 
     let _: fn(MutexType) -> RawMutex = RawMutex::new;
     let _: fn(&RawMutex) -> Result<(), Error> = RawMutex::lock;
@@ -215,6 +217,8 @@ const _: () = {
     let _: fn(u32) -> Futex = Futex::new;
     let _: fn(&Futex, Ordering) -> u32 = Futex::load;
     let _: fn(&Futex, u32, Ordering) -> u32 = Futex::fetch_add;
+    let _: fn(&Futex, u32, Ordering) -> u32 = Futex::fetch_or;
+    let _: fn(&Futex, u32, u32, Ordering, Ordering) -> Result<u32, u32> = Futex::compare_exchange;
     let _: fn(&Futex, u32, Option<&Deadline>, Scope) -> bool = Futex::wait;
     let _: fn(&Futex, i32, Scope) -> usize = Futex::wake;
     let _: fn(&Futex, usize) = Futex::enter_wait;

@@ -10,6 +10,10 @@
 //!   foreign unlock `NotOwner`. Recursive: the owner relocks, counted. `try_lock` by the owner
 //!   of a normal or errorcheck mutex is `WouldBlock` (glibc's `EBUSY`), except for a robust
 //!   errorcheck mutex, where glibc's trylock says `EDEADLK`: `Deadlock`.
+//!   A holder's death is
+//!   what the kernel makes of a robust one (`abandon`, model build only): released, and the
+//!   next acquisition is `OwnerDied`, held inconsistent until `consistent`; released without
+//!   that, `NotRecoverable` for good.
 //! - Futex word: a value and a queue; `wait` sleeps while the value is the expected one (a
 //!   wake after a change cannot slip in between), `wake` wakes every sleeper (more than the
 //!   kernel would: a spurious wake-up). The crate's condition variables are its own protocol
@@ -44,11 +48,29 @@ impl Deadline {
     pub fn now_ns() -> u64 {
         0
     }
+
+    /// Either: the model has no clock.
+    pub fn min(self, _other: Deadline) -> Deadline {
+        self
+    }
+
+    /// Always: a timed wait that reports a timeout may do so at any point, so the model takes
+    /// every deadline as passed once a wait on it timed out.
+    pub fn passed(&self) -> bool {
+        true
+    }
 }
 
 struct Owner {
     thread: Option<ThreadId>,
     count: u32,
+    /// Robust owner death (see [`RawMutex::abandon`]): released by a holder that died, not
+    /// taken since; the next acquisition reports `OwnerDied`.
+    died: bool,
+    /// Held after an `OwnerDied` acquisition, not yet made consistent.
+    inconsistent: bool,
+    /// Released while inconsistent: every later acquisition is `NotRecoverable`.
+    unrecoverable: bool,
 }
 
 /// A model of a pthread mutex of one [`MutexType`].
@@ -68,6 +90,8 @@ impl RefUnwindSafe for RawMutex {}
 /// What an attempt to take the mutex found.
 enum Attempt {
     Acquired,
+    /// Acquired from a holder that died (`EOWNERDEAD`): held, inconsistent.
+    AcquiredOwnerDied,
     Failed(Error),
     /// Held by another thread (or, for a normal mutex, by this one): wait or give up.
     Busy,
@@ -82,6 +106,9 @@ impl RawMutex {
             owner: Mutex::new(Owner {
                 thread: None,
                 count: 0,
+                died: false,
+                inconsistent: false,
+                unrecoverable: false,
             }),
             released: Condvar::new(),
         }
@@ -112,17 +139,48 @@ impl RawMutex {
         self.lock_for(dur, false)
     }
 
-    /// The same as [`RawMutex::lock`] (robust owner death is not modelled).
+    /// The same as [`RawMutex::lock`] (which reports a holder's death, see
+    /// [`RawMutex::abandon`]).
     pub fn lock_direct(&self) -> Result<(), Error> {
         self.lock()
     }
 
-    /// Nothing to do in the model (robust owner death is not modelled).
+    /// Marks a mutex acquired with `OwnerDied` consistent again (`pthread_mutex_consistent`).
     ///
     /// # Safety
     /// The calling thread holds the mutex.
     pub unsafe fn consistent(&self) -> Result<(), Error> {
+        let mut owner = self.state();
+        if owner.thread != Some(thread::current().id()) || !owner.inconsistent {
+            return Err(Error::InvalidInput(
+                "model: consistent() of a consistent mutex",
+            ));
+        }
+        owner.inconsistent = false;
         Ok(())
+    }
+
+    /// The death of the holding thread, as the kernel handles it for a robust mutex on the
+    /// thread's robust list when the thread exits: the mutex is released, and its next
+    /// acquisition reports `OwnerDied` (the lock then held, inconsistent until
+    /// [`RawMutex::consistent`]; released without that, it is `NotRecoverable` for good).
+    /// A model thread "dies" by calling this for each robust mutex it holds and doing nothing
+    /// more with them. Model build only.
+    ///
+    /// # Safety
+    /// The calling thread holds the mutex; nothing unlocks it afterwards.
+    pub unsafe fn abandon(&self) {
+        let mut owner = self.state();
+        assert_eq!(
+            owner.thread,
+            Some(thread::current().id()),
+            "model: abandon() of a mutex the thread does not hold"
+        );
+        owner.thread = None;
+        owner.count = 0;
+        owner.inconsistent = false;
+        owner.died = true;
+        self.released.notify_one();
     }
 
     fn state(&self) -> MutexGuard<'_, Owner> {
@@ -132,10 +190,17 @@ impl RawMutex {
     /// One attempt at taking the mutex. `blocking`: the caller would wait (lock, timed lock)
     /// rather than give up (trylock); it decides what an errorcheck owner gets.
     fn attempt(&self, owner: &mut Owner, me: ThreadId, blocking: bool) -> Attempt {
+        if owner.unrecoverable {
+            return Attempt::Failed(Error::NotRecoverable);
+        }
         match owner.thread {
             None => {
                 owner.thread = Some(me);
                 owner.count = 1;
+                if std::mem::take(&mut owner.died) {
+                    owner.inconsistent = true;
+                    return Attempt::AcquiredOwnerDied;
+                }
                 Attempt::Acquired
             }
             Some(t) if t == me => match self.kind {
@@ -163,6 +228,7 @@ impl RawMutex {
         loop {
             match self.attempt(&mut owner, me, true) {
                 Attempt::Acquired => return Ok(()),
+                Attempt::AcquiredOwnerDied => return Err(Error::OwnerDied),
                 Attempt::Failed(e) => return Err(e),
                 Attempt::Busy => owner = self.released.wait(owner).expect("model poisoned"),
             }
@@ -181,6 +247,7 @@ impl RawMutex {
         let me = thread::current().id();
         match self.attempt(&mut self.state(), me, false) {
             Attempt::Acquired => Ok(()),
+            Attempt::AcquiredOwnerDied => Err(Error::OwnerDied),
             Attempt::Failed(e) => Err(e),
             Attempt::Busy => Err(Error::WouldBlock),
         }
@@ -199,6 +266,7 @@ impl RawMutex {
     fn attempt_done(&self, me: ThreadId) -> Option<Result<(), Error>> {
         match self.attempt(&mut self.state(), me, true) {
             Attempt::Acquired => Some(Ok(())),
+            Attempt::AcquiredOwnerDied => Some(Err(Error::OwnerDied)),
             Attempt::Failed(e) => Some(Err(e)),
             Attempt::Busy => None,
         }
@@ -228,6 +296,8 @@ impl RawMutex {
                 owner.count -= 1;
                 if owner.count == 0 {
                     owner.thread = None;
+                    // Released unrepaired after an owner's death: not recoverable (POSIX).
+                    owner.unrecoverable |= std::mem::take(&mut owner.inconsistent);
                     self.released.notify_one();
                 }
                 Ok(())
@@ -245,8 +315,8 @@ unsafe impl InPlace for RawMutex {
     type Attr = MutexAttr;
 
     /// Replaces the (unused) model mutex at `place` with one of `attr`'s type. Process
-    /// sharing and robustness are not modelled: threads stand in for processes, and no model
-    /// thread dies holding a lock.
+    /// sharing is not modelled (threads stand in for processes); every model mutex reports a
+    /// holder's death ([`RawMutex::abandon`]), which only the robust ones see in the crate.
     unsafe fn init_in_place(place: *mut RawMutex, attr: &MutexAttr) -> Result<(), Error> {
         // SAFETY: the caller guarantees `place` holds an unused value nobody else can reach.
         unsafe {
@@ -394,6 +464,22 @@ impl Futex {
     /// Adds `v` (wrapping); the previous value.
     pub fn fetch_add(&self, v: u32, order: std::sync::atomic::Ordering) -> u32 {
         self.word.fetch_add(v, order)
+    }
+
+    /// Sets the bits of `v`; the previous value.
+    pub fn fetch_or(&self, v: u32, order: std::sync::atomic::Ordering) -> u32 {
+        self.word.fetch_or(v, order)
+    }
+
+    /// Stores `new` if the word holds `current`: `Ok(current)`, else `Err(value found)`.
+    pub fn compare_exchange(
+        &self,
+        current: u32,
+        new: u32,
+        success: std::sync::atomic::Ordering,
+        failure: std::sync::atomic::Ordering,
+    ) -> Result<u32, u32> {
+        self.word.compare_exchange(current, new, success, failure)
     }
 
     /// Sleeps while the word holds `expected` (checked under the queue's lock), until a wake;

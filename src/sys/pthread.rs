@@ -113,12 +113,19 @@ impl Deadline {
 
     /// The earlier of two deadlines.
     #[inline]
-    fn min(self, other: Deadline) -> Deadline {
+    pub fn min(self, other: Deadline) -> Deadline {
         if (other.0.tv_sec, other.0.tv_nsec) < (self.0.tv_sec, self.0.tv_nsec) {
             other
         } else {
             self
         }
+    }
+
+    /// Whether the deadline has passed (`CLOCK_MONOTONIC` now, at or after it).
+    #[inline]
+    pub fn passed(&self) -> bool {
+        let now = Deadline::after(Duration::ZERO);
+        (now.0.tv_sec, now.0.tv_nsec) >= (self.0.tv_sec, self.0.tv_nsec)
     }
 
     fn same(&self, other: &Deadline) -> bool {
@@ -909,6 +916,24 @@ impl Futex {
     #[inline(always)]
     pub fn fetch_add(&self, v: u32, order: Ordering) -> u32 {
         self.0.fetch_add(v, order)
+    }
+
+    /// Sets the bits of `v`; the previous value.
+    #[inline(always)]
+    pub fn fetch_or(&self, v: u32, order: Ordering) -> u32 {
+        self.0.fetch_or(v, order)
+    }
+
+    /// Stores `new` if the word holds `current`: `Ok(current)`, else `Err(value found)`.
+    #[inline(always)]
+    pub fn compare_exchange(
+        &self,
+        current: u32,
+        new: u32,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u32, u32> {
+        self.0.compare_exchange(current, new, success, failure)
     }
 
     /// Sleeps while the word holds `expected`, until woken by [`Futex::wake`] (or spuriously,

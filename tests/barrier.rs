@@ -1,0 +1,620 @@
+//! `SharedBarrier` across forked processes: rounds with exactly one leader each, and members
+//! `SIGKILL`ed before arriving, while waiting (already arrived), and at random moments of a
+//! round loop (on one CPU and on two), after which every survivor must be released with
+//! `Error::BarrierBroken(BreakCause::MemberDied { .. })` naming the dead member, within
+//! [`BOUND`], and a reset, a replacement member and more rounds must work.
+//!
+//! `harness = false` (see `support`): children use only the barrier and the region's atomics,
+//! then `_exit`; the parent checks every exit status and every report, never waits on the
+//! barrier itself, and bounds every wait of its own. Regions are anonymous; every child is
+//! killed and reaped by its `Child` guard if a case fails.
+
+mod support;
+
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::time::{Duration, Instant};
+
+use pthread_sync::shm::{ShmBox, ShmSafe};
+use pthread_sync::{BreakCause, Error, SharedBarrier};
+use support::Outcome::{self, Passed};
+use support::{fork_child, Case, Child};
+
+/// How long survivors may take to be released after a member was killed.
+const BOUND: Duration = Duration::from_secs(2);
+
+/// How long any other step may take (a child's exit, a flag).
+const STEP: Duration = Duration::from_secs(10);
+
+const ROUNDS: usize = 1_000;
+const SLOTS: usize = 8;
+
+/// A child's report, in the region: what its wait ended with.
+#[repr(C)]
+struct Report {
+    /// 0: nothing yet; 1: Ok; 2: broken (`kind`, `seat`, `pid` say why); 3: another error.
+    state: AtomicU32,
+    /// For a break: 1 a member died, 2 panicked, 3 aborted, 4 reset, 5 unknown.
+    kind: AtomicU32,
+    seat: AtomicU32,
+    pid: AtomicU32,
+}
+
+impl Report {
+    fn new() -> Report {
+        Report {
+            state: AtomicU32::new(0),
+            kind: AtomicU32::new(0),
+            seat: AtomicU32::new(0),
+            pid: AtomicU32::new(0),
+        }
+    }
+
+    /// Records a wait's result (no allocation: for children).
+    fn record<T>(&self, result: &Result<T, Error>) {
+        let state = match result {
+            Ok(_) => 1,
+            Err(Error::BarrierBroken(cause)) => {
+                let (kind, seat, pid) = match *cause {
+                    BreakCause::MemberDied { seat, pid } => (1, seat as u32, pid),
+                    BreakCause::MemberPanicked { seat, pid } => (2, seat as u32, pid),
+                    BreakCause::Aborted => (3, 0, 0),
+                    BreakCause::Reset => (4, 0, 0),
+                    _ => (5, 0, 0),
+                };
+                self.kind.store(kind, SeqCst);
+                self.seat.store(seat, SeqCst);
+                self.pid.store(pid, SeqCst);
+                2
+            }
+            Err(_) => 3,
+        };
+        self.state.store(state, SeqCst);
+    }
+
+    /// The report, once there is one (bounded by `bound`).
+    fn read(&self, bound: Duration, what: &str) -> (u32, u32, u32, u32) {
+        let start = Instant::now();
+        while self.state.load(SeqCst) == 0 {
+            assert!(
+                start.elapsed() < bound,
+                "{what}: no report within {bound:?}"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        (
+            self.state.load(SeqCst),
+            self.kind.load(SeqCst),
+            self.seat.load(SeqCst),
+            self.pid.load(SeqCst),
+        )
+    }
+}
+
+/// A barrier of `N` and what the children report.
+#[repr(C)]
+struct Stage<const N: usize> {
+    barrier: SharedBarrier<N>,
+    /// Per round: arrivals counted before the wait, leaders after it.
+    arrivals: [AtomicU32; ROUNDS],
+    leaders: [AtomicU32; ROUNDS],
+    /// Members that have joined (each child adds one once it holds its seat).
+    joined: AtomicU32,
+    /// Each child's seat, and rounds it completed.
+    seat: [AtomicU32; SLOTS],
+    rounds: [AtomicU64; SLOTS],
+    /// Each child's first and second wait result.
+    first: [Report; SLOTS],
+    second: [Report; SLOTS],
+    /// Survivors wait for it before carrying on after a break.
+    go: AtomicU32,
+    /// Leaders of the rounds after the break.
+    leaders_after: AtomicU32,
+}
+// SAFETY: #[repr(C)], a shared barrier and atomics only.
+unsafe impl<const N: usize> ShmSafe for Stage<N> {}
+
+fn stage<const N: usize>() -> ShmBox<Stage<N>> {
+    ShmBox::anonymous(Stage {
+        barrier: SharedBarrier::new(),
+        arrivals: std::array::from_fn(|_| AtomicU32::new(0)),
+        leaders: std::array::from_fn(|_| AtomicU32::new(0)),
+        joined: AtomicU32::new(0),
+        seat: std::array::from_fn(|_| AtomicU32::new(u32::MAX)),
+        rounds: std::array::from_fn(|_| AtomicU64::new(0)),
+        first: std::array::from_fn(|_| Report::new()),
+        second: std::array::from_fn(|_| Report::new()),
+        go: AtomicU32::new(0),
+        leaders_after: AtomicU32::new(0),
+    })
+    .unwrap()
+}
+
+/// Waits (bounded) until `word` reads at least `value`.
+fn await_at_least(word: &AtomicU32, value: u32, what: &str) {
+    let start = Instant::now();
+    while word.load(SeqCst) < value {
+        assert!(start.elapsed() < STEP, "{what}: never reached {value}");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Checks that `child` exits with 0 within `bound`, else fails (it is killed and reaped).
+fn expect_exit(child: Child, bound: Duration, what: &str) {
+    match child.wait_within(bound) {
+        Ok(code) => assert_eq!(code, 0, "{what}: exit code"),
+        Err(child) => {
+            drop(child);
+            panic!("{what}: still running after {bound:?} (hung; killed)");
+        }
+    }
+}
+
+/// The state letter of `/proc/<pid>/stat`.
+fn proc_state(pid: libc::pid_t) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.trim_start().chars().next()
+}
+
+/// Whether `pid` sleeps (state `S`) in a futex call (`futex`, or `futex_waitv` / `futex_wait`
+/// on x86_64), as `tests/death.rs` checks it; the state alone where `syscall` is unreadable.
+fn sleeps_in_futex(pid: libc::pid_t) -> bool {
+    if proc_state(pid) != Some('S') {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
+        Ok(s) => s
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<libc::c_long>().ok())
+            .is_some_and(|nr| {
+                nr == libc::SYS_futex || (cfg!(target_arch = "x86_64") && (nr == 449 || nr == 454))
+            }),
+        Err(_) => true,
+    }
+}
+
+fn await_futex_sleep(pid: libc::pid_t) {
+    let start = Instant::now();
+    while !sleeps_in_futex(pid) {
+        assert!(start.elapsed() < STEP, "process {pid} never slept in futex");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// A member that joins, records its seat, and completes `rounds` rounds (exit 0), or
+/// records the first wait that failed (exit 0 if it was a break, 11 otherwise). `counted`:
+/// every member of the run counts its arrivals in `arrivals` before each wait, so each checks
+/// after it that all `N` arrived before anyone left, and leaders are counted per round in
+/// `leaders`; otherwise they are counted in `leaders_after`.
+fn member<const N: usize>(s: &Stage<N>, slot: usize, rounds: usize, counted: bool) -> i32 {
+    let Ok(me) = s.barrier.join() else { return 10 };
+    s.seat[slot].store(me.seat() as u32, SeqCst);
+    s.joined.fetch_add(1, SeqCst);
+    for r in 0..rounds {
+        if counted {
+            s.arrivals[r].fetch_add(1, SeqCst);
+        }
+        let result = me.wait();
+        match result {
+            Ok(res) if counted => {
+                if res.is_leader() {
+                    s.leaders[r].fetch_add(1, SeqCst);
+                }
+                if s.arrivals[r].load(SeqCst) != N as u32 {
+                    return 12;
+                }
+            }
+            Ok(res) => {
+                if res.is_leader() {
+                    s.leaders_after.fetch_add(1, SeqCst);
+                }
+            }
+            Err(Error::BarrierBroken(_)) => {
+                s.first[slot].record(&result);
+                return 0;
+            }
+            Err(_) => {
+                s.first[slot].record(&result);
+                return 11;
+            }
+        }
+        s.rounds[slot].fetch_add(1, SeqCst);
+    }
+    0
+}
+
+/// A survivor: waits round after round until one fails; records that result; then waits for
+/// `go` and makes `after` more rounds (which must complete), counting their leaders.
+fn survivor<const N: usize>(s: &Stage<N>, slot: usize, after: usize) -> i32 {
+    let Ok(me) = s.barrier.join() else { return 10 };
+    s.seat[slot].store(me.seat() as u32, SeqCst);
+    s.joined.fetch_add(1, SeqCst);
+    loop {
+        let result = me.wait();
+        if result.is_err() {
+            s.first[slot].record(&result);
+            break;
+        }
+        s.rounds[slot].fetch_add(1, SeqCst);
+    }
+    let start = Instant::now();
+    while s.go.load(SeqCst) == 0 {
+        if start.elapsed() > STEP {
+            return 13;
+        }
+        // SAFETY: a plain system call.
+        unsafe { libc::usleep(200) };
+    }
+    for _ in 0..after {
+        match me.wait() {
+            Ok(r) if r.is_leader() => {
+                s.leaders_after.fetch_add(1, SeqCst);
+            }
+            Ok(_) => {}
+            Err(_) => return 14,
+        }
+    }
+    0
+}
+
+/// A member that joins, records its seat, and sleeps until killed: it never arrives.
+fn absentee<const N: usize>(s: &Stage<N>, slot: usize) -> i32 {
+    let Ok(me) = s.barrier.join() else { return 10 };
+    s.seat[slot].store(me.seat() as u32, SeqCst);
+    s.joined.fetch_add(1, SeqCst);
+    loop {
+        // SAFETY: sleeps; the parent kills this process here.
+        unsafe { libc::pause() };
+    }
+}
+
+/// Checks a report: broken because the member in `seat`, of process `pid`, died.
+fn assert_died(report: (u32, u32, u32, u32), seat: u32, pid: libc::pid_t, what: &str) {
+    assert_eq!(
+        report,
+        (2, 1, seat, pid as u32),
+        "{what}: (state, kind, seat, pid) should say the member in seat {seat} (pid {pid}) died"
+    );
+}
+
+/// 4 processes x 1 000 rounds: every round has all 4 arrivals before anyone leaves it, and
+/// exactly one leader.
+fn rounds_four_processes() -> Outcome {
+    let region = stage::<4>();
+    let s = &*region;
+    let started = Instant::now();
+    let children: Vec<Child> = (0..4)
+        .map(|i| fork_child(|| member(s, i, ROUNDS, true)))
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        expect_exit(child, STEP * 3, &format!("member {i}"));
+    }
+    let took = started.elapsed();
+    for r in 0..ROUNDS {
+        assert_eq!(s.arrivals[r].load(SeqCst), 4, "round {r}: arrivals");
+        assert_eq!(s.leaders[r].load(SeqCst), 1, "round {r}: leaders");
+    }
+    assert!(!s.barrier.is_broken());
+    eprintln!(
+        "rounds_four_processes: {ROUNDS} rounds in {took:?} ({:.1} µs a round)",
+        took.as_secs_f64() * 1e6 / ROUNDS as f64
+    );
+    Passed
+}
+
+/// Three members; two wait in the first round, the third never arrives and is `SIGKILL`ed:
+/// both waiters are released with `MemberDied` naming it within [`BOUND`]. Then one survivor
+/// (the parent, here) resets, a replacement joins the freed seat, and the three make 10 more
+/// rounds.
+fn member_killed_before_arriving() -> Outcome {
+    let region = stage::<3>();
+    let s = &*region;
+    let a = fork_child(|| survivor(s, 0, 10));
+    let b = fork_child(|| survivor(s, 1, 10));
+    await_at_least(&s.joined, 2, "the survivors joining");
+    let c = fork_child(|| absentee(s, 2));
+    await_at_least(&s.joined, 3, "the absentee joining");
+    await_futex_sleep(a.pid());
+    await_futex_sleep(b.pid());
+    let (victim, victim_seat) = (c.pid(), s.seat[2].load(SeqCst));
+    c.kill_and_reap();
+    let killed = Instant::now();
+    for slot in 0..2 {
+        let report = s.first[slot].read(BOUND, "a waiter of the broken round");
+        assert_died(report, victim_seat, victim, &format!("survivor {slot}"));
+    }
+    let took = killed.elapsed();
+    assert!(took < BOUND, "{took:?}");
+    eprintln!("member_killed_before_arriving: both waiters released {took:?} after the kill");
+    assert!(s.barrier.is_broken());
+    assert_eq!((s.rounds[0].load(SeqCst), s.rounds[1].load(SeqCst)), (0, 0));
+
+    s.barrier.reset();
+    assert!(!s.barrier.is_broken());
+    let replacement = fork_child(|| member(s, 3, 10, false));
+    s.go.store(1, SeqCst);
+    expect_exit(replacement, STEP, "the replacement");
+    assert_eq!(
+        s.seat[3].load(SeqCst),
+        victim_seat,
+        "the dead member's seat"
+    );
+    expect_exit(a, STEP, "survivor 0");
+    expect_exit(b, STEP, "survivor 1");
+    assert_eq!(s.rounds[3].load(SeqCst), 10);
+    assert_eq!(
+        s.leaders_after.load(SeqCst),
+        10,
+        "one leader a round after the reset"
+    );
+    Passed
+}
+
+/// A child that joins, waits until `go` reaches `go_at`, then waits twice (the second time
+/// only if the first completed), recording both.
+fn two_waits<const N: usize>(s: &Stage<N>, slot: usize, go_at: u32) -> i32 {
+    let Ok(me) = s.barrier.join() else { return 10 };
+    s.seat[slot].store(me.seat() as u32, SeqCst);
+    s.joined.fetch_add(1, SeqCst);
+    let start = Instant::now();
+    while s.go.load(SeqCst) < go_at {
+        if start.elapsed() > STEP {
+            return 13;
+        }
+        // SAFETY: a plain system call.
+        unsafe { libc::usleep(100) };
+    }
+    let first = me.wait();
+    s.first[slot].record(&first);
+    if first.is_ok() {
+        let second = me.wait();
+        s.second[slot].record(&second);
+    }
+    0
+}
+
+/// Three members join; one arrives, sleeps in its wait, and is `SIGKILL`ed; then the two
+/// others arrive, together (`late` = false) or one 100 ms after the other (`late`: the first
+/// has polled and broken the round by then). Its arrival can complete the round it died in,
+/// never the next: the survivors agree on the first round (both completed, or both broken)
+/// and, if it completed, both get the break in the second; every break names the dead member
+/// and comes within [`BOUND`] of the kill. The round the break came in.
+fn killed_while_waiting(late: bool) -> u32 {
+    let region = stage::<3>();
+    let s = &*region;
+    let b = fork_child(|| two_waits(s, 1, 1));
+    let c = fork_child(|| two_waits(s, 2, 2));
+    await_at_least(&s.joined, 2, "the survivors joining");
+    let victim = fork_child(|| two_waits(s, 0, 0));
+    await_at_least(&s.joined, 3, "the victim joining");
+    await_futex_sleep(victim.pid());
+    let (pid, seat) = (victim.pid(), s.seat[0].load(SeqCst));
+    victim.kill_and_reap();
+    let killed = Instant::now();
+    s.go.store(1, SeqCst);
+    if late {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    s.go.store(2, SeqCst);
+    expect_exit(b, BOUND + Duration::from_millis(200), "survivor 1");
+    expect_exit(c, BOUND, "survivor 2");
+    let took = killed.elapsed();
+    let what = if late { "one late" } else { "together" };
+    let (b1, c1) = (
+        s.first[1].read(STEP, "survivor 1"),
+        s.first[2].read(STEP, "survivor 2"),
+    );
+    assert_eq!(
+        b1.0, c1.0,
+        "{what}: the survivors disagree on the first round"
+    );
+    let broken_in = if b1.0 == 1 {
+        assert!(
+            !late,
+            "the first survivor should have broken the round before the second came"
+        );
+        let b2 = s.second[1].read(STEP, "survivor 1, second round");
+        let c2 = s.second[2].read(STEP, "survivor 2, second round");
+        assert_died(b2, seat, pid, "survivor 1, second round");
+        assert_died(c2, seat, pid, "survivor 2, second round");
+        2
+    } else {
+        assert_died(b1, seat, pid, "survivor 1");
+        assert_died(c1, seat, pid, "survivor 2");
+        1
+    };
+    eprintln!(
+        "killed_while_waiting ({what}): broken in round {broken_in}, survivors out {took:?} \
+         after the kill"
+    );
+    broken_in
+}
+
+fn member_killed_while_waiting() -> Outcome {
+    let rounds: Vec<u32> = (0..5).map(|_| killed_while_waiting(false)).collect();
+    eprintln!(
+        "member_killed_while_waiting: the others arriving together, broken in rounds {rounds:?}"
+    );
+    assert_eq!(killed_while_waiting(true), 1);
+    Passed
+}
+
+/// A small xorshift generator; its seed is printed, and `PTHREAD_SYNC_DEATH_SEED` sets it.
+struct Rng(u64);
+
+impl Rng {
+    fn new(case: &str) -> Rng {
+        let seed = std::env::var("PTHREAD_SYNC_DEATH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                t.as_nanos() as u64 ^ u64::from(std::process::id())
+            })
+            | 1;
+        eprintln!("{case}: seed {seed} (PTHREAD_SYNC_DEATH_SEED={seed} repeats it)");
+        Rng(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// While alive, this process and the children it forks meanwhile run on one CPU, so a
+/// `SIGKILL` lands wherever the child was preempted, not only at its next system call (see
+/// `OneCpu` in `tests/death.rs`, where the same is measured).
+struct OneCpu(libc::cpu_set_t);
+
+impl OneCpu {
+    fn pin_if(on: bool) -> Option<OneCpu> {
+        if !on {
+            return None;
+        }
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        // SAFETY: `cpu_set_t` is a plain bit array, valid all zero; `old` is valid for
+        // writes of `size` bytes; `sched_getcpu` has no preconditions; `one` names a CPU
+        // of this machine (below CPU_SETSIZE).
+        unsafe {
+            let mut old: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(libc::sched_getaffinity(0, size, &mut old), 0);
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(usize::try_from(libc::sched_getcpu()).unwrap(), &mut one);
+            assert_eq!(libc::sched_setaffinity(0, size, &one), 0);
+            Some(OneCpu(old))
+        }
+    }
+}
+
+impl Drop for OneCpu {
+    fn drop(&mut self) {
+        // SAFETY: `self.0` is the valid set this process had before.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0) };
+    }
+}
+
+/// 20 rounds: three members loop through rounds; one of them (`victims` of them, at random
+/// moments close together) is `SIGKILL`ed after a random number of rounds (on odd rounds all
+/// share one CPU). The survivors are released within [`BOUND`], all with the same cause,
+/// naming a dead member; then a reset, a fresh member in each freed seat, and 10 rounds work.
+fn killed_at_random(case: &str, victims: usize) {
+    const N: usize = 4;
+    let mut rng = Rng::new(case);
+    let mut latencies = Vec::new();
+    let (mut asleep, mut running) = (0, 0);
+    for round in 0..20 {
+        let region = stage::<N>();
+        let s = &*region;
+        let pinned = OneCpu::pin_if(round % 2 == 1);
+        let mut children: Vec<Option<Child>> = (0..N)
+            .map(|i| Some(fork_child(move || survivor(s, i, 10))))
+            .collect();
+        await_at_least(&s.joined, N as u32, "members joining");
+        let total = || s.rounds[..N].iter().map(|r| r.load(Relaxed)).sum::<u64>();
+        let target = 1 + rng.below(4_000);
+        let start = Instant::now();
+        while total() < target {
+            assert!(start.elapsed() < STEP, "round {round}: the rounds stalled");
+            if pinned.is_some() {
+                std::thread::sleep(Duration::from_micros(50));
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        let mut dead = Vec::new();
+        for (v, child) in children.iter_mut().enumerate().take(victims) {
+            let child = child.take().unwrap();
+            dead.push((child.pid(), s.seat[v].load(SeqCst)));
+            if sleeps_in_futex(child.pid()) {
+                asleep += 1;
+            } else {
+                running += 1;
+            }
+            child.kill_and_reap();
+        }
+        let killed = Instant::now();
+        drop(pinned);
+        let mut cause = None;
+        for slot in victims..N {
+            let report = s.first[slot].read(BOUND, &format!("round {round}: survivor {slot}"));
+            assert_eq!(
+                report.0, 2,
+                "round {round}: survivor {slot} not broken: {report:?}"
+            );
+            assert_eq!(report.1, 1, "round {round}: not a death: {report:?}");
+            assert!(
+                dead.iter()
+                    .any(|&(pid, seat)| (report.2, report.3) == (seat, pid as u32)),
+                "round {round}: survivor {slot} names seat {} pid {}, not a dead member {dead:?}",
+                report.2,
+                report.3
+            );
+            assert!(
+                cause.is_none_or(|c| c == report),
+                "round {round}: survivors disagree"
+            );
+            cause = Some(report);
+        }
+        latencies.push(killed.elapsed());
+        assert!(s.barrier.is_broken());
+        s.barrier.reset();
+        let fresh: Vec<Child> = (0..victims)
+            .map(|v| fork_child(move || member(s, SLOTS - 1 - v, 10, false)))
+            .collect();
+        s.go.store(1, SeqCst);
+        for (i, child) in fresh.into_iter().enumerate() {
+            expect_exit(child, STEP, &format!("round {round}: replacement {i}"));
+        }
+        for (slot, child) in children.into_iter().enumerate().skip(victims) {
+            expect_exit(
+                child.unwrap(),
+                STEP,
+                &format!("round {round}: survivor {slot}"),
+            );
+        }
+        assert_eq!(
+            s.leaders_after.load(SeqCst),
+            10,
+            "round {round}: leaders after the reset"
+        );
+    }
+    latencies.sort();
+    eprintln!(
+        "{case}: survivors released after the kill in {:?} (median), {:?} (max); of the \
+         kills, {asleep} hit a member asleep in its wait, {running} one running (spinning in \
+         a wait, arriving, leading, or between rounds)",
+        latencies[latencies.len() / 2],
+        latencies[latencies.len() - 1]
+    );
+}
+
+fn member_killed_at_random() -> Outcome {
+    killed_at_random("member_killed_at_random", 1);
+    Passed
+}
+
+fn two_members_killed_at_random() -> Outcome {
+    killed_at_random("two_members_killed_at_random", 2);
+    Passed
+}
+
+fn main() {
+    let cases: &[Case] = &[
+        ("rounds_four_processes", rounds_four_processes),
+        (
+            "member_killed_before_arriving",
+            member_killed_before_arriving,
+        ),
+        ("member_killed_while_waiting", member_killed_while_waiting),
+        ("member_killed_at_random", member_killed_at_random),
+        ("two_members_killed_at_random", two_members_killed_at_random),
+    ];
+    support::run(cases);
+}
