@@ -250,6 +250,45 @@ fn cross_process() {
     println!("and usable again: {:?}", *s.counter.lock().unwrap());
 }
 
+fn rwlock_and_barrier() {
+    section("RwLock (writer-preferring, biased reads) and Barrier, drop-ins for std's");
+    use pthread_sync::{Barrier, RwLock};
+    let config = Arc::new(RwLock::new(vec![1u32, 2, 3]));
+    let rounds = Arc::new(Barrier::new(4));
+    let workers: Vec<_> = (0..4)
+        .map(|id| {
+            let (config, rounds) = (Arc::clone(&config), Arc::clone(&rounds));
+            thread::spawn(move || {
+                let mut leaders = 0;
+                for round in 0..3u32 {
+                    if id == 0 {
+                        // One writer a round; the readers never see a half-made update.
+                        config.write().unwrap().push(round + 4);
+                    }
+                    let sum: u32 = config.read().unwrap().iter().sum();
+                    assert!(sum >= 6);
+                    if rounds.wait().is_leader() {
+                        leaders += 1;
+                    }
+                }
+                leaders
+            })
+        })
+        .collect();
+    let leaders: u32 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    println!(
+        "4 threads, 3 barrier rounds: {leaders} leaders (one a round); config now {:?}",
+        *config.read().unwrap()
+    );
+    let r = config.read().unwrap();
+    let again = config.read().unwrap(); // a second read by the same thread: counted
+    println!(
+        "a thread reading twice holds {} and {} elements",
+        r.len(),
+        again.len()
+    );
+}
+
 fn quick_comparison() {
     section("Quick comparison: uncontended lock+unlock (see README for the criterion numbers)");
     // glibc skips atomics while a process has never had a second thread: make sure it has.
@@ -291,6 +330,7 @@ fn main() {
     thread_pool::main();
     section("examples/producer_consumer.rs: bounded buffer (Locker + two Conds)");
     producer_consumer::main();
+    rwlock_and_barrier();
     cross_process();
     section(
         "examples/atfork.rs: a lock another thread held at fork, without and with atfork::protect",
