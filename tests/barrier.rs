@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use pthread_sync::shm::{ShmBox, ShmSafe};
 use pthread_sync::{BreakCause, Error, SharedBarrier};
 use support::Outcome::{self, Passed};
-use support::{fork_child, Case, Child};
+use support::{fork_child, sleeps_in_futex, Case, Child};
 
 /// How long survivors may take to be released after a member was killed.
 const BOUND: Duration = Duration::from_secs(2);
@@ -147,31 +147,6 @@ fn expect_exit(child: Child, bound: Duration, what: &str) {
             drop(child);
             panic!("{what}: still running after {bound:?} (hung; killed)");
         }
-    }
-}
-
-/// The state letter of `/proc/<pid>/stat`.
-fn proc_state(pid: libc::pid_t) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.trim_start().chars().next()
-}
-
-/// Whether `pid` sleeps (state `S`) in a futex call (`futex`, or `futex_waitv` / `futex_wait`
-/// on x86_64), as `tests/death.rs` checks it; the state alone where `syscall` is unreadable.
-fn sleeps_in_futex(pid: libc::pid_t) -> bool {
-    if proc_state(pid) != Some('S') {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
-        Ok(s) => s
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<libc::c_long>().ok())
-            .is_some_and(|nr| {
-                nr == libc::SYS_futex || (cfg!(target_arch = "x86_64") && (nr == 449 || nr == 454))
-            }),
-        Err(_) => true,
     }
 }
 

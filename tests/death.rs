@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use pthread_sync::shm::{self, ShmBox, ShmSafe};
 use pthread_sync::{Error, SharedCond, SharedLockError, SharedLocker, SharedSem};
 use support::Outcome::{self, Passed};
-use support::{fork_child, Case, Child};
+use support::{fork_child, is_futex_call, proc_state, sleeps_in_futex, Case, Child};
 
 /// How long a survivor may take for any one step (a notify returning, a woken waiter
 /// exiting, a lock): past it, the step hung and the case fails.
@@ -166,35 +166,6 @@ fn await_futex_sleep(pid: libc::pid_t) {
             "process {pid} never went to sleep in futex"
         );
         std::thread::sleep(Duration::from_micros(200));
-    }
-}
-
-/// The state letter of `/proc/<pid>/stat` (after the parenthesised command name).
-fn proc_state(pid: libc::pid_t) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.trim_start().chars().next()
-}
-
-/// The futex system calls a waiter may sleep in: `futex`, and on x86_64 also `futex_waitv`
-/// (449) and `futex_wait` (454, Linux 6.7).
-fn is_futex_call(nr: libc::c_long) -> bool {
-    nr == libc::SYS_futex || (cfg!(target_arch = "x86_64") && (nr == 449 || nr == 454))
-}
-
-/// Whether `pid` is asleep (state `S`) in a futex system call. `/proc/<pid>/syscall` needs
-/// ptrace access; where it is unreadable the state alone decides.
-fn sleeps_in_futex(pid: libc::pid_t) -> bool {
-    if proc_state(pid) != Some('S') {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
-        Ok(s) => s
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<libc::c_long>().ok())
-            .is_some_and(is_futex_call),
-        Err(_) => true,
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use pthread_sync::shm::{self, ShmBox, ShmSafe};
 use pthread_sync::{Error, OwnerDied, SharedLockError, SharedRwLock, SharedRwLockWriteGuard};
 use support::Outcome::{self, Passed, Skipped};
-use support::{fork_child, Case, Child};
+use support::{fork_child, sleeps_in_futex, Case, Child};
 
 /// How long the survivors may take to get in after a death: the bound.
 const RECOVERY: Duration = Duration::from_secs(2);
@@ -119,33 +119,6 @@ fn await_flag(flag: &AtomicU32, value: u32) {
     while flag.load(Acquire) != value {
         assert!(start.elapsed() < BOUND, "flag never set");
         std::thread::sleep(Duration::from_micros(200));
-    }
-}
-
-/// The state letter of `/proc/<pid>/stat`.
-fn proc_state(pid: libc::pid_t) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.trim_start().chars().next()
-}
-
-/// `futex`, and on x86_64 `futex_waitv` (449) and `futex_wait` (454).
-fn is_futex_call(nr: libc::c_long) -> bool {
-    nr == libc::SYS_futex || (cfg!(target_arch = "x86_64") && (nr == 449 || nr == 454))
-}
-
-/// Whether `pid` is asleep in a futex call (`/proc/<pid>/syscall` where readable).
-fn sleeps_in_futex(pid: libc::pid_t) -> bool {
-    if proc_state(pid) != Some('S') {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
-        Ok(s) => s
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<libc::c_long>().ok())
-            .is_some_and(is_futex_call),
-        Err(_) => true,
     }
 }
 

@@ -31,7 +31,7 @@
 //! `AcqRel`; the model build puts a `SeqCst` fence between each store and its load, which
 //! is what the accesses' single order gives the real build: `shim::store_load_order`.)
 
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 
 use crate::shim::{self, const_fn, AtomicU32, AtomicU8, AtomicUsize, READER_SLOTS};
 use crate::switches::{self, Mutation};
@@ -184,11 +184,5 @@ impl Bias {
                 shim::spin_hint(u32::MAX);
             }
         }
-    }
-
-    /// Whether the bias is on (for tests and `Debug`).
-    #[allow(dead_code)]
-    pub(crate) fn is_on(&self) -> bool {
-        self.on.load(Acquire) != 0
     }
 }

@@ -195,3 +195,32 @@ impl Child {
         }
     }
 }
+
+/// The state letter of `/proc/<pid>/stat` (after the parenthesised command name).
+pub fn proc_state(pid: libc::pid_t) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.trim_start().chars().next()
+}
+
+/// The futex system calls a waiter may sleep in: `futex`, and on x86_64 also `futex_waitv`
+/// (449) and `futex_wait` (454, Linux 6.7).
+pub fn is_futex_call(nr: libc::c_long) -> bool {
+    nr == libc::SYS_futex || (cfg!(target_arch = "x86_64") && (nr == 449 || nr == 454))
+}
+
+/// Whether `pid` is asleep (state `S`) in a futex system call. `/proc/<pid>/syscall` needs
+/// ptrace access; where it is unreadable the state alone decides.
+pub fn sleeps_in_futex(pid: libc::pid_t) -> bool {
+    if proc_state(pid) != Some('S') {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/syscall")) {
+        Ok(s) => s
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<libc::c_long>().ok())
+            .is_some_and(is_futex_call),
+        Err(_) => true,
+    }
+}
