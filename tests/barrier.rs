@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use pthread_sync::shm::{ShmBox, ShmSafe};
 use pthread_sync::{BreakCause, Error, SharedBarrier};
 use support::Outcome::{self, Passed};
-use support::{fork_child, sleeps_in_futex, Case, Child};
+use support::{fork_child, sleeps_in_futex, Case, Child, OneCpu, Rng};
 
 /// How long survivors may take to be released after a member was killed.
 const BOUND: Duration = Duration::from_secs(2);
@@ -414,65 +414,6 @@ fn member_killed_while_waiting() -> Outcome {
     );
     assert_eq!(killed_while_waiting(true), 1);
     Passed
-}
-
-/// A small xorshift generator; its seed is printed, and `PTHREAD_SYNC_DEATH_SEED` sets it.
-struct Rng(u64);
-
-impl Rng {
-    fn new(case: &str) -> Rng {
-        let seed = std::env::var("PTHREAD_SYNC_DEATH_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                let t = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default();
-                t.as_nanos() as u64 ^ u64::from(std::process::id())
-            })
-            | 1;
-        eprintln!("{case}: seed {seed} (PTHREAD_SYNC_DEATH_SEED={seed} repeats it)");
-        Rng(seed)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
-/// While alive, this process and the children it forks meanwhile run on one CPU, so a
-/// `SIGKILL` lands wherever the child was preempted, not only at its next system call (see
-/// `OneCpu` in `tests/death.rs`, where the same is measured).
-struct OneCpu(libc::cpu_set_t);
-
-impl OneCpu {
-    fn pin_if(on: bool) -> Option<OneCpu> {
-        if !on {
-            return None;
-        }
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        // SAFETY: `cpu_set_t` is a plain bit array, valid all zero; `old` is valid for
-        // writes of `size` bytes; `sched_getcpu` has no preconditions; `one` names a CPU
-        // of this machine (below CPU_SETSIZE).
-        unsafe {
-            let mut old: libc::cpu_set_t = std::mem::zeroed();
-            assert_eq!(libc::sched_getaffinity(0, size, &mut old), 0);
-            let mut one: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(usize::try_from(libc::sched_getcpu()).unwrap(), &mut one);
-            assert_eq!(libc::sched_setaffinity(0, size, &one), 0);
-            Some(OneCpu(old))
-        }
-    }
-}
-
-impl Drop for OneCpu {
-    fn drop(&mut self) {
-        // SAFETY: `self.0` is the valid set this process had before.
-        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0) };
-    }
 }
 
 /// 20 rounds: three members loop through rounds; one of them (`victims` of them, at random

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use pthread_sync::shm::{self, ShmBox, ShmSafe};
 use pthread_sync::{Error, OwnerDied, SharedLockError, SharedRwLock, SharedRwLockWriteGuard};
 use support::Outcome::{self, Passed, Skipped};
-use support::{fork_child, sleeps_in_futex, Case, Child};
+use support::{fork_child, sleeps_in_futex, Case, Child, OneCpu, Rng};
 
 /// How long the survivors may take to get in after a death: the bound.
 const RECOVERY: Duration = Duration::from_secs(2);
@@ -509,70 +509,6 @@ fn writer_killed_waiting_for_readers() -> Outcome {
     expect_exit(writer, 0, RECOVERY, "a writer after the killed one");
     assert_eq!(read_now(t), Pair { a: 1, b: 1 });
     Passed
-}
-
-/// A small xorshift generator; its seed is printed, and `PTHREAD_SYNC_DEATH_SEED` sets it.
-struct Rng(u64);
-
-impl Rng {
-    fn new(case: &str) -> Rng {
-        let seed = std::env::var("PTHREAD_SYNC_DEATH_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                let t = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default();
-                t.as_nanos() as u64 ^ u64::from(std::process::id())
-            })
-            | 1;
-        eprintln!("{case}: seed {seed} (PTHREAD_SYNC_DEATH_SEED={seed} repeats it)");
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// While alive, this process and every child it forks meanwhile run on one CPU only (as in
-/// `tests/death.rs`: a child sharing the parent's CPU is preempted at any instruction for
-/// the parent to run, so a kill lands wherever it stopped; a child on the other CPU dies at
-/// its next entry into the kernel).
-struct OneCpu(libc::cpu_set_t);
-
-impl OneCpu {
-    fn new() -> OneCpu {
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        // SAFETY: `cpu_set_t` is a plain bit array, for which all zeroes is valid.
-        let mut old: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `old` is valid for writes of `size` bytes.
-        assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut old) }, 0);
-        // SAFETY: as above.
-        let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        // SAFETY: sched_getcpu has no preconditions.
-        let cpu = usize::try_from(unsafe { libc::sched_getcpu() }).expect("sched_getcpu");
-        // SAFETY: `cpu` names a CPU of this machine, below CPU_SETSIZE.
-        unsafe { libc::CPU_SET(cpu, &mut one) };
-        // SAFETY: `one` is a valid set naming a CPU this process may use.
-        assert_eq!(unsafe { libc::sched_setaffinity(0, size, &one) }, 0);
-        OneCpu(old)
-    }
-}
-
-impl Drop for OneCpu {
-    fn drop(&mut self) {
-        // SAFETY: `self.0` is the valid set this process had before.
-        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0) };
-    }
 }
 
 /// A worker of the random-kill case: reads (checking `a == b`), writes (`a`, a pause, `b`),
