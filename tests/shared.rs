@@ -483,19 +483,7 @@ fn unrelated_processes_share_a_named_region() -> Outcome {
 /// The C declarations of the module docs of `shm` (its one ```` ```c ```` block), taken
 /// from the source so that the C programs below are built from exactly what the docs say.
 fn documented_c_declarations() -> String {
-    let docs = include_str!("../src/shm/mod.rs");
-    let mut lines = docs.lines().skip_while(|l| l.trim() != "//! ```c").skip(1);
-    let block: Vec<&str> = lines
-        .by_ref()
-        .take_while(|l| l.trim() != "//! ```")
-        .map(|l| l.strip_prefix("//!").unwrap_or(l))
-        .map(|l| l.strip_prefix(' ').unwrap_or(l))
-        .collect();
-    assert!(
-        block.len() > 10,
-        "the shm module docs have no ```c block of declarations"
-    );
-    block.join("\n")
+    support::shm_docs_c_block(None)
 }
 
 /// A C program built with the system `cc` in a directory of its own, removed when dropped.

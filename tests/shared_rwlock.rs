@@ -1139,23 +1139,7 @@ fn documented_c_declarations() -> String {
 /// its section), taken from the source so that the C program is built from what the docs
 /// say.
 fn documented_rwlock_declarations() -> String {
-    let docs = include_str!("../src/shm/mod.rs");
-    let mut lines = docs
-        .lines()
-        .skip_while(|l| !l.starts_with("//! ## The reader-writer lock, from C"))
-        .skip_while(|l| l.trim() != "//! ```c")
-        .skip(1);
-    let block: Vec<&str> = lines
-        .by_ref()
-        .take_while(|l| l.trim() != "//! ```")
-        .map(|l| l.strip_prefix("//!").unwrap_or(l))
-        .map(|l| l.strip_prefix(' ').unwrap_or(l))
-        .collect();
-    assert!(
-        block.len() > 10,
-        "no ```c block in the rwlock section of the shm docs"
-    );
-    block.join("\n")
+    support::shm_docs_c_block(Some("//! ## The reader-writer lock, from C"))
 }
 
 /// The fingerprint Rust and the C peer agree on for `RwForC`.

@@ -314,3 +314,26 @@ impl Rng {
         self.next() % n
     }
 }
+
+/// A ```` ```c ```` block of the `shm` module docs, taken from the source so that the C
+/// programs the tests build are exactly what the docs say: the first one after the line
+/// starting with `section` (the first of the docs with `None`).
+pub fn shm_docs_c_block(section: Option<&str>) -> String {
+    let docs = include_str!("../../src/shm/mod.rs");
+    let mut lines = docs
+        .lines()
+        .skip_while(|l| section.is_some_and(|s| !l.starts_with(s)))
+        .skip_while(|l| l.trim() != "//! ```c")
+        .skip(1);
+    let block: Vec<&str> = lines
+        .by_ref()
+        .take_while(|l| l.trim() != "//! ```")
+        .map(|l| l.strip_prefix("//!").unwrap_or(l))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .collect();
+    assert!(
+        block.len() > 10,
+        "no ```c block of declarations in the shm docs ({section:?})"
+    );
+    block.join("\n")
+}
