@@ -16,29 +16,7 @@ use pthread_sync::{RwLock, RwLockWriteGuard};
 /// Two readers and a writer; the writer writes the cell, readers read it: loom's race
 /// detector reports any overlap of a write with a read; each reader sees 0 or 1.
 fn readers_and_a_writer() {
-    let lock = Arc::new(RwLock::new(UnsafeCell::new(0u32)));
-    let readers: Vec<_> = (0..2)
-        .map(|_| {
-            let lock = Arc::clone(&lock);
-            thread::spawn(move || {
-                let g = lock.read().unwrap();
-                // SAFETY: a read hold (unless the logic is broken, which loom reports).
-                let v = g.with(|p| unsafe { *p });
-                assert!(v <= 1);
-            })
-        })
-        .collect();
-    {
-        let g = lock.write().unwrap();
-        // SAFETY: the write hold.
-        g.with_mut(|p| unsafe { *p += 1 });
-    }
-    for r in readers {
-        r.join().unwrap();
-    }
-    let g = lock.read().unwrap();
-    // SAFETY: every other thread joined.
-    assert_eq!(g.with(|p| unsafe { *p }), 1);
+    readers_and_a_writer!(Arc::new(RwLock::new(UnsafeCell::new(0u32))));
 }
 
 #[test]

@@ -102,3 +102,35 @@ macro_rules! racing_increments {
         assert_eq!(g.with(|p| unsafe { *p }), 2);
     }};
 }
+
+/// Two reader threads and a writer (the main thread) on the reader-writer lock `$lock` (an
+/// `Arc` of a lock over a `loom::cell::UnsafeCell<u32>` holding 0): loom's race detector
+/// reports a write that overlaps a read; each reader sees 0 or 1; the total is exact.
+#[macro_export]
+macro_rules! readers_and_a_writer {
+    ($lock:expr) => {{
+        let lock = $lock;
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let lock = loom::sync::Arc::clone(&lock);
+                loom::thread::spawn(move || {
+                    let g = lock.read().unwrap();
+                    // SAFETY: a read hold (unless the logic is broken, which loom reports).
+                    let v = g.with(|p| unsafe { *p });
+                    assert!(v <= 1);
+                })
+            })
+            .collect();
+        {
+            let g = lock.write().unwrap();
+            // SAFETY: the write hold.
+            g.with_mut(|p| unsafe { *p += 1 });
+        }
+        for r in readers {
+            r.join().unwrap();
+        }
+        let g = lock.read().unwrap();
+        // SAFETY: every other thread joined.
+        assert_eq!(g.with(|p| unsafe { *p }), 1);
+    }};
+}
