@@ -136,10 +136,25 @@ fn writers_do_not_starve_where_a_reader_preferring_lock_starves_them() {
 /// A thread that reads already may read again while a writer waits: counted, no deadlock
 /// (glibc's writer-preferring kind refuses that second read: `tryrdlock` is `EBUSY`, so a
 /// blocking `rdlock` would wait forever for the writer, which waits for this thread).
+///
+/// The first hold taken each way the lock hands them out: a fast read (a fresh lock is
+/// read-biased: the thread's reader slot), a slow read (just after a write the bias is off:
+/// the pthread read lock, in the thread's record), and a downgraded write guard.
 #[test]
 fn a_second_read_while_a_writer_waits_is_counted_not_deadlocked() {
+    second_read_while_a_writer_waits(|lock| lock.read().unwrap());
+    second_read_while_a_writer_waits(|lock| {
+        drop(lock.write().unwrap());
+        lock.read().unwrap()
+    });
+    second_read_while_a_writer_waits(|lock| RwLockWriteGuard::downgrade(lock.write().unwrap()));
+}
+
+fn second_read_while_a_writer_waits(
+    first_hold: impl for<'a> FnOnce(&'a RwLock<i32>) -> pthread_sync::RwLockReadGuard<'a, i32>,
+) {
     let lock = Arc::new(RwLock::new(7));
-    let first = lock.read().unwrap();
+    let first = first_hold(&lock);
     let writer = {
         let lock = Arc::clone(&lock);
         thread::spawn(move || *lock.write().unwrap() += 1)

@@ -69,7 +69,7 @@ impl Bias {
 
     /// The slot of the calling thread for the lock at `lock`.
     #[inline(always)]
-    fn slot(lock: usize) -> usize {
+    pub(crate) fn slot(lock: usize) -> usize {
         let h = (shim::thread_hash() ^ lock.wrapping_mul(0xff51_afd7_ed55_8ccd)) >> 17;
         h & (READER_SLOTS - 1)
     }

@@ -1,16 +1,24 @@
-//! Which reader-writer locks the calling thread holds for reading, and how: a small
-//! thread-local record, so that a thread's second read of a lock it reads already is
-//! counted here instead of taken again (under the writer-preferring pthread kind, a second
-//! read hold taken while a writer waits would deadlock the thread with itself), and a write
-//! requested by a thread that holds a read is reported instead of hanging.
+//! Which reader-writer locks the calling thread holds for reading, and how, so that a
+//! thread's second read of a lock it reads already is counted instead of taken again (under
+//! the writer-preferring pthread kind, a second read hold taken while a writer waits would
+//! deadlock the thread with itself, and a fast reader's second read would wait for the
+//! writer that waits for its slot), and a write requested by a thread that holds a read is
+//! reported instead of hanging. Two thread-local parts:
 //!
-//! `ENTRIES` locks at once per thread; past that, reads are not recorded (and neither
-//! protection applies to them: the docs say so). The used entries are kept first, so a
-//! thread that holds no read lock (the common case) scans nothing.
+//! - **Slot counts** (the fast reads, every read of a read-biased lock): how many read
+//!   guards the thread has through each reader slot of the process-wide table. A slot holds
+//!   one hold at a time, and only its holder changes it, so `count > 0` says the slot's hold
+//!   is this thread's, for the lock whose address the slot holds: exact, and two
+//!   thread-local writes per read (set on entry, decrement on leave), no search.
+//! - **The record** (the slow reads, pthread read locks, and a `downgrade`'s hold in a slot
+//!   other than the thread's own): `ENTRIES` locks at once per thread; past that, such reads
+//!   are not recorded (and neither protection applies to them: the docs say so). The used
+//!   entries are kept first, so a thread that holds no slow read scans nothing.
 
 use std::cell::Cell;
+use std::sync::atomic::Ordering::Relaxed;
 
-use crate::shim::thread_local_const;
+use crate::shim::{reader_slots, thread_local_const, READER_SLOTS};
 
 /// How many read-held locks a thread's record keeps.
 pub(crate) const ENTRIES: usize = 8;
@@ -52,10 +60,55 @@ pub(crate) fn reenter(lock: usize) -> bool {
     })
 }
 
-/// Whether the calling thread holds `lock` for reading.
+/// Whether the calling thread holds `lock` for reading: in the record, or through `slot`
+/// (the slot the thread and the lock hash to).
 #[inline]
-pub(crate) fn holds(lock: usize) -> bool {
-    HELD.with(|r| r.find(lock).is_some())
+pub(crate) fn holds(lock: usize, slot: usize) -> bool {
+    in_slot(lock, slot) || HELD.with(|r| r.find(lock).is_some())
+}
+
+thread_local_const! {
+    /// How many read guards this thread has through each reader slot.
+    static SLOT_GUARDS: [Cell<u32>; READER_SLOTS] = [const { Cell::new(0) }; READER_SLOTS];
+}
+
+/// A fast read just took `slot` (it was free): the thread's first guard through it.
+#[inline(always)]
+pub(crate) fn slot_taken(slot: usize) {
+    SLOT_GUARDS.with(|c| c[slot % READER_SLOTS].set(1));
+}
+
+/// Whether the thread holds `slot` and it holds `lock`: then one more guard through it.
+#[inline]
+pub(crate) fn slot_reenter(lock: usize, slot: usize) -> bool {
+    let slot = slot % READER_SLOTS;
+    SLOT_GUARDS.with(|c| {
+        let n = c[slot].get();
+        // The slot is this thread's while it counts guards, so its word is stable here.
+        if n == 0 || reader_slots()[slot].load(Relaxed) != lock {
+            return false;
+        }
+        c[slot].set(n + 1);
+        true
+    })
+}
+
+/// One guard through `slot` fewer: whether it was the last (the caller gives the slot back).
+#[inline(always)]
+pub(crate) fn slot_leave(slot: usize) -> bool {
+    SLOT_GUARDS.with(|c| {
+        let c = &c[slot % READER_SLOTS];
+        let n = c.get() - 1;
+        c.set(n);
+        n == 0
+    })
+}
+
+/// Whether the thread holds `slot` and it holds `lock`.
+#[inline]
+fn in_slot(lock: usize, slot: usize) -> bool {
+    let slot = slot % READER_SLOTS;
+    SLOT_GUARDS.with(|c| c[slot].get() != 0) && reader_slots()[slot].load(Relaxed) == lock
 }
 
 /// Records a new read hold of `lock`, taken `how`; `false` if the record is full (the guard

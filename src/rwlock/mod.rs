@@ -99,12 +99,15 @@ struct NotSend(PhantomData<*const ()>);
 #[clippy::has_significant_drop]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
     lock: &'a RwLock<T>,
-    /// Counted in the thread's record (`held`), which then knows how the hold was taken.
-    tracked: bool,
-    /// How the hold was taken, for an untracked guard: a reader slot, or `SLOW`.
+    /// How the hold was taken: through a reader slot (an index, counted in the thread's slot
+    /// counts, `held`), `TRACKED` (counted in the thread's record, which knows how the hold
+    /// was taken), or `SLOW` (a pthread read lock the record had no room for).
     how: usize,
     _not_send: NotSend,
 }
+
+/// A read guard counted in the thread's record (`held`).
+const TRACKED: usize = SLOW - 1;
 
 /// A write guard of a [`RwLock`]: exclusive access to the data until dropped.
 #[must_use = "if unused the RwLock will immediately unlock"]
@@ -152,7 +155,8 @@ impl<T: ?Sized> RwLock<T> {
         self as *const Self as *const () as usize
     }
 
-    /// A read hold: the thread's own (counted) if it reads already, else a fast read, else
+    /// A read hold: a fast read (its slot was free, so this thread held no read of the
+    /// lock through it), else the thread's own hold counted again if it reads already, else
     /// `slow` (a pthread read lock).
     #[inline(always)]
     fn read_with(
@@ -160,32 +164,47 @@ impl<T: ?Sized> RwLock<T> {
         slow: impl FnOnce(&RawRwLock) -> Result<(), Error>,
     ) -> Result<RwLockReadGuard<'_, T>, Error> {
         let lock = self.addr();
-        if held::reenter(lock) {
-            return Ok(self.read_guard(true, SLOW));
+        if let Some(slot) = self.bias.try_read(lock) {
+            held::slot_taken(slot);
+            return Ok(self.read_guard(slot));
         }
-        let how = match self.bias.try_read(lock) {
-            Some(slot) => slot,
-            None => {
-                slow(&self.raw)?;
-                self.bias.after_slow_read();
-                SLOW
-            }
-        };
-        let tracked = held::record(lock, how);
-        Ok(self.read_guard(tracked, how))
+        self.read_not_fast(lock, slow)
+    }
+
+    /// A read that the fast path did not take: the bias is off, or the slot is taken (by
+    /// this thread, for this lock: a second read; or for another lock or by another thread).
+    #[inline(never)]
+    fn read_not_fast(
+        &self,
+        lock: usize,
+        slow: impl FnOnce(&RawRwLock) -> Result<(), Error>,
+    ) -> Result<RwLockReadGuard<'_, T>, Error> {
+        let slot = Bias::slot(lock);
+        if held::slot_reenter(lock, slot) {
+            return Ok(self.read_guard(slot));
+        }
+        if held::reenter(lock) {
+            return Ok(self.read_guard(TRACKED));
+        }
+        slow(&self.raw)?;
+        self.bias.after_slow_read();
+        Ok(self.read_guard(if held::record(lock, SLOW) {
+            TRACKED
+        } else {
+            SLOW
+        }))
     }
 
     #[inline(always)]
-    fn read_guard(&self, tracked: bool, how: usize) -> RwLockReadGuard<'_, T> {
+    fn read_guard(&self, how: usize) -> RwLockReadGuard<'_, T> {
         RwLockReadGuard {
             lock: self,
-            tracked,
             how,
             _not_send: NotSend(PhantomData),
         }
     }
 
-    /// Releases a read hold taken `how`.
+    /// Releases a read hold taken `how` (a slot, or `SLOW`).
     #[inline(always)]
     fn release_read(&self, how: usize) {
         if how == SLOW {
@@ -206,7 +225,7 @@ impl<T: ?Sized> RwLock<T> {
         gave_up: Error,
     ) -> Result<RwLockWriteGuard<'_, T>, Error> {
         let lock = self.addr();
-        if held::holds(lock) {
+        if held::holds(lock, Bias::slot(lock)) {
             return Err(Error::Deadlock);
         }
         acquire(&self.raw)?;
@@ -432,20 +451,33 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         // SAFETY: this thread holds the pthread write lock (the guard proves it); the guard
         // is not dropped (ManuallyDrop), so it is released once, here.
         unsafe { lock.raw.unlock() };
-        let tracked = held::record(addr, slot);
-        lock.read_guard(tracked, slot)
+        // The thread's own slot: counted there; another (probed) slot: in the record, where
+        // a second read finds it (else it would wait for the writer that waits for it).
+        if slot == Bias::slot(addr) {
+            held::slot_taken(slot);
+            lock.read_guard(slot)
+        } else if held::record(addr, slot) {
+            lock.read_guard(TRACKED)
+        } else {
+            held::slot_taken(slot);
+            lock.read_guard(slot)
+        }
     }
 }
 
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.tracked {
+        if self.how < shim::READER_SLOTS {
+            if held::slot_leave(self.how) {
+                Bias::release(self.how);
+            }
+        } else if self.how == TRACKED {
             if let Some(how) = held::leave(self.lock.addr()) {
                 self.lock.release_read(how);
             }
         } else {
-            self.lock.release_read(self.how);
+            self.lock.release_read(SLOW);
         }
     }
 }
