@@ -11,8 +11,8 @@
 //! | reads from 2+ CPUs | one shared lock word | readers publish in per-thread slots while the lock is read-biased: no shared line written |
 //!
 //! How it is built: `sys::RawRwLock` (the pthread object, writer-preferring non-recursive),
-//! `bravo` (the biased read path and its revocation), `held` (the thread's record of its
-//! read holds). The data, guards and poisoning live here.
+//! `bravo` (the biased read path and its revocation), `held` (the thread's count of its
+//! read guards per reader slot, and its record of its other read holds). The data, guards and poisoning live here.
 //!
 //! Its process-shared twin, [`SharedRwLock`] (`shared.rs`), is a protocol of the crate's own
 //! over robust mutexes (glibc's process-shared rwlock cannot tell a dead reader or writer).
@@ -59,8 +59,10 @@ use bravo::{Bias, SLOW};
 ///
 /// - a thread may take a second read guard of a lock it reads already, also while a writer
 ///   waits (std's, and glibc's writer-preferring kind, may deadlock there): the thread's own
-///   record counts it (for up to 8 locks read at once by one thread; past that, the extra
-///   locks are read without the record);
+///   record counts it (a read of a read-biased lock, the common case, is counted through
+///   the thread's reader slot, for any number of locks; a read taken while the bias is off,
+///   through the pthread read lock, is recorded for up to 8 such locks at once per thread,
+///   and past that read without the record);
 /// - `write` (or `write_timeout`) by a thread that holds a read guard of the same lock (an
 ///   upgrade, which would wait for itself forever), and `read` or `write` by the thread that
 ///   holds the write guard (`EDEADLK` from glibc), panic at once with a message naming the
