@@ -115,8 +115,13 @@ struct Stage<const N: usize> {
 unsafe impl<const N: usize> ShmSafe for Stage<N> {}
 
 fn stage<const N: usize>() -> ShmBox<Stage<N>> {
+    stage_with(SharedBarrier::new())
+}
+
+/// A stage around `barrier` (built by the caller: at run time, or in a `const`).
+fn stage_with<const N: usize>(barrier: SharedBarrier<N>) -> ShmBox<Stage<N>> {
     ShmBox::anonymous(Stage {
-        barrier: SharedBarrier::new(),
+        barrier,
         arrivals: std::array::from_fn(|_| AtomicU32::new(0)),
         leaders: std::array::from_fn(|_| AtomicU32::new(0)),
         joined: AtomicU32::new(0),
@@ -521,6 +526,62 @@ fn two_members_killed_at_random() -> Outcome {
     Passed
 }
 
+/// `SharedBarrier::new` is a `const fn`: a barrier built in a `const` works once placed in a
+/// region (3 processes x 1 000 rounds, one leader each; then a member killed before
+/// arriving is reported to the others, a reset and a replacement carry on), and one in a
+/// `static` (never in a region) refuses to be joined.
+fn a_const_built_barrier_works_when_placed() -> Outcome {
+    // The point: a value built at compile time (used once, so never duplicated by mistake).
+    #[allow(clippy::declare_interior_mutable_const)]
+    const FRESH: SharedBarrier<3> = SharedBarrier::new();
+    static OUTSIDE: SharedBarrier<3> = SharedBarrier::new();
+    assert_eq!(OUTSIDE.join().unwrap_err(), Error::NotInRegion);
+    assert!(!OUTSIDE.is_broken());
+    assert_eq!(OUTSIDE.parties(), 3);
+
+    let region = stage_with(FRESH);
+    let s = &*region;
+    let children: Vec<Child> = (0..3)
+        .map(|i| fork_child(|| member(s, i, ROUNDS, true)))
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        expect_exit(child, STEP * 3, &format!("member {i}"));
+    }
+    for r in 0..ROUNDS {
+        assert_eq!(s.arrivals[r].load(SeqCst), 3, "round {r}: arrivals");
+        assert_eq!(s.leaders[r].load(SeqCst), 1, "round {r}: leaders");
+    }
+
+    // The seats' mutexes were armed in place by those members: a death is seen through them.
+    let before = s.joined.load(SeqCst);
+    let a = fork_child(|| survivor(s, 0, 10));
+    let b = fork_child(|| survivor(s, 1, 10));
+    let dead = fork_child(|| absentee(s, 2));
+    await_at_least(&s.joined, before + 3, "three members joined");
+    let dead_pid = dead.pid();
+    let dead_seat = s.seat[2].load(SeqCst);
+    dead.kill_and_reap();
+    for (slot, what) in [(0, "survivor a"), (1, "survivor b")] {
+        assert_died(s.first[slot].read(BOUND, what), dead_seat, dead_pid, what);
+    }
+    s.barrier.reset();
+    let replacement = fork_child(|| member(s, 2, 10, false));
+    s.go.store(1, SeqCst);
+    for (child, what) in [
+        (a, "survivor a"),
+        (b, "survivor b"),
+        (replacement, "replacement"),
+    ] {
+        expect_exit(child, STEP, what);
+    }
+    assert_eq!(
+        s.leaders_after.load(SeqCst),
+        10,
+        "one leader a round after the reset"
+    );
+    Passed
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("rounds_four_processes", rounds_four_processes),
@@ -531,6 +592,10 @@ fn main() {
         ("member_killed_while_waiting", member_killed_while_waiting),
         ("member_killed_at_random", member_killed_at_random),
         ("two_members_killed_at_random", two_members_killed_at_random),
+        (
+            "a_const_built_barrier_works_when_placed",
+            a_const_built_barrier_works_when_placed,
+        ),
     ];
     support::run(cases);
 }
