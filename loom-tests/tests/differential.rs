@@ -703,15 +703,16 @@ impl Store for pthread_sync::model_check::Futex {
 /// Runs `scenario` under loom (preemption bound 2): every execution's outcome, which must all
 /// be the same.
 fn in_the_model(scenario: fn() -> Vec<String>) -> Vec<String> {
-    static RUNS: StdMutex<Vec<Vec<String>>> = StdMutex::new(Vec::new());
-    RUNS.lock().unwrap().clear();
+    // Per call (the tests run at once, on threads of their own).
+    let runs = std::sync::Arc::new(StdMutex::new(Vec::<Vec<String>>::new()));
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(2);
+    let into = std::sync::Arc::clone(&runs);
     builder.check(move || {
         let outcome = scenario();
-        RUNS.lock().unwrap().push(outcome);
+        into.lock().unwrap().push(outcome);
     });
-    let runs = std::mem::take(&mut *RUNS.lock().unwrap());
+    let runs = std::mem::take(&mut *runs.lock().unwrap());
     assert!(!runs.is_empty());
     for run in &runs {
         assert_eq!(
