@@ -82,15 +82,17 @@ mod sys;
 mod switches;
 
 /// What the model checks (`loom-tests`) reach of the crate's insides: the switches of
-/// deliberately broken variants, the atfork registry's core, the region publication
-/// protocol, the barriers' protocol core and a barrier member's death. Only in the model
-/// build.
+/// deliberately broken variants, the model's raw rwlock and futex word, the atfork
+/// registry's core, the region publication protocol, the barriers' protocol core and a
+/// barrier member's death. Only in the model build.
 #[cfg(loom)]
 #[doc(hidden)]
 pub mod model_check {
     pub use crate::fork_registry::{Registration, Registry};
     pub use crate::publication::{Publication, Stage};
     pub use crate::switches::{set_mutation, set_spurious_wakeups, Mutation};
+    /// The model backend's raw objects, for the differential test (against glibc itself).
+    pub use crate::sys::{Deadline, Futex, RawRwLock, Scope};
 
     /// A barrier member's death, as the kernel makes it of a thread that ends holding its
     /// seat: the seat's robust mutex released and marked owner-died, nothing else done.

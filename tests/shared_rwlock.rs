@@ -1120,19 +1120,10 @@ impl Drop for Name {
     }
 }
 
-/// The C declarations of the `shm` module docs (their first ```` ```c ```` block: the header
-/// and the other primitives), as `tests/shared.rs` reads them.
+/// The C declarations of the `shm` module docs (the header and the other primitives), as
+/// `tests/shared.rs` reads them.
 fn documented_c_declarations() -> String {
-    let docs = include_str!("../src/shm/mod.rs");
-    let mut lines = docs.lines().skip_while(|l| l.trim() != "//! ```c").skip(1);
-    let block: Vec<&str> = lines
-        .by_ref()
-        .take_while(|l| l.trim() != "//! ```")
-        .map(|l| l.strip_prefix("//!").unwrap_or(l))
-        .map(|l| l.strip_prefix(' ').unwrap_or(l))
-        .collect();
-    assert!(block.len() > 10, "no ```c block in the shm docs");
-    block.join("\n")
+    support::shm_docs_c_block(None)
 }
 
 /// The C declarations of the reader-writer lock in the `shm` module docs (the `c` block of

@@ -6,12 +6,18 @@
 //! cargo test --release --test soak                              # 20 s
 //! PTHREAD_SYNC_SOAK_SECS=120 cargo test --release --test soak   # longer
 //! PTHREAD_SYNC_SOAK_SEED=0x1234 ...                             # replay a seed's choices
-//! PTHREAD_SYNC_SOAK_PARTS=lock,sem ...                          # a subset: lock, cond, sem
+//! PTHREAD_SYNC_SOAK_PARTS=lock,sem ...      # a subset: lock, cond, sem, rw, barrier
 //! PTHREAD_SYNC_SOAK_ALLOW=stranded ...                          # count stranded lock waiters
 //! ```
 //!
+//! The run is three **phases**, one after the other, each with its own workers and its own
+//! share of the time (`PHASES`): the mixed workload (`lock`, `cond`, `sem`) half of it, the
+//! reader-writer lock (`rw`) and the barrier (`barrier`) a quarter each. A subset of the parts
+//! runs only the phases that have some, sharing the whole time. Each phase prints its figures:
+//! kills by what the victim was doing, and what the survivors met.
+//!
 //! `WORKERS` (3) processes share a region made with `ShmBox::anonymous` before they are forked.
-//! Each loops over three parts:
+//! In the mixed phase each loops over three parts:
 //!
 //! - **Ledger** (`SharedLocker<Ledger>`): `a` and `b` must be equal; an update of position `p`
 //!   does `a += 1`, a window (a spin, a yield or a short sleep, so kills land in it), then
@@ -44,6 +50,29 @@
 //!   one held it (re-posted). Anything else fails. `PERMITS = WORKERS - 1`: a waiter sleeps
 //!   only when every other live position holds a permit, so it is always woken by a live
 //!   holder's post, even when a poster is killed between glibc's increment and its wake.
+//!
+//! The reader-writer phase (`SharedRwLock<Ledger>`, the ledger's invariant and journal): each
+//! worker reads 1 to 5 times (under the read lock it checks `a == b == sum(applied)`, then
+//! holds it through a window where kills land, and checks that nothing changed: a writer
+//! overlapping a reader is a violation) for every update (under the write lock, the ledger's
+//! update with its window). Readers are killed holding a read (their slot is reclaimed,
+//! silently: the next writer must get in within the bound, every wait being a
+//! `read_timeout`/`write_timeout` of `BOUND`), waiting for one, and writers killed waiting,
+//! draining, or mid-update: the next locker, a reader or a writer, must get `OwnerDied` with a
+//! write guard, repair and `make_consistent` (a reader then downgrades). The journal makes
+//! the count exact: a replacement takes over its position's updates, and at the end
+//! `a == b == sum(applied) == sum(committed)`. The parent reads the table every round.
+//!
+//! The barrier phase (`SharedBarrier<WORKERS>`, one seat per worker): members wait round after
+//! round; before each wait a member counts its arrival for the round, after it checks that all
+//! `WORKERS` arrived before it left, and the leader counts itself (two leaders in a round is a
+//! violation). A member is killed in a wait or between rounds (only once it holds its seat: a
+//! worker still joining holds none, and its round would wait for the replacement instead of
+//! breaking). Every survivor must then return `BarrierBroken(MemberDied { seat, pid })` naming
+//! it within `BOUND` (the latency is measured from the kill); the parent checks the epoch's
+//! rounds exactly (every round one leader and every arrival, but the victim's last, which it
+//! may not have recorded); a survivor chosen at random calls `reset`; a replacement joins the
+//! freed seat; the survivors go on in a new epoch. A break with no kill is a violation.
 //!
 //! **Hangs.** Each worker keeps in its slot what it is doing and since when (one word); the
 //! parent treats any operation in progress for longer than `WATCHDOG` as a hang (a notify or a
@@ -79,7 +108,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use pthread_sync::shm::{ShmBox, ShmSafe};
 use pthread_sync::{
-    Error, OwnerDied, SharedCond, SharedLockError, SharedLocker, SharedLockerGuard, SharedSem,
+    BreakCause, Error, OwnerDied, SharedBarrier, SharedCond, SharedLockError, SharedLockResult,
+    SharedLocker, SharedLockerGuard, SharedRwLock, SharedRwLockReadGuard, SharedRwLockWriteGuard,
+    SharedSem,
 };
 use support::Outcome::{self, Passed};
 use support::{fork_child, Case, Child};
@@ -101,6 +132,9 @@ const WATCHDOG: Duration = Duration::from_secs(3);
 /// before any bound could see it. Healthy operations take well under a millisecond.
 const SPARE: Duration = Duration::from_millis(10);
 const DEFAULT_SECS: u64 = 20;
+/// The barrier rounds of one epoch whose arrivals and leaders are checked (epochs last a
+/// few milliseconds: a few hundred rounds).
+const ROUND_RING: usize = 1 << 14;
 /// The parent's own slot (it locks the ledger and the mailbox to check them).
 const PARENT: usize = WORKERS;
 
@@ -113,13 +147,27 @@ const ALLOW_VAR: &str = "PTHREAD_SYNC_SOAK_ALLOW";
 const LEDGER_PART: u64 = 1;
 const RING_PART: u64 = 2;
 const PERMIT_PART: u64 = 4;
-const PART_NAMES: [(&str, u64); 3] = [
+const RW_PART: u64 = 8;
+const BARRIER_PART: u64 = 16;
+const PART_NAMES: [(&str, u64); 5] = [
     ("lock", LEDGER_PART),
     ("cond", RING_PART),
     ("sem", PERMIT_PART),
+    ("rw", RW_PART),
+    ("barrier", BARRIER_PART),
+];
+/// The phases, one after the other, each with its own workers (the parts of one phase run
+/// together in every worker's loop), and each phase's share of the run's time: the mixed
+/// workload half of it, the reader-writer lock and the barrier a quarter each.
+const PHASES: [(&str, u64, u64); 3] = [
+    ("mixed", LEDGER_PART | RING_PART | PERMIT_PART, 2),
+    ("rwlock", RW_PART, 1),
+    ("barrier", BARRIER_PART, 1),
 ];
 
-/// What a worker is doing (the low 4 bits of `Slot::doing`).
+/// What a worker is doing (the low `OP_BITS` bits of `Slot::doing`).
+const OP_BITS: u32 = 5;
+const OP_MASK: u64 = (1 << OP_BITS) - 1;
 const IDLE: u64 = 0;
 const LOCK_LEDGER: u64 = 1;
 const UPDATE: u64 = 2;
@@ -131,7 +179,16 @@ const INSIDE: u64 = 7;
 const SEM_POST: u64 = 8;
 const START: u64 = 9;
 const LOCK_MAILBOX: u64 = 10;
-const OPS: [&str; 11] = [
+const RW_READ_WAIT: u64 = 11;
+const RW_READING: u64 = 12;
+const RW_WRITE_WAIT: u64 = 13;
+const RW_UPDATE: u64 = 14;
+const JOIN: u64 = 15;
+const BARRIER_WAIT: u64 = 16;
+const BARRIER_RECORD: u64 = 17;
+const BARRIER_GO: u64 = 18;
+const BARRIER_RESET: u64 = 19;
+const OPS: [&str; 20] = [
     "idle",
     "ledger lock",
     "ledger update",
@@ -143,6 +200,15 @@ const OPS: [&str; 11] = [
     "sem post",
     "start",
     "mailbox lock",
+    "rw read wait",
+    "rw reading (read held)",
+    "rw write wait (writer mutex, drain)",
+    "rw update (write held)",
+    "barrier join",
+    "barrier wait",
+    "barrier, between rounds",
+    "barrier, broken: waiting for the reset",
+    "barrier reset",
 ];
 
 /// A worker's semaphore state (`Slot::sem`).
@@ -152,7 +218,7 @@ const HELD: u64 = 2;
 const RELEASING: u64 = 3;
 const SEM_STATES: [&str; 4] = ["free", "want", "held", "releasing"];
 
-/// Problems a process records in its slot: up to `HANG_SEM` hangs, then violations.
+/// Problems a process records in its slot: hangs (`is_hang`) and violations.
 const HANG_LEDGER: u64 = 1;
 const HANG_MAILBOX: u64 = 2;
 const STRANDED_LEDGER: u64 = 3;
@@ -170,7 +236,14 @@ const SEM_FAILED: u64 = 14;
 const POST_FAILED: u64 = 15;
 const JOURNAL: u64 = 16;
 const LOST_UPDATE: u64 = 17;
-const PROBLEMS: [&str; 18] = [
+const HANG_RW_READ: u64 = 18;
+const HANG_RW_WRITE: u64 = 19;
+const HANG_BARRIER: u64 = 20;
+const RW_OVERLAP: u64 = 21;
+const BARRIER_EARLY: u64 = 22;
+const TWO_LEADERS: u64 = 23;
+const BARRIER_FAILED: u64 = 24;
+const PROBLEMS: [&str; 25] = [
     "none",
     "hang: a lock_timeout of the ledger ran out (2 s; the parent's 5 s), the mutex held all along",
     "hang: a lock_timeout of the mailbox ran out (2 s; the parent's 5 s), the mutex held all \
@@ -192,7 +265,20 @@ const PROBLEMS: [&str; 18] = [
     "a sem post failed",
     "a worker's journal entry changed under it",
     "a committed update is missing from the ledger",
+    "hang: a read_timeout of the SharedRwLock ran out (2 s)",
+    "hang: a write_timeout of the SharedRwLock ran out (2 s): a dead reader's hold not \
+     reclaimed?",
+    "hang: a barrier wait_timeout ran out (2 s) with no break",
+    "the data changed under a read guard (a writer overlapped a reader)",
+    "a member left a barrier round before every member had arrived",
+    "two leaders in one barrier round",
+    "a barrier join or wait failed (not a break, not a timeout)",
 ];
+
+/// Whether a problem is a hang (else a violation).
+fn is_hang(code: u64) -> bool {
+    code <= HANG_SEM || (HANG_RW_READ..=HANG_BARRIER).contains(&code)
+}
 
 /// A reading of the ledger or the mailbox.
 #[derive(Debug, PartialEq)]
@@ -320,7 +406,7 @@ impl Journal for Mailbox {
 /// A position's record, kept across its incarnations.
 #[repr(C)]
 struct Slot {
-    /// `(ns since the run's base instant) << 4 | op`: one word, so never torn.
+    /// `(ns since the run's base instant) << OP_BITS | op`: one word, so never torn.
     doing: AtomicU64,
     /// `FREE`, `WANT`, `HELD` or `RELEASING`.
     sem: AtomicU64,
@@ -337,6 +423,34 @@ struct Slot {
     sem_entries: AtomicU64,
     /// Lock waits that slept through a free mutex (a slice ran out, then `try_lock` took it).
     stranded: AtomicU64,
+    /// The reader-writer lock's journal, as `committed` and `applied_uncommitted` are the
+    /// ledger's.
+    rw_committed: AtomicU64,
+    rw_applied_uncommitted: AtomicU64,
+    rw_reads: AtomicU64,
+    rw_writes: AtomicU64,
+    /// `OwnerDied` met by a read and by a write, and half-done updates repaired.
+    rw_owner_died_read: AtomicU64,
+    rw_owner_died_write: AtomicU64,
+    rw_repairs: AtomicU64,
+    /// The longest wait for a read hold and for the write hold (ns).
+    rw_read_wait_max: AtomicU64,
+    rw_write_wait_max: AtomicU64,
+    /// Barrier: 1 once this incarnation holds a seat (`seat`).
+    member: AtomicU64,
+    seat: AtomicU64,
+    /// The barrier epoch (the number of breaks handled when it began) this incarnation's
+    /// `rounds_in_epoch` count in, and the rounds it completed and recorded there.
+    epoch: AtomicU64,
+    rounds_in_epoch: AtomicU64,
+    rounds: AtomicU64,
+    leads: AtomicU64,
+    /// The break this member reported (`breaks + 1` when it saw it; 0: none), when (ns since
+    /// the base), and its cause: kind (1 died, 2 panicked, 3 aborted, 4 reset, 5 other),
+    /// seat, pid.
+    broke: AtomicU64,
+    broke_at: AtomicU64,
+    cause: [AtomicU64; 3],
 }
 // SAFETY: #[repr(C)], atomics only.
 unsafe impl ShmSafe for Slot {}
@@ -356,6 +470,24 @@ impl Slot {
             handoffs: AtomicU64::new(0),
             sem_entries: AtomicU64::new(0),
             stranded: AtomicU64::new(0),
+            rw_committed: AtomicU64::new(0),
+            rw_applied_uncommitted: AtomicU64::new(0),
+            rw_reads: AtomicU64::new(0),
+            rw_writes: AtomicU64::new(0),
+            rw_owner_died_read: AtomicU64::new(0),
+            rw_owner_died_write: AtomicU64::new(0),
+            rw_repairs: AtomicU64::new(0),
+            rw_read_wait_max: AtomicU64::new(0),
+            rw_write_wait_max: AtomicU64::new(0),
+            member: AtomicU64::new(0),
+            seat: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+            rounds_in_epoch: AtomicU64::new(0),
+            rounds: AtomicU64::new(0),
+            leads: AtomicU64::new(0),
+            broke: AtomicU64::new(0),
+            broke_at: AtomicU64::new(0),
+            cause: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }
@@ -376,6 +508,23 @@ struct Soak {
     /// Non-zero: a stranded lock waiter is counted, not a failure (`ALLOW_VAR`).
     allow_stranded: AtomicU64,
     slots: [Slot; WORKERS + 1],
+    /// The reader-writer phase: a ledger (the same invariant and journal) behind a
+    /// `SharedRwLock`; readers check it, writers update it.
+    table: SharedRwLock<Ledger>,
+    /// The barrier phase: one seat per worker.
+    barrier: SharedBarrier<WORKERS>,
+    /// Per round of the current barrier epoch (`r % ROUND_RING`, for `r < ROUND_RING`):
+    /// arrivals counted before the wait, leaders after it.
+    arrivals: [AtomicU64; ROUND_RING],
+    led: [AtomicU64; ROUND_RING],
+    /// Barrier breaks handled (each begins a new epoch); the survivor asked to reset after
+    /// the last one, and the break whose reset is asked for and done; `go`: the epoch
+    /// survivors may go on in (set after the reset).
+    breaks: AtomicU64,
+    resetter: AtomicU64,
+    reset_asked: AtomicU64,
+    reset_done: AtomicU64,
+    go: AtomicU64,
 }
 // SAFETY: #[repr(C)]; shared primitives over atomics, and atomics.
 unsafe impl ShmSafe for Soak {}
@@ -425,7 +574,9 @@ impl Ctx<'_> {
     }
 
     fn doing(&self, op: u64) {
-        self.slot.doing.store(nanos(self.base) << 4 | op, Release);
+        self.slot
+            .doing
+            .store(nanos(self.base) << OP_BITS | op, Release);
     }
 
     fn problem(&self, code: u64) {
@@ -433,7 +584,7 @@ impl Ctx<'_> {
             .slot
             .first_problem
             .compare_exchange(0, code, AcqRel, Relaxed);
-        count(if code <= HANG_SEM {
+        count(if is_hang(code) {
             &self.slot.hangs
         } else {
             &self.slot.violations
@@ -574,6 +725,12 @@ fn worker(cx: Ctx<'_>, seed: u64) -> i32 {
     let s = cx.s;
     let parts = s.parts.load(Relaxed);
     let mut rng = Rng::new(seed);
+    if parts & BARRIER_PART != 0 {
+        return barrier_worker(&cx, &mut rng);
+    }
+    if parts & RW_PART != 0 {
+        return rw_worker(&cx, &mut rng);
+    }
     let mut done = 0;
     if parts & LEDGER_PART != 0 {
         match take_over(&cx) {
@@ -761,6 +918,340 @@ fn permit(cx: &Ctx<'_>, rng: &mut Rng) {
     cx.doing(IDLE);
 }
 
+// ---- The reader-writer lock phase (workers and parent). ----
+
+/// A worker of the reader-writer phase: takes over its journal, then reads (checking the
+/// ledger under the read lock) a few times for every update.
+fn rw_worker(cx: &Ctx<'_>, rng: &mut Rng) -> i32 {
+    let Some(mut done) = rw_take_over(cx) else {
+        return park(cx);
+    };
+    loop {
+        for _ in 0..=rng.below(4) {
+            rw_read(cx, rng);
+        }
+        rw_update(cx, &mut done, rng);
+        if cx.s.stop.load(Acquire) != 0 {
+            return 0;
+        }
+    }
+}
+
+/// As `take_over`, for the reader-writer lock's ledger (under its write lock).
+fn rw_take_over(cx: &Ctx<'_>) -> Option<u64> {
+    cx.doing(START);
+    let g = rw_write(cx)?;
+    let applied = get(&g.applied[cx.p]);
+    let committed = cx.slot.rw_committed.load(Acquire);
+    if applied == committed.wrapping_add(1) {
+        count(&cx.slot.rw_applied_uncommitted);
+    } else if applied < committed {
+        cx.problem(LOST_UPDATE);
+    } else if applied != committed {
+        cx.problem(JOURNAL);
+    }
+    cx.slot.rw_committed.store(applied, Release);
+    drop(g);
+    cx.doing(IDLE);
+    Some(applied)
+}
+
+/// One read: the ledger whole, and unchanged while the read is held (a window, where kills
+/// land).
+fn rw_read(cx: &Ctx<'_>, rng: &mut Rng) {
+    cx.doing(RW_READ_WAIT);
+    let start = Instant::now();
+    let result = cx.s.table.read_timeout(BOUND);
+    let Some(g) = rw_read_result(cx, result, start) else {
+        cx.doing(IDLE);
+        return;
+    };
+    cx.doing(RW_READING);
+    let before = (get(&g.a), get(&g.b));
+    window(rng);
+    if (get(&g.a), get(&g.b)) != before {
+        cx.problem(RW_OVERLAP);
+    }
+    drop(g);
+    count(&cx.slot.rw_reads);
+    cx.doing(IDLE);
+}
+
+/// What a read of the table returned: the read guard, with the ledger checked (a dead
+/// writer's half-done update repaired through the write guard `OwnerDied` carries, then
+/// downgraded); `None` (the problem recorded) if not acquired.
+fn rw_read_result<'a>(
+    cx: &Ctx<'_>,
+    result: SharedLockResult<SharedRwLockReadGuard<'a, Ledger>, SharedRwLockWriteGuard<'a, Ledger>>,
+    start: Instant,
+) -> Option<SharedRwLockReadGuard<'a, Ledger>> {
+    cx.slot
+        .rw_read_wait_max
+        .fetch_max(start.elapsed().as_nanos() as u64, Relaxed);
+    match result {
+        Ok(g) => {
+            match g.state() {
+                State::Clean => {}
+                // A read cannot repair: recorded, the next writer repairs.
+                State::HalfDone => cx.problem(TORN_UNREPORTED),
+                State::Corrupt => cx.problem(CORRUPT),
+            }
+            Some(g)
+        }
+        Err(SharedLockError::OwnerDied(died)) => {
+            count(&cx.slot.rw_owner_died_read);
+            rw_consistent(cx, died).map(SharedRwLockWriteGuard::downgrade)
+        }
+        Err(SharedLockError::Poisoned(_)) => {
+            cx.problem(POISONED);
+            None
+        }
+        Err(SharedLockError::Failed(Error::TimedOut)) => {
+            cx.problem(HANG_RW_READ);
+            None
+        }
+        Err(SharedLockError::Failed(_)) => {
+            cx.problem(LOCK_FAILED);
+            None
+        }
+    }
+}
+
+/// The write hold (bounded), the ledger checked and repaired if a writer died mid-update.
+fn rw_write<'a>(cx: &Ctx<'a>) -> Option<SharedRwLockWriteGuard<'a, Ledger>> {
+    let start = Instant::now();
+    let result = cx.s.table.write_timeout(BOUND);
+    cx.slot
+        .rw_write_wait_max
+        .fetch_max(start.elapsed().as_nanos() as u64, Relaxed);
+    match result {
+        Ok(g) => {
+            match g.state() {
+                State::Clean => {}
+                State::HalfDone => {
+                    cx.problem(TORN_UNREPORTED);
+                    g.repair();
+                }
+                State::Corrupt => cx.problem(CORRUPT),
+            }
+            Some(g)
+        }
+        Err(SharedLockError::OwnerDied(died)) => {
+            count(&cx.slot.rw_owner_died_write);
+            rw_consistent(cx, died)
+        }
+        Err(SharedLockError::Poisoned(_)) => {
+            cx.problem(POISONED);
+            None
+        }
+        Err(SharedLockError::Failed(Error::TimedOut)) => {
+            cx.problem(HANG_RW_WRITE);
+            None
+        }
+        Err(SharedLockError::Failed(_)) => {
+            cx.problem(LOCK_FAILED);
+            None
+        }
+    }
+}
+
+/// Repairs what a dead writer left (if half-done) and makes the lock consistent.
+fn rw_consistent<'a>(
+    cx: &Ctx<'_>,
+    died: OwnerDied<SharedRwLockWriteGuard<'a, Ledger>>,
+) -> Option<SharedRwLockWriteGuard<'a, Ledger>> {
+    match died.get_ref().state() {
+        State::Clean => {}
+        State::HalfDone => {
+            died.get_ref().repair();
+            count(&cx.slot.rw_repairs);
+        }
+        State::Corrupt => cx.problem(CORRUPT),
+    }
+    match died.make_consistent() {
+        Ok(g) => Some(g),
+        Err(_) => {
+            cx.problem(CONSISTENT_FAILED);
+            None
+        }
+    }
+}
+
+/// One update of the table, as a ledger update: `a += 1`, window, `applied[p] += 1`,
+/// `b += 1`, under the write lock; recorded after the unlock.
+fn rw_update(cx: &Ctx<'_>, done: &mut u64, rng: &mut Rng) {
+    cx.doing(RW_WRITE_WAIT);
+    let Some(g) = rw_write(cx) else {
+        cx.doing(IDLE);
+        return;
+    };
+    let mine = &g.applied[cx.p];
+    if get(mine) != *done {
+        cx.problem(JOURNAL);
+        *done = get(mine);
+    }
+    cx.doing(RW_UPDATE);
+    bump(&g.a);
+    window(rng);
+    bump(mine);
+    bump(&g.b);
+    drop(g);
+    *done += 1;
+    cx.slot.rw_committed.store(*done, Release);
+    count(&cx.slot.rw_writes);
+    cx.doing(IDLE);
+}
+
+/// The parent's read of the table: in slices, watching the workers between them.
+fn rw_parent_read<'a>(cx: &Ctx<'a>) -> Option<SharedRwLockReadGuard<'a, Ledger>> {
+    cx.doing(RW_READ_WAIT);
+    let start = Instant::now();
+    loop {
+        match cx.s.table.read_timeout(SLICE) {
+            Err(SharedLockError::Failed(Error::TimedOut)) if start.elapsed() < WATCHDOG + BOUND => {
+                if watchdog(cx.s, cx.base).is_err() {
+                    return None;
+                }
+            }
+            result => return rw_read_result(cx, result, start),
+        }
+    }
+}
+
+/// The parent's round check of the table: whole, and every committed update in it.
+fn rw_check(cx: &Ctx<'_>) -> Result<(), String> {
+    let s = cx.s;
+    let g = rw_parent_read(cx).ok_or_else(|| parent_lock_failed(cx, "rw table"))?;
+    for p in 0..WORKERS {
+        let applied = get(&g.applied[p]);
+        let committed = s.slots[p].rw_committed.load(Acquire);
+        if committed > applied || applied - committed > 1 {
+            return Err(format!(
+                "rw table: worker {p} committed {committed}, the table has {applied}"
+            ));
+        }
+    }
+    if g.state() != State::Clean {
+        return Err("rw table: a != b or b != sum(applied) under a read".into());
+    }
+    Ok(())
+}
+
+// ---- The barrier phase (workers and parent). ----
+
+/// A member of the barrier phase: joins, then waits round after round, checking that every
+/// member arrived before it left and that each round has one leader. On a break it records
+/// the cause, waits for the reset (making it, if the parent asks it to), and goes on in the
+/// new epoch.
+fn barrier_worker(cx: &Ctx<'_>, rng: &mut Rng) -> i32 {
+    let (s, slot) = (cx.s, cx.slot);
+    cx.doing(JOIN);
+    let me = match s.barrier.join() {
+        Ok(me) => me,
+        Err(_) => {
+            cx.problem(BARRIER_FAILED);
+            return park(cx);
+        }
+    };
+    slot.seat.store(me.seat() as u64, SeqCst);
+    slot.epoch.store(s.go.load(SeqCst), SeqCst);
+    slot.rounds_in_epoch.store(0, SeqCst);
+    slot.member.store(1, SeqCst);
+    let mut r = 0usize;
+    loop {
+        if s.stop.load(Acquire) != 0 {
+            return 0;
+        }
+        if r < ROUND_RING {
+            s.arrivals[r].fetch_add(1, SeqCst);
+        }
+        cx.doing(BARRIER_WAIT);
+        let result = me.wait_timeout(BOUND);
+        cx.doing(BARRIER_RECORD);
+        match result {
+            Ok(res) => {
+                if r < ROUND_RING {
+                    if get(&s.arrivals[r]) != WORKERS as u64 {
+                        cx.problem(BARRIER_EARLY);
+                    }
+                    if res.is_leader() && s.led[r].fetch_add(1, SeqCst) != 0 {
+                        cx.problem(TWO_LEADERS);
+                    }
+                }
+                if res.is_leader() {
+                    count(&slot.leads);
+                }
+                r += 1;
+                slot.rounds_in_epoch.store(r as u64, SeqCst);
+                count(&slot.rounds);
+                // Now and then a moment between rounds, so kills land there too.
+                if rng.below(8) == 0 {
+                    for _ in 0..rng.below(2000) {
+                        spin_loop();
+                    }
+                }
+            }
+            Err(Error::BarrierBroken(cause)) => {
+                if s.stop.load(Acquire) != 0 {
+                    return 0;
+                }
+                let (kind, seat, pid) = match cause {
+                    BreakCause::MemberDied { seat, pid } => (1, seat as u64, u64::from(pid)),
+                    BreakCause::MemberPanicked { seat, pid } => (2, seat as u64, u64::from(pid)),
+                    BreakCause::Aborted => (3, 0, 0),
+                    BreakCause::Reset => (4, 0, 0),
+                    _ => (5, 0, 0),
+                };
+                for (field, v) in slot.cause.iter().zip([kind, seat, pid]) {
+                    field.store(v, SeqCst);
+                }
+                slot.broke_at.store(nanos(cx.base), SeqCst);
+                let this = s.breaks.load(SeqCst) + 1;
+                slot.broke.store(this, SeqCst);
+                if !await_reset(cx, this) {
+                    return 0;
+                }
+                r = 0;
+                slot.epoch.store(this, SeqCst);
+                slot.rounds_in_epoch.store(0, SeqCst);
+            }
+            Err(Error::TimedOut) => {
+                cx.problem(HANG_BARRIER);
+                return park(cx);
+            }
+            Err(_) => {
+                cx.problem(BARRIER_FAILED);
+                return park(cx);
+            }
+        }
+    }
+}
+
+/// After break `this`: waits until the parent lets the epoch after it begin, making the
+/// reset if the parent asks this position to. `false` if the run stops meanwhile.
+fn await_reset(cx: &Ctx<'_>, this: u64) -> bool {
+    let s = cx.s;
+    cx.doing(BARRIER_GO);
+    loop {
+        if s.stop.load(Acquire) != 0 {
+            return false;
+        }
+        if s.reset_asked.load(SeqCst) == this
+            && s.resetter.load(SeqCst) == cx.p as u64
+            && s.reset_done.load(SeqCst) != this
+        {
+            cx.doing(BARRIER_RESET);
+            s.barrier.reset();
+            s.reset_done.store(this, SeqCst);
+            cx.doing(BARRIER_GO);
+        }
+        if s.go.load(SeqCst) >= this {
+            return true;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
 // ---- The parent. ----
 
 /// The parent's own figures.
@@ -780,13 +1271,14 @@ struct Figures {
     rounds_without_kill: u64,
     /// Rounds whose checks ran.
     checks: u64,
+    /// Barrier: per break, how long after the kill the last survivor was released (ns), and
+    /// the rounds the epoch it ended had completed.
+    break_latency: Vec<u64>,
+    epoch_rounds: Vec<u64>,
 }
 
 struct Run {
     seed: u64,
-    secs: u64,
-    parts: u64,
-    start: Instant,
 }
 
 fn parts_text(parts: u64) -> String {
@@ -810,13 +1302,13 @@ fn env_u64(name: &str) -> Option<u64> {
 
 fn env_parts() -> u64 {
     let Ok(text) = std::env::var(PARTS_VAR) else {
-        return LEDGER_PART | RING_PART | PERMIT_PART;
+        return PART_NAMES.iter().fold(0, |all, (_, bit)| all | bit);
     };
     let mut parts = 0;
     for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
         match PART_NAMES.iter().find(|(name, _)| *name == word) {
             Some((_, bit)) => parts |= bit,
-            None => panic!("{PARTS_VAR}: unknown part {word:?} (lock, cond, sem)"),
+            None => panic!("{PARTS_VAR}: unknown part {word:?} (lock, cond, sem, rw, barrier)"),
         }
     }
     assert!(parts != 0, "{PARTS_VAR}: no part");
@@ -844,7 +1336,7 @@ fn watchdog(s: &Soak, base: Instant) -> Result<(), String> {
     let mut stuck = Vec::new();
     for (p, slot) in s.slots[..WORKERS].iter().enumerate() {
         let d = slot.doing.load(Acquire);
-        let (op, since) = (d & 15, d >> 4);
+        let (op, since) = (d & OP_MASK, d >> OP_BITS);
         let age = Duration::from_nanos(now.saturating_sub(since));
         if op != IDLE && age > WATCHDOG {
             stuck.push(format!(
@@ -946,6 +1438,21 @@ fn check_round(
             return Err("mailbox: ticket != sum(passes)".into());
         }
     }
+    if s.parts.load(Relaxed) & RW_PART != 0 {
+        rw_check(cx)?;
+    }
+    if s.parts.load(Relaxed) & BARRIER_PART != 0 {
+        // A break comes only from a kill (handled at once): any other is a violation.
+        let handled = s.breaks.load(SeqCst);
+        for (p, slot) in s.slots[..WORKERS].iter().enumerate() {
+            if slot.broke.load(SeqCst) > handled {
+                let cause: Vec<u64> = slot.cause.iter().map(get).collect();
+                return Err(format!(
+                    "barrier member {p} saw a break nobody caused (kind, seat, pid) = {cause:?}"
+                ));
+            }
+        }
+    }
     recorded_problems(s)
 }
 
@@ -1020,14 +1527,14 @@ fn snapshot(s: &Soak, base: Instant, children: &[Option<Child>]) -> String {
         .enumerate()
         .map(|(p, slot)| {
             let d = slot.doing.load(Acquire);
-            let age = Duration::from_nanos(now.saturating_sub(d >> 4));
+            let age = Duration::from_nanos(now.saturating_sub(d >> OP_BITS));
             let blocked = match &children[p] {
                 Some(child) => blocked_in(s, child.pid()),
                 None => "gone".into(),
             };
             format!(
                 "worker {p} {} for {:.3} s (sem {}; {blocked})",
-                OPS[(d & 15) as usize],
+                OPS[(d & OP_MASK) as usize],
                 age.as_secs_f64(),
                 SEM_STATES[slot.sem.load(Acquire) as usize]
             )
@@ -1055,6 +1562,8 @@ fn blocked_in(s: &Soak, pid: libc::pid_t) -> String {
                 ("the mailbox's mutex", addr_of(&s.mailbox)),
                 ("the condvar", addr_of(&s.turn)),
                 ("the semaphore", addr_of(&s.permits)),
+                ("the rw table", addr_of(&s.table)),
+                ("the barrier", addr_of(&s.barrier)),
             ];
             match objects
                 .iter()
@@ -1079,9 +1588,16 @@ fn victim(s: &Soak, base: Instant, rng: &mut Rng, figures: &mut Figures) -> Opti
     let now = nanos(base);
     let mut candidates = [0; WORKERS];
     let mut n = 0;
+    let barrier = s.parts.load(Relaxed) & BARRIER_PART != 0;
     for (p, slot) in s.slots[..WORKERS].iter().enumerate() {
         let d = slot.doing.load(Acquire);
-        if d & 15 == IDLE || Duration::from_nanos(now.saturating_sub(d >> 4)) < SPARE {
+        if barrier && slot.member.load(SeqCst) == 0 {
+            // Not joined yet: a kill now would leave no seat to find (the round waits for
+            // the replacement instead of breaking).
+            figures.spared += 1;
+            continue;
+        }
+        if d & OP_MASK == IDLE || Duration::from_nanos(now.saturating_sub(d >> OP_BITS)) < SPARE {
             candidates[n] = p;
             n += 1;
         } else {
@@ -1095,9 +1611,13 @@ fn victim(s: &Soak, base: Instant, rng: &mut Rng, figures: &mut Figures) -> Opti
     Some(candidates[rng.below(n as u64) as usize])
 }
 
-/// Stops the workers (each leaves after its own turn) and checks they all exit with 0.
+/// Stops the workers (each leaves after its own turn; barrier members are released by an
+/// `abort`) and checks they all exit with 0.
 fn stop(cx: &Ctx<'_>, children: &mut [Option<Child>]) -> Result<(), String> {
     cx.s.stop.store(1, SeqCst);
+    if cx.s.parts.load(Relaxed) & BARRIER_PART != 0 {
+        cx.s.barrier.abort();
+    }
     let start = Instant::now();
     for (p, child) in children.iter_mut().enumerate() {
         let Some(c) = child.as_mut() else { continue };
@@ -1119,49 +1639,209 @@ fn stop(cx: &Ctx<'_>, children: &mut [Option<Child>]) -> Result<(), String> {
     Ok(())
 }
 
-/// The exact totals once every worker has exited.
+/// The exact totals of a phase once every worker has exited.
 fn final_checks(cx: &Ctx<'_>) -> Result<(), String> {
     let s = cx.s;
+    let parts = s.parts.load(Relaxed);
     recorded_problems(s)?;
-    let g =
-        parent_lock(cx, &s.ledger, LOCK_LEDGER).ok_or_else(|| parent_lock_failed(cx, "ledger"))?;
-    let (a, b, total) = (get(&g.a), get(&g.b), sum(&g.applied));
-    let committed: u64 = s.slots[..WORKERS].iter().map(|x| get(&x.committed)).sum();
-    if !(a == b && b == total && total == committed) {
-        return Err(format!(
-            "final ledger: a = {a}, b = {b}, sum(applied) = {total}, sum(committed) = {committed}"
-        ));
+    if parts & LEDGER_PART != 0 {
+        let g = parent_lock(cx, &s.ledger, LOCK_LEDGER)
+            .ok_or_else(|| parent_lock_failed(cx, "ledger"))?;
+        let (a, b, total) = (get(&g.a), get(&g.b), sum(&g.applied));
+        let committed: u64 = s.slots[..WORKERS].iter().map(|x| get(&x.committed)).sum();
+        if !(a == b && b == total && total == committed) {
+            return Err(format!(
+                "final ledger: a = {a}, b = {b}, sum(applied) = {total}, sum(committed) = \
+                 {committed}"
+            ));
+        }
     }
-    drop(g);
-    let g = parent_lock(cx, &s.mailbox, LOCK_MAILBOX)
-        .ok_or_else(|| parent_lock_failed(cx, "mailbox"))?;
-    if g.state() != State::Clean {
-        return Err("final mailbox: ticket != sum(passes)".into());
+    if parts & RING_PART != 0 {
+        let g = parent_lock(cx, &s.mailbox, LOCK_MAILBOX)
+            .ok_or_else(|| parent_lock_failed(cx, "mailbox"))?;
+        if g.state() != State::Clean {
+            return Err("final mailbox: ticket != sum(passes)".into());
+        }
     }
-    drop(g);
-    let value = s.permits.value();
-    if value != PERMITS || s.inside.load(SeqCst) != 0 {
-        return Err(format!(
-            "final semaphore: {value} of {PERMITS} permits, inside = {:#b}",
-            s.inside.load(SeqCst)
-        ));
+    if parts & PERMIT_PART != 0 {
+        let value = s.permits.value();
+        if value != PERMITS || s.inside.load(SeqCst) != 0 {
+            return Err(format!(
+                "final semaphore: {value} of {PERMITS} permits, inside = {:#b}",
+                s.inside.load(SeqCst)
+            ));
+        }
+    }
+    if parts & RW_PART != 0 {
+        cx.doing(RW_WRITE_WAIT);
+        let g = rw_write(cx).ok_or_else(|| parent_lock_failed(cx, "rw table"))?;
+        let (a, b, total) = (get(&g.a), get(&g.b), sum(&g.applied));
+        let committed: u64 = s.slots[..WORKERS]
+            .iter()
+            .map(|x| get(&x.rw_committed))
+            .sum();
+        if !(a == b && b == total && total == committed) {
+            return Err(format!(
+                "final rw table: a = {a}, b = {b}, sum(applied) = {total}, sum(committed) = \
+                 {committed}"
+            ));
+        }
+        drop(g);
+        cx.doing(IDLE);
+    }
+    if parts & BARRIER_PART != 0 {
+        // The last epoch: every round but the last two (members may have left one round
+        // apart, at the abort) had every arrival and one leader.
+        let epoch = s.go.load(SeqCst);
+        let done = s.slots[..WORKERS]
+            .iter()
+            .filter(|x| get(&x.epoch) == epoch)
+            .map(|x| get(&x.rounds_in_epoch))
+            .min()
+            .unwrap_or(0) as usize;
+        for r in 0..done.saturating_sub(1).min(ROUND_RING) {
+            let (arrived, led) = (get(&s.arrivals[r]), get(&s.led[r]));
+            if arrived != WORKERS as u64 || led != 1 {
+                return Err(format!(
+                    "barrier epoch {epoch}, round {r}: {arrived} arrivals, {led} leaders"
+                ));
+            }
+        }
     }
     recorded_problems(s)
 }
 
-/// The figures of the run so far.
-fn report(cx: &Ctx<'_>, run: &Run, f: &Figures) {
+/// After barrier member `dead` (process `pid`, killed at `killed_at` ns since the base) was
+/// killed and reaped: every survivor must report the break, naming it, within `BOUND`; the
+/// rounds of the epoch it ends are checked; a survivor resets; the next epoch may begin.
+/// (The caller then forks the replacement, which joins the freed seat.)
+fn after_barrier_kill(
+    cx: &Ctx<'_>,
+    dead: usize,
+    pid: libc::pid_t,
+    killed_at: u64,
+    rng: &mut Rng,
+    figures: &mut Figures,
+) -> Result<(), String> {
     let s = cx.s;
+    let victim = &s.slots[dead];
+    victim.member.store(0, SeqCst);
+    let this = s.breaks.load(SeqCst) + 1;
+    let epoch = s.go.load(SeqCst);
+    let seat = victim.seat.load(SeqCst);
+    let survivors: Vec<usize> = (0..WORKERS).filter(|&p| p != dead).collect();
+    // Every survivor released with the break.
+    let start = Instant::now();
+    for &p in &survivors {
+        while s.slots[p].broke.load(SeqCst) != this {
+            if start.elapsed() > BOUND {
+                return Err(format!(
+                    "hang: barrier member {p} not released within {} s after member {dead} \
+                     (seat {seat}, pid {pid}) was killed",
+                    BOUND.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+    let mut last = 0;
+    for &p in &survivors {
+        let slot = &s.slots[p];
+        let cause: Vec<u64> = slot.cause.iter().map(get).collect();
+        if cause != [1, seat, pid as u64] {
+            return Err(format!(
+                "barrier member {p} saw the break with cause (kind, seat, pid) = {cause:?}, \
+                 not member {dead}'s death (1, {seat}, {pid})"
+            ));
+        }
+        last = last.max(get(&slot.broke_at));
+    }
+    figures.break_latency.push(last.saturating_sub(killed_at));
+    // The epoch's rounds: `rounds` completed by every survivor (they wait in the next).
+    let counts: Vec<u64> = survivors
+        .iter()
+        .map(|&p| get(&s.slots[p].rounds_in_epoch))
+        .collect();
+    let rounds = counts[0];
+    if counts.iter().any(|&c| c != rounds)
+        || survivors.iter().any(|&p| get(&s.slots[p].epoch) != epoch)
+    {
+        return Err(format!(
+            "barrier epoch {epoch}: the survivors completed {counts:?} rounds"
+        ));
+    }
+    // The victim completed as many, or was killed before recording the last one.
+    let mine = if get(&victim.epoch) == epoch {
+        get(&victim.rounds_in_epoch)
+    } else {
+        0
+    };
+    let unrecorded = mine + 1 == rounds;
+    if !(mine == rounds || unrecorded) {
+        return Err(format!(
+            "barrier epoch {epoch}: the survivors completed {rounds} rounds, the victim {mine}"
+        ));
+    }
+    let n = WORKERS as u64;
+    let r = rounds as usize;
+    for i in 0..(r + 1).min(ROUND_RING) {
+        let (arrived, led) = (get(&s.arrivals[i]), get(&s.led[i]));
+        let ok = if i + 1 < r {
+            arrived == n && led == 1
+        } else if i + 1 == r {
+            // Its leader may be the victim, killed before counting itself.
+            arrived == n && (led == 1 || (led == 0 && unrecorded))
+        } else {
+            // The round broken open: every survivor arrived, the victim perhaps.
+            led == 0 && (arrived == n - 1 || (arrived == n && !unrecorded))
+        };
+        if !ok {
+            return Err(format!(
+                "barrier epoch {epoch}, round {i} of {r}: {arrived} arrivals, {led} leaders \
+                 (the victim recorded {mine} rounds)"
+            ));
+        }
+        s.arrivals[i].store(0, SeqCst);
+        s.led[i].store(0, SeqCst);
+    }
+    figures.epoch_rounds.push(rounds);
+    // A survivor resets; the next epoch begins.
+    s.breaks.store(this, SeqCst);
+    let resetter = survivors[rng.below(survivors.len() as u64) as usize];
+    s.resetter.store(resetter as u64, SeqCst);
+    s.reset_asked.store(this, SeqCst);
+    let start = Instant::now();
+    while s.reset_done.load(SeqCst) != this {
+        if start.elapsed() > BOUND {
+            return Err(format!(
+                "barrier member {resetter} did not reset within 2 s"
+            ));
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    if s.barrier.is_broken() {
+        return Err("the barrier is still broken after the reset".into());
+    }
+    s.go.store(this, SeqCst);
+    victim.doing.store(IDLE, Release);
+    Ok(())
+}
+
+/// The figures of a phase.
+fn report(cx: &Ctx<'_>, run: &Run, phase: &Phase, f: &Figures) {
+    let s = cx.s;
+    let parts = phase.parts;
     let workers = &s.slots[..WORKERS];
     let total =
         |field: fn(&Slot) -> &AtomicU64| -> u64 { s.slots.iter().map(|x| get(field(x))).sum() };
     println!(
-        "soak: seed {:#x}, {:.1} s of {} s, parts {}, {WORKERS} workers, {PERMITS} permits, \
-         bound {} s, watchdog {} s",
+        "soak: phase {} ({}): seed {:#x}, {:.1} s of {:.1} s, {WORKERS} workers, bound {} s, \
+         watchdog {} s",
+        phase.name,
+        parts_text(parts),
         run.seed,
-        run.start.elapsed().as_secs_f64(),
-        run.secs,
-        parts_text(run.parts),
+        phase.start.elapsed().as_secs_f64(),
+        phase.time.as_secs_f64(),
         BOUND.as_secs(),
         WATCHDOG.as_secs()
     );
@@ -1172,56 +1852,55 @@ fn report(cx: &Ctx<'_>, run: &Run, f: &Figures) {
         .map(|(op, n)| format!("{op} {n}"))
         .collect();
     println!(
-        "soak: kills {} in {} rounds ({} checks); killed while: {}",
+        "soak:   kills {} in {} rounds ({} checks); killed while: {}",
         f.kills,
         f.rounds,
         f.checks,
         by_op.join(", ")
     );
     println!(
-        "soak: spared {} times (in one operation for over {} ms), {} rounds without a kill",
+        "soak:   spared {} times (in one operation for over {} ms), {} rounds without a kill",
         f.spared,
         SPARE.as_millis(),
         f.rounds_without_kill
     );
-    // Every worker is gone: the parent locks as any process would (repairing if it must).
-    let committed: u64 = workers.iter().map(|x| get(&x.committed)).sum();
-    let mut lost = 0;
-    match lock_checked(cx, &s.ledger, LOCK_LEDGER) {
-        Some(g) => {
-            lost = (0..WORKERS)
-                .map(|p| get(&workers[p].committed).saturating_sub(get(&g.applied[p])))
-                .sum();
-            println!(
-                "soak: updates committed {committed} (ledger a = {}, b = {}; {} of them in the \
-                 ledger from workers killed before recording them); half-done updates repaired \
-                 {}",
+    if parts & LEDGER_PART != 0 {
+        // Every worker is gone: the parent locks as any process would (repairing if it must).
+        let committed: u64 = workers.iter().map(|x| get(&x.committed)).sum();
+        match lock_checked(cx, &s.ledger, LOCK_LEDGER) {
+            Some(g) => println!(
+                "soak:   updates committed {committed} (ledger a = {}, b = {}; {} of them in \
+                 the ledger from workers killed before recording them); half-done updates \
+                 repaired {}",
                 get(&g.a),
                 get(&g.b),
                 total(|x| &x.applied_uncommitted),
                 get(&g.repairs)
+            ),
+            None => println!("soak:   updates committed {committed} (ledger not readable)"),
+        }
+    }
+    if parts & RING_PART != 0 {
+        if let Some(g) = lock_checked(cx, &s.mailbox, LOCK_MAILBOX) {
+            println!(
+                "soak:   hand-offs {} (ticket), half-done hand-offs repaired {}",
+                get(&g.ticket),
+                get(&g.repairs)
             );
         }
-        None => println!("soak: updates committed {committed} (ledger not readable)"),
     }
-    let ring = run.parts & RING_PART != 0;
-    if let Some(g) = lock_checked(cx, &s.mailbox, LOCK_MAILBOX).filter(|_| ring) {
+    if parts & (LEDGER_PART | RING_PART) != 0 {
         println!(
-            "soak: hand-offs {} (ticket), half-done hand-offs repaired {}",
-            get(&g.ticket),
-            get(&g.repairs)
+            "soak:   owner died seen {} (by the parent {}), repairs seen {} (by the parent {})",
+            total(|x| &x.owner_died),
+            get(&s.slots[PARENT].owner_died),
+            total(|x| &x.repairs),
+            get(&s.slots[PARENT].repairs),
         );
     }
-    println!(
-        "soak: owner died seen {} (by the parent {}), repairs seen {} (by the parent {})",
-        total(|x| &x.owner_died),
-        get(&s.slots[PARENT].owner_died),
-        total(|x| &x.repairs),
-        get(&s.slots[PARENT].repairs),
-    );
-    if run.parts & PERMIT_PART != 0 {
+    if parts & PERMIT_PART != 0 {
         println!(
-            "soak: permits taken {} (max inside {} of {PERMITS}); killed holders' permits \
+            "soak:   permits taken {} (max inside {} of {PERMITS}); killed holders' permits \
              re-posted {}; killed mid-wait/mid-post: audit found the permit taken {} \
              (re-posted), free {}",
             total(|x| &x.sem_entries),
@@ -1231,20 +1910,143 @@ fn report(cx: &Ctx<'_>, run: &Run, f: &Figures) {
             f.audit_free
         );
     }
-    let allowed = if get(&s.allow_stranded) != 0 {
-        format!(", allowed by {ALLOW_VAR}=stranded")
+    if parts & (LEDGER_PART | RING_PART) != 0 {
+        let allowed = if get(&s.allow_stranded) != 0 {
+            format!(", allowed by {ALLOW_VAR}=stranded")
+        } else {
+            String::new()
+        };
+        println!(
+            "soak:   stranded lock waiters {} (slept through a free mutex{allowed})",
+            total(|x| &x.stranded)
+        );
+    }
+    if parts & RW_PART != 0 {
+        let committed: u64 = workers.iter().map(|x| get(&x.rw_committed)).sum();
+        let max = |field: fn(&Slot) -> &AtomicU64| {
+            let ns = s.slots.iter().map(|x| get(field(x))).max().unwrap_or(0);
+            Duration::from_nanos(ns)
+        };
+        println!(
+            "soak:   rw: reads {}, updates committed {committed} ({} of them in the table \
+             from writers killed before recording them); owner died seen by a read {}, by a \
+             write {}; half-done updates repaired {}",
+            total(|x| &x.rw_reads),
+            total(|x| &x.rw_applied_uncommitted),
+            total(|x| &x.rw_owner_died_read),
+            total(|x| &x.rw_owner_died_write),
+            total(|x| &x.rw_repairs),
+        );
+        println!(
+            "soak:   rw: longest wait for a read {:.1} ms, for a write {:.1} ms (bound {} s)",
+            max(|x| &x.rw_read_wait_max).as_secs_f64() * 1e3,
+            max(|x| &x.rw_write_wait_max).as_secs_f64() * 1e3,
+            BOUND.as_secs()
+        );
+    }
+    if parts & BARRIER_PART != 0 {
+        let mut latency = f.break_latency.clone();
+        latency.sort_unstable();
+        let ms = |ns: u64| ns as f64 / 1e6;
+        let median = latency.get(latency.len() / 2).copied().unwrap_or(0);
+        let max = latency.last().copied().unwrap_or(0);
+        let mut rounds = f.epoch_rounds.clone();
+        rounds.sort_unstable();
+        println!(
+            "soak:   barrier: rounds completed {} (counted by their leaders; member-rounds {}), \
+             breaks {} (each a kill, each reset by a survivor), rounds per epoch median {}",
+            total(|x| &x.leads),
+            total(|x| &x.rounds),
+            latency.len(),
+            rounds.get(rounds.len() / 2).copied().unwrap_or(0),
+        );
+        println!(
+            "soak:   barrier: survivors released after a kill in {:.1} ms (median), {:.1} ms \
+             (max), bound {} s",
+            ms(median),
+            ms(max),
+            BOUND.as_secs()
+        );
+    }
+    let lost: u64 = if parts & LEDGER_PART != 0 {
+        lock_checked(cx, &s.ledger, LOCK_LEDGER).map_or(0, |g| {
+            (0..WORKERS)
+                .map(|p| get(&workers[p].committed).saturating_sub(get(&g.applied[p])))
+                .sum()
+        })
     } else {
-        String::new()
+        0
     };
     println!(
-        "soak: stranded lock waiters {} (slept through a free mutex{allowed})",
-        total(|x| &x.stranded)
-    );
-    println!(
-        "soak: hangs {}, lost updates {lost}, violations {}",
+        "soak:   hangs {}, lost updates {lost}, violations {} (all phases so far)",
         total(|x| &x.hangs),
         total(|x| &x.violations)
     );
+}
+
+/// A phase of the run.
+struct Phase {
+    name: &'static str,
+    parts: u64,
+    time: Duration,
+    start: Instant,
+}
+
+/// One phase: its workers forked, killed at random and replaced, every round checked; then
+/// stopped and the totals checked. The phase's result, and what each worker was doing when
+/// it ended.
+fn run_phase(
+    cx: &Ctx<'_>,
+    phase: &Phase,
+    rng: &mut Rng,
+    incarnation: &mut u64,
+    figures: &mut Figures,
+) -> (Result<(), String>, String) {
+    let s = cx.s;
+    let base = cx.base;
+    s.parts.store(phase.parts, SeqCst);
+    s.stop.store(0, SeqCst);
+    let mut next_seed = |rng: &mut Rng| {
+        *incarnation += 1;
+        rng.next() ^ *incarnation
+    };
+    let mut children: Vec<Option<Child>> = (0..WORKERS)
+        .map(|p| Some(spawn(s, p, next_seed(rng), base)))
+        .collect();
+    let barrier = phase.parts & BARRIER_PART != 0;
+    let end = phase.start + phase.time;
+    let result = (|| {
+        while Instant::now() < end {
+            figures.rounds += 1;
+            std::thread::sleep(Duration::from_micros(rng.below(4000)));
+            check_round(cx, &mut children, figures)?;
+            std::thread::sleep(Duration::from_micros(rng.below(3000)));
+            let Some(dead) = victim(s, base, rng, figures) else {
+                continue;
+            };
+            let child = children[dead].take().unwrap();
+            let pid = child.pid();
+            child.kill_and_reap();
+            let killed_at = nanos(base);
+            figures.kills += 1;
+            let op = (s.slots[dead].doing.load(Acquire) & OP_MASK) as usize;
+            figures.kills_by_op[op.min(OPS.len() - 1)] += 1;
+            if barrier {
+                after_barrier_kill(cx, dead, pid, killed_at, rng, figures)?;
+            } else {
+                after_kill(cx, dead, figures)?;
+            }
+            children[dead] = Some(spawn(s, dead, next_seed(rng), base));
+        }
+        check_round(cx, &mut children, figures)?;
+        stop(cx, &mut children)?;
+        final_checks(cx)
+    })();
+    // What each worker was doing when the phase ended (on a failure, some may be stuck),
+    // then every worker killed and reaped before the figures are read.
+    let last = snapshot(s, base, &children);
+    drop(children);
+    (result, last)
 }
 
 /// The soak: see the module docs.
@@ -1262,12 +2064,7 @@ fn kill_workers_at_random_and_check_every_round() -> Outcome {
         Ok(v) => panic!("{ALLOW_VAR}={v}: only `stranded` can be allowed"),
         Err(_) => false,
     };
-    let run = Run {
-        seed,
-        secs,
-        parts,
-        start: Instant::now(),
-    };
+    let run = Run { seed };
     println!(
         "soak: seed {seed:#x} (replay: {SEED_VAR}={seed:#x}), {secs} s ({SECS_VAR}), parts {} \
          ({PARTS_VAR}){}",
@@ -1278,13 +2075,14 @@ fn kill_workers_at_random_and_check_every_round() -> Outcome {
             ""
         }
     );
+    let new_ledger = || Ledger {
+        a: AtomicU64::new(0),
+        b: AtomicU64::new(0),
+        applied: std::array::from_fn(|_| AtomicU64::new(0)),
+        repairs: AtomicU64::new(0),
+    };
     let region = ShmBox::anonymous(Soak {
-        ledger: SharedLocker::new(Ledger {
-            a: AtomicU64::new(0),
-            b: AtomicU64::new(0),
-            applied: std::array::from_fn(|_| AtomicU64::new(0)),
-            repairs: AtomicU64::new(0),
-        }),
+        ledger: SharedLocker::new(new_ledger()),
         mailbox: SharedLocker::new(Mailbox {
             ticket: AtomicU64::new(0),
             passes: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -1300,6 +2098,15 @@ fn kill_workers_at_random_and_check_every_round() -> Outcome {
         parts: AtomicU64::new(parts),
         allow_stranded: AtomicU64::new(u64::from(allow_stranded)),
         slots: std::array::from_fn(|_| Slot::new()),
+        table: SharedRwLock::new(new_ledger()),
+        barrier: SharedBarrier::new(),
+        arrivals: std::array::from_fn(|_| AtomicU64::new(0)),
+        led: std::array::from_fn(|_| AtomicU64::new(0)),
+        breaks: AtomicU64::new(0),
+        resetter: AtomicU64::new(0),
+        reset_asked: AtomicU64::new(0),
+        reset_done: AtomicU64::new(0),
+        go: AtomicU64::new(0),
     })
     .unwrap();
     let s = &*region;
@@ -1307,43 +2114,29 @@ fn kill_workers_at_random_and_check_every_round() -> Outcome {
     let cx = Ctx::new(s, PARENT, base);
     let mut rng = Rng::new(seed);
     let mut incarnation = 0u64;
-    let mut next_seed = |rng: &mut Rng| {
-        incarnation += 1;
-        rng.next() ^ incarnation
-    };
-    let mut children: Vec<Option<Child>> = (0..WORKERS)
-        .map(|p| Some(spawn(s, p, next_seed(&mut rng), base)))
+    let phases: Vec<(&str, u64, u64)> = PHASES
+        .iter()
+        .map(|&(name, bits, weight)| (name, bits & parts, weight))
+        .filter(|&(_, bits, _)| bits != 0)
         .collect();
-    let mut figures = Figures::default();
-    let end = Instant::now() + Duration::from_secs(secs);
-    let result = (|| {
-        while Instant::now() < end {
-            figures.rounds += 1;
-            std::thread::sleep(Duration::from_micros(rng.below(4000)));
-            check_round(&cx, &mut children, &mut figures)?;
-            std::thread::sleep(Duration::from_micros(rng.below(3000)));
-            let Some(dead) = victim(s, base, &mut rng, &mut figures) else {
-                continue;
-            };
-            children[dead].take().unwrap().kill_and_reap();
-            figures.kills += 1;
-            let op = (s.slots[dead].doing.load(Acquire) & 15) as usize;
-            figures.kills_by_op[op.min(OPS.len() - 1)] += 1;
-            after_kill(&cx, dead, &mut figures)?;
-            children[dead] = Some(spawn(s, dead, next_seed(&mut rng), base));
+    let weights: u64 = phases.iter().map(|p| p.2).sum();
+    for (name, bits, weight) in phases {
+        let phase = Phase {
+            name,
+            parts: bits,
+            time: Duration::from_secs_f64(secs as f64 * weight as f64 / weights as f64),
+            start: Instant::now(),
+        };
+        let mut figures = Figures::default();
+        let (result, last) = run_phase(&cx, &phase, &mut rng, &mut incarnation, &mut figures);
+        report(&cx, &run, &phase, &figures);
+        if let Err(why) = result {
+            println!("soak: at the failure: {last}");
+            panic!(
+                "soak failed in phase {name} (seed {seed:#x}; replay with {SEED_VAR}={seed:#x}): \
+                 {why}"
+            );
         }
-        check_round(&cx, &mut children, &mut figures)?;
-        stop(&cx, &mut children)?;
-        final_checks(&cx)
-    })();
-    // What each worker was doing when the run ended (on a failure, some may be stuck), then
-    // every worker killed and reaped before the figures are read.
-    let last = snapshot(s, base, &children);
-    drop(children);
-    report(&cx, &run, &figures);
-    if let Err(why) = result {
-        println!("soak: at the failure: {last}");
-        panic!("soak failed (seed {seed:#x}; replay with {SEED_VAR}={seed:#x}): {why}");
     }
     Passed
 }

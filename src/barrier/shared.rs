@@ -12,7 +12,7 @@ use crate::error::{BreakCause, Error};
 use crate::locker::kind::Normal;
 use crate::locker::raw::RawLock;
 use crate::locker::Robust;
-use crate::shim::{self, AtomicU32, AtomicU64};
+use crate::shim::{self, array_of, const_fn, AtomicU32, AtomicU64};
 use crate::sys::{Deadline, Scope};
 
 /// How long a waiter sleeps before it looks at the other members' seats again: the bound on
@@ -117,6 +117,13 @@ struct Seat {
 }
 
 impl Seat {
+    const_fn! {
+        /// A vacant seat, its mutex unarmed.
+        const fn new() -> Seat {
+            Seat { lock: Robust::new_const(), pid: AtomicU32::new(0) }
+        }
+    }
+
     /// Tries the seat's mutex; if the seat names a member whose thread is gone (the mutex
     /// acquired: `EOWNERDEAD`, or free while `pid` is set, its death already handled by
     /// someone), calls `dead(pid)` while still holding it, and vacates the seat if that
@@ -204,28 +211,39 @@ mod cause {
 }
 
 impl<const N: usize> SharedBarrier<N> {
-    /// A barrier of `N` parties, no seat taken, to be placed in a region: plain bytes (its
-    /// seats' mutexes are initialised in place by their first use there). `N` must be at
-    /// least 1 and at most 2^22 (checked at compile time).
-    ///
-    /// ```compile_fail
-    /// let _ = pthread_sync::SharedBarrier::<0>::new();
-    /// ```
-    #[must_use]
-    pub fn new() -> SharedBarrier<N> {
-        const {
-            assert!(
-                N >= 1 && N <= PARTIES_MAX as usize,
-                "a SharedBarrier has 1 to 2^22 parties"
-            )
-        };
-        SharedBarrier {
-            core: Core::new(N as u32),
-            cause: AtomicU64::new(0),
-            seats: std::array::from_fn(|_| Seat {
-                lock: Robust::new_const(),
-                pid: AtomicU32::new(0),
-            }),
+    const_fn! {
+        /// A barrier of `N` parties, no seat taken, to be placed in a region: plain bytes (its
+        /// seats' mutexes are initialised in place by their first use there), so a `const`
+        /// or a `static` can hold one (only a copy placed in a region can be joined). `N`
+        /// must be at least 1 and at most 2^22 (checked at compile time).
+        ///
+        /// ```
+        /// use pthread_sync::{Error, ShmBox, SharedBarrier};
+        ///
+        /// const FRESH: SharedBarrier<2> = SharedBarrier::new();
+        /// static OUTSIDE: SharedBarrier<2> = SharedBarrier::new();
+        /// assert_eq!(OUTSIDE.join().unwrap_err(), Error::NotInRegion);
+        /// let region = ShmBox::anonymous(FRESH)?;
+        /// assert_eq!(region.join()?.seat(), 0);
+        /// # Ok::<(), Error>(())
+        /// ```
+        ///
+        /// ```compile_fail
+        /// let _ = pthread_sync::SharedBarrier::<0>::new();
+        /// ```
+        #[must_use]
+        pub const fn new() -> SharedBarrier<N> {
+            const {
+                assert!(
+                    N >= 1 && N <= PARTIES_MAX as usize,
+                    "a SharedBarrier has 1 to 2^22 parties"
+                )
+            };
+            SharedBarrier {
+                core: Core::new(N as u32),
+                cause: AtomicU64::new(0),
+                seats: array_of![Seat::new(); N],
+            }
         }
     }
 

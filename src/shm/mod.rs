@@ -193,8 +193,24 @@
 //! builtins (`__ATOMIC_SEQ_CST`). The state word: bits 0-21 the arrivals counted in the
 //! open round, bit 22 broken, bits 23-31 the epoch (resets, mod 512), bits 32-63 the rounds
 //! completed (mod 2^32); every change of it is one compare-exchange. The futex word: bit 0
-//! set by a waiter that may sleep, the rest a count. The steps (the module `barrier`'s
-//! `protocol.rs` has the argument):
+//! set by a waiter that may sleep, the rest a count. For `N` = 2 (other `N`: more seats):
+//!
+//! ```c
+//! struct shared_barrier_seat {           /* 56 bytes */
+//!     uint32_t        arming;            /* the seat mutex's arming word */
+//!     pthread_mutex_t mutex;             /* offset 8: robust, process-shared, normal */
+//!     uint32_t        pid;               /* offset 48: the member's pid; 0: vacant */
+//! };
+//! struct shared_barrier_2 {              /* SharedBarrier<2>: 24 + 56 * 2 = 136 bytes, aligned to 8 */
+//!     uint64_t state;                    /* 0: count (bits 0-21), broken (22), epoch (23-31), rounds (32-63) */
+//!     uint32_t futex;                    /* 8: bit 0 a sleeper may wait, the rest a count */
+//!     uint32_t parties;                  /* 12: N, never changed */
+//!     uint64_t cause;                    /* 16: why the last break happened (below) */
+//!     struct shared_barrier_seat seats[2]; /* 24 */
+//! };
+//! ```
+//!
+//! The steps (the module `barrier`'s `protocol.rs` has the argument):
 //!
 //! - **join**: for each seat, arm its mutex if needed ("Arming", above, as a
 //!   `SharedLocker`'s) and `pthread_mutex_trylock` it: `EBUSY`, the next seat; `EOWNERDEAD`,
@@ -217,10 +233,16 @@
 //! - **break**: first the cause word, if it does not already name this epoch: bits 0-9
 //!   `epoch + 1`, bits 10-12 the kind (1 a member died, 2 it panicked, 3 aborted, 4 reset),
 //!   bits 13-34 the seat, bits 35-56 the pid; then, unless broken already, exchange `s` for
-//!   `s | 1 << 22`, and move the futex word and wake as a leader does.
+//!   `s | 1 << 22`, and move the futex word and wake as a leader does. A waiter that failed
+//!   finds why in the cause word when its bits 0-9 are its epoch `e` plus one.
 //! - **reset**: free the seats of dead members (acquired as above: store 0 in the pid,
 //!   unlock), then exchange `s` for: the same completed rounds, the epoch plus one, count 0,
-//!   not broken; and move the futex word and wake.
+//!   not broken (if `s` was not broken and had arrivals, first record kind 4 for its epoch in
+//!   the cause word, as a break does: its waiters are released as broken); and move the
+//!   futex word and wake.
+//!
+//! `tests/barrier.rs` runs a C program that joins, waits, breaks on a dead Rust member and
+//! resets by these steps, in the same barrier as a Rust process.
 //!
 //! Never release a seat's mutex after `EOWNERDEAD` without `pthread_mutex_consistent`: the
 //! seat is then lost for good (`ENOTRECOVERABLE`), read as a dead member forever.

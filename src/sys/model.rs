@@ -551,8 +551,9 @@ struct RwState {
 
 /// A model of a writer-preferring, non-recursive pthread rwlock: a reader waits while a
 /// writer holds it or waits for it (so a second read hold taken while a writer waits blocks
-/// forever, as in glibc, which loom reports), `Deadlock` for a lock of either kind by the
-/// write holder (`EDEADLK`), `WouldBlock` for a try that would wait.
+/// forever, as in glibc, which loom reports), `Deadlock` for a blocking or timed lock of
+/// either kind by the write holder (`EDEADLK`), `WouldBlock` for a try that would wait, the
+/// write holder's included (glibc's `tryrdlock` and `trywrlock` check no owner: `EBUSY`).
 pub struct RawRwLock {
     state: Mutex<RwState>,
     changed: Condvar,
@@ -563,6 +564,8 @@ impl RefUnwindSafe for RawRwLock {}
 
 impl RawRwLock {
     /// A new model rwlock.
+    // The interface is `new()`, as the real backend's (reachable through `model_check`).
+    #[allow(clippy::new_without_default)]
     pub fn new() -> RawRwLock {
         RawRwLock {
             state: Mutex::new(RwState {
@@ -592,23 +595,29 @@ impl RawRwLock {
         Ok(())
     }
 
-    /// Takes a read hold if no writer holds it or waits.
+    /// Takes a read hold if no writer holds it or waits (`WouldBlock` for the write holder
+    /// too, as glibc's `tryrdlock`).
     pub fn try_read(&self) -> Result<(), Error> {
         let me = thread::current().id();
         let mut s = self.state();
         if s.writer.is_some() || s.writers_waiting > 0 {
-            return Err(if s.writer == Some(me) {
-                Error::Deadlock
-            } else {
-                Error::WouldBlock
-            });
+            return Err(Error::WouldBlock);
         }
         s.readers.push(me);
         Ok(())
     }
 
-    /// May time out: tries, lets the other threads run once, tries again.
+    /// Whether the calling thread holds it for writing.
+    fn written_by_me(&self) -> bool {
+        self.state().writer == Some(thread::current().id())
+    }
+
+    /// May time out: `Deadlock` for the write holder (glibc's `clockrdlock` checks it), else
+    /// tries, lets the other threads run once, tries again.
     pub fn read_for(&self, _dur: Duration) -> Result<(), Error> {
+        if self.written_by_me() {
+            return Err(Error::Deadlock);
+        }
         match self.try_read() {
             Err(Error::WouldBlock) => {}
             other => return other,
@@ -647,8 +656,12 @@ impl RawRwLock {
         Ok(())
     }
 
-    /// May time out: tries, lets the other threads run once, tries again.
+    /// May time out: `Deadlock` for the write holder (glibc's `clockwrlock` checks it), else
+    /// tries, lets the other threads run once, tries again.
     pub fn write_for(&self, _dur: Duration) -> Result<(), Error> {
+        if self.written_by_me() {
+            return Err(Error::Deadlock);
+        }
         match self.try_write() {
             Err(Error::WouldBlock) => {}
             other => return other,

@@ -317,12 +317,14 @@ impl Rng {
 
 /// A ```` ```c ```` block of the `shm` module docs, taken from the source so that the C
 /// programs the tests build are exactly what the docs say: the first one after the line
-/// starting with `section` (the first of the docs with `None`).
+/// starting with `section` (with `None`, the declarations of the header and the locker,
+/// semaphore and condvar layouts).
 pub fn shm_docs_c_block(section: Option<&str>) -> String {
     let docs = include_str!("../../src/shm/mod.rs");
+    let section = section.unwrap_or("//! The C declarations of the layouts above");
     let mut lines = docs
         .lines()
-        .skip_while(|l| section.is_some_and(|s| !l.starts_with(s)))
+        .skip_while(|l| !l.starts_with(section))
         .skip_while(|l| l.trim() != "//! ```c")
         .skip(1);
     let block: Vec<&str> = lines
