@@ -34,6 +34,7 @@
 
 mod errorcheck;
 mod normal;
+mod protocol;
 pub(crate) mod raw;
 mod recursive;
 mod shared;
@@ -58,6 +59,7 @@ use raw::RawLock;
 pub mod kind {
     pub use super::errorcheck::ErrorCheck;
     pub use super::normal::Normal;
+    pub use super::protocol::{BaseKind, Inherit, Protect};
     pub use super::recursive::Recursive;
     pub use super::shared::{Shared, SharedKind};
 
@@ -115,6 +117,25 @@ pub type SharedLocker<T> = Lock<kind::Shared<kind::Normal>, T>;
 pub type SharedErrorCheckLocker<T> = Lock<kind::Shared<kind::ErrorCheck>, T>;
 /// A process-shared, robust recursive mutex (glibc's count): see [`Shared`](kind::Shared).
 pub type SharedRecursiveLocker<T> = Lock<kind::Shared<kind::Recursive>, T>;
+/// A normal mutex with priority inheritance: see [`Inherit`](kind::Inherit).
+pub type PiLocker<T> = Lock<kind::Inherit<kind::Normal>, T>;
+/// An errorcheck mutex with priority inheritance: see [`Inherit`](kind::Inherit).
+pub type PiErrorCheckLocker<T> = Lock<kind::Inherit<kind::ErrorCheck>, T>;
+/// A recursive mutex with priority inheritance: see [`Inherit`](kind::Inherit).
+pub type PiRecursiveLocker<T> = Lock<kind::Inherit<kind::Recursive>, T>;
+/// A normal mutex with a priority ceiling: see [`Protect`](kind::Protect).
+pub type CeilingLocker<T> = Lock<kind::Protect<kind::Normal>, T>;
+/// An errorcheck mutex with a priority ceiling: see [`Protect`](kind::Protect).
+pub type CeilingErrorCheckLocker<T> = Lock<kind::Protect<kind::ErrorCheck>, T>;
+/// A recursive mutex with a priority ceiling: see [`Protect`](kind::Protect).
+pub type CeilingRecursiveLocker<T> = Lock<kind::Protect<kind::Recursive>, T>;
+/// A process-shared, robust normal mutex with priority inheritance: see
+/// [`Shared`](kind::Shared) and [`Inherit`](kind::Inherit).
+pub type SharedPiLocker<T> = Lock<kind::Shared<kind::Inherit<kind::Normal>>, T>;
+/// A process-shared, robust errorcheck mutex with priority inheritance.
+pub type SharedPiErrorCheckLocker<T> = Lock<kind::Shared<kind::Inherit<kind::ErrorCheck>>, T>;
+/// A process-shared, robust recursive mutex with priority inheritance (glibc's count).
+pub type SharedPiRecursiveLocker<T> = Lock<kind::Shared<kind::Inherit<kind::Recursive>>, T>;
 
 // SAFETY: the mutex hands the data to one thread at a time, so sending the whole lock or
 // sharing it between threads needs only `T: Send`, as for `std::sync::Mutex`. The kind's
