@@ -67,8 +67,9 @@ impl BaseKind for kind::Recursive {
 /// errorcheck and recursive forms.
 ///
 /// It behaves as `K` (a normal relock deadlocks, an errorcheck one is [`Error::Deadlock`],
-/// a recursive one is counted); it does not poison, and every lock call returns
-/// `Result<guard, Error>`. Constructors are `const fn`s, built from glibc's initialiser bytes
+/// a recursive one is counted), with one difference glibc makes: the errorcheck owner's
+/// `try_lock` is [`Error::Deadlock`] (glibc's PI trylock gives `EDEADLK`, its plain one
+/// `EBUSY`). It does not poison, and every lock call returns `Result<guard, Error>`. Constructors are `const fn`s, built from glibc's initialiser bytes
 /// with the protocol bit (checked against `pthread_mutex_init`).
 ///
 /// ```
@@ -113,7 +114,7 @@ pub struct Inherit<K>(PhantomData<K>, std::convert::Infallible);
 ///     Ok(g) => assert_eq!(*g, 5),                // a SCHED_FIFO/RR thread at or below 10
 ///     Err(Error::NotRealTime) => {}              // a SCHED_OTHER thread, as here by default
 ///     Err(e) => panic!("{e}"),
-/// }
+/// };
 /// ```
 #[doc(alias = "PTHREAD_PRIO_PROTECT")]
 pub struct Protect<K>(PhantomData<K>, std::convert::Infallible);

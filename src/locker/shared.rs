@@ -70,6 +70,13 @@ pub struct Shared<K>(PhantomData<K>, std::convert::Infallible);
 /// let _ = Lock::<kind::Shared<kind::Protect<kind::Normal>>, u32>::new(0);
 /// ```
 ///
+/// while the inheriting form, the same expression otherwise, does:
+///
+/// ```
+/// use pthread_sync::{kind, Lock};
+/// let _ = Lock::<kind::Shared<kind::Inherit<kind::Normal>>, u32>::new(0);
+/// ```
+///
 /// Sealed.
 pub trait SharedKind: Kind {
     /// The pthread mutex type.

@@ -80,6 +80,9 @@ pub struct RawMutex {
     kind: MutexType,
     /// Initialised robust (only `try_lock` by the owner differs: see the module docs).
     robust: bool,
+    /// Initialised with `PTHREAD_PRIO_INHERIT`: as for `robust`, glibc's PI trylock by an
+    /// errorcheck owner is `EDEADLK` (its plain one `EBUSY`).
+    inherit: bool,
     owner: Mutex<Owner>,
     released: Condvar,
     /// The priority ceiling of a `PTHREAD_PRIO_PROTECT` mutex (0: another protocol). The
@@ -117,6 +120,7 @@ impl RawMutex {
             Protocol::None | Protocol::Inherit => 0,
         };
         RawMutex {
+            inherit: protocol == Protocol::Inherit,
             ceiling: std::sync::atomic::AtomicI32::new(ceiling),
             kind,
             robust: false,
@@ -244,7 +248,7 @@ impl RawMutex {
                     }
                     None => Attempt::Failed(Error::Overflow),
                 },
-                MutexType::ErrorCheck if blocking || self.robust => {
+                MutexType::ErrorCheck if blocking || self.robust || self.inherit => {
                     Attempt::Failed(Error::Deadlock)
                 }
                 // trylock by the owner: EBUSY; a normal relock: blocks (forever).
