@@ -15,7 +15,12 @@
 //! 100 ns}. Contenders: this crate's `Locker<u64>`, `std::sync::Mutex<u64>`,
 //! `parking_lot::Mutex<u64>`, a raw `pthread_mutex_t` NORMAL with plain `pthread_mutex_lock`
 //! (`common::RawCounter<common::Normal>`), and, for comparison, glibc's own spinning mutex,
-//! `PTHREAD_MUTEX_ADAPTIVE_NP` (`common::RawCounter<common::Adaptive>`). The raw ones keep the
+//! `PTHREAD_MUTEX_ADAPTIVE_NP` (`common::RawCounter<common::Adaptive>`); and the priority
+//! inheritance pair, this crate's `PiLocker<u64>` and a raw `PTHREAD_PRIO_INHERIT` normal mutex
+//! (`common::RawCounter<common::NormalPi>`), whose contended locks and unlocks are system calls
+//! (`FUTEX_LOCK_PI`, `FUTEX_UNLOCK_PI`: the kernel hands the lock to the waiter it wakes), so
+//! their jobs do a twentieth of the increments (`PI_DIVISOR`) and a line under each case gives
+//! `PiLocker` over the raw PI mutex and over `Locker`. The raw ones keep the
 //! `pthread_mutex_t` in a heap block of its own (`common::PMutex`), away from the counter; the
 //! others keep lock word and counter in one cache line, as a user's `Mutex<u64>` does.
 //!
@@ -161,35 +166,69 @@ struct Contender {
     name: &'static str,
     /// A fresh counter, at zero.
     make: fn() -> Arc<dyn Hammer>,
+    /// Its jobs do the case's increments divided by this (the PI mutexes hand the lock over
+    /// through the kernel on every contended release, a few microseconds an increment: a
+    /// full job would take seconds). The figure is per increment either way.
+    divisor: u64,
 }
+
+impl Contender {
+    /// The increments of its job in `case`.
+    fn n(&self, case: &Case) -> u64 {
+        (case.n / self.divisor).max(case.threads as u64)
+    }
+}
+
+/// Pairs of contenders (by index) whose per-round ratio is printed under each case, besides
+/// the ratios of this crate's `Locker` to the rest: the PI `PiLocker` against the raw PI
+/// mutex (the same attributes), and against the plain `Locker` (what the protocol costs).
+const PAIRS: [(usize, usize); 2] = [(5, 6), (5, 0)];
 
 fn make<C: Counter + 'static>() -> Arc<dyn Hammer> {
     Arc::new(Padded(C::new()))
 }
 
 /// This crate first: the ratios are this crate over each of the others.
-const CONTENDERS: [Contender; 5] = [
+const CONTENDERS: [Contender; 7] = [
     Contender {
         name: "ours_Locker",
         make: make::<pthread_sync::Locker<u64>>,
+        divisor: 1,
     },
     Contender {
         name: "parking_lot_Mutex",
         make: make::<parking_lot::Mutex<u64>>,
+        divisor: 1,
     },
     Contender {
         name: "std_Mutex",
         make: make::<std::sync::Mutex<u64>>,
+        divisor: 1,
     },
     Contender {
         name: "raw_pthread_normal",
         make: make::<RawCounter<common::Normal>>,
+        divisor: 1,
     },
     Contender {
         name: "exp_raw_adaptive_np",
         make: make::<RawCounter<common::Adaptive>>,
+        divisor: 1,
+    },
+    Contender {
+        name: "ours_PiLocker",
+        make: make::<pthread_sync::PiLocker<u64>>,
+        divisor: PI_DIVISOR,
+    },
+    Contender {
+        name: "raw_pthread_pi",
+        make: make::<RawCounter<common::NormalPi>>,
+        divisor: PI_DIVISOR,
     },
 ];
+
+/// See [`Contender::divisor`].
+const PI_DIVISOR: u64 = 20;
 
 // ---------------------------------------------------------------------------------------------
 // The team
@@ -268,7 +307,7 @@ impl Team {
             counter: Arc::clone(&counter),
             threads: case.threads,
             extra: case.extra,
-            n: case.n,
+            n: contender.n(case),
             arrived: Arc::new(Padded(std::sync::atomic::AtomicUsize::new(0))),
         };
         self.done.spans.lock().unwrap().clear();
@@ -290,7 +329,7 @@ impl Team {
         drop(spans);
         assert_eq!(
             counter.get(),
-            case.n,
+            contender.n(case),
             "{} {}: lost increments",
             contender.name,
             case.name
@@ -409,6 +448,16 @@ fn print_case(case: &Case, ns: &[Vec<f64>], kinds: &[RoundKind]) {
             "  {:<20} {:>24}  {all:>27}  {medmed:>7}  {near:>27}  {far:>27}",
             c.name,
             spread(&ns[k], 2)
+        );
+    }
+    for (a, b) in PAIRS {
+        let r: Vec<f64> = ns[a].iter().zip(&ns[b]).map(|(x, y)| x / y).collect();
+        println!(
+            "  {} / {}: median of rounds [p25-p75] {}, med/med {:.3}",
+            CONTENDERS[a].name,
+            CONTENDERS[b].name,
+            spread(&r, 3),
+            median(&ns[a]) / median(&ns[b])
         );
     }
 }
@@ -586,7 +635,8 @@ fn main() {
                 let ki = (round + j) % k;
                 let t = team.run(&CONTENDERS[ki], case);
                 if round >= WARMUP_ROUNDS {
-                    ns[ci][ki].push(t.as_nanos() as f64 / case.n as f64);
+                    let n = CONTENDERS[ki].n(case);
+                    ns[ci][ki].push(t.as_nanos() as f64 / n as f64);
                 }
             }
         }
