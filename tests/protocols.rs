@@ -833,8 +833,46 @@ fn contended_pi_takes_futex_lock_pi() -> Outcome {
     Passed
 }
 
+/// A PI lock works with the crate's `Cond` (its guard releases and retakes the PI mutex
+/// around the wait) and with the atfork registry (`protect`: the child gets it back free,
+/// still a PI mutex: a contended lock there sleeps in `FUTEX_LOCK_PI`).
+fn pi_with_cond_and_fork() -> Outcome {
+    use pthread_sync::Cond;
+    static FLAG: PiLocker<bool> = PiLocker::new(false);
+    static COND: Cond = Cond::new();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(5));
+            *FLAG.lock().unwrap() = true;
+            COND.notify_all();
+        });
+        let g = COND
+            .wait_while(FLAG.lock().unwrap(), |ready| !*ready)
+            .unwrap();
+        assert!(*g);
+    });
+    let _handle = pthread_sync::atfork::protect(&FLAG).unwrap();
+    let held = FLAG.lock().unwrap();
+    let child = fork_child(|| {
+        // The forking thread held it through `held`: the child's thread holds it again.
+        if FLAG.try_lock().err() != Some(Error::WouldBlock) {
+            return 1;
+        }
+        0
+    });
+    assert_eq!(child.wait(), 0);
+    drop(held);
+    let child = fork_child(|| match FLAG.try_lock() {
+        Ok(g) if *g => 0,
+        _ => 1,
+    });
+    assert_eq!(child.wait(), 0);
+    Passed
+}
+
 fn main() {
     let cases: &[Case] = &[
+        ("pi_with_cond_and_fork", pi_with_cond_and_fork),
         ("acceptance_table", acceptance_table),
         ("sched_other_first_lock", sched_other_first_lock),
         ("error_cases", error_cases),

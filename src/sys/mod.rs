@@ -36,7 +36,12 @@
 //! (`__lock`, `__count`, `__owner`, `__nusers` back at 0); an unlocked rwlock has only
 //! counters; a `sem_t` keeps its value and waiter count; a futex word is a number. So a moved one
 //! is the same object at its new address. The tests check that an unlocked mutex's bytes equal
-//! its initialiser's after use (`sys::pthread::tests`). What must never move, the robust and
+//! its initialiser's after use (`sys::pthread::tests`). The priority-protocol mutexes too:
+//! built from `pthread_mutex_init`'s bytes for the protocol (the `__kind` bit, and for the
+//! ceiling protocol the ceiling in `__lock`; checked against it), back to them once unlocked,
+//! but for one word of the PI ones: glibc's PI lock sets `__count` to 1 for every type and only
+//! the recursive unlock takes it back, and nothing reads it for the other types. The kernel
+//! keeps PI state (its `pi_state`) only while a PI futex has waiters: an unlocked one has none. What must never move, the robust and
 //! process-shared objects (a held robust mutex is linked into its owner's robust list by
 //! address), is initialised in place with `InPlace::init_in_place` inside shared memory and never handed out by
 //! value.
