@@ -36,6 +36,10 @@ extern "C" {
 /// A child's exit code: `SCHED_FIFO` refused (`EPERM`), so the case is skipped.
 const NO_FIFO: i32 = 77;
 const NO_FIFO_WHY: &str = "SCHED_FIFO refused here (EPERM): no real-time scheduling";
+/// A child's exit code: one CPU only (the coordinating thread needs a CPU of its own).
+const ONE_CPU: i32 = 78;
+const ONE_CPU_WHY: &str =
+    "one CPU only: the inversion scenario needs a second one for its coordinator";
 
 /// Puts the calling thread under `SCHED_FIFO` at `prio` through glibc (so glibc's record of
 /// the thread's scheduling, which its ceiling protocol reads, stays right); the errno.
@@ -181,6 +185,7 @@ fn acceptance_table() -> Outcome {
 
 /// A fresh raw ceiling mutex (normal type, private) with `ceiling`.
 fn raw_ceiling_mutex(ceiling: i32) -> Box<libc::pthread_mutex_t> {
+    // SAFETY: a `pthread_mutex_t` is plain integers, for which all zeroes is valid.
     let mut m = Box::new(unsafe { std::mem::zeroed::<libc::pthread_mutex_t>() });
     let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
     // SAFETY: as in `raw_init`; the mutex lives in the box, never moved after init.
@@ -439,6 +444,7 @@ fn error_cases() -> Outcome {
 /// `pthread_mutex_trylock` by the owner of a raw PI errorcheck mutex.
 fn raw_pi_errorcheck_self_trylock() -> i32 {
     let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+    // SAFETY: a `pthread_mutex_t` is plain integers, for which all zeroes is valid.
     let mut m = Box::new(unsafe { std::mem::zeroed::<libc::pthread_mutex_t>() });
     // SAFETY: attribute and mutex calls on initialised objects; the mutex stays in its box.
     unsafe {
@@ -592,8 +598,8 @@ fn inversion_child(m: &dyn Held, ev: &Events) -> i32 {
 }
 
 /// Runs `inversion_child` with the lock `make` builds, in a forked child with a bound; the
-/// events, or `None` if real-time scheduling is refused.
-fn inversion(make: fn() -> Box<dyn Held>) -> Option<[u64; 6]> {
+/// events, or why the case is skipped (real-time scheduling refused, one CPU).
+fn inversion(make: fn() -> Box<dyn Held>) -> Result<[u64; 6], &'static str> {
     let ev = ShmBox::anonymous(EventsShm(Events::default())).unwrap();
     let child = fork_child(|| inversion_child(&*make(), &ev.0));
     let code = match child.wait_within(Duration::from_secs(20)) {
@@ -603,10 +609,11 @@ fn inversion(make: fn() -> Box<dyn Held>) -> Option<[u64; 6]> {
             panic!("the inversion child passed its bound")
         }
     };
-    if code == NO_FIFO {
-        return None;
+    match code {
+        NO_FIFO => return Err(NO_FIFO_WHY),
+        ONE_CPU => return Err(ONE_CPU_WHY),
+        _ => assert_eq!(code, 0),
     }
-    assert_eq!(code, 0);
     let e = &ev.0;
     let order = [
         &e.low_locked,
@@ -622,7 +629,7 @@ fn inversion(make: fn() -> Box<dyn Held>) -> Option<[u64; 6]> {
          it {}, middle done {}",
         order[0], order[1], order[2], order[3], order[4], order[5]
     );
-    Some(order)
+    Ok(order)
 }
 
 struct EventsShm(Events);
@@ -634,15 +641,16 @@ unsafe impl ShmSafe for EventsShm {}
 /// ends). With priority inheritance the holder, raised to the high waiter's priority, finishes
 /// at once: the high thread gets the lock before the middle thread's spin ends.
 fn inheritance_fixes_inversion() -> Outcome {
-    let Some(plain) = inversion(|| Box::new(Locker::new(()))) else {
-        return Skipped(NO_FIFO_WHY);
+    let plain = match inversion(|| Box::new(Locker::new(()))) {
+        Ok(events) => events,
+        Err(why) => return Skipped(why),
     };
     let [_, mid_started, high_wants, low_unlocked, high_got, mid_done] = plain;
     assert!(
         mid_started < high_wants && mid_done < low_unlocked && mid_done < high_got,
         "no inversion without a protocol: {plain:?}"
     );
-    let pi = inversion(|| Box::new(PiLocker::new(()))).expect("FIFO allowed a moment ago");
+    let pi = inversion(|| Box::new(PiLocker::new(()))).expect("allowed a moment ago");
     let [_, mid_started, high_wants, low_unlocked, high_got, mid_done] = pi;
     assert!(
         mid_started < high_wants && low_unlocked < high_got && high_got < mid_done,
@@ -657,8 +665,9 @@ fn inheritance_fixes_inversion() -> Outcome {
 /// middle one's spin ends. (Without a protocol the middle thread starts at once: the same run
 /// as in `inheritance_fixes_inversion`.)
 fn ceiling_raises_the_holder() -> Outcome {
-    let Some(pp) = inversion(|| Box::new(CeilingLocker::new(HIGH, ()).unwrap())) else {
-        return Skipped(NO_FIFO_WHY);
+    let pp = match inversion(|| Box::new(CeilingLocker::new(HIGH, ()).unwrap())) {
+        Ok(events) => events,
+        Err(why) => return Skipped(why),
     };
     let [low_locked, mid_started, _, low_unlocked, high_got, mid_done] = pp;
     assert!(
