@@ -879,8 +879,40 @@ fn pi_with_cond_and_fork() -> Outcome {
     Passed
 }
 
+#[repr(C)]
+struct PiWaiting {
+    m: SharedPiLocker<u32>,
+    c: pthread_sync::SharedCond,
+}
+// SAFETY: #[repr(C)], shared primitives only.
+unsafe impl ShmSafe for PiWaiting {}
+
+/// A `SharedCond` waits with a `SharedPiLocker` guard across processes (the condvar releases
+/// and retakes the robust PI mutex around its wait).
+fn shared_cond_with_a_pi_guard() -> Outcome {
+    let region = ShmBox::anonymous(PiWaiting {
+        m: SharedPiLocker::new(0),
+        c: pthread_sync::SharedCond::new(),
+    })
+    .unwrap();
+    let r = &*region;
+    let child = fork_child(|| {
+        let Ok(g) = r.m.lock() else { return 1 };
+        match r.c.wait_while(g, |v| *v == 0) {
+            Ok(g) if *g == 7 => 0,
+            _ => 2,
+        }
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    *r.m.lock().unwrap() = 7;
+    r.c.notify_all();
+    assert_eq!(child.wait(), 0);
+    Passed
+}
+
 fn main() {
     let cases: &[Case] = &[
+        ("shared_cond_with_a_pi_guard", shared_cond_with_a_pi_guard),
         ("pi_with_cond_and_fork", pi_with_cond_and_fork),
         ("acceptance_table", acceptance_table),
         ("sched_other_first_lock", sched_other_first_lock),
