@@ -22,6 +22,16 @@
 //! the crate's futex protocol in-process (`common::FutexCond`), raw `pthread_cond_signal`,
 //! std and parking_lot; and `SharedCond` against a raw pshared `pthread_cond_t` in a region.
 //!
+//! The priority-protocol groups time lock + increment + unlock of `PiLocker`,
+//! `PiErrorCheckLocker`, `PiRecursiveLocker` (nested twice) and `SharedPiLocker` against a raw
+//! `PTHREAD_PRIO_INHERIT` mutex of the same type (and placement: pshared, robust), and of
+//! `CeilingLocker` against a raw `PTHREAD_PRIO_PROTECT` one, with the calling thread under
+//! `SCHED_FIFO` at priority 10 (switched through `pthread_setschedparam` around each batch,
+//! outside the timed span: `RealTime`), once below the ceiling (`ceiling_boost`, ceiling 20:
+//! glibc raises the caller at each lock and lowers it at each unlock, a `sched_setscheduler`
+//! call each) and once at it (`ceiling_at`, ceiling 10: no call). Their batches are
+//! `CEILING_BATCH` calls; where `SCHED_FIFO` is refused the two ceiling groups are left out.
+//!
 //! ```sh
 //! CARGO_TARGET_DIR=target cargo bench --bench calls                     # the table (~15 s)
 //! CARGO_TARGET_DIR=target cargo bench --bench calls -- --rounds 100     # fewer rounds
@@ -63,8 +73,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use common::{FutexCond, MutexAttrs, PCond, PMutex, PSem};
 use pthread_sync::shm::{ShmBox, ShmSafe};
 use pthread_sync::{
-    Cond, ErrorCheckLocker, Locker, RecursiveLocker, Sem, SharedCond, SharedErrorCheckLocker,
-    SharedLocker, SharedRecursiveLocker, SharedRwLock, SharedSem,
+    CeilingLocker, Cond, ErrorCheckLocker, Locker, PiErrorCheckLocker, PiLocker, PiRecursiveLocker,
+    RecursiveLocker, Sem, SharedCond, SharedErrorCheckLocker, SharedLocker, SharedPiLocker,
+    SharedRecursiveLocker, SharedRwLock, SharedSem,
 };
 
 /// Calls per contender per round.
@@ -73,6 +84,8 @@ const BATCH: u64 = 200_000;
 const ROUNDS: usize = 300;
 /// Untimed rounds first (caches, branch predictors, lazily created pthread objects).
 const WARMUP_ROUNDS: usize = 3;
+/// The `SCHED_FIFO` priority of the ceiling groups' batches (their ceilings: this, and 10 more).
+const CEILING_CALLER: i32 = 10;
 /// The timeout of the `lock_timeout` group (never reached: the lock is free).
 const TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -183,6 +196,70 @@ impl Ops for RawMutexCell {
         // SAFETY: locked just above by this thread.
         unsafe { self.m.unlock() };
         v
+    }
+}
+
+impl Ops for PiLocker<u64> {
+    fn ops(&self) -> u64 {
+        *self.lock().unwrap()
+    }
+}
+
+impl Ops for PiErrorCheckLocker<u64> {
+    fn ops(&self) -> u64 {
+        *self.lock().unwrap()
+    }
+}
+
+impl Ops for PiRecursiveLocker<Cell<u64>> {
+    fn ops(&self) -> u64 {
+        self.lock().unwrap().get()
+    }
+}
+
+impl Ops for ShmBox<SharedPiLocker<u64>> {
+    fn ops(&self) -> u64 {
+        *self.lock().unwrap()
+    }
+}
+
+/// A ceiling lock and a count beside it (read without the lock: its lock needs a real-time
+/// caller, and the driver reads counts outside the real-time batches).
+struct OursCeiling {
+    m: CeilingLocker<()>,
+    n: Cell<u64>,
+}
+
+impl Ops for OursCeiling {
+    fn ops(&self) -> u64 {
+        self.n.get()
+    }
+}
+
+/// A raw mutex with a protocol and a count beside it, read without the lock (as
+/// `OursCeiling`).
+struct RawCounted {
+    m: PMutex,
+    n: Cell<u64>,
+}
+
+impl RawCounted {
+    fn new(kind: libc::c_int, pshared: bool, protocol: libc::c_int, ceiling: i32) -> RawCounted {
+        let attrs = MutexAttrs {
+            kind,
+            pshared,
+            robust: pshared,
+        };
+        RawCounted {
+            m: PMutex::with_protocol(attrs, protocol, ceiling),
+            n: Cell::new(0),
+        }
+    }
+}
+
+impl Ops for RawCounted {
+    fn ops(&self) -> u64 {
+        self.n.get()
     }
 }
 
@@ -476,6 +553,79 @@ fn sem_shared_ours(c: &OursSharedSem) {
     c.n.set(c.n.get() + 1);
 }
 
+// 7b. The priority protocols: PI lock + increment + unlock (each kind, and the shared robust
+// one), against the raw PI mutex of the same attributes; the ceiling protocol with the
+// caller below the ceiling (glibc raises it and lowers it again: two `sched_setscheduler`
+// calls a pair) and at it (no call), against the raw ceiling mutex.
+
+/// The raw PI and ceiling anchors: one function per group (each names itself, so the
+/// compiler cannot fold them into one symbol).
+macro_rules! protocol_raw {
+    ($($name:ident),*) => {$(
+        #[inline(never)]
+        fn $name(c: &RawCounted) {
+            raw_lock(&c.m, stringify!($name));
+            c.n.set(c.n.get() + 1);
+            // SAFETY: locked just above by this thread.
+            unsafe { c.m.unlock() };
+        }
+    )*};
+}
+protocol_raw!(
+    pinorm_raw,
+    pierr_raw,
+    pishared_raw,
+    ceilboost_raw,
+    ceilat_raw
+);
+
+#[inline(never)]
+fn pinorm_ours(c: &PiLocker<u64>) {
+    *c.lock().unwrap() += 1;
+}
+
+#[inline(never)]
+fn pierr_ours(c: &PiErrorCheckLocker<u64>) {
+    *c.lock().unwrap() += 1;
+}
+
+#[inline(never)]
+fn pirec_ours(c: &PiRecursiveLocker<Cell<u64>>) {
+    let _outer = c.lock().unwrap();
+    let inner = c.lock().unwrap();
+    inner.set(inner.get() + 1);
+}
+
+#[inline(never)]
+fn pirec_raw(c: &RawCounted) {
+    raw_lock(&c.m, "pirec_raw");
+    raw_lock(&c.m, "pirec_raw");
+    c.n.set(c.n.get() + 1);
+    // SAFETY: this thread locked the recursive mutex twice just above.
+    unsafe {
+        c.m.unlock();
+        c.m.unlock();
+    }
+}
+
+#[inline(never)]
+fn pishared_ours(c: &ShmBox<SharedPiLocker<u64>>) {
+    *c.lock().unwrap() += 1;
+}
+
+#[inline(never)]
+fn ceilboost_ours(c: &OursCeiling) {
+    let _g = c.m.lock().unwrap();
+    c.n.set(c.n.get() + 1);
+}
+
+#[inline(never)]
+fn ceilat_ours(c: &OursCeiling) {
+    let g = c.m.lock();
+    assert!(g.is_ok(), "ceilat_ours: {:?}", g.as_ref().err());
+    c.n.set(c.n.get() + 1);
+}
+
 // 8. notify_one with nobody waiting (+ a count): the uncontended signal.
 
 #[inline(never)]
@@ -712,13 +862,73 @@ impl<S: Ops, F: Fn(&S)> Run for Contender<S, F> {
     }
 }
 
+/// A contender whose batches run with the calling thread under `SCHED_FIFO` at `prio` (the
+/// ceiling groups: a ceiling lock needs a real-time caller), switched through glibc
+/// (`pthread_setschedparam`, which keeps glibc's record of the thread right) before and back
+/// to `SCHED_OTHER` after each batch, outside the timed span: the process is real-time only
+/// for the few milliseconds of a batch.
+struct RealTime<R> {
+    inner: R,
+    prio: i32,
+}
+
+/// Sets the calling thread's policy through glibc; the errno.
+fn set_policy(policy: i32, prio: i32) -> i32 {
+    let param = libc::sched_param {
+        sched_priority: prio,
+    };
+    // SAFETY: `pthread_self()` is the live calling thread; `param` is a valid value.
+    unsafe { libc::pthread_setschedparam(libc::pthread_self(), policy, &param) }
+}
+
+impl<R: Run> Run for RealTime<R> {
+    fn batch(&self, n: u64) -> Duration {
+        assert_eq!(set_policy(libc::SCHED_FIFO, self.prio), 0, "SCHED_FIFO");
+        let t = self.inner.batch(n);
+        assert_eq!(set_policy(libc::SCHED_OTHER, 0), 0, "SCHED_OTHER");
+        t
+    }
+
+    fn ops(&self) -> u64 {
+        self.inner.ops()
+    }
+}
+
 struct Entry {
     group: &'static str,
     /// The contender function's name.
     name: &'static str,
     /// The raw libc call the group's ratios are taken against.
     anchor: bool,
+    /// Calls per batch.
+    batch: u64,
     run: Box<dyn Run>,
+}
+
+/// Calls per batch of the ceiling groups (their calls below the ceiling make two system calls;
+/// a batch is then ~10 ms of real-time scheduling).
+const CEILING_BATCH: u64 = 10_000;
+
+/// A ceiling contender: `entry` with its batches real-time at `prio` and `CEILING_BATCH`
+/// calls each.
+fn realtime_entry<S: Ops + 'static, F: Fn(&S) + 'static>(
+    group: &'static str,
+    name: &'static str,
+    anchor: bool,
+    prio: i32,
+    state: S,
+    op: F,
+) -> Entry {
+    Entry {
+        group,
+        name,
+        anchor,
+        batch: CEILING_BATCH,
+        run: Box::new(RealTime {
+            inner: Contender { state, op },
+            prio,
+        }),
+    }
 }
 
 fn entry<S: Ops + 'static, F: Fn(&S) + 'static>(
@@ -732,6 +942,7 @@ fn entry<S: Ops + 'static, F: Fn(&S) + 'static>(
         group,
         name,
         anchor,
+        batch: BATCH,
         run: Box::new(Contender { state, op }),
     }
 }
@@ -739,7 +950,7 @@ fn entry<S: Ops + 'static, F: Fn(&S) + 'static>(
 /// Every contender, grouped; the first of each group is this crate, the anchor is raw libc.
 fn contenders() -> Vec<Entry> {
     use libc::{PTHREAD_MUTEX_ERRORCHECK, PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_RECURSIVE};
-    let v = vec![
+    let mut v = vec![
         entry("normal", "normal_ours", false, Locker::new(0), normal_ours),
         entry(
             "normal",
@@ -1004,6 +1215,119 @@ fn contenders() -> Vec<Entry> {
             rw_write_shared_raw,
         ),
     ];
+    use libc::{PTHREAD_PRIO_INHERIT, PTHREAD_PRIO_PROTECT};
+    v.extend([
+        entry(
+            "pi_normal",
+            "pinorm_ours",
+            false,
+            PiLocker::new(0),
+            pinorm_ours,
+        ),
+        entry(
+            "pi_normal",
+            "pinorm_raw",
+            true,
+            RawCounted::new(PTHREAD_MUTEX_NORMAL, false, PTHREAD_PRIO_INHERIT, 0),
+            pinorm_raw,
+        ),
+        entry(
+            "pi_errorcheck",
+            "pierr_ours",
+            false,
+            PiErrorCheckLocker::new(0),
+            pierr_ours,
+        ),
+        entry(
+            "pi_errorcheck",
+            "pierr_raw",
+            true,
+            RawCounted::new(PTHREAD_MUTEX_ERRORCHECK, false, PTHREAD_PRIO_INHERIT, 0),
+            pierr_raw,
+        ),
+        entry(
+            "pi_recursive",
+            "pirec_ours",
+            false,
+            PiRecursiveLocker::new(Cell::new(0)),
+            pirec_ours,
+        ),
+        entry(
+            "pi_recursive",
+            "pirec_raw",
+            true,
+            RawCounted::new(PTHREAD_MUTEX_RECURSIVE, false, PTHREAD_PRIO_INHERIT, 0),
+            pirec_raw,
+        ),
+        entry(
+            "pi_shared",
+            "pishared_ours",
+            false,
+            ShmBox::anonymous(SharedPiLocker::new(0)).unwrap(),
+            pishared_ours,
+        ),
+        entry(
+            "pi_shared",
+            "pishared_raw",
+            true,
+            RawCounted::new(PTHREAD_MUTEX_NORMAL, true, PTHREAD_PRIO_INHERIT, 0),
+            pishared_raw,
+        ),
+    ]);
+    // The ceiling groups need SCHED_FIFO: left out, and said so, where it is refused.
+    if set_policy(libc::SCHED_FIFO, CEILING_CALLER) == 0 {
+        assert_eq!(set_policy(libc::SCHED_OTHER, 0), 0);
+        let ceiling = |c| OursCeiling {
+            m: CeilingLocker::new(c, ()).unwrap(),
+            n: Cell::new(0),
+        };
+        v.extend([
+            realtime_entry(
+                "ceiling_boost",
+                "ceilboost_ours",
+                false,
+                CEILING_CALLER,
+                ceiling(CEILING_CALLER + 10),
+                ceilboost_ours,
+            ),
+            realtime_entry(
+                "ceiling_boost",
+                "ceilboost_raw",
+                true,
+                CEILING_CALLER,
+                RawCounted::new(
+                    PTHREAD_MUTEX_NORMAL,
+                    false,
+                    PTHREAD_PRIO_PROTECT,
+                    CEILING_CALLER + 10,
+                ),
+                ceilboost_raw,
+            ),
+            realtime_entry(
+                "ceiling_at",
+                "ceilat_ours",
+                false,
+                CEILING_CALLER,
+                ceiling(CEILING_CALLER),
+                ceilat_ours,
+            ),
+            realtime_entry(
+                "ceiling_at",
+                "ceilat_raw",
+                true,
+                CEILING_CALLER,
+                RawCounted::new(
+                    PTHREAD_MUTEX_NORMAL,
+                    false,
+                    PTHREAD_PRIO_PROTECT,
+                    CEILING_CALLER,
+                ),
+                ceilat_raw,
+            ),
+        ]);
+    } else {
+        println!("SCHED_FIFO refused (EPERM): the ceiling groups are left out");
+    }
     // A callgrind `--toggle-collect` pattern on one name must select one function only.
     for a in &v {
         for b in &v {
@@ -1151,14 +1475,15 @@ fn main() {
     for round in 0..WARMUP_ROUNDS + args.rounds {
         for j in 0..k {
             let i = (round + j) % k;
-            let t = timed_batch(&entries[i], BATCH);
+            let batch = entries[i].batch;
+            let t = timed_batch(&entries[i], batch);
             if round >= WARMUP_ROUNDS {
-                ns[i].push(t.as_nanos() as f64 / BATCH as f64);
+                ns[i].push(t.as_nanos() as f64 / batch as f64);
             }
         }
     }
-    let total = (WARMUP_ROUNDS + args.rounds) as u64 * BATCH;
     for e in &entries {
+        let total = (WARMUP_ROUNDS + args.rounds) as u64 * e.batch;
         assert_eq!(e.run.ops(), total, "{}: operations lost", e.name);
     }
     println!(

@@ -12,10 +12,17 @@
 //! time slices).
 //!
 //! Cases: {2, 4} threads x {short: the increment alone; long: plus `work(LONG_WORK)`, about
-//! 100 ns}. Contenders: this crate's `Locker<u64>`, `std::sync::Mutex<u64>`,
+//! 100 ns}, and `long_2threads_1cpu`, both threads pinned to CPU 0 for the job (contention
+//! that does not depend on the other CPU's load: see `Case::one_cpu`; every contender does
+//! all its increments there). Contenders: this crate's `Locker<u64>`, `std::sync::Mutex<u64>`,
 //! `parking_lot::Mutex<u64>`, a raw `pthread_mutex_t` NORMAL with plain `pthread_mutex_lock`
 //! (`common::RawCounter<common::Normal>`), and, for comparison, glibc's own spinning mutex,
-//! `PTHREAD_MUTEX_ADAPTIVE_NP` (`common::RawCounter<common::Adaptive>`). The raw ones keep the
+//! `PTHREAD_MUTEX_ADAPTIVE_NP` (`common::RawCounter<common::Adaptive>`); and the priority
+//! inheritance pair, this crate's `PiLocker<u64>` and a raw `PTHREAD_PRIO_INHERIT` normal mutex
+//! (`common::RawCounter<common::NormalPi>`), whose contended locks and unlocks are system calls
+//! (`FUTEX_LOCK_PI`, `FUTEX_UNLOCK_PI`: the kernel hands the lock to the waiter it wakes), so
+//! their jobs do a twentieth of the increments (`PI_DIVISOR`) and a line under each case gives
+//! `PiLocker` over the raw PI mutex and over `Locker`. The raw ones keep the
 //! `pthread_mutex_t` in a heap block of its own (`common::PMutex`), away from the counter; the
 //! others keep lock word and counter in one cache line, as a user's `Mutex<u64>` does.
 //!
@@ -97,32 +104,51 @@ struct Case {
     threads: usize,
     extra: u32,
     n: u64,
+    /// The team's threads all on CPU 0 for the job (each pins itself before the start and
+    /// goes back to its CPUs after): contention that does not depend on what else the host
+    /// runs on the other CPU. A holder preempted in its critical section leaves its waiter
+    /// to sleep; a PI lock then hands over through the kernel at every release that finds a
+    /// waiter (`FUTEX_UNLOCK_PI` gives the lock to the woken waiter, and the releaser, relocking
+    /// at once, sleeps in `FUTEX_LOCK_PI`), where a plain mutex lets the running thread take it
+    /// again.
+    one_cpu: bool,
 }
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 5] = [
     Case {
         name: "short_2threads",
         threads: 2,
         extra: 0,
         n: SHORT_N,
+        one_cpu: false,
     },
     Case {
         name: "short_4threads",
         threads: 4,
         extra: 0,
         n: SHORT_N,
+        one_cpu: false,
     },
     Case {
         name: "long_2threads",
         threads: 2,
         extra: LONG_WORK,
         n: LONG_N,
+        one_cpu: false,
     },
     Case {
         name: "long_4threads",
         threads: 4,
         extra: LONG_WORK,
         n: LONG_N,
+        one_cpu: false,
+    },
+    Case {
+        name: "long_2threads_1cpu",
+        threads: 2,
+        extra: LONG_WORK,
+        n: LONG_N,
+        one_cpu: true,
     },
 ];
 
@@ -161,35 +187,71 @@ struct Contender {
     name: &'static str,
     /// A fresh counter, at zero.
     make: fn() -> Arc<dyn Hammer>,
+    /// Its jobs do the case's increments divided by this (the PI mutexes hand the lock over
+    /// through the kernel on every contended release, a few microseconds an increment: a
+    /// full job would take seconds). The figure is per increment either way.
+    divisor: u64,
 }
+
+impl Contender {
+    /// The increments of its job in `case` (all of them on one CPU: each thread's share must
+    /// outlast a time slice for the threads to meet at all).
+    fn n(&self, case: &Case) -> u64 {
+        let divisor = if case.one_cpu { 1 } else { self.divisor };
+        (case.n / divisor).max(case.threads as u64)
+    }
+}
+
+/// Pairs of contenders (by index) whose per-round ratio is printed under each case, besides
+/// the ratios of this crate's `Locker` to the rest: the PI `PiLocker` against the raw PI
+/// mutex (the same attributes), and against the plain `Locker` (what the protocol costs).
+const PAIRS: [(usize, usize); 2] = [(5, 6), (5, 0)];
 
 fn make<C: Counter + 'static>() -> Arc<dyn Hammer> {
     Arc::new(Padded(C::new()))
 }
 
 /// This crate first: the ratios are this crate over each of the others.
-const CONTENDERS: [Contender; 5] = [
+const CONTENDERS: [Contender; 7] = [
     Contender {
         name: "ours_Locker",
         make: make::<pthread_sync::Locker<u64>>,
+        divisor: 1,
     },
     Contender {
         name: "parking_lot_Mutex",
         make: make::<parking_lot::Mutex<u64>>,
+        divisor: 1,
     },
     Contender {
         name: "std_Mutex",
         make: make::<std::sync::Mutex<u64>>,
+        divisor: 1,
     },
     Contender {
         name: "raw_pthread_normal",
         make: make::<RawCounter<common::Normal>>,
+        divisor: 1,
     },
     Contender {
         name: "exp_raw_adaptive_np",
         make: make::<RawCounter<common::Adaptive>>,
+        divisor: 1,
+    },
+    Contender {
+        name: "ours_PiLocker",
+        make: make::<pthread_sync::PiLocker<u64>>,
+        divisor: PI_DIVISOR,
+    },
+    Contender {
+        name: "raw_pthread_pi",
+        make: make::<RawCounter<common::NormalPi>>,
+        divisor: PI_DIVISOR,
     },
 ];
+
+/// See [`Contender::divisor`].
+const PI_DIVISOR: u64 = 20;
 
 // ---------------------------------------------------------------------------------------------
 // The team
@@ -199,6 +261,7 @@ const CONTENDERS: [Contender; 5] = [
 #[derive(Clone)]
 struct Job {
     counter: Arc<dyn Hammer>,
+    one_cpu: bool,
     threads: usize,
     extra: u32,
     n: u64,
@@ -266,9 +329,10 @@ impl Team {
         let counter = (contender.make)();
         let job = Job {
             counter: Arc::clone(&counter),
+            one_cpu: case.one_cpu,
             threads: case.threads,
             extra: case.extra,
-            n: case.n,
+            n: contender.n(case),
             arrived: Arc::new(Padded(std::sync::atomic::AtomicUsize::new(0))),
         };
         self.done.spans.lock().unwrap().clear();
@@ -290,7 +354,7 @@ impl Team {
         drop(spans);
         assert_eq!(
             counter.get(),
-            case.n,
+            contender.n(case),
             "{} {}: lost increments",
             contender.name,
             case.name
@@ -322,6 +386,7 @@ fn worker(id: usize, w: &Worker, done: &Done) {
             mb.job.take().expect("a job")
         };
         let Some(job) = job else { return };
+        let cpus = job.one_cpu.then(pin_to_cpu0);
         job.arrived.0.fetch_add(1, Ordering::AcqRel);
         while job.arrived.0.load(Ordering::Acquire) < job.threads {
             thread::yield_now();
@@ -330,12 +395,31 @@ fn worker(id: usize, w: &Worker, done: &Done) {
         job.counter
             .hammer(common::share(job.n, job.threads, id), job.extra);
         let end = Instant::now();
+        if let Some(cpus) = cpus {
+            // SAFETY: `cpus` is the valid set this thread had before the job.
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &cpus) };
+        }
         drop(job.counter);
         let mut spans = done.spans.lock().unwrap();
         spans.push((id, start, end));
         if spans.len() == job.threads {
             done.all.notify_one();
         }
+    }
+}
+
+/// Pins the calling thread to CPU 0; the set it had.
+fn pin_to_cpu0() -> libc::cpu_set_t {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: zeroed `cpu_set_t`s are valid; both calls get a set of `size` bytes and 0 (this
+    // thread); CPU 0 always exists.
+    unsafe {
+        let mut old: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(libc::sched_getaffinity(0, size, &mut old), 0);
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut one);
+        assert_eq!(libc::sched_setaffinity(0, size, &one), 0);
+        old
     }
 }
 
@@ -409,6 +493,16 @@ fn print_case(case: &Case, ns: &[Vec<f64>], kinds: &[RoundKind]) {
             "  {:<20} {:>24}  {all:>27}  {medmed:>7}  {near:>27}  {far:>27}",
             c.name,
             spread(&ns[k], 2)
+        );
+    }
+    for (a, b) in PAIRS {
+        let r: Vec<f64> = ns[a].iter().zip(&ns[b]).map(|(x, y)| x / y).collect();
+        println!(
+            "  {} / {}: median of rounds [p25-p75] {}, med/med {:.3}",
+            CONTENDERS[a].name,
+            CONTENDERS[b].name,
+            spread(&r, 3),
+            median(&ns[a]) / median(&ns[b])
         );
     }
 }
@@ -524,13 +618,18 @@ fn own_cpu() -> f64 {
 struct Args {
     rounds: usize,
     scale: f64,
+    /// `--only NAME CASE`: run that contender in that case only, and print what each job took
+    /// and how many increments it did (for counting system calls per increment with `perf stat
+    /// -e syscalls:sys_enter_futex` or `strace -f -e trace=futex`, see `benches/RESULTS.md`).
+    only: Option<(String, String)>,
 }
 
 fn parse_args() -> Args {
-    const USAGE: &str = "usage: contended_calls [--rounds R] [--scale F]";
+    const USAGE: &str = "usage: contended_calls [--rounds R] [--scale F] [--only CONTENDER CASE]";
     let mut args = Args {
         rounds: ROUNDS,
         scale: 1.0,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -545,10 +644,37 @@ fn parse_args() -> Args {
                 args.scale = it.next().and_then(|r| r.parse().ok()).expect(USAGE);
                 assert!(args.scale > 0.0, "{USAGE}");
             }
+            "--only" => {
+                let name = it.next().expect(USAGE);
+                let case = it.next().expect(USAGE);
+                args.only = Some((name, case));
+            }
             other => panic!("unknown argument {other:?}; {USAGE}"),
         }
     }
     args
+}
+
+/// `--only`: `rounds` jobs of one contender in one case, each printed.
+fn run_only(name: &str, case: &Case, rounds: usize) {
+    let c = CONTENDERS
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no contender {name:?}"));
+    let team = Team::new();
+    let n = c.n(case);
+    let mut total = 0;
+    for _ in 0..rounds {
+        let t = team.run(c, case);
+        total += n;
+        println!(
+            "{name} {}: {n} increments in {:.1} ms, {:.1} ns/inc",
+            case.name,
+            t.as_secs_f64() * 1e3,
+            t.as_nanos() as f64 / n as f64
+        );
+    }
+    println!("{name} {}: {total} increments in all", case.name);
 }
 
 fn main() {
@@ -561,6 +687,14 @@ fn main() {
             ..*c
         })
         .collect();
+    if let Some((name, case)) = &args.only {
+        let case = cases
+            .iter()
+            .find(|c| c.name == case)
+            .unwrap_or_else(|| panic!("no case {case:?}"));
+        run_only(name, case, args.rounds);
+        return;
+    }
     println!(
         "contended_calls: {} contenders interleaved, {} rounds (+{} warm-up), rotating order; \
          one persistent team of {WORKERS} workers; process multi-threaded",
@@ -586,7 +720,8 @@ fn main() {
                 let ki = (round + j) % k;
                 let t = team.run(&CONTENDERS[ki], case);
                 if round >= WARMUP_ROUNDS {
-                    ns[ci][ki].push(t.as_nanos() as f64 / case.n as f64);
+                    let n = CONTENDERS[ki].n(case);
+                    ns[ci][ki].push(t.as_nanos() as f64 / n as f64);
                 }
             }
         }

@@ -61,6 +61,32 @@ pub enum Error {
     /// Any other errno, kept as its number.
     Os(i32),
 
+    // Priority protocols (`CeilingLocker` and its kinds).
+    /// A priority ceiling outside the `SCHED_FIFO` range (`sched_get_priority_min` to
+    /// `sched_get_priority_max` of `SCHED_FIFO`), refused before any pthread call.
+    BadCeiling {
+        /// The ceiling asked for.
+        ceiling: i32,
+        /// The lowest `SCHED_FIFO` priority.
+        min: i32,
+        /// The highest `SCHED_FIFO` priority.
+        max: i32,
+    },
+    /// The calling thread's priority is above the priority ceiling of the mutex it tried to
+    /// lock (`EINVAL` from `pthread_mutex_lock`, as POSIX specifies for
+    /// `PTHREAD_PRIO_PROTECT`).
+    AboveCeiling,
+    /// A priority-ceiling mutex was locked by a thread that is not real-time: glibc can raise
+    /// only a `SCHED_FIFO` or `SCHED_RR` thread to the ceiling (for `SCHED_OTHER` its
+    /// `sched_setscheduler` call fails with `EINVAL`). Refused by the crate before any
+    /// pthread call, on every attempt (glibc alone refuses only the first and then lets the
+    /// thread through without a boost).
+    NotRealTime,
+    /// The system refused to raise the calling thread to the mutex's priority ceiling
+    /// (`EPERM` from glibc's `sched_setscheduler`: no `CAP_SYS_NICE` and an `RLIMIT_RTPRIO`
+    /// below the ceiling).
+    BoostRefused,
+
     // Shared-memory regions (`shm`): opening, creating and validating them.
     /// No shared-memory object has that name (`ENOENT`).
     NotFound,
@@ -256,6 +282,8 @@ impl Error {
             Error::NotRecoverable => libc::ENOTRECOVERABLE,
             Error::Overflow => libc::EOVERFLOW,
             Error::InvalidInput(_) => libc::EINVAL,
+            Error::BadCeiling { .. } | Error::AboveCeiling | Error::NotRealTime => libc::EINVAL,
+            Error::BoostRefused => libc::EPERM,
             Error::Os(errno) => errno,
             Error::NotFound => libc::ENOENT,
             Error::AlreadyExists => libc::EEXIST,
@@ -285,7 +313,11 @@ impl Error {
             Error::TimedOut => io::ErrorKind::TimedOut,
             Error::InvalidInput(_) => io::ErrorKind::InvalidInput,
             Error::Os(errno) => io::Error::from_raw_os_error(*errno).kind(),
-            Error::NotInRegion | Error::BadSignal(_) => io::ErrorKind::InvalidInput,
+            Error::NotInRegion | Error::BadSignal(_) | Error::BadCeiling { .. } => {
+                io::ErrorKind::InvalidInput
+            }
+            Error::AboveCeiling | Error::NotRealTime => io::ErrorKind::InvalidInput,
+            Error::BoostRefused => io::ErrorKind::PermissionDenied,
             Error::ThreadGone => io::ErrorKind::NotFound,
             Error::OwnerDied | Error::OwnerGone | Error::NotRecoverable | Error::Overflow => {
                 io::ErrorKind::Other
@@ -346,6 +378,23 @@ impl fmt::Display for Error {
                  (EOVERFLOW/EAGAIN)",
             ),
             Error::InvalidInput(what) => write!(f, "invalid input: {what}"),
+            Error::BadCeiling { ceiling, min, max } => write!(
+                f,
+                "bad priority ceiling: {ceiling} is outside the SCHED_FIFO range {min}..={max}"
+            ),
+            Error::AboveCeiling => f.write_str(
+                "above the ceiling: the calling thread's priority is higher than the mutex's \
+                 priority ceiling (EINVAL)",
+            ),
+            Error::NotRealTime => f.write_str(
+                "not real-time: a priority-ceiling mutex can raise only a SCHED_FIFO or \
+                 SCHED_RR thread to its ceiling, and the calling thread runs under another \
+                 policy (glibc's sched_setscheduler gives EINVAL)",
+            ),
+            Error::BoostRefused => f.write_str(
+                "boost refused: the system did not let the calling thread be raised to the \
+                 mutex's priority ceiling (EPERM from sched_setscheduler)",
+            ),
             Error::Os(errno) => write!(
                 f,
                 "unexpected error from the C library: {}",

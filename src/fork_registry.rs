@@ -22,7 +22,7 @@ use crate::kind::Kind;
 use crate::locker::raw::{ForkHold, ForkRaw, RawLock};
 use crate::locker::{ErrorCheckLocker, Lock};
 use crate::shim::{const_fn, thread_local_const};
-use crate::sys::MutexType;
+use crate::sys::{MutexType, Protocol};
 
 /// A handler: a closure run on the forking thread.
 pub type Action = Box<dyn Fn() + Send + Sync>;
@@ -214,7 +214,7 @@ impl Registry {
             self.entries
                 .raw_lock()
                 .mutex()
-                .reinit(MutexType::ErrorCheck)
+                .reinit(MutexType::ErrorCheck, Protocol::None)
         };
     }
 }

@@ -138,9 +138,11 @@ pub use barrier::{Barrier, BarrierWaitResult, Member, SharedBarrier};
 pub use cond::{Cond, CondGuard, SharedCond, WaitTimeoutResult};
 pub use error::{BreakCause, Error};
 pub use locker::{
-    kind, ErrorCheckGuard, ErrorCheckLocker, Guard, Lock, LockTimeoutError, LockTimeoutResult,
-    Locker, LockerGuard, OwnerDied, RecursiveGuard, RecursiveLocker, SharedErrorCheckLocker,
-    SharedLockError, SharedLockResult, SharedLocker, SharedLockerGuard, SharedRecursiveLocker,
+    kind, CeilingErrorCheckLocker, CeilingLocker, CeilingRecursiveLocker, ErrorCheckGuard,
+    ErrorCheckLocker, Guard, Lock, LockTimeoutError, LockTimeoutResult, Locker, LockerGuard,
+    OwnerDied, PiErrorCheckLocker, PiLocker, PiRecursiveLocker, RecursiveGuard, RecursiveLocker,
+    SharedErrorCheckLocker, SharedLockError, SharedLockResult, SharedLocker, SharedLockerGuard,
+    SharedPiErrorCheckLocker, SharedPiLocker, SharedPiRecursiveLocker, SharedRecursiveLocker,
 };
 pub use rwlock::{
     RwLock, RwLockReadGuard, RwLockWriteGuard, SharedRwLock, SharedRwLockReadGuard,

@@ -214,6 +214,18 @@ unsafe impl Sync for PMutex {}
 
 impl PMutex {
     pub fn new(attrs: MutexAttrs) -> PMutex {
+        PMutex::with_protocol(attrs, libc::PTHREAD_PRIO_NONE, 0)
+    }
+
+    /// [`PMutex::new`] with a priority protocol (`pthread_mutexattr_setprotocol`) and, for
+    /// `PTHREAD_PRIO_PROTECT`, the ceiling (`pthread_mutexattr_setprioceiling`).
+    pub fn with_protocol(attrs: MutexAttrs, protocol: libc::c_int, ceiling: libc::c_int) -> PMutex {
+        extern "C" {
+            fn pthread_mutexattr_setprioceiling(
+                attr: *mut libc::pthread_mutexattr_t,
+                prioceiling: libc::c_int,
+            ) -> libc::c_int;
+        }
         let m = Box::new(UnsafeCell::new(MaybeUninit::uninit()));
         let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
         let a = attr.as_mut_ptr();
@@ -236,6 +248,16 @@ impl PMutex {
                 check(
                     "pthread_mutexattr_setrobust",
                     libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
+                );
+            }
+            check(
+                "pthread_mutexattr_setprotocol",
+                libc::pthread_mutexattr_setprotocol(a, protocol),
+            );
+            if protocol == libc::PTHREAD_PRIO_PROTECT {
+                check(
+                    "pthread_mutexattr_setprioceiling",
+                    pthread_mutexattr_setprioceiling(a, ceiling),
                 );
             }
             check(
@@ -561,6 +583,41 @@ impl Counter for parking_lot::Mutex<u64> {
 pub trait RawPolicy: Send + Sync {
     fn attrs() -> MutexAttrs;
     fn lock(m: &PMutex);
+    /// The mutex (`PMutex::new(attrs())`, unless the policy adds a protocol).
+    fn make() -> PMutex {
+        PMutex::new(Self::attrs())
+    }
+}
+
+/// `PTHREAD_MUTEX_NORMAL` with `PTHREAD_PRIO_INHERIT`, plain `pthread_mutex_lock` (contended:
+/// `FUTEX_LOCK_PI`).
+pub struct NormalPi;
+impl RawPolicy for NormalPi {
+    fn attrs() -> MutexAttrs {
+        MutexAttrs::private(libc::PTHREAD_MUTEX_NORMAL)
+    }
+    #[inline(always)]
+    fn lock(m: &PMutex) {
+        m.lock();
+    }
+    fn make() -> PMutex {
+        PMutex::with_protocol(Self::attrs(), libc::PTHREAD_PRIO_INHERIT, 0)
+    }
+}
+
+impl Counter for pthread_sync::PiLocker<u64> {
+    fn new() -> Self {
+        pthread_sync::PiLocker::new(0)
+    }
+    #[inline(always)]
+    fn bump(&self, extra: u32) {
+        let mut g = self.lock().unwrap();
+        *g += 1;
+        work(extra);
+    }
+    fn get(&self) -> u64 {
+        *self.lock().unwrap()
+    }
 }
 
 /// `PTHREAD_MUTEX_NORMAL`, plain `pthread_mutex_lock`.
@@ -613,7 +670,7 @@ unsafe impl<P: RawPolicy> Sync for RawCounter<P> {}
 impl<P: RawPolicy> Counter for RawCounter<P> {
     fn new() -> Self {
         RawCounter {
-            m: PMutex::new(P::attrs()),
+            m: P::make(),
             v: UnsafeCell::new(0),
             _policy: std::marker::PhantomData,
         }

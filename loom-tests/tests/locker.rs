@@ -119,3 +119,14 @@ fn recursive_released_only_after_the_last_guard() {
         assert!(m.try_lock().is_ok());
     });
 }
+
+/// The protocol kinds share the base kinds' raw locks (the protocol is a type parameter of
+/// `Plain`/`Reentrant`, a no-op in the model): their exclusion, checked the same way.
+#[test]
+fn protocol_kinds_mutual_exclusion() {
+    common::check(|| racing_increments!(pthread_sync::PiLocker::new));
+    common::check(|| racing_increments!(pthread_sync::PiErrorCheckLocker::new));
+    common::check(|| {
+        racing_increments!(|v| pthread_sync::CeilingErrorCheckLocker::new(10, v).unwrap())
+    });
+}

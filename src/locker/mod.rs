@@ -6,15 +6,63 @@
 //! | [`Locker`] (= [`Mutex`](crate::Mutex)) | [`Normal`](crate::kind::Normal) | deadlocks (like std) | `LockResult<guard>` | `&mut T` | yes, like std |
 //! | [`ErrorCheckLocker`] | [`ErrorCheck`](crate::kind::ErrorCheck) | `Err(Error::Deadlock)` | `Result<guard, Error>` | `&mut T` | no |
 //! | [`RecursiveLocker`] | [`Recursive`](crate::kind::Recursive) | succeeds, counted | guard | `&T` only | no |
+//! | [`PiLocker`], [`PiErrorCheckLocker`], [`PiRecursiveLocker`] | [`Inherit<K>`](crate::kind::Inherit) | as `K` | `Result<guard, Error>` | as `K` | no |
+//! | [`CeilingLocker`], [`CeilingErrorCheckLocker`], [`CeilingRecursiveLocker`] | [`Protect<K>`](crate::kind::Protect) | as `K` | `Result<guard, Error>` | as `K` | no |
 //!
 //! Every kind has `try_lock` and `lock_timeout` (`pthread_mutex_clocklock` on
 //! `CLOCK_MONOTONIC`, so a change of the wall clock does not shorten or lengthen the wait).
-//! Every constructor is a `const fn`: the pthread mutex is stored inline, built from glibc's
+//! Every constructor but the ceiling kinds' is a `const fn`: the pthread mutex is stored inline, built from glibc's
 //! static initialiser, so `static` lockers work, the first lock allocates nothing (a `static`
 //! locker may guard a `#[global_allocator]`), and moving an unlocked locker is harmless (see
 //! the crate docs, "Where the pthread objects live").
 //!
 //! Guards are `!Send`: a pthread mutex must be unlocked by the thread that locked it.
+//!
+//! # Priority protocols
+//!
+//! The protocol is part of the kind: [`Inherit<K>`](crate::kind::Inherit)
+//! (`PTHREAD_PRIO_INHERIT`: a holder runs at the priority of its highest waiter) and
+//! [`Protect<K>`](crate::kind::Protect) (`PTHREAD_PRIO_PROTECT`: a holder runs at least at
+//! the mutex's priority ceiling) wrap each base kind, and `Shared<Inherit<K>>` places an
+//! inheriting lock in shared memory ([`SharedPiLocker`], [`SharedPiErrorCheckLocker`],
+//! [`SharedPiRecursiveLocker`]). The raw lock is the base kind's, with the protocol as a type
+//! parameter whose constants fold away: the plain kinds' lock paths are unchanged.
+//!
+//! What glibc 2.36 accepts (probed with `pthread_mutex_init` by `tests/protocols.rs`,
+//! `acceptance_table`), for each of the three types alike, and what the crate does:
+//!
+//! | placement | `PTHREAD_PRIO_NONE` | `PTHREAD_PRIO_INHERIT` | `PTHREAD_PRIO_PROTECT` |
+//! |---|---|---|---|
+//! | private, not robust (in-process) | 0: [`Locker`] & co. | 0: [`PiLocker`] & co. | 0: [`CeilingLocker`] & co. |
+//! | private, robust | 0 (no such kind here) | 0 (no such kind here) | `ENOTSUP` |
+//! | pshared, not robust | 0 (no such kind here: every shared lock is robust) | 0 (idem) | 0 (idem) |
+//! | pshared, robust (`Shared<K>`) | 0: [`SharedLocker`] & co. | 0: [`SharedPiLocker`] & co., `OwnerDied` recovery included | `ENOTSUP`: **does not compile** (`Shared<Protect<K>>`: [`SharedKind`](crate::kind::SharedKind)) |
+//!
+//! Refusals at run time, each a typed [`Error`], never hidden:
+//!
+//! - a ceiling outside `sched_get_priority_min/max(SCHED_FIFO)` (1..=99 on Linux):
+//!   [`Error::BadCeiling`], from the constructor and `set_priority_ceiling`;
+//! - a ceiling lock by a thread that is not `SCHED_FIFO`/`SCHED_RR`: [`Error::NotRealTime`] on
+//!   every attempt (checked by the crate first: glibc alone refuses the first with `EINVAL`
+//!   and lets later ones through without a boost, its bookkeeping left raised; see the README,
+//!   "Priority protocols");
+//! - a ceiling lock by a thread above the ceiling: [`Error::AboveCeiling`] (glibc's `EINVAL`,
+//!   as POSIX specifies); a boost the system refuses: [`Error::BoostRefused`] (`EPERM`);
+//! - `set_priority_ceiling` on a normal or errorcheck ceiling lock this thread holds:
+//!   [`Error::Deadlock`] (glibc: `EDEADLK` for errorcheck, a wait for itself for normal);
+//! - an errorcheck PI lock's `try_lock` by its owner: [`Error::Deadlock`] (glibc's PI trylock
+//!   gives `EDEADLK` where its plain one gives `EBUSY`).
+//!
+//! What each costs, behind one call, against the raw call with the same attributes
+//! (`benches/calls.rs`, `benches/contended_calls.rs`; figures and commands in
+//! `benches/RESULTS.md`, "Priority protocols"): an uncontended PI lock+unlock is glibc's PI
+//! path (a compare-exchange with the thread id, no system call; about twice a plain mutex's
+//! cost), the crate's wrapper within noise of the raw call; contended, every PI lock and
+//! unlock that meets another thread is a system call (`FUTEX_LOCK_PI`/`FUTEX_UNLOCK_PI`,
+//! the kernel handing the lock over), microseconds instead of nanoseconds. A ceiling lock by
+//! a thread below the ceiling costs two `sched_setscheduler` calls (raise, lower: microseconds)
+//! in glibc itself; at the ceiling no call, and the crate adds its policy check
+//! (`pthread_getschedparam`, ~15 ns).
 //!
 //! # How it is built
 //!
@@ -34,6 +82,7 @@
 
 mod errorcheck;
 mod normal;
+mod protocol;
 pub(crate) mod raw;
 mod recursive;
 mod shared;
@@ -58,6 +107,7 @@ use raw::RawLock;
 pub mod kind {
     pub use super::errorcheck::ErrorCheck;
     pub use super::normal::Normal;
+    pub use super::protocol::{BaseKind, Inherit, Protect};
     pub use super::recursive::Recursive;
     pub use super::shared::{Shared, SharedKind};
 
@@ -115,6 +165,25 @@ pub type SharedLocker<T> = Lock<kind::Shared<kind::Normal>, T>;
 pub type SharedErrorCheckLocker<T> = Lock<kind::Shared<kind::ErrorCheck>, T>;
 /// A process-shared, robust recursive mutex (glibc's count): see [`Shared`](kind::Shared).
 pub type SharedRecursiveLocker<T> = Lock<kind::Shared<kind::Recursive>, T>;
+/// A normal mutex with priority inheritance: see [`Inherit`](kind::Inherit).
+pub type PiLocker<T> = Lock<kind::Inherit<kind::Normal>, T>;
+/// An errorcheck mutex with priority inheritance: see [`Inherit`](kind::Inherit).
+pub type PiErrorCheckLocker<T> = Lock<kind::Inherit<kind::ErrorCheck>, T>;
+/// A recursive mutex with priority inheritance: see [`Inherit`](kind::Inherit).
+pub type PiRecursiveLocker<T> = Lock<kind::Inherit<kind::Recursive>, T>;
+/// A normal mutex with a priority ceiling: see [`Protect`](kind::Protect).
+pub type CeilingLocker<T> = Lock<kind::Protect<kind::Normal>, T>;
+/// An errorcheck mutex with a priority ceiling: see [`Protect`](kind::Protect).
+pub type CeilingErrorCheckLocker<T> = Lock<kind::Protect<kind::ErrorCheck>, T>;
+/// A recursive mutex with a priority ceiling: see [`Protect`](kind::Protect).
+pub type CeilingRecursiveLocker<T> = Lock<kind::Protect<kind::Recursive>, T>;
+/// A process-shared, robust normal mutex with priority inheritance: see
+/// [`Shared`](kind::Shared) and [`Inherit`](kind::Inherit).
+pub type SharedPiLocker<T> = Lock<kind::Shared<kind::Inherit<kind::Normal>>, T>;
+/// A process-shared, robust errorcheck mutex with priority inheritance.
+pub type SharedPiErrorCheckLocker<T> = Lock<kind::Shared<kind::Inherit<kind::ErrorCheck>>, T>;
+/// A process-shared, robust recursive mutex with priority inheritance (glibc's count).
+pub type SharedPiRecursiveLocker<T> = Lock<kind::Shared<kind::Inherit<kind::Recursive>>, T>;
 
 // SAFETY: the mutex hands the data to one thread at a time, so sending the whole lock or
 // sharing it between threads needs only `T: Send`, as for `std::sync::Mutex`. The kind's

@@ -1,11 +1,12 @@
 //! How a kind takes and releases its pthread mutex: the raw half of the lock, below the typed
 //! [`Lock`](super::Lock) (as `lock_api` splits `RawMutex` from `Mutex`).
 
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::error::Error;
 use crate::shim::const_fn;
-use crate::sys::{MutexType, RawMutex};
+use crate::sys::{MutexType, Protocol, RawMutex, DEFAULT_CEILING};
 
 /// The raw operations of one kind of lock.
 ///
@@ -39,25 +40,134 @@ pub unsafe trait RawLock: Send + Sync + Sized {
     unsafe fn mutex(&self) -> &RawMutex;
 }
 
-/// A pthread mutex taken and released directly, once per guard: the normal kind
-/// (`CHECKED = false`: a bounded spin when held) and the errorcheck kind (`CHECKED = true`: no
-/// spin, so a relock reports `Deadlock` at once, and a holder gone from the process is
-/// `OwnerGone`, not a hang).
-#[repr(transparent)]
-pub struct Plain<const CHECKED: bool>(RawMutex);
+/// The priority protocol of a raw lock, as a type: [`NoProtocol`] (the plain kinds),
+/// [`InheritProtocol`] (`PTHREAD_PRIO_INHERIT`), [`ProtectProtocol`] (`PTHREAD_PRIO_PROTECT`).
+/// Its constants are known at compile time, so every branch on them is folded away: the plain
+/// kinds' lock paths are what they were before protocols existed.
+pub trait Proto: Send + Sync + 'static {
+    /// The protocol of a mutex built by `new` (for the ceiling protocol: glibc's default
+    /// ceiling, what `Default` gives).
+    const PROTOCOL: Protocol;
+    /// Whether the normal kind spins on a held mutex before sleeping. Only without a
+    /// protocol: under priority inheritance the waiter must go to the kernel
+    /// (`FUTEX_LOCK_PI`) to boost the holder, and every attempt at a ceiling mutex changes
+    /// the caller's priority (a system call), so spinning on either only delays.
+    const SPINS: bool;
+    /// Whether it is the ceiling protocol: each acquisition is checked first (see
+    /// [`protect`]) and its `EINVAL`/`EPERM` named.
+    const CEILING: bool;
+}
 
-impl<const CHECKED: bool> Plain<CHECKED> {
+/// No priority protocol (`PTHREAD_PRIO_NONE`): the plain kinds.
+pub enum NoProtocol {}
+/// Priority inheritance (`PTHREAD_PRIO_INHERIT`).
+pub enum InheritProtocol {}
+/// Priority ceiling (`PTHREAD_PRIO_PROTECT`).
+pub enum ProtectProtocol {}
+
+impl Proto for NoProtocol {
+    const PROTOCOL: Protocol = Protocol::None;
+    const SPINS: bool = true;
+    const CEILING: bool = false;
+}
+impl Proto for InheritProtocol {
+    const PROTOCOL: Protocol = Protocol::Inherit;
+    const SPINS: bool = false;
+    const CEILING: bool = false;
+}
+impl Proto for ProtectProtocol {
+    const PROTOCOL: Protocol = Protocol::Protect {
+        ceiling: DEFAULT_CEILING,
+    };
+    const SPINS: bool = false;
+    const CEILING: bool = true;
+}
+
+/// The protocols whose locks the atfork registry can take in `prepare` (any thread may fork;
+/// a ceiling mutex refuses a thread that is not real-time, and `prepare` cannot fail).
+pub trait Forkable: Proto {}
+impl Forkable for NoProtocol {}
+impl Forkable for InheritProtocol {}
+
+/// An acquisition of a mutex of protocol `P`: for the ceiling protocol, the calling thread's
+/// policy is checked first ([`crate::sys::ceiling_ready`]: glibc can raise only a real-time
+/// thread, and its refusal of any other leaves its bookkeeping behind, see the README,
+/// "Priority protocols"), and glibc's `EINVAL` is named: with a real-time caller it can only
+/// mean the caller is above the ceiling (POSIX); `EPERM` is the boost refused. For the other
+/// protocols, `acquire` itself.
+#[inline(always)]
+pub(crate) fn protect<P: Proto>(acquire: impl FnOnce() -> Result<(), Error>) -> Result<(), Error> {
+    if !P::CEILING {
+        return acquire();
+    }
+    crate::sys::ceiling_ready()?;
+    acquire().map_err(|e| match e {
+        Error::InvalidInput(_) => Error::AboveCeiling,
+        Error::NotOwner => Error::BoostRefused,
+        e => e,
+    })
+}
+
+/// The raw locks built with a protocol given at run time (the ceiling constructors), and
+/// whose protocol a forked child must rebuild.
+pub trait WithProtocol: RawLock {
+    /// A new unlocked lock whose mutex has `protocol`.
+    fn with_protocol(protocol: Protocol) -> Self;
+}
+
+/// What a `fork`ed child re-initialises a mutex of protocol `P` with: `P`'s, and for the
+/// ceiling protocol the ceiling the mutex has now (it may have been changed since it was
+/// built).
+fn protocol_now<P: Proto>(mutex: &RawMutex) -> Protocol {
+    match P::PROTOCOL {
+        Protocol::Protect { ceiling } => Protocol::Protect {
+            ceiling: mutex.priority_ceiling().unwrap_or(ceiling),
+        },
+        p => p,
+    }
+}
+
+/// A pthread mutex taken and released directly, once per guard: the normal kind
+/// (`CHECKED = false`: a bounded spin when held, without a protocol) and the errorcheck kind
+/// (`CHECKED = true`: no spin, so a relock reports `Deadlock` at once, and a holder gone from
+/// the process is `OwnerGone`, not a hang), each with a priority protocol `P`.
+#[repr(transparent)]
+pub struct Plain<const CHECKED: bool, P: Proto = NoProtocol>(RawMutex, PhantomData<fn() -> P>);
+
+impl<const CHECKED: bool, P: Proto> Plain<CHECKED, P> {
+    /// The pthread mutex type.
+    const TYPE: MutexType = if CHECKED {
+        MutexType::ErrorCheck
+    } else {
+        MutexType::Normal
+    };
+
     const_fn! {
-        /// A new unlocked mutex (glibc's static initialiser of the flavour's type).
+        /// A new unlocked mutex (glibc's static initialiser of the flavour's type, with the
+        /// protocol's bits).
         #[inline(always)]
         pub(crate) const fn new_const() -> Self {
-            Plain(RawMutex::new(if CHECKED { MutexType::ErrorCheck } else { MutexType::Normal }))
+            Plain::with_protocol_const(P::PROTOCOL)
+        }
+    }
+
+    const_fn! {
+        /// A new unlocked mutex with `protocol` (a ceiling already checked).
+        #[inline(always)]
+        pub(crate) const fn with_protocol_const(protocol: Protocol) -> Self {
+            Plain(RawMutex::with_protocol(Self::TYPE, protocol), PhantomData)
         }
     }
 }
 
+impl<const CHECKED: bool, P: Proto> WithProtocol for Plain<CHECKED, P> {
+    fn with_protocol(protocol: Protocol) -> Self {
+        Plain::with_protocol_const(protocol)
+    }
+}
+
 // SAFETY: every operation is the pthread call on the one mutex, which excludes; `mutex` is it.
-unsafe impl<const CHECKED: bool> RawLock for Plain<CHECKED> {
+unsafe impl<const CHECKED: bool, P: Proto> RawLock for Plain<CHECKED, P> {
     fn new() -> Self {
         Plain::new_const()
     }
@@ -65,20 +175,22 @@ unsafe impl<const CHECKED: bool> RawLock for Plain<CHECKED> {
     #[inline(always)]
     fn lock(&self) -> Result<(), Error> {
         if CHECKED {
-            self.0.lock_checked()
-        } else {
+            protect::<P>(|| self.0.lock_checked())
+        } else if P::SPINS {
             self.0.lock()
+        } else {
+            protect::<P>(|| self.0.lock_direct())
         }
     }
 
     #[inline(always)]
     fn try_lock(&self) -> Result<(), Error> {
-        self.0.try_lock(CHECKED)
+        protect::<P>(|| self.0.try_lock(CHECKED))
     }
 
     #[inline]
     fn lock_for(&self, dur: Duration) -> Result<(), Error> {
-        self.0.lock_for(dur, CHECKED)
+        protect::<P>(|| self.0.lock_for(dur, CHECKED))
     }
 
     #[inline(always)]
@@ -169,12 +281,12 @@ pub(crate) unsafe fn fork_parent(mutex: &RawMutex, hold: ForkHold) {
 ///
 /// # Safety
 /// As [`ForkRaw::fork_child`].
-pub(crate) unsafe fn fork_child(mutex: &RawMutex, ty: MutexType, hold: ForkHold) {
+pub(crate) unsafe fn fork_child<P: Proto>(mutex: &RawMutex, ty: MutexType, hold: ForkHold) {
     if hold == ForkHold::Left {
         return;
     }
     // SAFETY: the child has one thread, this one; no other can use the mutex.
-    unsafe { mutex.reinit(ty) };
+    unsafe { mutex.reinit(ty, protocol_now::<P>(mutex)) };
     if hold == ForkHold::Mine {
         if let Err(e) = mutex.lock_direct() {
             crate::error::fatal("pthread_mutex_lock (fork child)", e);
@@ -182,7 +294,7 @@ pub(crate) unsafe fn fork_child(mutex: &RawMutex, ty: MutexType, hold: ForkHold)
     }
 }
 
-impl<const CHECKED: bool> ForkRaw for Plain<CHECKED> {
+impl<const CHECKED: bool, P: Forkable> ForkRaw for Plain<CHECKED, P> {
     fn fork_prepare(&self) -> ForkHold {
         fork_prepare(&self.0, self.0.held_by_me())
     }
@@ -193,12 +305,7 @@ impl<const CHECKED: bool> ForkRaw for Plain<CHECKED> {
     }
 
     unsafe fn fork_child(&self, hold: ForkHold) {
-        let ty = if CHECKED {
-            MutexType::ErrorCheck
-        } else {
-            MutexType::Normal
-        };
         // SAFETY: forwarded from the caller.
-        unsafe { fork_child(&self.0, ty, hold) }
+        unsafe { fork_child::<P>(&self.0, Self::TYPE, hold) }
     }
 }

@@ -5,12 +5,13 @@ use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use super::raw::RawLock;
+use super::raw::{protect, Forkable, NoProtocol, Proto, RawLock, WithProtocol};
 use super::{kind, RecursiveGuard, RecursiveLocker};
 use crate::error::{fatal, Error};
 use crate::poison::Never;
 use crate::shim::{const_fn, thread_local_const, AtomicUsize};
-use crate::sys::{MutexType, RawMutex};
+use crate::sys::{MutexType, Protocol, RawMutex};
+use std::marker::PhantomData;
 
 /// The kind of [`RecursiveLocker`]: a re-entrant mutex. The thread that holds it may lock it
 /// again; other threads get it only when the last guard of the owner is dropped.
@@ -78,7 +79,7 @@ fn thread_token() -> usize {
 // 16-byte access, which then waits on the store of the count (a store-forwarding stall that
 // cost 30% in the benchmark).
 #[repr(C)]
-pub struct Reentrant {
+pub struct Reentrant<P: Proto = NoProtocol> {
     /// How many guards the owner holds; touched only by the owner.
     count: UnsafeCell<usize>,
     mutex: RawMutex,
@@ -86,21 +87,32 @@ pub struct Reentrant {
     /// `mutex`; `Relaxed` suffices: a thread only ever compares it with its own token, which
     /// only it stores (and clears before releasing `mutex`).
     owner: AtomicUsize,
+    /// The priority protocol of `mutex`.
+    _protocol: PhantomData<fn() -> P>,
 }
 
 // SAFETY: `count` is only touched by the thread holding `mutex`; the rest is thread-safe.
-unsafe impl Send for Reentrant {}
+unsafe impl<P: Proto> Send for Reentrant<P> {}
 // SAFETY: as above.
-unsafe impl Sync for Reentrant {}
+unsafe impl<P: Proto> Sync for Reentrant<P> {}
 
-impl Reentrant {
+impl<P: Proto> Reentrant<P> {
     const_fn! {
         #[inline(always)]
-        const fn new_const() -> Reentrant {
+        pub(crate) const fn new_const() -> Reentrant<P> {
+            Reentrant::with_protocol_const(P::PROTOCOL)
+        }
+    }
+
+    const_fn! {
+        /// A new unlocked lock whose mutex has `protocol` (a ceiling already checked).
+        #[inline(always)]
+        const fn with_protocol_const(protocol: Protocol) -> Reentrant<P> {
             Reentrant {
                 count: UnsafeCell::new(0),
-                mutex: RawMutex::new(MutexType::Recursive),
+                mutex: RawMutex::with_protocol(MutexType::Recursive, protocol),
                 owner: AtomicUsize::new(0),
+                _protocol: PhantomData,
             }
         }
     }
@@ -130,7 +142,7 @@ impl Reentrant {
         if let Some(again) = self.reenter(me) {
             return again;
         }
-        acquire(&self.mutex)?;
+        protect::<P>(|| acquire(&self.mutex))?;
         self.owner.store(me, Relaxed);
         // SAFETY: this thread holds `mutex`, so it alone touches `count`.
         unsafe { *self.count.get() = 1 };
@@ -140,8 +152,8 @@ impl Reentrant {
 
 // SAFETY: the pthread mutex excludes other threads; re-entry is granted only to the thread
 // whose token is the owner, which only that thread stores while holding the mutex.
-unsafe impl RawLock for Reentrant {
-    fn new() -> Reentrant {
+unsafe impl<P: Proto> RawLock for Reentrant<P> {
+    fn new() -> Reentrant<P> {
         Reentrant::new_const()
     }
 
@@ -180,7 +192,13 @@ unsafe impl RawLock for Reentrant {
     }
 }
 
-impl super::raw::ForkRaw for Reentrant {
+impl<P: Proto> WithProtocol for Reentrant<P> {
+    fn with_protocol(protocol: Protocol) -> Self {
+        Reentrant::with_protocol_const(protocol)
+    }
+}
+
+impl<P: Forkable> super::raw::ForkRaw for Reentrant<P> {
     fn fork_prepare(&self) -> super::raw::ForkHold {
         // The Rust owner, not glibc's: a re-entered lock is held through the count.
         let mine = self.owner.load(Relaxed) == thread_token();
@@ -196,7 +214,7 @@ impl super::raw::ForkRaw for Reentrant {
         // The owner token and count are the forking thread's own (its thread-local token is
         // copied into the child), so its inherited guards stay valid.
         // SAFETY: forwarded from the caller.
-        unsafe { super::raw::fork_child(&self.mutex, MutexType::Recursive, hold) }
+        unsafe { super::raw::fork_child::<P>(&self.mutex, MutexType::Recursive, hold) }
     }
 }
 

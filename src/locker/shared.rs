@@ -59,10 +59,30 @@ use crate::sys::{MutexAttr, MutexType, Protocol, RawMutex};
 /// ```
 pub struct Shared<K>(PhantomData<K>, std::convert::Infallible);
 
-/// What a kind contributes to its shared placement. Sealed.
+/// What a kind contributes to its shared placement: [`Normal`](kind::Normal),
+/// [`ErrorCheck`](kind::ErrorCheck), [`Recursive`](kind::Recursive) and their
+/// [`Inherit`](kind::Inherit) forms. Not the [`Protect`](kind::Protect) (priority ceiling)
+/// forms: every shared lock is robust, and glibc refuses a robust ceiling mutex (`ENOTSUP`),
+/// so that placement does not compile:
+///
+/// ```compile_fail
+/// use pthread_sync::{kind, Lock};
+/// let _ = Lock::<kind::Shared<kind::Protect<kind::Normal>>, u32>::new(0);
+/// ```
+///
+/// while the inheriting form, the same expression otherwise, does:
+///
+/// ```
+/// use pthread_sync::{kind, Lock};
+/// let _ = Lock::<kind::Shared<kind::Inherit<kind::Normal>>, u32>::new(0);
+/// ```
+///
+/// Sealed.
 pub trait SharedKind: Kind {
     /// The pthread mutex type.
     const TYPE: MutexType;
+    /// The priority protocol.
+    const PROTOCOL: Protocol = Protocol::None;
     /// The name `Debug` prints for the shared placement.
     const SHARED_NAME: &'static str;
 }
@@ -112,7 +132,7 @@ impl<K: SharedKind> Robust<K> {
         ty: K::TYPE,
         pshared: true,
         robust: true,
-        protocol: Protocol::None,
+        protocol: K::PROTOCOL,
     };
 
     /// Acquires the mutex with `acquire`, arming it first if this is its first use. It must

@@ -10,7 +10,8 @@
 //!
 //! | type | constructors | operations |
 //! |---|---|---|
-//! | `RawMutex` | `new(MutexType)` (a `const fn`: glibc's static initialiser), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held` |
+//! | `RawMutex` | `new(MutexType)`, `with_protocol(MutexType, Protocol)` (`const fn`s: glibc's static initialiser, and its bytes with a protocol), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held`, `priority_ceiling`, `set_priority_ceiling` |
+//! | (functions) | | `fifo_priority_range()` (`sched_get_priority_min`/`max` of `SCHED_FIFO`), `ceiling_ready()` (whether glibc can raise the calling thread to a ceiling: `SCHED_FIFO` or `SCHED_RR`) |
 //! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
 //! | `RawRwLock` | `new()` (a `const fn`: glibc's writer-preferring non-recursive initialiser) | `read`, `try_read`, `read_for`, `write`, `try_write`, `write_for` (timed on `CLOCK_MONOTONIC`), `unsafe unlock` |
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
@@ -35,7 +36,12 @@
 //! (`__lock`, `__count`, `__owner`, `__nusers` back at 0); an unlocked rwlock has only
 //! counters; a `sem_t` keeps its value and waiter count; a futex word is a number. So a moved one
 //! is the same object at its new address. The tests check that an unlocked mutex's bytes equal
-//! its initialiser's after use (`sys::pthread::tests`). What must never move, the robust and
+//! its initialiser's after use (`sys::pthread::tests`). The priority-protocol mutexes too:
+//! built from `pthread_mutex_init`'s bytes for the protocol (the `__kind` bit, and for the
+//! ceiling protocol the ceiling in `__lock`; checked against it), back to them once unlocked,
+//! but for one word of the PI ones: glibc's PI lock sets `__count` to 1 for every type and only
+//! the recursive unlock takes it back, and nothing reads it for the other types. The kernel
+//! keeps PI state (its `pi_state`) only while a PI futex has waiters: an unlocked one has none. What must never move, the robust and
 //! process-shared objects (a held robust mutex is linked into its owner's robust list by
 //! address), is initialised in place with `InPlace::init_in_place` inside shared memory and never handed out by
 //! value.
@@ -54,13 +60,23 @@ pub enum MutexType {
 
 /// The priority protocol of a mutex (`pthread_mutexattr_setprotocol`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // `Inherit` is offered by the attribute layer; no wrapper asks for it yet
 pub enum Protocol {
     /// `PTHREAD_PRIO_NONE`.
     None,
     /// `PTHREAD_PRIO_INHERIT`.
     Inherit,
+    /// `PTHREAD_PRIO_PROTECT` with a priority ceiling (`pthread_mutexattr_setprioceiling`),
+    /// already checked to be in the `SCHED_FIFO` range.
+    Protect {
+        /// The priority ceiling.
+        ceiling: i32,
+    },
 }
+
+/// The ceiling glibc gives a `PTHREAD_PRIO_PROTECT` mutex whose attribute names none (an
+/// attribute's ceiling is 0 until set; `pthread_mutex_init` raises it to
+/// `sched_get_priority_min(SCHED_FIFO)`, which Linux fixes at 1): what `Default` builds.
+pub const DEFAULT_CEILING: i32 = 1;
 
 /// Every attribute a mutex is initialised with (`pthread_mutexattr_t`, as a value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,12 +162,14 @@ pub mod signal;
 #[cfg(not(loom))]
 pub mod thread_key;
 #[cfg(not(loom))]
-pub use pthread::{Deadline, Futex, RawMutex, RawRwLock, RawSem};
+pub use pthread::{
+    ceiling_ready, fifo_priority_range, Deadline, Futex, RawMutex, RawRwLock, RawSem,
+};
 
 #[cfg(loom)]
 mod model;
 #[cfg(loom)]
-pub use model::{Deadline, Futex, RawMutex, RawRwLock, RawSem};
+pub use model::{ceiling_ready, fifo_priority_range, Deadline, Futex, RawMutex, RawRwLock, RawSem};
 
 use crate::error::Error;
 use std::sync::atomic::Ordering;
@@ -181,6 +199,11 @@ const _: () = {
     let _: fn(&Deadline) -> bool = Deadline::passed;
 
     let _: fn(MutexType) -> RawMutex = RawMutex::new;
+    let _: fn(MutexType, Protocol) -> RawMutex = RawMutex::with_protocol;
+    let _: fn(&RawMutex) -> Result<i32, Error> = RawMutex::priority_ceiling;
+    let _: fn(&RawMutex, i32) -> Result<i32, Error> = RawMutex::set_priority_ceiling;
+    let _: fn() -> Result<(i32, i32), Error> = fifo_priority_range;
+    let _: fn() -> Result<(), Error> = ceiling_ready;
     let _: fn(&RawMutex) -> Result<(), Error> = RawMutex::lock;
     let _: fn(&RawMutex) -> Result<(), Error> = RawMutex::lock_checked;
     let _: fn(&RawMutex) -> Result<(), Error> = RawMutex::lock_direct;
@@ -189,7 +212,7 @@ const _: () = {
     let _: fn(&RawMutex, bool) -> Result<(), Error> = RawMutex::try_lock;
     let _: fn(&RawMutex, Duration, bool) -> Result<(), Error> = RawMutex::lock_for;
     let _: fn(&RawMutex) -> bool = RawMutex::held_by_me;
-    let _: unsafe fn(&RawMutex, MutexType) = RawMutex::reinit;
+    let _: unsafe fn(&RawMutex, MutexType, Protocol) = RawMutex::reinit;
     let _: unsafe fn(&RawMutex) -> Result<(), Error> = RawMutex::consistent;
     let _: unsafe fn(&RawMutex) -> Result<(), Error> = RawMutex::unlock;
     let _: unsafe fn(&RawMutex) = RawMutex::unlock_held;

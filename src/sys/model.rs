@@ -31,7 +31,9 @@ use std::time::Duration;
 use loom::sync::{Condvar, Mutex, MutexGuard};
 use loom::thread::{self, ThreadId};
 
-use super::{InPlace, MutexAttr, MutexType, Scope, SemAttr, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE};
+use super::{
+    InPlace, MutexAttr, MutexType, Protocol, Scope, SemAttr, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE,
+};
 use crate::error::Error;
 
 /// A point in time, for the interface's sake: the model has no clock.
@@ -78,8 +80,15 @@ pub struct RawMutex {
     kind: MutexType,
     /// Initialised robust (only `try_lock` by the owner differs: see the module docs).
     robust: bool,
+    /// Initialised with `PTHREAD_PRIO_INHERIT`: as for `robust`, glibc's PI trylock by an
+    /// errorcheck owner is `EDEADLK` (its plain one `EBUSY`).
+    inherit: bool,
     owner: Mutex<Owner>,
     released: Condvar,
+    /// The priority ceiling of a `PTHREAD_PRIO_PROTECT` mutex (0: another protocol). The
+    /// model schedules no priorities: the protocols only keep this value (a plain std atomic,
+    /// not part of any model).
+    ceiling: std::sync::atomic::AtomicI32,
 }
 
 // A pthread object keeps no invariant that unwinding could break (std's Mutex and Condvar are
@@ -100,7 +109,19 @@ enum Attempt {
 impl RawMutex {
     /// A new model mutex of type `kind` (a plain `fn`: loom's types have no `const` ones).
     pub fn new(kind: MutexType) -> RawMutex {
+        RawMutex::with_protocol(kind, Protocol::None)
+    }
+
+    /// [`RawMutex::new`] with a priority protocol: the model has no priorities, so the
+    /// protocol changes nothing but the ceiling it keeps.
+    pub fn with_protocol(kind: MutexType, protocol: Protocol) -> RawMutex {
+        let ceiling = match protocol {
+            Protocol::Protect { ceiling } => ceiling,
+            Protocol::None | Protocol::Inherit => 0,
+        };
         RawMutex {
+            inherit: protocol == Protocol::Inherit,
+            ceiling: std::sync::atomic::AtomicI32::new(ceiling),
             kind,
             robust: false,
             owner: Mutex::new(Owner {
@@ -123,10 +144,26 @@ impl RawMutex {
     ///
     /// # Safety
     /// No other thread may be using or waiting on the mutex.
-    pub unsafe fn reinit(&self, _ty: MutexType) {
+    pub unsafe fn reinit(&self, _ty: MutexType, _protocol: Protocol) {
         let mut owner = self.state();
         owner.thread = None;
         owner.count = 0;
+    }
+
+    /// The ceiling of a `PTHREAD_PRIO_PROTECT` mutex (`Err(InvalidInput)` for another one).
+    pub fn priority_ceiling(&self) -> Result<i32, Error> {
+        match self.ceiling.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => Err(Error::InvalidInput("model: not a priority-ceiling mutex")),
+            c => Ok(c),
+        }
+    }
+
+    /// Sets the ceiling of a `PTHREAD_PRIO_PROTECT` mutex; the old one.
+    pub fn set_priority_ceiling(&self, ceiling: i32) -> Result<i32, Error> {
+        let old = self.priority_ceiling()?;
+        self.ceiling
+            .store(ceiling, std::sync::atomic::Ordering::Relaxed);
+        Ok(old)
     }
 
     /// A robust mutex's lock: the model has no lost wake-ups to bound, so `lock_direct`.
@@ -211,7 +248,7 @@ impl RawMutex {
                     }
                     None => Attempt::Failed(Error::Overflow),
                 },
-                MutexType::ErrorCheck if blocking || self.robust => {
+                MutexType::ErrorCheck if blocking || self.robust || self.inherit => {
                     Attempt::Failed(Error::Deadlock)
                 }
                 // trylock by the owner: EBUSY; a normal relock: blocks (forever).
@@ -323,11 +360,21 @@ unsafe impl InPlace for RawMutex {
             std::ptr::drop_in_place(place);
             place.write(RawMutex {
                 robust: attr.robust,
-                ..RawMutex::new(attr.ty)
+                ..RawMutex::with_protocol(attr.ty, attr.protocol)
             });
         }
         Ok(())
     }
+}
+
+/// The `SCHED_FIFO` priority range of Linux (the model has no scheduler).
+pub fn fifo_priority_range() -> Result<(i32, i32), Error> {
+    Ok((1, 99))
+}
+
+/// Every model thread may hold a ceiling mutex (the model has no scheduling policies).
+pub fn ceiling_ready() -> Result<(), Error> {
+    Ok(())
 }
 
 /// A model of a counting semaphore.

@@ -34,6 +34,19 @@ extern "C" {
         clock: libc::clockid_t,
         abstime: *const libc::timespec,
     ) -> libc::c_int;
+    fn pthread_mutex_getprioceiling(
+        mutex: *const libc::pthread_mutex_t,
+        prioceiling: *mut libc::c_int,
+    ) -> libc::c_int;
+    fn pthread_mutex_setprioceiling(
+        mutex: *mut libc::pthread_mutex_t,
+        prioceiling: libc::c_int,
+        old_ceiling: *mut libc::c_int,
+    ) -> libc::c_int;
+    fn pthread_mutexattr_setprioceiling(
+        attr: *mut libc::pthread_mutexattr_t,
+        prioceiling: libc::c_int,
+    ) -> libc::c_int;
     fn pthread_rwlock_clockwrlock(
         rwlock: *mut libc::pthread_rwlock_t,
         clock: libc::clockid_t,
@@ -146,6 +159,40 @@ const ROBUST_RECHECK: Duration = Duration::from_millis(20);
 const OWNER_CHECK_PERIOD: Duration = Duration::from_millis(100);
 
 /// A `pthread_mutexattr_t` destroyed when dropped. It borrows its storage, so it never moves.
+/// The `SCHED_FIFO` priority range (`sched_get_priority_min`, `sched_get_priority_max`): the
+/// priority ceilings glibc accepts.
+pub fn fifo_priority_range() -> Result<(i32, i32), Error> {
+    // SAFETY: plain system calls without memory arguments.
+    let (min, max) = unsafe {
+        (
+            libc::sched_get_priority_min(libc::SCHED_FIFO),
+            libc::sched_get_priority_max(libc::SCHED_FIFO),
+        )
+    };
+    if min == -1 || max == -1 {
+        return Err(Error::from_errno(last_errno()));
+    }
+    Ok((min, max))
+}
+
+/// Whether glibc can raise the calling thread to a priority ceiling: its scheduling policy,
+/// as glibc records it for the thread (`pthread_getschedparam` of `pthread_self`, the very
+/// value glibc's `__pthread_tpp_change_priority` passes to `sched_setscheduler`), is
+/// `SCHED_FIFO` or `SCHED_RR`. Any other policy is `Err(NotRealTime)`: glibc would ask
+/// `sched_setscheduler` for that policy at a real-time priority, which fails with `EINVAL`
+/// after its per-thread count of held ceilings was raised (so the next lock passes unboosted).
+pub fn ceiling_ready() -> Result<(), Error> {
+    let mut policy = 0;
+    // SAFETY: `sched_param` is a plain struct, valid zeroed.
+    let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
+    // SAFETY: `pthread_self()` is the live calling thread; both out-pointers are writable.
+    check(unsafe { libc::pthread_getschedparam(libc::pthread_self(), &mut policy, &mut param) })?;
+    match policy & !libc::SCHED_RESET_ON_FORK {
+        libc::SCHED_FIFO | libc::SCHED_RR => Ok(()),
+        _ => Err(Error::NotRealTime),
+    }
+}
+
 struct MutexAttrObj<'a>(&'a mut MaybeUninit<libc::pthread_mutexattr_t>);
 
 impl<'a> MutexAttrObj<'a> {
@@ -176,6 +223,7 @@ impl<'a> MutexAttrObj<'a> {
         let protocol = match attr.protocol {
             Protocol::None => libc::PTHREAD_PRIO_NONE,
             Protocol::Inherit => libc::PTHREAD_PRIO_INHERIT,
+            Protocol::Protect { .. } => libc::PTHREAD_PRIO_PROTECT,
         };
         let a = obj.as_ptr();
         // SAFETY: `a` is an initialised attribute object; each value is a valid constant.
@@ -184,6 +232,9 @@ impl<'a> MutexAttrObj<'a> {
             check(libc::pthread_mutexattr_setpshared(a, pshared))?;
             check(libc::pthread_mutexattr_setrobust(a, robust))?;
             check(libc::pthread_mutexattr_setprotocol(a, protocol))?;
+            if let Protocol::Protect { ceiling } = attr.protocol {
+                check(pthread_mutexattr_setprioceiling(a, ceiling))?;
+            }
         }
         Ok(obj)
     }
@@ -215,6 +266,13 @@ const KIND_WORD: usize = 4;
 const MUTEX_WORDS: usize = size_of::<libc::pthread_mutex_t>() / size_of::<libc::c_int>();
 /// glibc's `PTHREAD_MUTEX_NO_ELISION_NP`: recorded in `__kind` by `settype(NORMAL)`.
 const PTHREAD_MUTEX_NO_ELISION_NP: libc::c_int = 512;
+/// glibc's `PTHREAD_MUTEX_PRIO_INHERIT_NP`: the `__kind` bit of a `PTHREAD_PRIO_INHERIT` mutex.
+const PTHREAD_MUTEX_PRIO_INHERIT_NP: libc::c_int = 32;
+/// glibc's `PTHREAD_MUTEX_PRIO_PROTECT_NP`: the `__kind` bit of a `PTHREAD_PRIO_PROTECT` mutex.
+const PTHREAD_MUTEX_PRIO_PROTECT_NP: libc::c_int = 64;
+/// glibc's `PTHREAD_MUTEX_PRIO_CEILING_SHIFT`: a `PTHREAD_PRIO_PROTECT` mutex keeps its ceiling
+/// in the lock word, above the lock state (`__lock = ceiling << 19 | 0, 1 or 2`).
+const PTHREAD_MUTEX_PRIO_CEILING_SHIFT: u32 = 19;
 
 /// A `pthread_mutex_t`, stored inline. In-process ones come from [`RawMutex::new`]; shared
 /// ones are initialised in place by [`RawMutex::init`] and never move.
@@ -244,12 +302,32 @@ impl RawMutex {
     /// whose relock is undefined) lacks, so the type stays explicitly `NORMAL`.
     #[inline]
     pub const fn new(ty: MutexType) -> RawMutex {
-        let kind = match ty {
+        RawMutex::with_protocol(ty, Protocol::None)
+    }
+
+    /// [`RawMutex::new`] with a priority protocol: the bytes `pthread_mutex_init` writes for a
+    /// private, non-robust mutex of type `ty` and `protocol` (checked against it by
+    /// `protocol_initialisers_equal_pthread_mutex_init` below). glibc 2.36's
+    /// `pthread_mutex_init` zeroes the object, ORs `PTHREAD_MUTEX_PRIO_INHERIT_NP` (32) or
+    /// `PTHREAD_MUTEX_PRIO_PROTECT_NP` (64) into `__kind`, and for the ceiling protocol stores
+    /// `ceiling << PTHREAD_MUTEX_PRIO_CEILING_SHIFT` in `__lock`; nothing else, no address,
+    /// no call (the ceiling is checked by the caller: it must be in the `SCHED_FIFO` range).
+    #[inline]
+    pub const fn with_protocol(ty: MutexType, protocol: Protocol) -> RawMutex {
+        let mut kind = match ty {
             MutexType::Normal => libc::PTHREAD_MUTEX_NORMAL | PTHREAD_MUTEX_NO_ELISION_NP,
             MutexType::ErrorCheck => libc::PTHREAD_MUTEX_ERRORCHECK,
             MutexType::Recursive => libc::PTHREAD_MUTEX_RECURSIVE,
         };
         let mut words = [0 as libc::c_int; MUTEX_WORDS];
+        match protocol {
+            Protocol::None => {}
+            Protocol::Inherit => kind |= PTHREAD_MUTEX_PRIO_INHERIT_NP,
+            Protocol::Protect { ceiling } => {
+                kind |= PTHREAD_MUTEX_PRIO_PROTECT_NP;
+                words[0] = ceiling << PTHREAD_MUTEX_PRIO_CEILING_SHIFT;
+            }
+        }
         words[KIND_WORD] = kind;
         // SAFETY: `transmute` checks the sizes are equal; a `pthread_mutex_t` is plain bytes
         // with no invalid bit patterns, and these are the bytes of glibc's initialiser.
@@ -547,11 +625,34 @@ impl RawMutex {
     /// No other thread may be using or waiting on the mutex (in a forked child: no thread was
     /// started since the fork that could have), and no guard of it may be used to unlock it
     /// after, unless the mutex is locked again first.
-    pub unsafe fn reinit(&self, ty: MutexType) {
-        let fresh = RawMutex::new(ty);
+    pub unsafe fn reinit(&self, ty: MutexType, protocol: Protocol) {
+        let fresh = RawMutex::with_protocol(ty, protocol);
         // SAFETY: the caller guarantees nothing else uses the mutex; the write replaces plain
         // bytes in the `UnsafeCell`.
         unsafe { self.ptr().write(fresh.inner.into_inner()) };
+    }
+
+    /// `pthread_mutex_getprioceiling`: the priority ceiling of a `PTHREAD_PRIO_PROTECT` mutex
+    /// (`Err(InvalidInput)` for another protocol). A plain read of the lock word in glibc.
+    pub fn priority_ceiling(&self) -> Result<i32, Error> {
+        let mut ceiling = 0;
+        // SAFETY: `self` is an initialised mutex; `ceiling` is valid for writes.
+        check(unsafe { pthread_mutex_getprioceiling(self.ptr(), &mut ceiling) })?;
+        Ok(ceiling)
+    }
+
+    /// `pthread_mutex_setprioceiling`: sets the ceiling of a `PTHREAD_PRIO_PROTECT` mutex and
+    /// returns the old one. glibc takes the mutex for it (waiting, without the ceiling
+    /// protocol, while another thread holds it) unless the calling thread holds it: then a
+    /// recursive mutex is changed in place (the caller's boost follows), an errorcheck one is
+    /// `Err(Deadlock)`, and a normal one would wait for itself forever (callers check
+    /// [`RawMutex::held_by_me`] first). `Err(InvalidInput)` for a ceiling outside the
+    /// `SCHED_FIFO` range or a mutex of another protocol.
+    pub fn set_priority_ceiling(&self, ceiling: i32) -> Result<i32, Error> {
+        let mut old = 0;
+        // SAFETY: `self` is an initialised mutex at a stable address; `old` is writable.
+        check_mutex(unsafe { pthread_mutex_setprioceiling(self.ptr(), ceiling, &mut old) })?;
+        Ok(old)
     }
 
     /// `pthread_mutex_consistent`: marks a robust mutex acquired with `OwnerDied` consistent
@@ -1022,6 +1123,76 @@ mod tests {
             // SAFETY: initialised just above.
             let inited = unsafe { place.assume_init() };
             assert_eq!(bytes(&inited), bytes(&RawMutex::new(ty)), "{ty:?}");
+        }
+    }
+
+    /// The protocols: the bytes `RawMutex::with_protocol` builds in a `const fn` are those
+    /// `pthread_mutex_init` writes with the same attributes (type, protocol, ceiling), for
+    /// every type, priority inheritance and several ceilings (the ends of the range too).
+    #[test]
+    fn protocol_initialisers_equal_pthread_mutex_init() {
+        let (min, max) = fifo_priority_range().unwrap();
+        let mut protocols = vec![Protocol::None, Protocol::Inherit];
+        protocols.extend([min, 10, max].map(|ceiling| Protocol::Protect { ceiling }));
+        for ty in TYPES {
+            for protocol in protocols.iter().copied() {
+                let attr = MutexAttr {
+                    protocol,
+                    ..MutexAttr::private(ty)
+                };
+                let mut place = MaybeUninit::<RawMutex>::zeroed();
+                // SAFETY: a fresh, zeroed, aligned place that nothing uses.
+                unsafe { RawMutex::init_in_place(place.as_mut_ptr(), &attr) }.unwrap();
+                // SAFETY: initialised just above.
+                let inited = unsafe { place.assume_init() };
+                let built = RawMutex::with_protocol(ty, protocol);
+                assert_eq!(bytes(&inited), bytes(&built), "{ty:?} {protocol:?}");
+                if let Protocol::Protect { ceiling } = protocol {
+                    assert_eq!(built.priority_ceiling(), Ok(ceiling));
+                }
+            }
+        }
+        // The default ceiling is what `pthread_mutex_init` gives an attribute without one.
+        assert_eq!(crate::sys::DEFAULT_CEILING, min);
+    }
+
+    /// A priority-inheritance mutex is back to its initial bytes once unlocked after
+    /// contended use (`FUTEX_LOCK_PI`/`FUTEX_UNLOCK_PI`), but for one word: glibc 2.36's PI
+    /// lock sets `__count` to 1 for every type and only the recursive unlock counts it back
+    /// down, so an unlocked normal or errorcheck PI mutex keeps `__count == 1`. Nothing reads
+    /// it for those types (the next lock writes 1 again), and it holds no address: moving an
+    /// unused one is as harmless. (A ceiling mutex keeps its ceiling in the lock word: back to
+    /// its bytes as well, with the ceiling it has then.)
+    #[test]
+    fn an_unlocked_protocol_mutex_is_back_to_its_initial_bytes() {
+        for ty in TYPES {
+            let m = RawMutex::with_protocol(ty, Protocol::Inherit);
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        for _ in 0..20_000 {
+                            m.lock_direct().unwrap();
+                            // SAFETY: this thread holds `m`.
+                            unsafe { m.unlock_held() };
+                        }
+                    });
+                }
+            });
+            let fresh = RawMutex::with_protocol(ty, Protocol::Inherit);
+            let count = if ty == MutexType::Recursive { 0 } else { 1 };
+            assert_eq!(m.word(1), count, "{ty:?}: __count");
+            let (mut used, fresh) = (bytes(&m), bytes(&fresh));
+            used[4..8].copy_from_slice(&[0; 4]);
+            assert_eq!(used, fresh, "{ty:?}: all but __count");
+            let pp = RawMutex::with_protocol(ty, Protocol::Protect { ceiling: 7 });
+            assert_eq!(pp.set_priority_ceiling(12), Ok(7));
+            assert_eq!(
+                bytes(&pp),
+                bytes(&RawMutex::with_protocol(
+                    ty,
+                    Protocol::Protect { ceiling: 12 }
+                ))
+            );
         }
     }
 
