@@ -98,6 +98,13 @@ pub mod model_check {
         member.die();
     }
 
+    /// A `SharedRwLock` reader's death, as the kernel makes it of a process killed holding
+    /// a read: its slot left holding its identity, which is dead from now on (see
+    /// `SharedRwLockReadGuard::die`). The thread must not use the lock again.
+    pub fn die_reading<T: ?Sized>(guard: crate::SharedRwLockReadGuard<'_, T>) {
+        guard.die();
+    }
+
     /// The barriers' protocol core with an untimed wait and nothing watched (as `Barrier`
     /// waits), and the break and reset that `SharedBarrier` uses: for models of a break
     /// reaching every waiter without the shared waiters' polls, whose timed waits (each one

@@ -6,9 +6,11 @@
 //! `sys/mod.rs` (which backend), `regions/mod.rs` (the table of regions, or its constant
 //! stand-in: in the model every object is in a region), `lib.rs` (which modules: no `shm` in
 //! the model, the `model_check` switches public), `switches.rs` (the switches themselves),
-//! two dead-code allowances in `error.rs` (errno mapping the model never uses), and
+//! two dead-code allowances in `error.rs` (errno mapping the model never uses),
 //! `barrier/shared.rs` (`Member::die`, a member's death in the model, which calls the model
-//! mutex's `abandon`, a method the real backend has no counterpart of). Under loom,
+//! mutex's `abandon`, a method the real backend has no counterpart of), and
+//! `rwlock/shared.rs` (`SharedRwLockReadGuard::die`, a reader's death in the model, which
+//! calls `sys::thread_dies`). Under loom,
 //! `const fn` constructors become plain `fn`s (loom's types have no `const` constructors)
 //! through the [`const_fn!`] macro.
 
@@ -200,6 +202,13 @@ pub(crate) fn store_load_order() {
     #[cfg(loom)]
     loom::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
 }
+
+/// Whether an untimed wait on a word some other process must change is cut into slices (a
+/// futex wait of at most a few milliseconds, then a look at whether that process still
+/// lives): in the real build, yes; in the model, no (a timed wait there "may time out", and a
+/// loop of them is an unbounded spin for loom): a model death wakes the waiters instead (see
+/// `SharedRwLockReadGuard::die`), where the real slice would end.
+pub(crate) const SLICED_WAITS: bool = !cfg!(loom);
 
 /// One step of a wait for another thread that is expected to finish soon: a spin hint for
 /// the first rounds, then a yield. In the model, a yield (so loom schedules the others).

@@ -9,7 +9,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 use std::sync::PoisonError;
 use std::time::Duration;
 
@@ -20,26 +20,34 @@ use crate::locker::{OwnerDied, Robust, SharedLockError, SharedLockResult};
 use crate::poison::{Flag, Policy};
 use crate::shim::{self, array_of, const_fn, thread_local_const, AtomicU32};
 use crate::switches::{self, Mutation};
+use crate::sys::{self, Deadline, Futex64, Scope};
 
 /// How many reader slots a lock has (16; 2 in the model build).
 const SLOTS: usize = shim::SHARED_READER_SLOTS;
 
-/// Every mutex of the lock: robust, process-shared, errorcheck (a relock by its holder is
+/// The writer mutex: robust, process-shared, errorcheck (a relock by its holder is
 /// `EDEADLK`, not a hang), armed in place on first use (`crate::placed`), counted in the
 /// region's holds while held (`crate::regions`).
 type Mutex = Robust<ErrorCheck>;
 
-/// A reader slot: a mutex alone on its cache line.
+/// A reader slot: a 64-bit word alone on its cache line, 0 (free) or the identity of the
+/// thread that holds it (`sys::thread_identity`: its thread id in the low 32 bits, a tag of
+/// its start time in the high 32). The low half is a futex word that a draining writer
+/// sleeps on.
 #[repr(C, align(64))]
-struct Slot(Mutex);
+struct Slot(Futex64);
 
 impl Slot {
     const_fn! {
         const fn new() -> Slot {
-            Slot(Robust::new_const())
+            Slot(Futex64::new(0))
         }
     }
 }
+
+/// The longest sleep of a wait on a slot before the waiter looks again at whether its holder
+/// lives (as `sys::RawMutex::lock_robust` slices its waits).
+const SLICE: Duration = Duration::from_millis(20);
 
 /// `state`: no write in progress.
 const CLEAN: u32 = 0;
@@ -430,16 +438,39 @@ fn preferred() -> usize {
     })
 }
 
-/// The result of an acquisition of a slot, or of a mutex only taken to wait or to drain:
-/// its dead owner (`EOWNERDEAD`) left nothing to repair, so it is made consistent here.
-#[inline(always)]
-fn settled(m: &Mutex, acquired: Result<(), Error>) -> Result<(), Error> {
-    match acquired {
-        Err(Error::OwnerDied) => settle(m),
-        done => done,
-    }
+thread_local_const! {
+    /// This thread's identity for the slots (`sys::thread_identity`, never 0) and the fork
+    /// generation it was read in (`(0, _)`: not read yet).
+    static ME: Cell<(u64, u32)> = Cell::new((0, 0));
 }
 
+/// The calling thread's identity: cached, read again in a forked child (whose thread is
+/// another thread, with another id).
+#[inline(always)]
+fn me() -> u64 {
+    ME.with(|c| {
+        let (id, generation) = c.get();
+        if id != 0 && generation == shim::fork_generation() {
+            id
+        } else {
+            me_now(c)
+        }
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn me_now(c: &Cell<(u64, u32)>) -> u64 {
+    // Watched before the generation is read: a fork after this moves it in the child.
+    shim::watch_forks();
+    let generation = shim::fork_generation();
+    let id = sys::thread_identity();
+    c.set((id, generation));
+    id
+}
+
+/// A dead holder of the writer mutex (`EOWNERDEAD`) that left nothing to repair: made
+/// consistent here.
 #[cold]
 fn settle(m: &Mutex) -> Result<(), Error> {
     // SAFETY: acquired (EOWNERDEAD is an acquisition), so armed and held by this thread.
@@ -487,18 +518,43 @@ impl<T: ?Sized> SharedRwLock<T> {
     }
 
     #[inline(always)]
-    fn slot(&self, i: usize) -> &Mutex {
+    fn slot(&self, i: usize) -> &Futex64 {
         &self.slots[i].0
     }
 
-    /// Releases slot `i`.
-    ///
-    /// # Safety
-    /// The calling thread holds it.
+    /// Whether the lock lies in a live region this process mapped (checked on every read, as
+    /// every shared primitive checks every use; the writer mutex checks it for writes). The
+    /// region table's per-thread fast check (`regions::hold`), with nothing counted: a read
+    /// links nothing into the thread's robust list.
     #[inline(always)]
-    unsafe fn release_slot(&self, i: usize) {
-        // SAFETY: forwarded from the caller.
-        unsafe { RawLock::unlock(self.slot(i)) };
+    fn in_region(&self) -> bool {
+        crate::regions::hold(self.addr(), std::mem::size_of_val(self)).is_some()
+    }
+
+    /// Releases slot `i`, if this thread holds it (in a forked child, a guard inherited from
+    /// the parent names a slot holding the parent thread's identity: nothing changes), and
+    /// wakes a writer that may sleep on it (one has raised its intent).
+    #[inline(always)]
+    fn release_slot(&self, i: usize) {
+        if self
+            .slot(i)
+            .compare_exchange(me(), 0, SeqCst, Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        // Dekker's order against the writer's store of `intent` and load of the slot (see the
+        // type docs): if this load misses the intent, that writer's load sees the slot free.
+        shim::store_load_order();
+        if self.intent.load(SeqCst) != 0 {
+            self.wake_slot(i);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_slot(&self, i: usize) {
+        self.slot(i).wake(i32::MAX, Scope::Shared);
     }
 
     /// Releases the writer mutex.
@@ -511,53 +567,93 @@ impl<T: ?Sized> SharedRwLock<T> {
         unsafe { RawLock::unlock(&self.writer) };
     }
 
-    /// Takes a reader slot: the preferred one, else any free one, else (unless `wait` is a
-    /// try) waits for the preferred one. A dead holder's slot is made consistent. A slot this
-    /// thread holds already is `Mine` (glibc's trylock of a robust errorcheck mutex by its
-    /// owner says `EDEADLK`: found for free).
+    /// Takes a reader slot (compare-exchange 0 -> `me`): the preferred one, else any free
+    /// one, else (unless `wait` is a try) waits for the preferred one. A slot holding `me`
+    /// already is `Mine` (a read of this lock this thread has).
     #[inline(always)]
-    fn take_slot(&self, wait: Wait<'_>) -> Result<Taken, Error> {
+    fn take_slot(&self, me: u64, wait: Wait<'_>) -> Result<Taken, Error> {
         let first = preferred();
-        match settled(self.slot(first), RawLock::try_lock(self.slot(first))) {
-            Ok(()) => Ok(Taken::Fresh(first)),
-            Err(Error::Deadlock) => Ok(Taken::Mine(first)),
-            Err(Error::WouldBlock) => self.take_other_slot(first, wait),
-            Err(e) => Err(e),
+        match self.slot(first).compare_exchange(0, me, SeqCst, Relaxed) {
+            Ok(_) => Ok(Taken::Fresh(first)),
+            Err(seen) if seen == me => Ok(Taken::Mine(first)),
+            Err(_) => self.take_other_slot(first, me, wait),
         }
     }
 
     #[cold]
-    fn take_other_slot(&self, first: usize, wait: Wait<'_>) -> Result<Taken, Error> {
-        for k in 1..SLOTS {
-            let i = (first + k) % SLOTS;
-            match settled(self.slot(i), RawLock::try_lock(self.slot(i))) {
-                Err(Error::WouldBlock) => continue,
-                Ok(()) => {
-                    PREFERRED.with(|p| p.set(i));
-                    return Ok(Taken::Fresh(i));
+    fn take_other_slot(&self, first: usize, me: u64, wait: Wait<'_>) -> Result<Taken, Error> {
+        loop {
+            for k in 1..SLOTS {
+                let i = (first + k) % SLOTS;
+                match self.slot(i).compare_exchange(0, me, SeqCst, Relaxed) {
+                    Ok(_) => {
+                        PREFERRED.with(|p| p.set(i));
+                        return Ok(Taken::Fresh(i));
+                    }
+                    Err(seen) if seen == me => return Ok(Taken::Mine(i)),
+                    Err(_) => {}
                 }
-                Err(Error::Deadlock) => return Ok(Taken::Mine(i)),
-                Err(e) => return Err(e),
+            }
+            // Every slot busy (as many readers as slots, at this instant): wait for the
+            // preferred one to be released (or its dead holder's to be reclaimed).
+            match self.slot(first).compare_exchange(0, me, SeqCst, Relaxed) {
+                Ok(_) => return Ok(Taken::Fresh(first)),
+                Err(seen) if seen == me => return Ok(Taken::Mine(first)),
+                Err(seen) => self.await_slot(first, seen, wait)?,
             }
         }
-        match wait {
-            Wait::Try => Err(Error::WouldBlock),
-            wait => match settled(self.slot(first), wait.acquire(self.slot(first))) {
-                Ok(()) => Ok(Taken::Fresh(first)),
-                Err(Error::Deadlock) => Ok(Taken::Mine(first)),
-                Err(e) => Err(e),
-            },
+    }
+
+    /// Waits until slot `i` no longer holds `seen` (a holder's identity), as `wait` allows:
+    /// sleeps on the word (at most `SLICE` at a time; the holder's release wakes it while a
+    /// writer's intent is raised), and before each sleep looks at whether the holder lives:
+    /// a dead holder's slot is reclaimed (compare-exchange `seen` -> 0: a reader writes
+    /// nothing, so there is nothing to repair). A try that would sleep is `WouldBlock`; past
+    /// the expiry, `TimedOut`.
+    #[cold]
+    #[inline(never)]
+    fn await_slot(&self, i: usize, seen: u64, wait: Wait<'_>) -> Result<(), Error> {
+        let word = self.slot(i);
+        let mut spins = 0;
+        loop {
+            if word.load(SeqCst) != seen {
+                return Ok(());
+            }
+            if spins < shim::spins(100) && !matches!(wait, Wait::Try) {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            if !sys::thread_alive(seen) {
+                // Whoever wins this (the word may have changed meanwhile) goes on.
+                let _ = word.compare_exchange(seen, 0, SeqCst, Relaxed);
+                continue;
+            }
+            let deadline = match wait {
+                Wait::Try => return Err(Error::WouldBlock),
+                Wait::Block => shim::SLICED_WAITS.then(|| Deadline::after(SLICE)),
+                Wait::Until(expiry) => {
+                    if expiry.passed() {
+                        return Err(Error::TimedOut);
+                    }
+                    Some(Deadline::after(expiry.remaining().min(SLICE)))
+                }
+            };
+            // The low half: the holder's thread id (a change of the tag alone would need
+            // the same id reused, and is seen at the slice's end).
+            word.wait(seen as u32, deadline.as_ref(), Scope::Shared);
         }
     }
 
-    /// A slot the calling thread holds, if any (an owner scan: a system call per slot; only
-    /// for a thread with read guards of a shared rwlock, before it writes or waits for a
-    /// writer).
+    /// A slot the calling thread holds, if any (an owner scan: a comparison of each slot's
+    /// word with this thread's identity; only for a thread with read guards of a shared
+    /// rwlock, before it writes or waits for a writer).
     #[cold]
     fn my_slot(&self) -> Option<usize> {
-        self.slots
-            .iter()
-            .position(|s| s.0.armed().is_ok_and(|m| m.held_by_me()))
+        let me = me();
+        // Relaxed: only this thread stores its identity, and only it clears it (a reclaim
+        // needs it dead).
+        self.slots.iter().position(|s| s.0.load(Relaxed) == me)
     }
 
     /// One more read guard on `slot`, which this thread holds.
@@ -595,16 +691,36 @@ impl<T: ?Sized> SharedRwLock<T> {
         }
     }
 
-    /// With the writer mutex held: raises the intent, then takes and releases every slot in
-    /// turn (waiting for the readers in; a dead reader's slot made consistent).
+    /// With the writer mutex held: raises the intent, then waits for every slot held at that
+    /// moment to be released (or its dead holder's reclaimed).
     fn drain(&self, wait: Wait<'_>) -> Result<(), Error> {
-        // Relaxed: every reader that could miss it is ordered after it by the slot it takes
-        // (see the type docs, "Why a reader never overlaps a writer").
-        self.intent.store(1, Relaxed);
-        for slot in &self.slots {
-            settled(&slot.0, wait.acquire(&slot.0))?;
-            // SAFETY: acquired just above.
-            unsafe { RawLock::unlock(&slot.0) };
+        // Dekker's pattern with the reader's take-then-check (type docs, "Why a reader never
+        // overlaps a writer"): the store and the loads sequentially consistent.
+        let order = if switches::active(Mutation::SharedRwWriterRelaxed) {
+            // Deliberately broken (model checks only): the intent raised and the slots
+            // looked at without the store-then-load order.
+            Relaxed
+        } else {
+            SeqCst
+        };
+        self.intent.store(1, order);
+        if order == SeqCst {
+            shim::store_load_order();
+        }
+        let me = me();
+        for i in 0..SLOTS {
+            let seen = self.slot(i).load(order);
+            if seen == 0 {
+                continue;
+            }
+            if seen == me {
+                // This thread's own read (an upgrade the owner scan missed): it would wait
+                // for itself.
+                return Err(Error::Deadlock);
+            }
+            // Only the holder seen now: a reader that takes the slot later sees the intent
+            // and gives it back without reading.
+            self.await_slot(i, seen, wait)?;
         }
         Ok(())
     }
@@ -649,16 +765,26 @@ impl<T: ?Sized> SharedRwLock<T> {
         if switches::active(Mutation::SharedRwCheckFirst) {
             // Deliberately broken (model checks only): the intent checked before the slot is
             // taken, never after, so a writer's drain can pass the slot first.
-            if self.intent.load(Acquire) == 0 {
-                return match self.take_slot(wait)? {
+            if self.intent.load(SeqCst) == 0 {
+                return match self.take_slot(me(), wait)? {
                     Taken::Fresh(slot) => Ok(Read::Slot(slot)),
                     Taken::Mine(slot) => self.share_slot(slot),
                 };
             }
         }
-        match self.take_slot(wait)? {
-            Taken::Fresh(slot) if self.intent.load(Acquire) == 0 => Ok(Read::Slot(slot)),
-            Taken::Fresh(slot) => self.read_behind_writer(slot, wait),
+        if !self.in_region() {
+            return Err(Error::NotInRegion);
+        }
+        match self.take_slot(me(), wait)? {
+            Taken::Fresh(slot) => {
+                // Dekker's order: the slot's exchange before this load (type docs).
+                shim::store_load_order();
+                if self.intent.load(SeqCst) == 0 {
+                    Ok(Read::Slot(slot))
+                } else {
+                    self.read_behind_writer(slot, wait)
+                }
+            }
             // A slot this thread holds was passed by no writer's drain since: no writer is
             // in, whatever the intent says (type docs, "The protocol").
             Taken::Mine(slot) => self.share_slot(slot),
@@ -672,8 +798,7 @@ impl<T: ?Sized> SharedRwLock<T> {
     fn read_behind_writer(&self, slot: usize, wait: Wait<'_>) -> Result<Read, Error> {
         let keep = switches::active(Mutation::SharedRwKeepSlot);
         if !keep {
-            // SAFETY: taken by `read_raw` on this thread.
-            unsafe { self.release_slot(slot) };
+            self.release_slot(slot);
         }
         if READS.with(Cell::get) > 0 && !keep {
             if let Some(mine) = self.my_slot() {
@@ -686,8 +811,7 @@ impl<T: ?Sized> SharedRwLock<T> {
             Ok(writer) => writer,
             Err(e) => {
                 if keep {
-                    // SAFETY: kept, still held.
-                    unsafe { self.release_slot(slot) };
+                    self.release_slot(slot);
                 }
                 return Err(e);
             }
@@ -709,7 +833,7 @@ impl<T: ?Sized> SharedRwLock<T> {
         let taken = if keep {
             Ok(Read::Slot(slot))
         } else {
-            match self.take_slot(wait) {
+            match self.take_slot(me(), wait) {
                 Ok(Taken::Fresh(slot)) => Ok(Read::Slot(slot)),
                 Ok(Taken::Mine(slot)) => self.share_slot(slot),
                 Err(e) => Err(e),
@@ -1009,7 +1133,7 @@ impl<'a, T: ?Sized> SharedRwLockWriteGuard<'a, T> {
         lock.poison.leave(&this.panicking);
         // Holding the write side: only readers backing off hold slots, for an instant (and
         // this thread none: a writer reads nothing).
-        let slot = match lock.take_slot(Wait::Block) {
+        let slot = match lock.take_slot(me(), Wait::Block) {
             Ok(Taken::Fresh(slot)) => slot,
             Ok(Taken::Mine(_)) => fatal("SharedRwLock slot (downgrade)", Error::Deadlock),
             Err(e) => fatal("SharedRwLock slot (downgrade)", e),
@@ -1049,6 +1173,19 @@ impl<'a, T: ?Sized> SharedRwLockReadGuard<'a, T> {
     }
 }
 
+impl<T: ?Sized> SharedRwLockReadGuard<'_, T> {
+    /// A reader's death, in the model (threads stand in for processes): the thread's
+    /// identity is dead from now on (other threads' liveness checks say so), its slot stays
+    /// as it was, and the slot's sleepers are woken, as the end of their wait's slice wakes
+    /// them in the real build. The thread must not use the lock again.
+    #[cfg(loom)]
+    pub(crate) fn die(self) {
+        sys::thread_dies(me());
+        self.lock.wake_slot(self.slot);
+        std::mem::forget(self);
+    }
+}
+
 impl<T: ?Sized> Drop for SharedRwLockReadGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
@@ -1056,10 +1193,10 @@ impl<T: ?Sized> Drop for SharedRwLockReadGuard<'_, T> {
         if unshare(self.lock.addr(), self.slot) {
             return; // another guard of this thread holds the slot still
         }
-        // SAFETY: this thread's read hold is that slot (the guard is `!Send`). In a forked
-        // child, a guard inherited from the parent names a slot of the parent's thread, and
-        // glibc refuses (`EPERM`) to unlock it: nothing changes.
-        unsafe { self.lock.release_slot(self.slot) };
+        // This thread's read hold is that slot (the guard is `!Send`). In a forked child, a
+        // guard inherited from the parent names a slot holding the parent thread's identity:
+        // nothing changes.
+        self.lock.release_slot(self.slot);
     }
 }
 
