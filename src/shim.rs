@@ -203,13 +203,6 @@ pub(crate) fn store_load_order() {
     loom::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
 }
 
-/// Whether an untimed wait on a word some other process must change is cut into slices (a
-/// futex wait of at most a few milliseconds, then a look at whether that process still
-/// lives): in the real build, yes; in the model, no (a timed wait there "may time out", and a
-/// loop of them is an unbounded spin for loom): a model death wakes the waiters instead (see
-/// `SharedRwLockReadGuard::die`), where the real slice would end.
-pub(crate) const SLICED_WAITS: bool = !cfg!(loom);
-
 /// One step of a wait for another thread that is expected to finish soon: a spin hint for
 /// the first rounds, then a yield. In the model, a yield (so loom schedules the others).
 #[inline(always)]

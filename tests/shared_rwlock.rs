@@ -1160,8 +1160,14 @@ unsafe impl ShmSafe for RwForC {
 /// writing (`a`, then `b`) the same pair as Rust.
 const C_RW_PEER: &str = r#"
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct rw_value { struct shared_rwlock_pair pair; };
@@ -1180,20 +1186,89 @@ static int lock_sliced(pthread_mutex_t *m) {
     }
 }
 
-/* A reader slot: a free one from this process's own first choice on, else waits for that
-   one; a dead reader's is made consistent. The slot, or -1. */
-static int take_slot(struct shared_rwlock_pair *l) {
-    int first = getpid() % 16;
-    for (int k = 0; k < 16; k++) {
-        int i = (first + k) % 16;
-        int e = pthread_mutex_trylock(&l->slots[i].mutex);
-        if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->slots[i].mutex);
-        if (e == 0) return i;
-        if (e != EBUSY) return -1;
+/* Field 3 (state letter) and field 22 (starttime) of the stat file at `path`; -1 if it
+   cannot be read. */
+static int stat_of(const char *path, char *state, unsigned long long *start) {
+    char buf[1024];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0) return -1;
+    buf[got] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p) return -1;
+    p += 2;
+    *state = *p;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p) return -1;
+        p++;
     }
-    int e = lock_sliced(&l->slots[first].mutex);
-    if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->slots[first].mutex);
-    return e == 0 ? first : -1;
+    *start = strtoull(p, NULL, 10);
+    return 0;
+}
+
+/* This thread's identity (read once: this program does not fork). */
+static uint64_t my_identity(void) {
+    static uint64_t id;
+    if (id == 0) {
+        char state;
+        unsigned long long start = 0;
+        if (stat_of("/proc/thread-self/stat", &state, &start) != 0) start = 0;
+        id = (uint64_t) (uint32_t) start << 32 | (uint32_t) gettid();
+    }
+    return id;
+}
+
+static int alive(uint64_t h) {
+    char path[32], state;
+    unsigned long long start;
+    snprintf(path, sizeof path, "/proc/%u/stat", (unsigned) (uint32_t) h);
+    if (stat_of(path, &state, &start) != 0) return kill((pid_t) (uint32_t) h, 0) == 0 || errno != ESRCH;
+    if (state == 'Z' || state == 'X') return 0;
+    return (h >> 32) == 0 || (uint32_t) start == (uint32_t) (h >> 32);
+}
+
+/* Waits until slot `i` no longer holds `h`: reclaims a dead holder's, else sleeps on the
+   word's low half, 20 ms at most at a time. */
+static void wait_slot(struct shared_rwlock_pair *l, int i, uint64_t h) {
+    uint64_t *w = &l->slots[i].holder;
+    while (__atomic_load_n(w, __ATOMIC_SEQ_CST) == h) {
+        if (!alive(h)) {
+            uint64_t seen = h;
+            __atomic_compare_exchange_n(w, &seen, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+            continue;
+        }
+        struct timespec t = { 0, 20000000 };
+        syscall(SYS_futex, (uint32_t *) w, FUTEX_WAIT, (uint32_t) h, &t, NULL, 0);
+    }
+}
+
+/* A reader slot: a free one from this thread's own first choice on, else waits for that
+   one. The slot. */
+static int take_slot(struct shared_rwlock_pair *l) {
+    uint64_t me = my_identity();
+    int first = gettid() % 16;
+    for (;;) {
+        for (int k = 0; k < 16; k++) {
+            int i = (first + k) % 16;
+            uint64_t seen = 0;
+            if (__atomic_compare_exchange_n(&l->slots[i].holder, &seen, me, 0,
+                                            __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+                return i;
+        }
+        uint64_t h = __atomic_load_n(&l->slots[first].holder, __ATOMIC_SEQ_CST);
+        if (h != 0) wait_slot(l, first, h);
+    }
+}
+
+static void release_slot(struct shared_rwlock_pair *l, int i) {
+    uint64_t seen = my_identity();
+    __atomic_compare_exchange_n(&l->slots[i].holder, &seen, 0, 0, __ATOMIC_SEQ_CST,
+                                __ATOMIC_RELAXED);
+    if (__atomic_load_n(&l->intent, __ATOMIC_SEQ_CST) != 0)
+        syscall(SYS_futex, (uint32_t *) &l->slots[i].holder, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 /* The writer mutex; -2 if a writer died mid-update (this peer does not repair). */
@@ -1209,8 +1284,8 @@ static int take_writer(struct shared_rwlock_pair *l) {
 /* Read: the slot held, or a negative error. */
 static int psync_rw_read(struct shared_rwlock_pair *l) {
     int slot = take_slot(l);
-    if (slot < 0 || __atomic_load_n(&l->intent, __ATOMIC_ACQUIRE) == 0) return slot;
-    pthread_mutex_unlock(&l->slots[slot].mutex); /* never wait holding a slot */
+    if (__atomic_load_n(&l->intent, __ATOMIC_SEQ_CST) == 0) return slot;
+    release_slot(l, slot); /* never wait holding a slot */
     int e = take_writer(l);
     if (e != 0) return e;
     if (__atomic_load_n(&l->intent, __ATOMIC_RELAXED) != 0)
@@ -1221,19 +1296,17 @@ static int psync_rw_read(struct shared_rwlock_pair *l) {
 }
 
 static void psync_rw_read_unlock(struct shared_rwlock_pair *l, int slot) {
-    pthread_mutex_unlock(&l->slots[slot].mutex);
+    release_slot(l, slot);
 }
 
 /* Write: 0, or a negative error. */
 static int psync_rw_write(struct shared_rwlock_pair *l) {
     int e = take_writer(l);
     if (e != 0) return e;
-    __atomic_store_n(&l->intent, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->intent, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < 16; i++) {
-        e = lock_sliced(&l->slots[i].mutex);
-        if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->slots[i].mutex);
-        if (e != 0) return -1;
-        pthread_mutex_unlock(&l->slots[i].mutex);
+        uint64_t h = __atomic_load_n(&l->slots[i].holder, __ATOMIC_SEQ_CST);
+        if (h != 0) wait_slot(l, i, h);
     }
     __atomic_store_n(&l->state, 1, __ATOMIC_RELAXED);
     return 0;

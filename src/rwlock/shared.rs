@@ -631,7 +631,7 @@ impl<T: ?Sized> SharedRwLock<T> {
             }
             let deadline = match wait {
                 Wait::Try => return Err(Error::WouldBlock),
-                Wait::Block => shim::SLICED_WAITS.then(|| Deadline::after(SLICE)),
+                Wait::Block => Some(Deadline::after(SLICE)),
                 Wait::Until(expiry) => {
                     if expiry.passed() {
                         return Err(Error::TimedOut);
@@ -1175,13 +1175,13 @@ impl<'a, T: ?Sized> SharedRwLockReadGuard<'a, T> {
 
 impl<T: ?Sized> SharedRwLockReadGuard<'_, T> {
     /// A reader's death, in the model (threads stand in for processes): the thread's
-    /// identity is dead from now on (other threads' liveness checks say so), its slot stays
-    /// as it was, and the slot's sleepers are woken, as the end of their wait's slice wakes
-    /// them in the real build. The thread must not use the lock again.
+    /// identity is dead from now on (other threads' liveness checks say so) and its slot
+    /// stays as it was (nobody is woken: a writer sleeping on it sees the death at the end
+    /// of its wait's slice, which in the model may come at any point). The thread must not
+    /// use the lock again.
     #[cfg(loom)]
     pub(crate) fn die(self) {
         sys::thread_dies(me());
-        self.lock.wake_slot(self.slot);
         std::mem::forget(self);
     }
 }

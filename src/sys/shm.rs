@@ -373,7 +373,10 @@ mod tests {
         t.join().unwrap();
         let start = std::time::Instant::now();
         while thread_alive(other) {
-            assert!(start.elapsed() < std::time::Duration::from_secs(5), "never dead");
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "never dead"
+            );
             std::thread::yield_now();
         }
     }
