@@ -1,5 +1,6 @@
 //! [`SharedRwLock`]: a reader-writer lock in a shared-memory region that no process's death
-//! can stall, on a protocol of the crate's own over robust mutexes ("big-reader" slots).
+//! can stall, on a protocol of the crate's own: "big-reader" slots that name their holders,
+//! and a robust writer mutex.
 //!
 //! The protocol, why a reader never overlaps a writer, and what a death does in each phase
 //! are documented on the type ([`SharedRwLock`]), for its users; its bytes and steps for C in
@@ -65,10 +66,10 @@ const NOT_RECOVERABLE: u32 = 2;
 /// scale across CPUs (readers write no shared cache line); writers do not starve.
 ///
 /// It is not a `pthread_rwlock_t` (glibc's process-shared one cannot tell a dead reader or
-/// writer: everyone after it waits forever) but a protocol of the crate's own over robust
-/// mutexes: see below for how it works, why a reader never overlaps a writer, and what a
-/// death does in each phase; [`shm`](crate::shm) documents its bytes and steps for C
-/// programs.
+/// writer: everyone after it waits forever) but a protocol of the crate's own, over reader
+/// slots that name their holders and a robust writer mutex: see below for how it works, why
+/// a reader never overlaps a writer, and what a death does in each phase;
+/// [`shm`](crate::shm) documents its bytes and steps for C programs.
 ///
 /// ```
 /// use pthread_sync::{SharedLockError, SharedRwLock, ShmBox};
@@ -108,88 +109,115 @@ const NOT_RECOVERABLE: u32 = 2;
 ///
 /// glibc's process-shared `pthread_rwlock_t` keeps its readers as a count: a reader or a
 /// writer that dies holding it leaves every later writer (and, behind a dead writer, every
-/// reader) waiting forever, and no call can tell. The kernel can tell a dead holder of one
-/// thing only, a robust mutex (the owner's robust list, walked at its exit), so this lock is
-/// made of robust mutexes:
+/// reader) waiting forever, and no call can tell. This lock's readers instead write their
+/// own name where a writer looks for them, so a writer can tell a dead reader from a live
+/// one; the writer side is a robust mutex, so the kernel tells the next locker of a dead
+/// writer:
 ///
-/// - `SLOTS` (16) **reader slots**, each a robust, process-shared, errorcheck mutex on a
-///   cache line of its own. A reader holds one for as long as it reads.
-/// - a **writer mutex** of the same kind, held by a writer for as long as it writes (and
-///   briefly by readers that wait for a writer: below);
+/// - `SLOTS` (16) **reader slots**, each a 64-bit word on a cache line of its own: 0 (free)
+///   or the **identity** of the thread that holds it: its thread id in the low 32 bits and,
+///   in the high 32, the low 32 bits of its start time (field 22 of `/proc/thread-self/stat`,
+///   read once per thread, again in a forked child). A reader holds one for as long as it
+///   reads. The low half is also a futex word, for a writer to sleep on.
+/// - a **writer mutex**, robust, process-shared, errorcheck, held by a writer for as long as
+///   it writes (and briefly by readers that wait for a writer: below);
 /// - an **intent** word (1 while a writer drains or writes), and a **state** word (1 while a
 ///   writer holds the write guard, 2 once the lock is not recoverable), both owned by the
 ///   writer mutex's holder: only it writes them.
 ///
 /// ## The protocol
 ///
-/// - **Read**: take a slot (the thread's preferred one with a trylock, then the others; if all
-///   are busy, wait for the preferred one), then load `intent` (acquire). 0: the read hold is
-///   the slot. 1: give the slot back and wait for the writer on the writer mutex; holding it
-///   (no writer can be between raising and clearing the intent then), take a slot, release
-///   the writer mutex: the read hold is that slot.
+/// - **Read**: take a slot: a compare-exchange of the thread's preferred slot from 0 to its
+///   identity, else of the others, and if all are busy, wait for the preferred one as a
+///   writer waits (below). Then load `intent`. 0: the read hold is the slot. 1: give the
+///   slot back and wait for the writer on the writer mutex; holding it (no writer can be
+///   between raising and clearing the intent then), take a slot, release the writer mutex:
+///   the read hold is that slot.
+/// - **Release**: a compare-exchange of the slot from the thread's identity to 0 (in a
+///   forked child, a guard inherited from the parent names a slot holding the parent
+///   thread's identity, and nothing changes), then a load of `intent`: if it is raised, a
+///   `FUTEX_WAKE` of the slot (a draining writer may sleep on it).
 /// - **A second read** by a thread that reads the lock already **shares the slot it holds**
 ///   (counted in a small per-thread record while shared), whatever the intent says: a slot a
 ///   reader holds has been passed by no writer's drain since it was taken, so holding one
 ///   proves no writer is in, and waiting for the writer would wait for itself. Found for
-///   free when it is the preferred slot (glibc's trylock of a robust errorcheck mutex by its
-///   owner says `EDEADLK`), else by an owner scan of the slots before waiting for a writer,
-///   made only by a thread that holds read guards.
-/// - **Write**: take the writer mutex, raise `intent` (relaxed), then **drain**: take and
-///   release every slot in turn. A live reader's slot makes the writer wait for that reader;
-///   a dead reader's hands it `EOWNERDEAD`: a reader writes nothing, so the slot is made
-///   consistent at once, silently. Then `state` = 1 (writing) and the guard is handed out.
+///   free when it is the preferred slot (its word is the thread's identity), else by an
+///   owner scan of the slots (16 loads) before waiting for a writer, made only by a thread
+///   that holds read guards.
+/// - **Write**: take the writer mutex, raise `intent`, then **drain**: load each slot, and
+///   wait for each holder seen there to leave (a reader that takes a slot after the intent
+///   was raised sees it and gives the slot back without reading). A wait on a slot spins
+///   briefly, then sleeps on its word (`FUTEX_WAIT` on the holder's id, 20 ms at most at a
+///   time; the holder's release wakes it), and after a sleep that ran out with the word
+///   unchanged (a try: at once) looks at whether the holder lives: a dead holder's slot is
+///   **reclaimed** with a compare-exchange to 0, with nothing to repair (a reader writes
+///   nothing). Then `state` =
+///   1 (writing) and the guard is handed out.
 /// - **Write unlock**: `state` = 0, `intent` = 0 (release), release the writer mutex.
 /// - **Downgrade**: with the write hold, take a slot, then clear `intent` and release the
 ///   writer mutex: the slot is a read hold that any later writer's drain waits for.
+///
+/// A holder is **alive** if `/proc/<tid>/stat` exists, does not say zombie or dead (`Z`,
+/// `X`), and gives the identity's start time (a later thread with the same id started
+/// later); without `/proc`, if `kill(tid, 0)` is not `ESRCH`. (A thread that ends holding a
+/// read, its guard leaked, is dead too, as a robust mutex's owner would be.)
 ///
 /// Writers do not starve: once a writer has raised its intent, every new reader goes to wait
 /// on the writer mutex, so the writer waits only for the readers already in. Readers do not
 /// starve either: a reader waiting on the writer mutex gets its read as soon as it has it.
 /// Reads scale: readers on different slots write different cache lines (the slots), and only
-/// read the line holding `intent` and the data. A writer pays `SLOTS` uncontended robust
-/// locks and unlocks.
+/// read the line holding `intent` and the data. An uncontended read is one compare-exchange
+/// and one load to take, one compare-exchange and one load to release: no system call, no
+/// robust list (so it needs no count of the region's holds either, only the check that the
+/// lock lies in a live region). A write is one robust lock and unlock, a store, and 16 loads.
 ///
 /// ## Why a reader never overlaps a writer (the store-then-load order)
 ///
-/// A reader stores to its slot (the slot's lock) and then loads `intent`; a writer stores
-/// `intent` and then "loads" each slot. In general that is Dekker's pattern, which needs a
-/// store-load barrier on both sides (sequentially consistent accesses, or fences), because
-/// each side could read the other's location before its own store is visible. Here it does
-/// not, because the writer's load of a slot is an **acquisition of the slot's mutex**, a
-/// read-modify-write of the same word the reader's lock writes, never a peek at it:
+/// A reader stores to its slot and then loads `intent`; a writer stores `intent` and then
+/// loads each slot. That is Dekker's pattern: each side could read the other's location
+/// before its own store is visible (a store buffer does exactly that), unless all four
+/// accesses are sequentially consistent, which puts them in one total order. They are
+/// (`SeqCst` compare-exchange and loads on the reader's side, `SeqCst` store and loads on the
+/// writer's). In that order, either the reader's exchange comes before the writer's load of
+/// that slot, so the writer sees the reader and waits for it; or it comes after, so it comes
+/// after the writer's store of `intent` too, and the reader's later load sees 1 (or a later
+/// value: 0 stored with release by that writer's unlock, once the write is over, or a later
+/// writer's 1), and backs off. Both missing each other would need the reader's load before
+/// the writer's store and the writer's load before the reader's exchange: a cycle in a total
+/// order. A reader sees the last writer's data: the 0 it reads was stored with release by
+/// that writer's unlock (and a fresh lock's 0 precedes every write). A writer sees the
+/// readers' reads done: a release of a slot is a compare-exchange with release ordering that
+/// the writer's (acquire) load reads, and a dead reader did all it will ever do before
+/// `/proc` said so.
 ///
-/// - the acquisitions of one mutex are totally ordered. If the reader's comes first, the
-///   writer's drain waits until the reader releases the slot, after its read;
-/// - if the writer's comes first, the reader's acquisition reads the writer's release
-///   (unlock, release ordering) or a later one in that mutex's chain of releases and
-///   acquisitions, so the writer's store of `intent`, made before its unlock, *happens
-///   before* the reader's load of `intent`: by coherence that load cannot read the value
-///   before it. It reads 1 (the reader backs off), or the value that writer's unlock stored
-///   later, 0 with release ordering (the write is over, and the acquire load makes its data
-///   visible), or a later writer's 1.
+/// The same order makes the release's wake safe: a reader that stores 0 and then loads
+/// `intent` as 0 comes, with that load, before the writer's store of `intent`; that writer's
+/// later load of the slot sees 0, and it never sleeps on it. Otherwise the reader sees the
+/// intent and wakes the slot; and a writer that sleeps does so only while the word still
+/// holds the id it saw (the kernel compares it under its queue lock).
 ///
-/// So no sequentially consistent access and no fence is needed, and none is used: `intent`
-/// is stored relaxed when raised, with release when cleared, and loaded with acquire. This
-/// also makes the model build faithful as it is (loom weakens `SeqCst` accesses to
-/// `AcqRel`, which would matter to a pattern that relied on them: the in-process
-/// `RwLock`'s BRAVO slots, which writers only peek at, need `shim::store_load_order`). The
-/// loom model (`loom-tests/tests/shared_rwlock.rs`) checks exclusion with loom's race
-/// detector and rejects the reader that checks `intent` before taking its slot (mutation
-/// `SharedRwCheckFirst`): then a writer's drain can pass the slot before the reader takes
-/// it, and the two overlap. A writer that peeked at the slots instead of taking them would
-/// be that same race from the other side.
+/// loom weakens `SeqCst` accesses to `AcqRel`, so the model build puts a `SeqCst` fence
+/// between each side's store and load (`shim::store_load_order`, as the in-process
+/// `RwLock`'s BRAVO slots). The loom model (`loom-tests/tests/shared_rwlock.rs`) checks
+/// exclusion with loom's race detector, a dead reader's slot reclaimed, and rejects the
+/// reader that checks `intent` before taking its slot (mutation `SharedRwCheckFirst`: a
+/// writer's drain can pass the slot before the reader takes it) and the writer that raises
+/// `intent` and loads the slots relaxed, without the store-load order (mutation
+/// `SharedRwWriterRelaxed`: each side misses the other).
 ///
 /// ## A process may die at any instant
 ///
-/// Every wait is on a robust mutex, with sleeps of at most 20 ms
-/// (`sys::RawMutex::lock_robust`), so a dead process can never strand a waiter for longer.
+/// Every wait is on the robust writer mutex or on a slot word, with sleeps of at most 20 ms
+/// (`sys::RawMutex::lock_robust`, and the slot waits' slices), so a dead process can never
+/// strand a waiter for longer.
 ///
 /// | who dies | where | what the others get |
 /// |---|---|---|
-/// | reader | holding a slot | the writer that drains it gets `EOWNERDEAD`: made consistent, nothing to repair |
+/// | reader | holding a slot | the writer that drains it (or a reader waiting for that slot) finds its holder dead when its first 20 ms sleep runs out (a try: at once) and reclaims the slot: nothing to repair |
+/// | reader | between its exchange and its check of `intent`, or giving the slot back | as holding a slot: reclaimed |
 /// | reader | waiting for a slot, or on the writer mutex | nothing (the kernel drops a dead waiter) |
-/// | reader | holding the writer mutex (waiting for a writer, then taking a slot) | `EOWNERDEAD` to its next locker with `state` 0: made consistent, nothing to repair |
-/// | writer | holding the writer mutex before or while draining (intent raised, some slots drained, one perhaps held) | the slot it held: `EOWNERDEAD`, consistent; the writer mutex: `EOWNERDEAD` with `state` 0 to its next locker, a writer or a reader sent there by the intent: made consistent, `intent` cleared by that holder. Nothing to repair |
+/// | reader | holding the writer mutex (waiting for a writer, then taking a slot) | `EOWNERDEAD` to its next locker with `state` 0: made consistent, nothing to repair; a slot it took there is reclaimed |
+/// | writer | holding the writer mutex before or while draining (intent raised, perhaps asleep on a slot) | the writer mutex: `EOWNERDEAD` with `state` 0 to its next locker, a writer or a reader sent there by the intent: made consistent, `intent` cleared by that holder. Nothing to repair |
 /// | writer | holding the write guard (`state` 1) | the next locker, reader or writer, gets [`SharedLockError::OwnerDied`] with a **write** guard: repair, then [`OwnerDied::make_consistent`]; dropped unrepaired: [`Error::NotRecoverable`] for every process, readers included (the intent stays raised, so they all go to the writer mutex, which glibc then refuses) |
 /// | writer | after its unlock cleared `state` | `EOWNERDEAD` with `state` 0: nothing to repair |
 ///
@@ -198,23 +226,38 @@ const NOT_RECOVERABLE: u32 = 2;
 /// that see it raised do not wait for the flag but for the mutex, so the kernel tells one
 /// of them, or the next writer, that its raiser died, and that one clears it.
 ///
+/// **Thread-id reuse.** A dead reader's slot names a thread id the kernel may give to a new
+/// thread, of any process, once the id space has wrapped around (`/proc/sys/kernel/pid_max`:
+/// 32 768 to 4 194 304; ids are handed out in increasing order). A slot left by a dead
+/// reader can wait a long time for a writer, so the wrap can come first; then the id alone
+/// would make a live stranger look like the holder, and the writer would wait for it. The
+/// start-time tag closes that: the stranger started later, so its start time differs,
+/// unless it started within the same clock tick (10 ms at `USER_HZ` 100) as the dead
+/// reader, which would need the whole id space used up within those 10 ms: at least 32 768
+/// thread creations in 10 ms, beyond any machine. What is left: if `/proc` cannot be read
+/// when the reader takes its identity, the tag is 0 and only the id is compared (then a
+/// reuse before the writer looks makes it wait for the stranger's exit), and all processes
+/// using a lock must share one PID namespace (ids from another namespace name other
+/// threads, or none: a live reader there could be taken for dead).
+///
 /// ## `fork`
 ///
-/// A forked child's thread is not the holder of its parent thread's robust mutexes: the owner
-/// scan compares thread ids, so it finds none of them; glibc refuses (`EPERM`) to unlock
-/// them, so a read guard the child inherited releases nothing when it is dropped. What is
-/// the crate's own carries a fork generation (bumped in every child by a `pthread_atfork`
-/// handler registered on first use): an inherited entry of the shared-slot record counts for
-/// nothing, and an inherited write guard does nothing when dropped (it would clear the
-/// parent's intent and state). A child must not use such a guard otherwise (as any shared
-/// lock's: see [`atfork`](crate::atfork)).
+/// A forked child's thread is another thread, with another id: it re-reads its identity (the
+/// cached one carries a fork generation, bumped in every child by a `pthread_atfork` handler
+/// registered before the identity is first read), so the owner scan finds none of its
+/// parent's slots, and a read guard the child inherited releases nothing when it is dropped
+/// (the release's compare-exchange from the child's identity fails). What else is the
+/// crate's own carries a fork generation too: an inherited entry of the shared-slot record
+/// counts for nothing, and an inherited write guard does nothing when dropped (it would
+/// clear the parent's intent and state). A child must not use such a guard otherwise (as any
+/// shared lock's: see [`atfork`](crate::atfork)).
 ///
 /// ## Misuse
 ///
 /// A write by a thread that holds a read of the same lock (its drain would wait for itself),
 /// and a read or a write by the thread that holds the write guard, are
-/// [`Error::Deadlock`] at once (an owner scan, and the mutexes' errorcheck kind), never a
-/// hang. A thread may share slots of 8 locks at once (each read twice or more while one
+/// [`Error::Deadlock`] at once (an owner scan, and the writer mutex's errorcheck kind), never
+/// a hang. A thread may share slots of 8 locks at once (each read twice or more while one
 /// guard is alive); a read that would share a ninth is [`Error::Overflow`].
 #[doc(alias = "pthread_rwlock_t")]
 #[doc(alias = "PTHREAD_PROCESS_SHARED")]
@@ -236,8 +279,8 @@ unsafe impl<T: ?Sized + Send> Send for SharedRwLock<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send + Sync> Sync for SharedRwLock<T> {}
 
-/// A read guard of a [`SharedRwLock`]: shared access until dropped. `!Send`: its slot mutex
-/// must be released by the thread that took it.
+/// A read guard of a [`SharedRwLock`]: shared access until dropped. `!Send`: its slot names
+/// the thread that took it, and only that thread releases it.
 #[must_use = "if unused the SharedRwLock will immediately unlock"]
 #[clippy::has_significant_drop]
 pub struct SharedRwLockReadGuard<'a, T: ?Sized + 'a> {
@@ -606,15 +649,18 @@ impl<T: ?Sized> SharedRwLock<T> {
 
     /// Waits until slot `i` no longer holds `seen` (a holder's identity), as `wait` allows:
     /// sleeps on the word (at most `SLICE` at a time; the holder's release wakes it while a
-    /// writer's intent is raised), and before each sleep looks at whether the holder lives:
-    /// a dead holder's slot is reclaimed (compare-exchange `seen` -> 0: a reader writes
-    /// nothing, so there is nothing to repair). A try that would sleep is `WouldBlock`; past
-    /// the expiry, `TimedOut`.
+    /// writer's intent is raised), and after each sleep that ran out without a change (and
+    /// at once for a try) looks at whether the holder lives: a dead holder's slot is
+    /// reclaimed (compare-exchange `seen` -> 0: a reader writes nothing, so there is nothing
+    /// to repair). A try that would sleep is `WouldBlock`; past the expiry, `TimedOut`.
     #[cold]
     #[inline(never)]
     fn await_slot(&self, i: usize, seen: u64, wait: Wait<'_>) -> Result<(), Error> {
         let word = self.slot(i);
         let mut spins = 0;
+        // Whether to look at the holder's life before sleeping (a look reads `/proc`: only
+        // when the holder has had a whole sleep to leave and has not).
+        let mut look = matches!(wait, Wait::Try);
         loop {
             if word.load(SeqCst) != seen {
                 return Ok(());
@@ -624,24 +670,24 @@ impl<T: ?Sized> SharedRwLock<T> {
                 std::hint::spin_loop();
                 continue;
             }
-            if !sys::thread_alive(seen) {
+            if look && !sys::thread_alive(seen) {
                 // Whoever wins this (the word may have changed meanwhile) goes on.
                 let _ = word.compare_exchange(seen, 0, SeqCst, Relaxed);
                 continue;
             }
             let deadline = match wait {
                 Wait::Try => return Err(Error::WouldBlock),
-                Wait::Block => Some(Deadline::after(SLICE)),
+                Wait::Block => Deadline::after(SLICE),
                 Wait::Until(expiry) => {
                     if expiry.passed() {
                         return Err(Error::TimedOut);
                     }
-                    Some(Deadline::after(expiry.remaining().min(SLICE)))
+                    Deadline::after(expiry.remaining().min(SLICE))
                 }
             };
-            // The low half: the holder's thread id (a change of the tag alone would need
-            // the same id reused, and is seen at the slice's end).
-            word.wait(seen as u32, deadline.as_ref(), Scope::Shared);
+            // On the low half: the holder's thread id (a change of the tag alone would need
+            // the same id reused, and is seen when the sleep runs out).
+            look = word.wait(seen as u32, Some(&deadline), Scope::Shared);
         }
     }
 

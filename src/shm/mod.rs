@@ -481,11 +481,12 @@
 //!   field 22's low 32 bits equal `h >> 32` (else the thread id was reused: the holder is
 //!   dead); if that file cannot be opened, alive if `kill(h & 0xffffffff, 0)` is not
 //!   `ESRCH`.
-//! - **Wait for a slot** holding `h` (not 0): until the word is not `h`: if the holder is not
-//!   alive, `__atomic_compare_exchange_n(&holder, &h, 0, ...)` (reclaim it: a reader writes
-//!   nothing, so nothing to repair); else `futex(FUTEX_WAIT)` on the word's low 32 bits (its
-//!   first 4 bytes; little-endian) expecting `(uint32_t) h`, with a timeout of at most 20 ms
-//!   (so a holder's death is seen within one), and look again.
+//! - **Wait for a slot** holding `h` (not 0): until the word is not `h`: `futex(FUTEX_WAIT)`
+//!   on the word's low 32 bits (its first 4 bytes; little-endian) expecting `(uint32_t) h`,
+//!   with a timeout of at most 20 ms; when a sleep runs out with the word still `h`, and if
+//!   the holder is not alive, `__atomic_compare_exchange_n(&holder, &h, 0, ...)` (reclaim it:
+//!   a reader writes nothing, so nothing to repair); look again. (Looking at the holder before
+//!   every sleep is correct too, only slower: it reads `/proc`.)
 //! - **Read**: take a slot: a compare-exchange of a slot's word from 0 to your identity,
 //!   trying the slots from one of your choosing on (spread threads over them); if all are
 //!   busy, wait for that first one as above and try it again. Then load `intent`: **0**, the
