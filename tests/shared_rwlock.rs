@@ -1,7 +1,8 @@
 //! `SharedRwLock` across processes: exact counts with read-locked invariant checks, a writer
 //! `SIGKILL`ed mid-update (the next reader, or writer, repairs; unrepaired: not recoverable
 //! for every process), readers `SIGKILL`ed holding, a reader killed waiting behind a writer,
-//! a writer killed while it waits for readers (its intent raised), random kills in every
+//! a writer killed while it waits for readers (its intent raised), a dead reader's thread id
+//! reused by a live thread (told apart by the start-time tag), random kills in every
 //! phase on one CPU and on two, timed and try forms, misuse, use outside a region, poisoning
 //! across processes, `Debug`, downgrade, the documented byte layout, and a C program reading
 //! and writing by the documented steps beside Rust.
@@ -403,6 +404,51 @@ fn dropped_unrepaired_is_not_recoverable_everywhere() -> Outcome {
             "readers are kept going to the writer mutex"
         );
     }
+    Passed
+}
+
+/// A slot left by a dead reader whose thread id now names a live thread (the id space
+/// wrapped around): the slot's start-time tag differs from the live thread's, so the writer
+/// takes the holder for dead, reclaims the slot and gets in within the bound; a slot naming
+/// a live thread with its own tag makes the writer wait (it times out).
+fn a_reused_thread_id_is_not_taken_for_the_dead_holder() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let r = t.lock.read().unwrap();
+    let slot = held_slots(&t.lock)[0];
+    let live = slot_word(&t.lock, slot);
+    drop(r);
+    // SAFETY: the documented layout: the slot's `u64` word at the start of its 64 bytes;
+    // no other thread uses the lock now.
+    let word = unsafe {
+        AtomicU64::from_ptr(
+            (&t.lock as *const SharedRwLock<Pair>)
+                .cast_mut()
+                .cast::<u8>()
+                .add(slot * SLOT_STRIDE)
+                .cast(),
+        )
+    };
+    // This live thread's own identity, as a reader of another process would have left it
+    // had it been this thread: a live holder, so a writer waits for it.
+    word.store(live, SeqCst);
+    let writer = fork_child(|| match t.lock.write_timeout(Duration::from_millis(100)) {
+        Err(SharedLockError::Failed(Error::TimedOut)) => 0,
+        _ => 1,
+    });
+    expect_exit(writer, 0, BOUND, "a writer behind a live holder");
+    // The same thread id with another start time: a dead reader's, whose id this live thread
+    // reuses.
+    word.store(live ^ (1 << 32), SeqCst);
+    let started = Instant::now();
+    let writer = spawn_writer(t, 0, Expect::Plain);
+    expect_exit(writer, 0, RECOVERY, "a writer behind a reused id");
+    eprintln!(
+        "a_reused_thread_id_is_not_taken_for_the_dead_holder: the writer got in after {:?}",
+        started.elapsed()
+    );
+    assert!(held_slots(&t.lock).is_empty(), "reclaimed");
+    assert_eq!(read_now(t), Pair { a: 1, b: 1 });
     Passed
 }
 
@@ -998,10 +1044,19 @@ fn a_forked_child_holds_nothing_of_its_parent() -> Outcome {
     let region = table();
     let t = &*region;
     let r = t.lock.read().unwrap();
+    let parents = held_slots(&t.lock);
+    let parent_word = slot_word(&t.lock, parents[0]);
     let child = fork_child(|| {
         let Ok(mine) = t.lock.read() else { return 1 };
         let slots = held_slots(&t.lock).len();
         drop(mine);
+        // SAFETY: the child's own copy of the parent's read guard (the parent's is dropped
+        // only in the parent), dropped as a child returning through the parent's frames
+        // would drop it: the slot names the parent's thread, so it stays held.
+        drop(unsafe { std::ptr::read(&r) });
+        if slot_word(&t.lock, parents[0]) != parent_word {
+            return 4; // the child released its parent's slot
+        }
         match t.lock.write_timeout(Duration::from_millis(50)) {
             Err(SharedLockError::Failed(Error::TimedOut)) => {}
             _ => return 2, // `Deadlock` would be the parent's read taken for the child's
@@ -1455,6 +1510,10 @@ fn main() {
         (
             "killed_readers_let_a_writer_in",
             killed_readers_let_a_writer_in,
+        ),
+        (
+            "a_reused_thread_id_is_not_taken_for_the_dead_holder",
+            a_reused_thread_id_is_not_taken_for_the_dead_holder,
         ),
         (
             "reader_killed_waiting_behind_a_writer",
