@@ -644,8 +644,9 @@ unsafe impl<K: crate::kind::SharedKind, T: ShmSafe + Send> ShmSafe
     for crate::Lock<crate::kind::Shared<K>, T>
 {
 }
-// SAFETY: `#[repr(C)]` state (robust mutexes armed in place, atomic words, the poison flag)
-// and a `ShmSafe` `T`, as for the shared locks.
+// SAFETY: `#[repr(C)]` state (a robust writer mutex armed in place; atomic words: the reader
+// slots hold thread identities, meaningful in every process of the PID namespace; the poison
+// flag) and a `ShmSafe` `T`, as for the shared locks.
 unsafe impl<T: ShmSafe + Send> ShmSafe for crate::SharedRwLock<T> {}
 // SAFETY: two atomic words, valid at any value.
 unsafe impl ShmSafe for crate::SharedCond {}
