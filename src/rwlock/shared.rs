@@ -449,7 +449,7 @@ fn unshare_slow(r: &Shares, lock: usize, slot: usize) -> bool {
         if r.guards[i].get() != 0 && r.lock[i].get() == lock && r.slot[i].get() == slot {
             if r.generation[i].get() != generation {
                 // An entry a forked child inherited: its guard's release is harmless there
-                // (glibc refuses to unlock another thread's mutex).
+                // (the slot names the parent's thread, so the release changes nothing).
                 r.guards[i].set(0);
                 r.live.set(r.live.get() - 1);
                 return false;
@@ -807,7 +807,8 @@ impl<T: ?Sized> SharedRwLock<T> {
     fn write_raw(&self, wait: Wait<'_>) -> Result<bool, Error> {
         if READS.with(Cell::get) > 0 && self.my_slot().is_some() {
             // An upgrade: the drain would wait for this thread's own slot. (Were it missed,
-            // the drain's lock of that slot would say `EDEADLK`: backed out, the same error.)
+            // the drain would find this thread's identity in that slot: backed out, the
+            // same error.)
             return Err(Error::Deadlock);
         }
         let torn = matches!(self.take_writer(wait)?, Writer::Torn);
