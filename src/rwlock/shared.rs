@@ -213,7 +213,7 @@ const NOT_RECOVERABLE: u32 = 2;
 ///
 /// | who dies | where | what the others get |
 /// |---|---|---|
-/// | reader | holding a slot | the writer that drains it (or a reader waiting for that slot) finds its holder dead when its first 20 ms sleep runs out (a try: at once) and reclaims the slot: nothing to repair |
+/// | reader | holding a slot | the writer that drains it (or a reader waiting for that slot) finds its holder dead when its first 20 ms sleep on the slot runs out (a try: at once; once one holder was found dead, the drain looks at the next ones before sleeping, so readers killed together cost one sleep) and reclaims the slot: nothing to repair |
 /// | reader | between its exchange and its check of `intent`, or giving the slot back | as holding a slot: reclaimed |
 /// | reader | waiting for a slot, or on the writer mutex | nothing (the kernel drops a dead waiter) |
 /// | reader | holding the writer mutex (waiting for a writer, then taking a slot) | `EOWNERDEAD` to its next locker with `state` 0: made consistent, nothing to repair; a slot it took there is reclaimed |
@@ -642,28 +642,32 @@ impl<T: ?Sized> SharedRwLock<T> {
             match self.slot(first).compare_exchange(0, me, SeqCst, Relaxed) {
                 Ok(_) => return Ok(Taken::Fresh(first)),
                 Err(seen) if seen == me => return Ok(Taken::Mine(first)),
-                Err(seen) => self.await_slot(first, seen, wait)?,
+                Err(seen) => {
+                    self.await_slot(first, seen, wait, false)?;
+                }
             }
         }
     }
 
     /// Waits until slot `i` no longer holds `seen` (a holder's identity), as `wait` allows:
     /// sleeps on the word (at most `SLICE` at a time; the holder's release wakes it while a
-    /// writer's intent is raised), and after each sleep that ran out without a change (and
-    /// at once for a try) looks at whether the holder lives: a dead holder's slot is
-    /// reclaimed (compare-exchange `seen` -> 0: a reader writes nothing, so there is nothing
-    /// to repair). A try that would sleep is `WouldBlock`; past the expiry, `TimedOut`.
+    /// writer's intent is raised), and after each sleep that ran out without a change (at
+    /// once for a try, or with `look`) looks at whether the holder lives: a dead holder's
+    /// slot is reclaimed (compare-exchange `seen` -> 0: a reader writes nothing, so there is
+    /// nothing to repair). `Ok(true)` if it reclaimed it. A try that would sleep is
+    /// `WouldBlock`; past the expiry, `TimedOut`.
     #[cold]
     #[inline(never)]
-    fn await_slot(&self, i: usize, seen: u64, wait: Wait<'_>) -> Result<(), Error> {
+    fn await_slot(&self, i: usize, seen: u64, wait: Wait<'_>, look: bool) -> Result<bool, Error> {
         let word = self.slot(i);
         let mut spins = 0;
         // Whether to look at the holder's life before sleeping (a look reads `/proc`: only
-        // when the holder has had a whole sleep to leave and has not).
-        let mut look = matches!(wait, Wait::Try);
+        // when the holder has had a whole sleep to leave and has not, or when the caller
+        // just found another holder dead: processes are often killed together).
+        let mut look = look || matches!(wait, Wait::Try);
         loop {
             if word.load(SeqCst) != seen {
-                return Ok(());
+                return Ok(false);
             }
             if spins < shim::spins(100) && !matches!(wait, Wait::Try) {
                 spins += 1;
@@ -673,7 +677,7 @@ impl<T: ?Sized> SharedRwLock<T> {
             if look && !sys::thread_alive(seen) {
                 // Whoever wins this (the word may have changed meanwhile) goes on.
                 let _ = word.compare_exchange(seen, 0, SeqCst, Relaxed);
-                continue;
+                return Ok(true);
             }
             let deadline = match wait {
                 Wait::Try => return Err(Error::WouldBlock),
@@ -772,6 +776,8 @@ impl<T: ?Sized> SharedRwLock<T> {
     #[inline(never)]
     fn await_holders(&self, seen: &[u64; SLOTS], wait: Wait<'_>) -> Result<(), Error> {
         let me = me();
+        // Once one holder was found dead, the next ones are looked at before any sleep.
+        let mut found_dead = false;
         for (i, &seen) in seen.iter().enumerate() {
             if seen == 0 {
                 continue;
@@ -783,7 +789,7 @@ impl<T: ?Sized> SharedRwLock<T> {
             }
             // Only the holder seen now: a reader that takes the slot later sees the intent
             // and gives it back without reading.
-            self.await_slot(i, seen, wait)?;
+            found_dead |= self.await_slot(i, seen, wait, found_dead)?;
         }
         Ok(())
     }
