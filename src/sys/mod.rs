@@ -15,6 +15,7 @@
 //! | `RawRwLock` | `new()` (a `const fn`: glibc's writer-preferring non-recursive initialiser) | `read`, `try_read`, `read_for`, `write`, `try_write`, `write_for` (timed on `CLOCK_MONOTONIC`), `unsafe unlock` |
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
 //! | `Futex64` | `new(u64)` (a `const fn`) | `load`, `store`, `compare_exchange`, `wait(expected low 32 bits, ..)`, `wake(n, Scope)`: a 64-bit word whose low half is a futex word (the model: an atomic plus a queue) |
+//! | (functions) | | `thread_identity()` (a thread's id and start-time tag, for `SharedRwLock`'s slots), `thread_alive(id)` (`/proc/<tid>/stat`; the model: a set of dead ids) |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC`; `min`, `passed` (the model: no clock, every deadline passed once a wait on it timed out) |
 //!
 //! `shm.rs` (not in the loom build) wraps shared-memory objects and mappings (`shm_open`,

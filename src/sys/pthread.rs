@@ -1091,6 +1091,32 @@ fn private_flag(scope: Scope) -> libc::c_int {
 mod tests {
     use super::*;
 
+    #[test]
+    fn futex64_waits_on_its_low_half() {
+        let w = Futex64::new((7 << 32) | 5);
+        let soon = || Deadline::after(Duration::from_millis(20));
+        // The low half holds 5: a wait expecting 7 (the high half) returns at once, one
+        // expecting 5 sleeps until the deadline.
+        assert!(!w.wait(7, Some(&soon()), Scope::Private));
+        assert!(w.wait(5, Some(&soon()), Scope::Private));
+        // A change of the low half, and a wake, end a wait.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(10));
+                w.store(7 << 32, Ordering::SeqCst);
+                w.wake(i32::MAX, Scope::Private);
+            });
+            let long = Deadline::after(Duration::from_secs(10));
+            while w.load(Ordering::SeqCst) as u32 == 5 {
+                assert!(!w.wait(5, Some(&long), Scope::Private), "never woken");
+            }
+        });
+        assert_eq!(
+            w.compare_exchange(7 << 32, 1, Ordering::SeqCst, Relaxed),
+            Ok(7 << 32)
+        );
+    }
+
     const TYPES: [MutexType; 3] = [
         MutexType::Normal,
         MutexType::ErrorCheck,
