@@ -694,7 +694,9 @@ fn lock_timeout_raw(c: &RawTimed) {
 
 // 8. `SharedRwLock` read (and write), against a raw process-shared `pthread_rwlock_t` of the
 // writer-preferring non-recursive kind in a shared mapping; and the floor of any design whose
-// readers hold a robust mutex: a raw pshared robust errorcheck mutex's trylock + unlock.
+// readers hold a robust mutex (the first `SharedRwLock`'s: its slots were robust mutexes, now
+// words naming their holders): a raw pshared robust errorcheck mutex's trylock + unlock, which
+// is also about what the writer mutex costs a write.
 
 /// A shared rwlock and a count of this thread's operations (a read cannot increment the data).
 struct OursSharedRw {

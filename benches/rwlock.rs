@@ -10,13 +10,14 @@
 //! - `rwlock_uncontended_calls`: one read (or write) lock + unlock, each contender behind
 //!   one `#[inline(never)]` function.
 //! - `shared_rwlock_uncontended_calls` and `shared_rwlock_read_mostly_2threads`: the
-//!   process-shared locks, in shared mappings: `SharedRwLock` (robust reader slots) against
+//!   process-shared locks, in shared mappings: `SharedRwLock` (reader slots of its own) against
 //!   a raw process-shared `pthread_rwlock_t` (writer-preferring non-recursive, the same
 //!   preference), read and write behind calls, and the read-mostly team with 2 threads.
 //!
 //! `cargo bench --bench rwlock -- --interleaved [--rounds R] [FILTER]` runs the team
 //! workloads as interleaved rounds (every contender in every round, rotating order; ratios
-//! to std's), the form to quote on a busy host.
+//! to std's, and for `shared_rwlock_read_mostly_2threads` to the raw pshared rwlock), the
+//! form to quote on a busy host.
 
 mod common;
 
@@ -376,6 +377,19 @@ fn interleaved(opts: &common::Interleaved) {
             ],
         );
     }
+    // The process-shared locks (in shared mappings), with the raw pshared rwlock as anchor.
+    opts.group(
+        "shared_rwlock_read_mostly_2threads",
+        "operation",
+        200_000,
+        "raw_pshared_writer_nonrec",
+        &[
+            Scenario::new("ours_SharedRwLock", |n| team_run::<OursShared>(n, 2, 1001)),
+            Scenario::new("raw_pshared_writer_nonrec", |n| {
+                team_run::<RawSharedRw>(n, 2, 1001)
+            }),
+        ],
+    );
 }
 
 #[inline(never)]

@@ -8,7 +8,7 @@
 //! | [`Cond`] (= [`Condvar`]) | `pthread_cond_t` on `CLOCK_MONOTONIC` | drop-in for `std::sync::Condvar`; works with errorcheck guards too |
 //! | [`Sem`] | unnamed `sem_t` | counting semaphore, timed waits, RAII [`SemPermit`] |
 //! | [`RwLock`] | `pthread_rwlock_t`, writer-preferring | drop-in for `std::sync::RwLock`, reads that scale, timed forms |
-//! | [`SharedRwLock`] | robust mutexes, in a [`ShmBox`] | a reader-writer lock across processes that no death stalls: a dead reader is reclaimed, a dead writer's successor repairs (`OwnerDied`) |
+//! | [`SharedRwLock`] | reader slots naming their holders and a robust writer mutex, in a [`ShmBox`] | a reader-writer lock across processes that no death stalls: a dead reader is reclaimed, a dead writer's successor repairs (`OwnerDied`) |
 //! | [`Barrier`] (module [`barrier`]) | the crate's own futex protocol | drop-in for `std::sync::Barrier`, plus [`Barrier::wait_timeout`] |
 //! | [`SharedBarrier`] | the same protocol, process-shared, and a robust mutex per member seat | rounds across processes; a member that dies breaks the round ([`Error::BarrierBroken`]) instead of hanging the others |
 //! | [`ShmBox`] (module [`shm`]) | `shm_open`, `mmap` | a value in shared memory, anonymous (shared with forked children) or named, behind a checked header |
@@ -98,6 +98,13 @@ pub mod model_check {
     /// seat: the seat's robust mutex released and marked owner-died, nothing else done.
     pub fn die<const N: usize>(member: crate::Member<'_, N>) {
         member.die();
+    }
+
+    /// A `SharedRwLock` reader's death, as the kernel makes it of a process killed holding
+    /// a read: its slot left holding its identity, which is dead from now on (see
+    /// `SharedRwLockReadGuard::die`). The thread must not use the lock again.
+    pub fn die_reading<T: ?Sized>(guard: crate::SharedRwLockReadGuard<'_, T>) {
+        guard.die();
     }
 
     /// The barriers' protocol core with an untimed wait and nothing watched (as `Barrier`

@@ -40,6 +40,10 @@ pub enum Mutation {
     /// A barrier's leader looks for sleepers before its completing exchange instead of
     /// after, so a waiter that announces itself in between sleeps through the completion.
     BarrierPeekBeforeComplete = 10,
+    /// `SharedRwLock`'s writer raises its intent and looks at the reader slots with relaxed
+    /// accesses and no store-load order (Dekker's pattern with one side weak), so it can
+    /// miss a reader that misses its intent.
+    SharedRwWriterRelaxed = 11,
 }
 
 #[cfg(loom)]

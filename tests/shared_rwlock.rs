@@ -1,7 +1,8 @@
 //! `SharedRwLock` across processes: exact counts with read-locked invariant checks, a writer
 //! `SIGKILL`ed mid-update (the next reader, or writer, repairs; unrepaired: not recoverable
 //! for every process), readers `SIGKILL`ed holding, a reader killed waiting behind a writer,
-//! a writer killed while it waits for readers (its intent raised), random kills in every
+//! a writer killed while it waits for readers (its intent raised), a dead reader's thread id
+//! reused by a live thread (told apart by the start-time tag), random kills in every
 //! phase on one CPU and on two, timed and try forms, misuse, use outside a region, poisoning
 //! across processes, `Debug`, downgrade, the documented byte layout, and a C program reading
 //! and writing by the documented steps beside Rust.
@@ -101,15 +102,26 @@ fn state<T>(lock: &SharedRwLock<T>) -> u32 {
     word(lock, STATE_AT).load(SeqCst)
 }
 
-/// glibc's lock word (the first `int` of the `pthread_mutex_t`) of reader slot `i`.
-fn slot_lock_word<T>(lock: &SharedRwLock<T>, i: usize) -> u32 {
-    word(lock, i * SLOT_STRIDE + 8).load(SeqCst)
+/// The word of reader slot `i` (0: free; else its holder's identity).
+fn slot_word<T>(lock: &SharedRwLock<T>, i: usize) -> u64 {
+    // SAFETY: the documented layout puts an aligned `u64`, accessed atomically, at the start
+    // of each slot; `lock` lives in a region for the borrow.
+    unsafe {
+        AtomicU64::from_ptr(
+            (lock as *const SharedRwLock<T>)
+                .cast_mut()
+                .cast::<u8>()
+                .add(i * SLOT_STRIDE)
+                .cast(),
+        )
+    }
+    .load(SeqCst)
 }
 
-/// The reader slots whose mutex is held now.
+/// The reader slots held now.
 fn held_slots<T>(lock: &SharedRwLock<T>) -> Vec<usize> {
     (0..READER_SLOTS)
-        .filter(|&i| slot_lock_word(lock, i) != 0)
+        .filter(|&i| slot_word(lock, i) != 0)
         .collect()
 }
 
@@ -392,6 +404,51 @@ fn dropped_unrepaired_is_not_recoverable_everywhere() -> Outcome {
             "readers are kept going to the writer mutex"
         );
     }
+    Passed
+}
+
+/// A slot left by a dead reader whose thread id now names a live thread (the id space
+/// wrapped around): the slot's start-time tag differs from the live thread's, so the writer
+/// takes the holder for dead, reclaims the slot and gets in within the bound; a slot naming
+/// a live thread with its own tag makes the writer wait (it times out).
+fn a_reused_thread_id_is_not_taken_for_the_dead_holder() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let r = t.lock.read().unwrap();
+    let slot = held_slots(&t.lock)[0];
+    let live = slot_word(&t.lock, slot);
+    drop(r);
+    // SAFETY: the documented layout: the slot's `u64` word at the start of its 64 bytes;
+    // no other thread uses the lock now.
+    let word = unsafe {
+        AtomicU64::from_ptr(
+            (&t.lock as *const SharedRwLock<Pair>)
+                .cast_mut()
+                .cast::<u8>()
+                .add(slot * SLOT_STRIDE)
+                .cast(),
+        )
+    };
+    // This live thread's own identity, as a reader of another process would have left it
+    // had it been this thread: a live holder, so a writer waits for it.
+    word.store(live, SeqCst);
+    let writer = fork_child(|| match t.lock.write_timeout(Duration::from_millis(100)) {
+        Err(SharedLockError::Failed(Error::TimedOut)) => 0,
+        _ => 1,
+    });
+    expect_exit(writer, 0, BOUND, "a writer behind a live holder");
+    // The same thread id with another start time: a dead reader's, whose id this live thread
+    // reuses.
+    word.store(live ^ (1 << 32), SeqCst);
+    let started = Instant::now();
+    let writer = spawn_writer(t, 0, Expect::Plain);
+    expect_exit(writer, 0, RECOVERY, "a writer behind a reused id");
+    eprintln!(
+        "a_reused_thread_id_is_not_taken_for_the_dead_holder: the writer got in after {:?}",
+        started.elapsed()
+    );
+    assert!(held_slots(&t.lock).is_empty(), "reclaimed");
+    assert_eq!(read_now(t), Pair { a: 1, b: 1 });
     Passed
 }
 
@@ -987,10 +1044,19 @@ fn a_forked_child_holds_nothing_of_its_parent() -> Outcome {
     let region = table();
     let t = &*region;
     let r = t.lock.read().unwrap();
+    let parents = held_slots(&t.lock);
+    let parent_word = slot_word(&t.lock, parents[0]);
     let child = fork_child(|| {
         let Ok(mine) = t.lock.read() else { return 1 };
         let slots = held_slots(&t.lock).len();
         drop(mine);
+        // SAFETY: the child's own copy of the parent's read guard (the parent's is dropped
+        // only in the parent), dropped as a child returning through the parent's frames
+        // would drop it: the slot names the parent's thread, so it stays held.
+        drop(unsafe { std::ptr::read(&r) });
+        if slot_word(&t.lock, parents[0]) != parent_word {
+            return 4; // the child released its parent's slot
+        }
         match t.lock.write_timeout(Duration::from_millis(50)) {
             Err(SharedLockError::Failed(Error::TimedOut)) => {}
             _ => return 2, // `Deadlock` would be the parent's read taken for the child's
@@ -1060,43 +1126,34 @@ fn documented_layout() -> Outcome {
 
     let region = table();
     let t = &*region;
-    for i in 0..READER_SLOTS {
-        assert_eq!(
-            word(&t.lock, i * SLOT_STRIDE).load(SeqCst),
-            1,
-            "slot {i} armed"
-        );
-    }
     assert_eq!(word(&t.lock, WRITER_AT).load(SeqCst), 1, "writer armed");
     let w = t.lock.write().unwrap();
     assert_eq!((intent(&t.lock), state(&t.lock)), (1, 1));
     drop(w);
     assert_eq!((intent(&t.lock), state(&t.lock)), (0, 0));
+    assert!(held_slots(&t.lock).is_empty(), "every slot word 0");
     let r = t.lock.read().unwrap();
     let held = held_slots(&t.lock);
     assert_eq!(held.len(), 1);
-    // Another thread's glibc trylock at the documented offsets: the read's slot is held,
-    // every other slot and the writer mutex are free.
+    // The slot's word is this thread's identity: its thread id, and in the high half the
+    // low 32 bits of its start time (field 22 of /proc/thread-self/stat).
+    let id = slot_word(&t.lock, held[0]);
+    // SAFETY: gettid has no preconditions.
+    assert_eq!(id as u32, unsafe { libc::gettid() } as u32, "thread id");
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let start: u64 = after.split(' ').nth(19).unwrap().parse().unwrap();
+    assert_eq!(id >> 32, start & 0xffff_ffff, "start-time tag");
+    // The writer mutex at its documented offset is free: another thread's glibc trylock
+    // takes it.
     let base = (&t.lock) as *const SharedRwLock<Pair> as usize;
     std::thread::scope(|s| {
         s.spawn(|| {
-            for i in 0..=READER_SLOTS {
-                let offset = if i == READER_SLOTS {
-                    WRITER_AT + 8
-                } else {
-                    i * SLOT_STRIDE + 8
-                };
-                let m = (base + offset) as *mut libc::pthread_mutex_t;
-                // SAFETY: an armed robust process-shared mutex at the documented offset.
-                let e = unsafe { libc::pthread_mutex_trylock(m) };
-                if held.contains(&i) {
-                    assert_eq!(e, libc::EBUSY, "slot {i}");
-                } else {
-                    assert_eq!(e, 0, "mutex at {offset}");
-                    // SAFETY: taken just above by this thread.
-                    unsafe { libc::pthread_mutex_unlock(m) };
-                }
-            }
+            let m = (base + WRITER_AT + 8) as *mut libc::pthread_mutex_t;
+            // SAFETY: an armed robust process-shared mutex at the documented offset.
+            assert_eq!(unsafe { libc::pthread_mutex_trylock(m) }, 0, "writer mutex");
+            // SAFETY: taken just above by this thread.
+            unsafe { libc::pthread_mutex_unlock(m) };
         });
     });
     drop(r);
@@ -1149,8 +1206,14 @@ unsafe impl ShmSafe for RwForC {
 /// writing (`a`, then `b`) the same pair as Rust.
 const C_RW_PEER: &str = r#"
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct rw_value { struct shared_rwlock_pair pair; };
@@ -1169,20 +1232,89 @@ static int lock_sliced(pthread_mutex_t *m) {
     }
 }
 
-/* A reader slot: a free one from this process's own first choice on, else waits for that
-   one; a dead reader's is made consistent. The slot, or -1. */
-static int take_slot(struct shared_rwlock_pair *l) {
-    int first = getpid() % 16;
-    for (int k = 0; k < 16; k++) {
-        int i = (first + k) % 16;
-        int e = pthread_mutex_trylock(&l->slots[i].mutex);
-        if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->slots[i].mutex);
-        if (e == 0) return i;
-        if (e != EBUSY) return -1;
+/* Field 3 (state letter) and field 22 (starttime) of the stat file at `path`; -1 if it
+   cannot be read. */
+static int stat_of(const char *path, char *state, unsigned long long *start) {
+    char buf[1024];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0) return -1;
+    buf[got] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p) return -1;
+    p += 2;
+    *state = *p;
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p, ' ');
+        if (!p) return -1;
+        p++;
     }
-    int e = lock_sliced(&l->slots[first].mutex);
-    if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->slots[first].mutex);
-    return e == 0 ? first : -1;
+    *start = strtoull(p, NULL, 10);
+    return 0;
+}
+
+/* This thread's identity (read once: this program does not fork). */
+static uint64_t my_identity(void) {
+    static uint64_t id;
+    if (id == 0) {
+        char state;
+        unsigned long long start = 0;
+        if (stat_of("/proc/thread-self/stat", &state, &start) != 0) start = 0;
+        id = (uint64_t) (uint32_t) start << 32 | (uint32_t) gettid();
+    }
+    return id;
+}
+
+static int alive(uint64_t h) {
+    char path[32], state;
+    unsigned long long start;
+    snprintf(path, sizeof path, "/proc/%u/stat", (unsigned) (uint32_t) h);
+    if (stat_of(path, &state, &start) != 0) return kill((pid_t) (uint32_t) h, 0) == 0 || errno != ESRCH;
+    if (state == 'Z' || state == 'X') return 0;
+    return (h >> 32) == 0 || (uint32_t) start == (uint32_t) (h >> 32);
+}
+
+/* Waits until slot `i` no longer holds `h`: reclaims a dead holder's, else sleeps on the
+   word's low half, 20 ms at most at a time. */
+static void wait_slot(struct shared_rwlock_pair *l, int i, uint64_t h) {
+    uint64_t *w = &l->slots[i].holder;
+    while (__atomic_load_n(w, __ATOMIC_SEQ_CST) == h) {
+        if (!alive(h)) {
+            uint64_t seen = h;
+            __atomic_compare_exchange_n(w, &seen, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+            continue;
+        }
+        struct timespec t = { 0, 20000000 };
+        syscall(SYS_futex, (uint32_t *) w, FUTEX_WAIT, (uint32_t) h, &t, NULL, 0);
+    }
+}
+
+/* A reader slot: a free one from this thread's own first choice on, else waits for that
+   one. The slot. */
+static int take_slot(struct shared_rwlock_pair *l) {
+    uint64_t me = my_identity();
+    int first = gettid() % 16;
+    for (;;) {
+        for (int k = 0; k < 16; k++) {
+            int i = (first + k) % 16;
+            uint64_t seen = 0;
+            if (__atomic_compare_exchange_n(&l->slots[i].holder, &seen, me, 0,
+                                            __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+                return i;
+        }
+        uint64_t h = __atomic_load_n(&l->slots[first].holder, __ATOMIC_SEQ_CST);
+        if (h != 0) wait_slot(l, first, h);
+    }
+}
+
+static void release_slot(struct shared_rwlock_pair *l, int i) {
+    uint64_t seen = my_identity();
+    __atomic_compare_exchange_n(&l->slots[i].holder, &seen, 0, 0, __ATOMIC_SEQ_CST,
+                                __ATOMIC_RELAXED);
+    if (__atomic_load_n(&l->intent, __ATOMIC_SEQ_CST) != 0)
+        syscall(SYS_futex, (uint32_t *) &l->slots[i].holder, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 /* The writer mutex; -2 if a writer died mid-update (this peer does not repair). */
@@ -1198,8 +1330,8 @@ static int take_writer(struct shared_rwlock_pair *l) {
 /* Read: the slot held, or a negative error. */
 static int psync_rw_read(struct shared_rwlock_pair *l) {
     int slot = take_slot(l);
-    if (slot < 0 || __atomic_load_n(&l->intent, __ATOMIC_ACQUIRE) == 0) return slot;
-    pthread_mutex_unlock(&l->slots[slot].mutex); /* never wait holding a slot */
+    if (__atomic_load_n(&l->intent, __ATOMIC_SEQ_CST) == 0) return slot;
+    release_slot(l, slot); /* never wait holding a slot */
     int e = take_writer(l);
     if (e != 0) return e;
     if (__atomic_load_n(&l->intent, __ATOMIC_RELAXED) != 0)
@@ -1210,19 +1342,17 @@ static int psync_rw_read(struct shared_rwlock_pair *l) {
 }
 
 static void psync_rw_read_unlock(struct shared_rwlock_pair *l, int slot) {
-    pthread_mutex_unlock(&l->slots[slot].mutex);
+    release_slot(l, slot);
 }
 
 /* Write: 0, or a negative error. */
 static int psync_rw_write(struct shared_rwlock_pair *l) {
     int e = take_writer(l);
     if (e != 0) return e;
-    __atomic_store_n(&l->intent, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&l->intent, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < 16; i++) {
-        e = lock_sliced(&l->slots[i].mutex);
-        if (e == EOWNERDEAD) e = pthread_mutex_consistent(&l->slots[i].mutex);
-        if (e != 0) return -1;
-        pthread_mutex_unlock(&l->slots[i].mutex);
+        uint64_t h = __atomic_load_n(&l->slots[i].holder, __ATOMIC_SEQ_CST);
+        if (h != 0) wait_slot(l, i, h);
     }
     __atomic_store_n(&l->state, 1, __ATOMIC_RELAXED);
     return 0;
@@ -1371,6 +1501,10 @@ fn main() {
         (
             "killed_readers_let_a_writer_in",
             killed_readers_let_a_writer_in,
+        ),
+        (
+            "a_reused_thread_id_is_not_taken_for_the_dead_holder",
+            a_reused_thread_id_is_not_taken_for_the_dead_holder,
         ),
         (
             "reader_killed_waiting_behind_a_writer",

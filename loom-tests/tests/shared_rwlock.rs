@@ -1,14 +1,23 @@
-//! Model checks of `SharedRwLock`'s own protocol (threads stand in for processes; nobody dies
-//! in the model, which has no robust owner-died path): readers take a slot and then check the
-//! writer's intent, writers raise the intent and drain every slot. Checked: a writer never
-//! overlaps a reader (loom's race detector on the protected cell), writers and readers always
-//! get in (a lost wake-up or a wait cycle is a deadlock loom reports), try and timed forms
-//! never break exclusion, a thread's second read while a writer waits is counted, downgrade
-//! lets no writer in between. The protocol uses no `SeqCst` access (its store-then-load
-//! order comes from the slot mutexes: see `src/rwlock/shared.rs`), so loom's weakening of
-//! `SeqCst` to `AcqRel` does not matter here. Two mutations are rejected: the reader that
-//! checks the intent before taking its slot (a race), and the reader that waits for the
-//! writer keeping its slot (a deadlock, checked in a child process).
+//! Model checks of `SharedRwLock`'s own protocol (threads stand in for processes): readers
+//! take a slot (a compare-exchange of its word from 0 to their identity) and then check the
+//! writer's intent, writers raise the intent and wait for every slot held at that moment.
+//! Checked: a writer never overlaps a reader (loom's race detector on the protected cell),
+//! writers and readers always get in (a lost wake-up or a wait cycle is a deadlock loom
+//! reports), try and timed forms never break exclusion, a thread's second read while a
+//! writer waits is counted, downgrade lets no writer in between, and a reader that dies
+//! holding a slot (`model_check::die_reading`: its identity dead for every later liveness
+//! check) has its slot reclaimed by the writer, which then gets in.
+//!
+//! The reader's exchange-then-load and the writer's store-then-load are Dekker's pattern:
+//! both sides `SeqCst`, and, since loom weakens `SeqCst` accesses to `AcqRel`, a `SeqCst`
+//! fence between them in the model build (`shim::store_load_order`). A writer's wait on a
+//! slot is sliced as in the real build (a timed futex wait, which in the model may time out
+//! at any point, then a liveness check), so a death is found without anyone waking the
+//! writer. Three mutations are rejected: the reader that checks the intent before taking its
+//! slot (a race), the writer that raises the intent and looks at the slots without the
+//! store-load order (a race), and the reader that waits for the writer keeping its slot (the
+//! writer then waits for it for ever: with sliced waits loom reports an endless spin, the
+//! branch limit, rather than a deadlock; checked in a child process).
 
 mod common;
 
@@ -185,6 +194,52 @@ fn checking_the_intent_before_taking_the_slot_is_rejected() {
     assert!(report.contains("Causality violation"), "{report}");
 }
 
+#[test]
+fn a_writer_without_the_store_load_order_is_rejected() {
+    let report = common::rejected_with(Mutation::SharedRwWriterRelaxed, readers_and_a_writer)
+        .expect("loom accepted a writer that raises its intent and reads the slots relaxed");
+    eprintln!("loom's report: {report}");
+    assert!(report.contains("Causality violation"), "{report}");
+}
+
+/// A reader dies holding its slot (as a process killed mid-read), before or while a writer
+/// drains, beside a live reader: the writer finds the dead holder, reclaims the slot and
+/// gets in (no deadlock), never overlapping the live reader (the race detector), and the
+/// dead reader's read happened before the write (its death is seen by the liveness check).
+#[test]
+fn a_dead_readers_slot_is_reclaimed_by_the_writer() {
+    common::check(|| {
+        let lock = armed_lock();
+        let doomed = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || {
+                let g = lock.read().unwrap();
+                // SAFETY: a read hold.
+                assert!(g.with(|p| unsafe { *p }) <= 1);
+                pthread_sync::model_check::die_reading(g);
+            })
+        };
+        let live = {
+            let lock = Arc::clone(&lock);
+            thread::spawn(move || {
+                let g = lock.read().unwrap();
+                // SAFETY: a read hold.
+                assert!(g.with(|p| unsafe { *p }) <= 1);
+            })
+        };
+        {
+            let g = lock.write().unwrap();
+            // SAFETY: the write hold.
+            g.with_mut(|p| unsafe { *p += 1 });
+        }
+        doomed.join().unwrap();
+        live.join().unwrap();
+        // SAFETY: every other thread joined.
+        assert_eq!(lock.read().unwrap().with(|p| unsafe { *p }), 1);
+        drop(lock.write().unwrap());
+    });
+}
+
 /// The mutant run of [`waiting_for_the_writer_keeping_the_slot_is_rejected`], in a child
 /// process: loom reports the deadlock from inside a spawned thread, and its runtime aborts
 /// the process there (see `shared.rs`).
@@ -200,7 +255,8 @@ fn mutant_shared_rw_keep_slot() {
 #[test]
 fn waiting_for_the_writer_keeping_the_slot_is_rejected() {
     // Correct: passes (above). Broken: a reader that finds the intent raised waits on the
-    // writer mutex still holding its slot; the writer's drain waits for that slot.
+    // writer mutex still holding its slot; the writer's drain waits for that slot, in
+    // slices, for ever (loom: the branch limit of an endless spin).
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -217,5 +273,8 @@ fn waiting_for_the_writer_keeping_the_slot_is_rejected() {
         !out.status.success(),
         "loom accepted a reader that waits for the writer keeping its slot"
     );
-    assert!(report.contains("deadlock"), "{report}");
+    assert!(
+        report.contains("deadlock") || report.contains("maximum number of branches"),
+        "{report}"
+    );
 }

@@ -14,8 +14,9 @@
 //! `bravo` (the biased read path and its revocation), `held` (the thread's count of its
 //! read guards per reader slot, and its record of its other read holds). The data, guards and poisoning live here.
 //!
-//! Its process-shared twin, [`SharedRwLock`] (`shared.rs`), is a protocol of the crate's own
-//! over robust mutexes (glibc's process-shared rwlock cannot tell a dead reader or writer).
+//! Its process-shared twin, [`SharedRwLock`] (`shared.rs`), is a protocol of the crate's own:
+//! reader slots that name their holder threads and a robust writer mutex (glibc's
+//! process-shared rwlock cannot tell a dead reader or writer).
 
 mod bravo;
 mod held;

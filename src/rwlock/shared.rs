@@ -1,5 +1,6 @@
 //! [`SharedRwLock`]: a reader-writer lock in a shared-memory region that no process's death
-//! can stall, on a protocol of the crate's own over robust mutexes ("big-reader" slots).
+//! can stall, on a protocol of the crate's own: "big-reader" slots that name their holders,
+//! and a robust writer mutex.
 //!
 //! The protocol, why a reader never overlaps a writer, and what a death does in each phase
 //! are documented on the type ([`SharedRwLock`]), for its users; its bytes and steps for C in
@@ -9,7 +10,7 @@ use std::cell::{Cell, UnsafeCell};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 use std::sync::PoisonError;
 use std::time::Duration;
 
@@ -20,26 +21,34 @@ use crate::locker::{OwnerDied, Robust, SharedLockError, SharedLockResult};
 use crate::poison::{Flag, Policy};
 use crate::shim::{self, array_of, const_fn, thread_local_const, AtomicU32};
 use crate::switches::{self, Mutation};
+use crate::sys::{self, Deadline, Futex64, Scope};
 
 /// How many reader slots a lock has (16; 2 in the model build).
 const SLOTS: usize = shim::SHARED_READER_SLOTS;
 
-/// Every mutex of the lock: robust, process-shared, errorcheck (a relock by its holder is
+/// The writer mutex: robust, process-shared, errorcheck (a relock by its holder is
 /// `EDEADLK`, not a hang), armed in place on first use (`crate::placed`), counted in the
 /// region's holds while held (`crate::regions`).
 type Mutex = Robust<ErrorCheck>;
 
-/// A reader slot: a mutex alone on its cache line.
+/// A reader slot: a 64-bit word alone on its cache line, 0 (free) or the identity of the
+/// thread that holds it (`sys::thread_identity`: its thread id in the low 32 bits, a tag of
+/// its start time in the high 32). The low half is a futex word that a draining writer
+/// sleeps on.
 #[repr(C, align(64))]
-struct Slot(Mutex);
+struct Slot(Futex64);
 
 impl Slot {
     const_fn! {
         const fn new() -> Slot {
-            Slot(Robust::new_const())
+            Slot(Futex64::new(0))
         }
     }
 }
+
+/// The longest sleep of a wait on a slot before the waiter looks again at whether its holder
+/// lives (as `sys::RawMutex::lock_robust` slices its waits).
+const SLICE: Duration = Duration::from_millis(20);
 
 /// `state`: no write in progress.
 const CLEAN: u32 = 0;
@@ -57,10 +66,10 @@ const NOT_RECOVERABLE: u32 = 2;
 /// scale across CPUs (readers write no shared cache line); writers do not starve.
 ///
 /// It is not a `pthread_rwlock_t` (glibc's process-shared one cannot tell a dead reader or
-/// writer: everyone after it waits forever) but a protocol of the crate's own over robust
-/// mutexes: see below for how it works, why a reader never overlaps a writer, and what a
-/// death does in each phase; [`shm`](crate::shm) documents its bytes and steps for C
-/// programs.
+/// writer: everyone after it waits forever) but a protocol of the crate's own, over reader
+/// slots that name their holders and a robust writer mutex: see below for how it works, why
+/// a reader never overlaps a writer, and what a death does in each phase;
+/// [`shm`](crate::shm) documents its bytes and steps for C programs.
 ///
 /// ```
 /// use pthread_sync::{SharedLockError, SharedRwLock, ShmBox};
@@ -100,88 +109,115 @@ const NOT_RECOVERABLE: u32 = 2;
 ///
 /// glibc's process-shared `pthread_rwlock_t` keeps its readers as a count: a reader or a
 /// writer that dies holding it leaves every later writer (and, behind a dead writer, every
-/// reader) waiting forever, and no call can tell. The kernel can tell a dead holder of one
-/// thing only, a robust mutex (the owner's robust list, walked at its exit), so this lock is
-/// made of robust mutexes:
+/// reader) waiting forever, and no call can tell. This lock's readers instead write their
+/// own name where a writer looks for them, so a writer can tell a dead reader from a live
+/// one; the writer side is a robust mutex, so the kernel tells the next locker of a dead
+/// writer:
 ///
-/// - `SLOTS` (16) **reader slots**, each a robust, process-shared, errorcheck mutex on a
-///   cache line of its own. A reader holds one for as long as it reads.
-/// - a **writer mutex** of the same kind, held by a writer for as long as it writes (and
-///   briefly by readers that wait for a writer: below);
+/// - `SLOTS` (16) **reader slots**, each a 64-bit word on a cache line of its own: 0 (free)
+///   or the **identity** of the thread that holds it: its thread id in the low 32 bits and,
+///   in the high 32, the low 32 bits of its start time (field 22 of `/proc/thread-self/stat`,
+///   read once per thread, again in a forked child). A reader holds one for as long as it
+///   reads. The low half is also a futex word, for a writer to sleep on.
+/// - a **writer mutex**, robust, process-shared, errorcheck, held by a writer for as long as
+///   it writes (and briefly by readers that wait for a writer: below);
 /// - an **intent** word (1 while a writer drains or writes), and a **state** word (1 while a
 ///   writer holds the write guard, 2 once the lock is not recoverable), both owned by the
 ///   writer mutex's holder: only it writes them.
 ///
 /// ## The protocol
 ///
-/// - **Read**: take a slot (the thread's preferred one with a trylock, then the others; if all
-///   are busy, wait for the preferred one), then load `intent` (acquire). 0: the read hold is
-///   the slot. 1: give the slot back and wait for the writer on the writer mutex; holding it
-///   (no writer can be between raising and clearing the intent then), take a slot, release
-///   the writer mutex: the read hold is that slot.
+/// - **Read**: take a slot: a compare-exchange of the thread's preferred slot from 0 to its
+///   identity, else of the others, and if all are busy, wait for the preferred one as a
+///   writer waits (below). Then load `intent`. 0: the read hold is the slot. 1: give the
+///   slot back and wait for the writer on the writer mutex; holding it (no writer can be
+///   between raising and clearing the intent then), take a slot, release the writer mutex:
+///   the read hold is that slot.
+/// - **Release**: a compare-exchange of the slot from the thread's identity to 0 (in a
+///   forked child, a guard inherited from the parent names a slot holding the parent
+///   thread's identity, and nothing changes), then a load of `intent`: if it is raised, a
+///   `FUTEX_WAKE` of the slot (a draining writer may sleep on it).
 /// - **A second read** by a thread that reads the lock already **shares the slot it holds**
 ///   (counted in a small per-thread record while shared), whatever the intent says: a slot a
 ///   reader holds has been passed by no writer's drain since it was taken, so holding one
 ///   proves no writer is in, and waiting for the writer would wait for itself. Found for
-///   free when it is the preferred slot (glibc's trylock of a robust errorcheck mutex by its
-///   owner says `EDEADLK`), else by an owner scan of the slots before waiting for a writer,
-///   made only by a thread that holds read guards.
-/// - **Write**: take the writer mutex, raise `intent` (relaxed), then **drain**: take and
-///   release every slot in turn. A live reader's slot makes the writer wait for that reader;
-///   a dead reader's hands it `EOWNERDEAD`: a reader writes nothing, so the slot is made
-///   consistent at once, silently. Then `state` = 1 (writing) and the guard is handed out.
+///   free when it is the preferred slot (its word is the thread's identity), else by an
+///   owner scan of the slots (16 loads) before waiting for a writer, made only by a thread
+///   that holds read guards.
+/// - **Write**: take the writer mutex, raise `intent`, then **drain**: load each slot, and
+///   wait for each holder seen there to leave (a reader that takes a slot after the intent
+///   was raised sees it and gives the slot back without reading). A wait on a slot spins
+///   briefly, then sleeps on its word (`FUTEX_WAIT` on the holder's id, 20 ms at most at a
+///   time; the holder's release wakes it), and after a sleep that ran out with the word
+///   unchanged (a try: at once) looks at whether the holder lives: a dead holder's slot is
+///   **reclaimed** with a compare-exchange to 0, with nothing to repair (a reader writes
+///   nothing). Then `state` =
+///   1 (writing) and the guard is handed out.
 /// - **Write unlock**: `state` = 0, `intent` = 0 (release), release the writer mutex.
 /// - **Downgrade**: with the write hold, take a slot, then clear `intent` and release the
 ///   writer mutex: the slot is a read hold that any later writer's drain waits for.
+///
+/// A holder is **alive** if `/proc/<tid>/stat` exists, does not say zombie or dead (`Z`,
+/// `X`), and gives the identity's start time (a later thread with the same id started
+/// later); without `/proc`, if `kill(tid, 0)` is not `ESRCH`. (A thread that ends holding a
+/// read, its guard leaked, is dead too, as a robust mutex's owner would be.)
 ///
 /// Writers do not starve: once a writer has raised its intent, every new reader goes to wait
 /// on the writer mutex, so the writer waits only for the readers already in. Readers do not
 /// starve either: a reader waiting on the writer mutex gets its read as soon as it has it.
 /// Reads scale: readers on different slots write different cache lines (the slots), and only
-/// read the line holding `intent` and the data. A writer pays `SLOTS` uncontended robust
-/// locks and unlocks.
+/// read the line holding `intent` and the data. An uncontended read is one compare-exchange
+/// and one load to take, one compare-exchange and one load to release: no system call, no
+/// robust list (so it needs no count of the region's holds either, only the check that the
+/// lock lies in a live region). A write is one robust lock and unlock, a store, and 16 loads.
 ///
 /// ## Why a reader never overlaps a writer (the store-then-load order)
 ///
-/// A reader stores to its slot (the slot's lock) and then loads `intent`; a writer stores
-/// `intent` and then "loads" each slot. In general that is Dekker's pattern, which needs a
-/// store-load barrier on both sides (sequentially consistent accesses, or fences), because
-/// each side could read the other's location before its own store is visible. Here it does
-/// not, because the writer's load of a slot is an **acquisition of the slot's mutex**, a
-/// read-modify-write of the same word the reader's lock writes, never a peek at it:
+/// A reader stores to its slot and then loads `intent`; a writer stores `intent` and then
+/// loads each slot. That is Dekker's pattern: each side could read the other's location
+/// before its own store is visible (a store buffer does exactly that), unless all four
+/// accesses are sequentially consistent, which puts them in one total order. They are
+/// (`SeqCst` compare-exchange and loads on the reader's side, `SeqCst` store and loads on the
+/// writer's). In that order, either the reader's exchange comes before the writer's load of
+/// that slot, so the writer sees the reader and waits for it; or it comes after, so it comes
+/// after the writer's store of `intent` too, and the reader's later load sees 1 (or a later
+/// value: 0 stored with release by that writer's unlock, once the write is over, or a later
+/// writer's 1), and backs off. Both missing each other would need the reader's load before
+/// the writer's store and the writer's load before the reader's exchange: a cycle in a total
+/// order. A reader sees the last writer's data: the 0 it reads was stored with release by
+/// that writer's unlock (and a fresh lock's 0 precedes every write). A writer sees the
+/// readers' reads done: a release of a slot is a compare-exchange with release ordering that
+/// the writer's (acquire) load reads, and a dead reader did all it will ever do before
+/// `/proc` said so.
 ///
-/// - the acquisitions of one mutex are totally ordered. If the reader's comes first, the
-///   writer's drain waits until the reader releases the slot, after its read;
-/// - if the writer's comes first, the reader's acquisition reads the writer's release
-///   (unlock, release ordering) or a later one in that mutex's chain of releases and
-///   acquisitions, so the writer's store of `intent`, made before its unlock, *happens
-///   before* the reader's load of `intent`: by coherence that load cannot read the value
-///   before it. It reads 1 (the reader backs off), or the value that writer's unlock stored
-///   later, 0 with release ordering (the write is over, and the acquire load makes its data
-///   visible), or a later writer's 1.
+/// The same order makes the release's wake safe: a reader that stores 0 and then loads
+/// `intent` as 0 comes, with that load, before the writer's store of `intent`; that writer's
+/// later load of the slot sees 0, and it never sleeps on it. Otherwise the reader sees the
+/// intent and wakes the slot; and a writer that sleeps does so only while the word still
+/// holds the id it saw (the kernel compares it under its queue lock).
 ///
-/// So no sequentially consistent access and no fence is needed, and none is used: `intent`
-/// is stored relaxed when raised, with release when cleared, and loaded with acquire. This
-/// also makes the model build faithful as it is (loom weakens `SeqCst` accesses to
-/// `AcqRel`, which would matter to a pattern that relied on them: the in-process
-/// `RwLock`'s BRAVO slots, which writers only peek at, need `shim::store_load_order`). The
-/// loom model (`loom-tests/tests/shared_rwlock.rs`) checks exclusion with loom's race
-/// detector and rejects the reader that checks `intent` before taking its slot (mutation
-/// `SharedRwCheckFirst`): then a writer's drain can pass the slot before the reader takes
-/// it, and the two overlap. A writer that peeked at the slots instead of taking them would
-/// be that same race from the other side.
+/// loom weakens `SeqCst` accesses to `AcqRel`, so the model build puts a `SeqCst` fence
+/// between each side's store and load (`shim::store_load_order`, as the in-process
+/// `RwLock`'s BRAVO slots). The loom model (`loom-tests/tests/shared_rwlock.rs`) checks
+/// exclusion with loom's race detector, a dead reader's slot reclaimed, and rejects the
+/// reader that checks `intent` before taking its slot (mutation `SharedRwCheckFirst`: a
+/// writer's drain can pass the slot before the reader takes it) and the writer that raises
+/// `intent` and loads the slots relaxed, without the store-load order (mutation
+/// `SharedRwWriterRelaxed`: each side misses the other).
 ///
 /// ## A process may die at any instant
 ///
-/// Every wait is on a robust mutex, with sleeps of at most 20 ms
-/// (`sys::RawMutex::lock_robust`), so a dead process can never strand a waiter for longer.
+/// Every wait is on the robust writer mutex or on a slot word, with sleeps of at most 20 ms
+/// (`sys::RawMutex::lock_robust`, and the slot waits' slices), so a dead process can never
+/// strand a waiter for longer.
 ///
 /// | who dies | where | what the others get |
 /// |---|---|---|
-/// | reader | holding a slot | the writer that drains it gets `EOWNERDEAD`: made consistent, nothing to repair |
+/// | reader | holding a slot | the writer that drains it (or a reader waiting for that slot) finds its holder dead when its first 20 ms sleep on the slot runs out (a try: at once; once one holder was found dead, the drain looks at the next ones before sleeping, so readers killed together cost one sleep) and reclaims the slot: nothing to repair |
+/// | reader | between its exchange and its check of `intent`, or giving the slot back | as holding a slot: reclaimed |
 /// | reader | waiting for a slot, or on the writer mutex | nothing (the kernel drops a dead waiter) |
-/// | reader | holding the writer mutex (waiting for a writer, then taking a slot) | `EOWNERDEAD` to its next locker with `state` 0: made consistent, nothing to repair |
-/// | writer | holding the writer mutex before or while draining (intent raised, some slots drained, one perhaps held) | the slot it held: `EOWNERDEAD`, consistent; the writer mutex: `EOWNERDEAD` with `state` 0 to its next locker, a writer or a reader sent there by the intent: made consistent, `intent` cleared by that holder. Nothing to repair |
+/// | reader | holding the writer mutex (waiting for a writer, then taking a slot) | `EOWNERDEAD` to its next locker with `state` 0: made consistent, nothing to repair; a slot it took there is reclaimed |
+/// | writer | holding the writer mutex before or while draining (intent raised, perhaps asleep on a slot) | the writer mutex: `EOWNERDEAD` with `state` 0 to its next locker, a writer or a reader sent there by the intent: made consistent, `intent` cleared by that holder. Nothing to repair |
 /// | writer | holding the write guard (`state` 1) | the next locker, reader or writer, gets [`SharedLockError::OwnerDied`] with a **write** guard: repair, then [`OwnerDied::make_consistent`]; dropped unrepaired: [`Error::NotRecoverable`] for every process, readers included (the intent stays raised, so they all go to the writer mutex, which glibc then refuses) |
 /// | writer | after its unlock cleared `state` | `EOWNERDEAD` with `state` 0: nothing to repair |
 ///
@@ -190,23 +226,38 @@ const NOT_RECOVERABLE: u32 = 2;
 /// that see it raised do not wait for the flag but for the mutex, so the kernel tells one
 /// of them, or the next writer, that its raiser died, and that one clears it.
 ///
+/// **Thread-id reuse.** A dead reader's slot names a thread id the kernel may give to a new
+/// thread, of any process, once the id space has wrapped around (`/proc/sys/kernel/pid_max`:
+/// 32 768 to 4 194 304; ids are handed out in increasing order). A slot left by a dead
+/// reader can wait a long time for a writer, so the wrap can come first; then the id alone
+/// would make a live stranger look like the holder, and the writer would wait for it. The
+/// start-time tag closes that: the stranger started later, so its start time differs,
+/// unless it started within the same clock tick (10 ms at `USER_HZ` 100) as the dead
+/// reader, which would need the whole id space used up within those 10 ms: at least 32 768
+/// thread creations in 10 ms, beyond any machine. What is left: if `/proc` cannot be read
+/// when the reader takes its identity, the tag is 0 and only the id is compared (then a
+/// reuse before the writer looks makes it wait for the stranger's exit), and all processes
+/// using a lock must share one PID namespace (ids from another namespace name other
+/// threads, or none: a live reader there could be taken for dead).
+///
 /// ## `fork`
 ///
-/// A forked child's thread is not the holder of its parent thread's robust mutexes: the owner
-/// scan compares thread ids, so it finds none of them; glibc refuses (`EPERM`) to unlock
-/// them, so a read guard the child inherited releases nothing when it is dropped. What is
-/// the crate's own carries a fork generation (bumped in every child by a `pthread_atfork`
-/// handler registered on first use): an inherited entry of the shared-slot record counts for
-/// nothing, and an inherited write guard does nothing when dropped (it would clear the
-/// parent's intent and state). A child must not use such a guard otherwise (as any shared
-/// lock's: see [`atfork`](crate::atfork)).
+/// A forked child's thread is another thread, with another id: it re-reads its identity (the
+/// cached one carries a fork generation, bumped in every child by a `pthread_atfork` handler
+/// registered before the identity is first read), so the owner scan finds none of its
+/// parent's slots, and a read guard the child inherited releases nothing when it is dropped
+/// (the release's compare-exchange from the child's identity fails). What else is the
+/// crate's own carries a fork generation too: an inherited entry of the shared-slot record
+/// counts for nothing, and an inherited write guard does nothing when dropped (it would
+/// clear the parent's intent and state). A child must not use such a guard otherwise (as any
+/// shared lock's: see [`atfork`](crate::atfork)).
 ///
 /// ## Misuse
 ///
 /// A write by a thread that holds a read of the same lock (its drain would wait for itself),
 /// and a read or a write by the thread that holds the write guard, are
-/// [`Error::Deadlock`] at once (an owner scan, and the mutexes' errorcheck kind), never a
-/// hang. A thread may share slots of 8 locks at once (each read twice or more while one
+/// [`Error::Deadlock`] at once (an owner scan, and the writer mutex's errorcheck kind), never
+/// a hang. A thread may share slots of 8 locks at once (each read twice or more while one
 /// guard is alive); a read that would share a ninth is [`Error::Overflow`].
 #[doc(alias = "pthread_rwlock_t")]
 #[doc(alias = "PTHREAD_PROCESS_SHARED")]
@@ -228,8 +279,8 @@ unsafe impl<T: ?Sized + Send> Send for SharedRwLock<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send + Sync> Sync for SharedRwLock<T> {}
 
-/// A read guard of a [`SharedRwLock`]: shared access until dropped. `!Send`: its slot mutex
-/// must be released by the thread that took it.
+/// A read guard of a [`SharedRwLock`]: shared access until dropped. `!Send`: its slot names
+/// the thread that took it, and only that thread releases it.
 #[must_use = "if unused the SharedRwLock will immediately unlock"]
 #[clippy::has_significant_drop]
 pub struct SharedRwLockReadGuard<'a, T: ?Sized + 'a> {
@@ -398,7 +449,7 @@ fn unshare_slow(r: &Shares, lock: usize, slot: usize) -> bool {
         if r.guards[i].get() != 0 && r.lock[i].get() == lock && r.slot[i].get() == slot {
             if r.generation[i].get() != generation {
                 // An entry a forked child inherited: its guard's release is harmless there
-                // (glibc refuses to unlock another thread's mutex).
+                // (the slot names the parent's thread, so the release changes nothing).
                 r.guards[i].set(0);
                 r.live.set(r.live.get() - 1);
                 return false;
@@ -430,16 +481,39 @@ fn preferred() -> usize {
     })
 }
 
-/// The result of an acquisition of a slot, or of a mutex only taken to wait or to drain:
-/// its dead owner (`EOWNERDEAD`) left nothing to repair, so it is made consistent here.
-#[inline(always)]
-fn settled(m: &Mutex, acquired: Result<(), Error>) -> Result<(), Error> {
-    match acquired {
-        Err(Error::OwnerDied) => settle(m),
-        done => done,
-    }
+thread_local_const! {
+    /// This thread's identity for the slots (`sys::thread_identity`, never 0) and the fork
+    /// generation it was read in (`(0, _)`: not read yet).
+    static ME: Cell<(u64, u32)> = Cell::new((0, 0));
 }
 
+/// The calling thread's identity: cached, read again in a forked child (whose thread is
+/// another thread, with another id).
+#[inline(always)]
+fn me() -> u64 {
+    ME.with(|c| {
+        let (id, generation) = c.get();
+        if id != 0 && generation == shim::fork_generation() {
+            id
+        } else {
+            me_now(c)
+        }
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn me_now(c: &Cell<(u64, u32)>) -> u64 {
+    // Watched before the generation is read: a fork after this moves it in the child.
+    shim::watch_forks();
+    let generation = shim::fork_generation();
+    let id = sys::thread_identity();
+    c.set((id, generation));
+    id
+}
+
+/// A dead holder of the writer mutex (`EOWNERDEAD`) that left nothing to repair: made
+/// consistent here.
 #[cold]
 fn settle(m: &Mutex) -> Result<(), Error> {
     // SAFETY: acquired (EOWNERDEAD is an acquisition), so armed and held by this thread.
@@ -487,18 +561,43 @@ impl<T: ?Sized> SharedRwLock<T> {
     }
 
     #[inline(always)]
-    fn slot(&self, i: usize) -> &Mutex {
+    fn slot(&self, i: usize) -> &Futex64 {
         &self.slots[i].0
     }
 
-    /// Releases slot `i`.
-    ///
-    /// # Safety
-    /// The calling thread holds it.
+    /// Whether the lock lies in a live region this process mapped (checked on every read, as
+    /// every shared primitive checks every use; the writer mutex checks it for writes). The
+    /// region table's per-thread fast check (`regions::hold`), with nothing counted: a read
+    /// links nothing into the thread's robust list.
     #[inline(always)]
-    unsafe fn release_slot(&self, i: usize) {
-        // SAFETY: forwarded from the caller.
-        unsafe { RawLock::unlock(self.slot(i)) };
+    fn in_region(&self) -> bool {
+        crate::regions::hold(self.addr(), std::mem::size_of_val(self)).is_some()
+    }
+
+    /// Releases slot `i`, if this thread holds it (in a forked child, a guard inherited from
+    /// the parent names a slot holding the parent thread's identity: nothing changes), and
+    /// wakes a writer that may sleep on it (one has raised its intent).
+    #[inline(always)]
+    fn release_slot(&self, i: usize) {
+        if self
+            .slot(i)
+            .compare_exchange(me(), 0, SeqCst, Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        // Dekker's order against the writer's store of `intent` and load of the slot (see the
+        // type docs): if this load misses the intent, that writer's load sees the slot free.
+        shim::store_load_order();
+        if self.intent.load(SeqCst) != 0 {
+            self.wake_slot(i);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wake_slot(&self, i: usize) {
+        self.slot(i).wake(i32::MAX, Scope::Shared);
     }
 
     /// Releases the writer mutex.
@@ -511,53 +610,100 @@ impl<T: ?Sized> SharedRwLock<T> {
         unsafe { RawLock::unlock(&self.writer) };
     }
 
-    /// Takes a reader slot: the preferred one, else any free one, else (unless `wait` is a
-    /// try) waits for the preferred one. A dead holder's slot is made consistent. A slot this
-    /// thread holds already is `Mine` (glibc's trylock of a robust errorcheck mutex by its
-    /// owner says `EDEADLK`: found for free).
+    /// Takes a reader slot (compare-exchange 0 -> `me`): the preferred one, else any free
+    /// one, else (unless `wait` is a try) waits for the preferred one. A slot holding `me`
+    /// already is `Mine` (a read of this lock this thread has).
     #[inline(always)]
-    fn take_slot(&self, wait: Wait<'_>) -> Result<Taken, Error> {
+    fn take_slot(&self, me: u64, wait: Wait<'_>) -> Result<Taken, Error> {
         let first = preferred();
-        match settled(self.slot(first), RawLock::try_lock(self.slot(first))) {
-            Ok(()) => Ok(Taken::Fresh(first)),
-            Err(Error::Deadlock) => Ok(Taken::Mine(first)),
-            Err(Error::WouldBlock) => self.take_other_slot(first, wait),
-            Err(e) => Err(e),
+        match self.slot(first).compare_exchange(0, me, SeqCst, Relaxed) {
+            Ok(_) => Ok(Taken::Fresh(first)),
+            Err(seen) if seen == me => Ok(Taken::Mine(first)),
+            Err(_) => self.take_other_slot(first, me, wait),
         }
     }
 
     #[cold]
-    fn take_other_slot(&self, first: usize, wait: Wait<'_>) -> Result<Taken, Error> {
-        for k in 1..SLOTS {
-            let i = (first + k) % SLOTS;
-            match settled(self.slot(i), RawLock::try_lock(self.slot(i))) {
-                Err(Error::WouldBlock) => continue,
-                Ok(()) => {
-                    PREFERRED.with(|p| p.set(i));
-                    return Ok(Taken::Fresh(i));
+    fn take_other_slot(&self, first: usize, me: u64, wait: Wait<'_>) -> Result<Taken, Error> {
+        loop {
+            for k in 1..SLOTS {
+                let i = (first + k) % SLOTS;
+                match self.slot(i).compare_exchange(0, me, SeqCst, Relaxed) {
+                    Ok(_) => {
+                        PREFERRED.with(|p| p.set(i));
+                        return Ok(Taken::Fresh(i));
+                    }
+                    Err(seen) if seen == me => return Ok(Taken::Mine(i)),
+                    Err(_) => {}
                 }
-                Err(Error::Deadlock) => return Ok(Taken::Mine(i)),
-                Err(e) => return Err(e),
+            }
+            // Every slot busy (as many readers as slots, at this instant): wait for the
+            // preferred one to be released (or its dead holder's to be reclaimed).
+            match self.slot(first).compare_exchange(0, me, SeqCst, Relaxed) {
+                Ok(_) => return Ok(Taken::Fresh(first)),
+                Err(seen) if seen == me => return Ok(Taken::Mine(first)),
+                Err(seen) => {
+                    self.await_slot(first, seen, wait, false)?;
+                }
             }
         }
-        match wait {
-            Wait::Try => Err(Error::WouldBlock),
-            wait => match settled(self.slot(first), wait.acquire(self.slot(first))) {
-                Ok(()) => Ok(Taken::Fresh(first)),
-                Err(Error::Deadlock) => Ok(Taken::Mine(first)),
-                Err(e) => Err(e),
-            },
+    }
+
+    /// Waits until slot `i` no longer holds `seen` (a holder's identity), as `wait` allows:
+    /// sleeps on the word (at most `SLICE` at a time; the holder's release wakes it while a
+    /// writer's intent is raised), and after each sleep that ran out without a change (at
+    /// once for a try, or with `look`) looks at whether the holder lives: a dead holder's
+    /// slot is reclaimed (compare-exchange `seen` -> 0: a reader writes nothing, so there is
+    /// nothing to repair). `Ok(true)` if it reclaimed it. A try that would sleep is
+    /// `WouldBlock`; past the expiry, `TimedOut`.
+    #[cold]
+    #[inline(never)]
+    fn await_slot(&self, i: usize, seen: u64, wait: Wait<'_>, look: bool) -> Result<bool, Error> {
+        let word = self.slot(i);
+        let mut spins = 0;
+        // Whether to look at the holder's life before sleeping (a look reads `/proc`: only
+        // when the holder has had a whole sleep to leave and has not, or when the caller
+        // just found another holder dead: processes are often killed together).
+        let mut look = look || matches!(wait, Wait::Try);
+        loop {
+            if word.load(SeqCst) != seen {
+                return Ok(false);
+            }
+            if spins < shim::spins(100) && !matches!(wait, Wait::Try) {
+                spins += 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            if look && !sys::thread_alive(seen) {
+                // Whoever wins this (the word may have changed meanwhile) goes on.
+                let _ = word.compare_exchange(seen, 0, SeqCst, Relaxed);
+                return Ok(true);
+            }
+            let deadline = match wait {
+                Wait::Try => return Err(Error::WouldBlock),
+                Wait::Block => Deadline::after(SLICE),
+                Wait::Until(expiry) => {
+                    if expiry.passed() {
+                        return Err(Error::TimedOut);
+                    }
+                    Deadline::after(expiry.remaining().min(SLICE))
+                }
+            };
+            // On the low half: the holder's thread id (a change of the tag alone would need
+            // the same id reused, and is seen when the sleep runs out).
+            look = word.wait(seen as u32, Some(&deadline), Scope::Shared);
         }
     }
 
-    /// A slot the calling thread holds, if any (an owner scan: a system call per slot; only
-    /// for a thread with read guards of a shared rwlock, before it writes or waits for a
-    /// writer).
+    /// A slot the calling thread holds, if any (an owner scan: a comparison of each slot's
+    /// word with this thread's identity; only for a thread with read guards of a shared
+    /// rwlock, before it writes or waits for a writer).
     #[cold]
     fn my_slot(&self) -> Option<usize> {
-        self.slots
-            .iter()
-            .position(|s| s.0.armed().is_ok_and(|m| m.held_by_me()))
+        let me = me();
+        // Relaxed: only this thread stores its identity, and only it clears it (a reclaim
+        // needs it dead).
+        self.slots.iter().position(|s| s.0.load(Relaxed) == me)
     }
 
     /// One more read guard on `slot`, which this thread holds.
@@ -595,16 +741,55 @@ impl<T: ?Sized> SharedRwLock<T> {
         }
     }
 
-    /// With the writer mutex held: raises the intent, then takes and releases every slot in
-    /// turn (waiting for the readers in; a dead reader's slot made consistent).
+    /// With the writer mutex held: raises the intent, then waits for every slot held at that
+    /// moment to be released (or its dead holder's reclaimed).
     fn drain(&self, wait: Wait<'_>) -> Result<(), Error> {
-        // Relaxed: every reader that could miss it is ordered after it by the slot it takes
-        // (see the type docs, "Why a reader never overlaps a writer").
-        self.intent.store(1, Relaxed);
-        for slot in &self.slots {
-            settled(&slot.0, wait.acquire(&slot.0))?;
-            // SAFETY: acquired just above.
-            unsafe { RawLock::unlock(&slot.0) };
+        // Dekker's pattern with the reader's take-then-check (type docs, "Why a reader never
+        // overlaps a writer"): the store and the loads sequentially consistent.
+        let order = if switches::active(Mutation::SharedRwWriterRelaxed) {
+            // Deliberately broken (model checks only): the intent raised and the slots
+            // looked at without the store-then-load order.
+            Relaxed
+        } else {
+            SeqCst
+        };
+        self.intent.store(1, order);
+        if order == SeqCst {
+            shim::store_load_order();
+        }
+        // Every slot looked at once (16 loads, no branch per slot); almost always all free.
+        let mut seen = [0u64; SLOTS];
+        let mut any = 0;
+        for (i, slot) in self.slots.iter().enumerate() {
+            seen[i] = slot.0.load(order);
+            any |= seen[i];
+        }
+        if any == 0 {
+            return Ok(());
+        }
+        self.await_holders(&seen, wait)
+    }
+
+    /// The drain's waits: for each slot, for the holder `seen` there after the intent was
+    /// raised.
+    #[cold]
+    #[inline(never)]
+    fn await_holders(&self, seen: &[u64; SLOTS], wait: Wait<'_>) -> Result<(), Error> {
+        let me = me();
+        // Once one holder was found dead, the next ones are looked at before any sleep.
+        let mut found_dead = false;
+        for (i, &seen) in seen.iter().enumerate() {
+            if seen == 0 {
+                continue;
+            }
+            if seen == me {
+                // This thread's own read (an upgrade the owner scan missed): it would wait
+                // for itself.
+                return Err(Error::Deadlock);
+            }
+            // Only the holder seen now: a reader that takes the slot later sees the intent
+            // and gives it back without reading.
+            found_dead |= self.await_slot(i, seen, wait, found_dead)?;
         }
         Ok(())
     }
@@ -628,7 +813,8 @@ impl<T: ?Sized> SharedRwLock<T> {
     fn write_raw(&self, wait: Wait<'_>) -> Result<bool, Error> {
         if READS.with(Cell::get) > 0 && self.my_slot().is_some() {
             // An upgrade: the drain would wait for this thread's own slot. (Were it missed,
-            // the drain's lock of that slot would say `EDEADLK`: backed out, the same error.)
+            // the drain would find this thread's identity in that slot: backed out, the
+            // same error.)
             return Err(Error::Deadlock);
         }
         let torn = matches!(self.take_writer(wait)?, Writer::Torn);
@@ -649,16 +835,26 @@ impl<T: ?Sized> SharedRwLock<T> {
         if switches::active(Mutation::SharedRwCheckFirst) {
             // Deliberately broken (model checks only): the intent checked before the slot is
             // taken, never after, so a writer's drain can pass the slot first.
-            if self.intent.load(Acquire) == 0 {
-                return match self.take_slot(wait)? {
+            if self.intent.load(SeqCst) == 0 {
+                return match self.take_slot(me(), wait)? {
                     Taken::Fresh(slot) => Ok(Read::Slot(slot)),
                     Taken::Mine(slot) => self.share_slot(slot),
                 };
             }
         }
-        match self.take_slot(wait)? {
-            Taken::Fresh(slot) if self.intent.load(Acquire) == 0 => Ok(Read::Slot(slot)),
-            Taken::Fresh(slot) => self.read_behind_writer(slot, wait),
+        if !self.in_region() {
+            return Err(Error::NotInRegion);
+        }
+        match self.take_slot(me(), wait)? {
+            Taken::Fresh(slot) => {
+                // Dekker's order: the slot's exchange before this load (type docs).
+                shim::store_load_order();
+                if self.intent.load(SeqCst) == 0 {
+                    Ok(Read::Slot(slot))
+                } else {
+                    self.read_behind_writer(slot, wait)
+                }
+            }
             // A slot this thread holds was passed by no writer's drain since: no writer is
             // in, whatever the intent says (type docs, "The protocol").
             Taken::Mine(slot) => self.share_slot(slot),
@@ -672,8 +868,7 @@ impl<T: ?Sized> SharedRwLock<T> {
     fn read_behind_writer(&self, slot: usize, wait: Wait<'_>) -> Result<Read, Error> {
         let keep = switches::active(Mutation::SharedRwKeepSlot);
         if !keep {
-            // SAFETY: taken by `read_raw` on this thread.
-            unsafe { self.release_slot(slot) };
+            self.release_slot(slot);
         }
         if READS.with(Cell::get) > 0 && !keep {
             if let Some(mine) = self.my_slot() {
@@ -686,8 +881,7 @@ impl<T: ?Sized> SharedRwLock<T> {
             Ok(writer) => writer,
             Err(e) => {
                 if keep {
-                    // SAFETY: kept, still held.
-                    unsafe { self.release_slot(slot) };
+                    self.release_slot(slot);
                 }
                 return Err(e);
             }
@@ -709,7 +903,7 @@ impl<T: ?Sized> SharedRwLock<T> {
         let taken = if keep {
             Ok(Read::Slot(slot))
         } else {
-            match self.take_slot(wait) {
+            match self.take_slot(me(), wait) {
                 Ok(Taken::Fresh(slot)) => Ok(Read::Slot(slot)),
                 Ok(Taken::Mine(slot)) => self.share_slot(slot),
                 Err(e) => Err(e),
@@ -1009,7 +1203,7 @@ impl<'a, T: ?Sized> SharedRwLockWriteGuard<'a, T> {
         lock.poison.leave(&this.panicking);
         // Holding the write side: only readers backing off hold slots, for an instant (and
         // this thread none: a writer reads nothing).
-        let slot = match lock.take_slot(Wait::Block) {
+        let slot = match lock.take_slot(me(), Wait::Block) {
             Ok(Taken::Fresh(slot)) => slot,
             Ok(Taken::Mine(_)) => fatal("SharedRwLock slot (downgrade)", Error::Deadlock),
             Err(e) => fatal("SharedRwLock slot (downgrade)", e),
@@ -1049,6 +1243,19 @@ impl<'a, T: ?Sized> SharedRwLockReadGuard<'a, T> {
     }
 }
 
+impl<T: ?Sized> SharedRwLockReadGuard<'_, T> {
+    /// A reader's death, in the model (threads stand in for processes): the thread's
+    /// identity is dead from now on (other threads' liveness checks say so) and its slot
+    /// stays as it was (nobody is woken: a writer sleeping on it sees the death at the end
+    /// of its wait's slice, which in the model may come at any point). The thread must not
+    /// use the lock again.
+    #[cfg(loom)]
+    pub(crate) fn die(self) {
+        sys::thread_dies(me());
+        std::mem::forget(self);
+    }
+}
+
 impl<T: ?Sized> Drop for SharedRwLockReadGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
@@ -1056,10 +1263,10 @@ impl<T: ?Sized> Drop for SharedRwLockReadGuard<'_, T> {
         if unshare(self.lock.addr(), self.slot) {
             return; // another guard of this thread holds the slot still
         }
-        // SAFETY: this thread's read hold is that slot (the guard is `!Send`). In a forked
-        // child, a guard inherited from the parent names a slot of the parent's thread, and
-        // glibc refuses (`EPERM`) to unlock it: nothing changes.
-        unsafe { self.lock.release_slot(self.slot) };
+        // This thread's read hold is that slot (the guard is `!Send`). In a forked child, a
+        // guard inherited from the parent names a slot holding the parent thread's identity:
+        // nothing changes.
+        self.lock.release_slot(self.slot);
     }
 }
 

@@ -103,7 +103,7 @@
 //! | [`SharedLocker<T>`](crate::SharedLocker) (and the errorcheck and recursive kinds) | 0: arming word; 4: 4 bytes padding; 8: `pthread_mutex_t` (40 bytes); 48: `u8` poison flag; then `T` at `data = round_up(49, align_of::<T>())`, then padding to the size | `round_up(data + size_of::<T>(), max(8, align_of::<T>()))`, `max(8, align_of::<T>())` |
 //! | [`SharedCond`](crate::SharedCond) | 0: `u32` sequence word (a futex); 4: `u32` waiter count. No arming word: valid at any value, zero to begin with | 8, 4 |
 //! | [`SharedSem`](crate::SharedSem) | 0: arming word; 4: 4 bytes padding; 8: `sem_t` (32 bytes); 40: `u32` initial value; 44: 4 bytes padding | 48, 8 |
-//! | [`SharedRwLock<T>`](crate::SharedRwLock) | 0: 16 reader slots of 64 bytes (slot `i` at `64 i`: arming word, then at `+8` a `pthread_mutex_t`); 1024: the writer mutex's arming word; 1032: the writer `pthread_mutex_t`; 1072: `u32` intent; 1076: `u32` state; 1080: `u8` poison flag; then `T` at `data = round_up(1081, align_of::<T>())`. See "The reader-writer lock, from C" | `round_up(data + size_of::<T>(), max(64, align_of::<T>()))`, `max(64, align_of::<T>())` |
+//! | [`SharedRwLock<T>`](crate::SharedRwLock) | 0: 16 reader slots of 64 bytes (slot `i` at `64 i`: a `u64` holder word, 0 or the holding thread's identity, then padding); 1024: the writer mutex's arming word; 1032: the writer `pthread_mutex_t`; 1072: `u32` intent; 1076: `u32` state; 1080: `u8` poison flag; then `T` at `data = round_up(1081, align_of::<T>())`. See "The reader-writer lock, from C" | `round_up(data + size_of::<T>(), max(64, align_of::<T>()))`, `max(64, align_of::<T>())` |
 //! | [`SharedBarrier<N>`](crate::SharedBarrier) | 0: `u64` state word; 8: `u32` futex word; 12: `u32` parties (`N`, constant); 16: `u64` cause word; then `N` seats of 56 bytes, seat `i` at `24 + 56 i`: its arming word (+0), `pthread_mutex_t` (+8, a robust normal mutex, armed as a `SharedLocker`'s), the member's `u32` pid (+48; 0: vacant), 4 bytes padding. No arming word of its own: all zero is a fresh barrier | `24 + 56 N`, 8 |
 //!
 //! So `T` begins right after the poison flag when it is byte-aligned, and at the next
@@ -467,19 +467,22 @@
 //! ## The reader-writer lock, from C
 //!
 //! [`SharedRwLock<T>`](crate::SharedRwLock) is not a `pthread_rwlock_t` (glibc's
-//! process-shared one cannot tell a dead reader or writer) but 17 robust mutexes and two
-//! words (layout above), on which a C program reads and writes by the crate's own steps.
-//! Each mutex has its own arming word and is armed as a
+//! process-shared one cannot tell a dead reader or writer) but 16 reader slots, a robust
+//! writer mutex and two words (layout above), on which a C program reads and writes by the
+//! crate's own steps. The writer mutex has its own arming word and is armed as a
 //! [`SharedErrorCheckLocker`](crate::SharedErrorCheckLocker)'s (robust, process-shared,
-//! `PTHREAD_MUTEX_ERRORCHECK`); one Rust `write()` arms them all. `intent` (0, or 1 while a
-//! writer drains or writes) and `state` (0; 1 while a write guard is held; 2 once the lock
-//! is not recoverable) are written only by the writer mutex's holder, always with `__atomic`
-//! builtins. For the data of `T` = `(u64, u64)`:
+//! `PTHREAD_MUTEX_ERRORCHECK`); one Rust `write()` arms it. A slot needs no arming: its
+//! `uint64_t` word is 0 (free) or the **identity** of the thread that holds it. `intent` (0,
+//! or 1 while a writer drains or writes) and `state` (0; 1 while a write guard is held; 2
+//! once the lock is not recoverable) are written only by the writer mutex's holder. Every
+//! access named below is an `__atomic` builtin with `__ATOMIC_SEQ_CST` unless it says
+//! otherwise: the reader's exchange-then-load and the writer's store-then-load are Dekker's
+//! pattern, which needs the single order of sequentially consistent accesses. For the data
+//! of `T` = `(u64, u64)`:
 //!
 //! ```c
 //! struct shared_rwlock_slot {            /* 64 bytes: a cache line of its own */
-//!     _Alignas(64) uint32_t arming;      /* the mutex's arming word */
-//!     pthread_mutex_t       mutex;       /* offset 8 */
+//!     _Alignas(64) uint64_t holder;      /* 0, or the holding thread's identity */
 //! };
 //! struct shared_rwlock_pair {            /* SharedRwLock<(u64, u64)>: 1152 bytes, aligned to 64 */
 //!     struct shared_rwlock_slot slots[16];
@@ -492,16 +495,33 @@
 //! };
 //! ```
 //!
-//! - **Read**: take a slot: `pthread_mutex_trylock` on the slots from one of your choosing
-//!   on (spread processes over them), and if all are busy, lock that first one. On a slot,
-//!   `EOWNERDEAD` (a reader died holding it) needs only `pthread_mutex_consistent`. Then
-//!   `__atomic_load_n(&intent, __ATOMIC_ACQUIRE)`: **0**, the read hold is that slot (unlock
-//!   it when done); **1**, unlock the slot (never wait holding one: the writer waits for
-//!   it), lock the writer mutex, store 0 to `intent` (release) if it is not 0, take a slot
-//!   as before, unlock the writer mutex: the read hold is that slot.
-//! - **Write**: lock the writer mutex; `__atomic_store_n(&intent, 1, __ATOMIC_RELAXED)`;
-//!   lock and unlock each of the 16 slots in turn (`EOWNERDEAD`: consistent, as above); then
-//!   `state` = 1 (relaxed): the write hold. **Unlock**: `state` = 0 (relaxed), `intent` = 0
+//! - **Identity** of a thread: `(uint64_t) tag << 32 | gettid()`, `tag` being the low 32
+//!   bits of field 22 (`starttime`) of `/proc/thread-self/stat` (0 if it cannot be read).
+//!   Read it once per thread, and again in a forked child (another thread). It is never 0.
+//! - **Alive**: a holder `h` is alive if `/proc/<h & 0xffffffff>/stat` can be read, its state
+//!   (the field after the last `)`) is not `Z` or `X`, and, when `h >> 32` is not 0, its
+//!   field 22's low 32 bits equal `h >> 32` (else the thread id was reused: the holder is
+//!   dead); if that file cannot be opened, alive if `kill(h & 0xffffffff, 0)` is not
+//!   `ESRCH`.
+//! - **Wait for a slot** holding `h` (not 0): until the word is not `h`: `futex(FUTEX_WAIT)`
+//!   on the word's low 32 bits (its first 4 bytes; little-endian) expecting `(uint32_t) h`,
+//!   with a timeout of at most 20 ms; when a sleep runs out with the word still `h`, and if
+//!   the holder is not alive, `__atomic_compare_exchange_n(&holder, &h, 0, ...)` (reclaim it:
+//!   a reader writes nothing, so nothing to repair); look again. (Looking at the holder before
+//!   every sleep is correct too, only slower: it reads `/proc`.)
+//! - **Read**: take a slot: a compare-exchange of a slot's word from 0 to your identity,
+//!   trying the slots from one of your choosing on (spread threads over them); if all are
+//!   busy, wait for that first one as above and try it again. Then load `intent`: **0**, the
+//!   read hold is that slot; **1**, release the slot (below: never wait holding one, the
+//!   writer waits for it), lock the writer mutex, store 0 to `intent` (release) if it is not
+//!   0, take a slot as before, unlock the writer mutex: the read hold is that slot.
+//! - **Release a slot**: compare-exchange its word from your identity to 0, then load
+//!   `intent`; if it is not 0, `futex(FUTEX_WAKE, INT_MAX)` on the word's low 32 bits (a
+//!   writer may sleep there).
+//! - **Write**: lock the writer mutex; store 1 to `intent`; then for each of the 16 slots,
+//!   load its word, and if it is not 0, wait for the slot as above (only for that holder: one
+//!   that takes the slot later sees the intent and gives it back); then `state` = 1
+//!   (relaxed): the write hold. **Unlock**: `state` = 0 (relaxed), `intent` = 0
 //!   (`__ATOMIC_RELEASE`), unlock the writer mutex. A writer that gives up while draining (a
 //!   timeout): `intent` = 0 (release), unlock the writer mutex.
 //! - `EOWNERDEAD` on the **writer mutex** with `state` 0: its holder died before or after a
@@ -510,9 +530,11 @@
 //!   hold the write side), repair the data, `pthread_mutex_consistent`, go on as a writer;
 //!   or give up: `state` = 2, leave `intent` at 1, unlock the writer mutex, which glibc then
 //!   refuses to everyone (`ENOTRECOVERABLE`), so readers too.
-//! - Lock these mutexes in slices (`pthread_mutex_clocklock` 20 ms at a time, then again), as
-//!   the crate does: a waiter woken by an unlock and killed before it takes a robust mutex
-//!   can leave glibc's other waiters asleep on a free one.
+//! - Lock the writer mutex in slices (`pthread_mutex_clocklock` 20 ms at a time, then
+//!   again), as the crate does: a waiter woken by an unlock and killed before it takes a
+//!   robust mutex can leave glibc's other waiters asleep on a free one.
+//! - All processes using the lock must share one PID namespace (thread ids are compared and
+//!   looked up in `/proc`).
 //!
 //! `tests/shared_rwlock.rs` runs a C program that reads and writes the same lock as Rust by
 //! these steps.
@@ -644,8 +666,9 @@ unsafe impl<K: crate::kind::SharedKind, T: ShmSafe + Send> ShmSafe
     for crate::Lock<crate::kind::Shared<K>, T>
 {
 }
-// SAFETY: `#[repr(C)]` state (robust mutexes armed in place, atomic words, the poison flag)
-// and a `ShmSafe` `T`, as for the shared locks.
+// SAFETY: `#[repr(C)]` state (a robust writer mutex armed in place; atomic words: the reader
+// slots hold thread identities, meaningful in every process of the PID namespace; the poison
+// flag) and a `ShmSafe` `T`, as for the shared locks.
 unsafe impl<T: ShmSafe + Send> ShmSafe for crate::SharedRwLock<T> {}
 // SAFETY: two atomic words, valid at any value.
 unsafe impl ShmSafe for crate::SharedCond {}

@@ -15,6 +15,8 @@
 //! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
 //! | `RawRwLock` | `new()` (a `const fn`: glibc's writer-preferring non-recursive initialiser) | `read`, `try_read`, `read_for`, `write`, `try_write`, `write_for` (timed on `CLOCK_MONOTONIC`), `unsafe unlock` |
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
+//! | `Futex64` | `new(u64)` (a `const fn`) | `load`, `store`, `compare_exchange`, `wait(expected low 32 bits, ..)`, `wake(n, Scope)`: a 64-bit word whose low half is a futex word (the model: an atomic plus a queue) |
+//! | (functions) | | `thread_identity()` (a thread's id and start-time tag, for `SharedRwLock`'s slots), `thread_alive(id)` (`/proc/<tid>/stat`; the model: a set of dead ids) |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC`; `min`, `passed` (the model: no clock, every deadline passed once a wait on it timed out) |
 //!
 //! `shm.rs` (not in the loom build) wraps shared-memory objects and mappings (`shm_open`,
@@ -163,13 +165,15 @@ pub mod signal;
 pub mod thread_key;
 #[cfg(not(loom))]
 pub use pthread::{
-    ceiling_ready, fifo_priority_range, Deadline, Futex, RawMutex, RawRwLock, RawSem,
+    ceiling_ready, fifo_priority_range, Deadline, Futex, Futex64, RawMutex, RawRwLock, RawSem,
 };
 
 #[cfg(loom)]
 mod model;
 #[cfg(loom)]
-pub use model::{ceiling_ready, fifo_priority_range, Deadline, Futex, RawMutex, RawRwLock, RawSem};
+pub use model::{
+    ceiling_ready, fifo_priority_range, Deadline, Futex, Futex64, RawMutex, RawRwLock, RawSem,
+};
 
 use crate::error::Error;
 use std::sync::atomic::Ordering;
@@ -185,6 +189,35 @@ pub fn process_alive(pid: u32) -> bool {
 pub fn process_alive(_pid: u32) -> bool {
     true
 }
+/// The calling thread's identity for a `SharedRwLock`'s reader slots (never 0): its thread
+/// id, and a tag of its start time that tells it from a later thread reusing the id (see
+/// `shm::thread_identity`). In the model, a number per model thread.
+#[cfg(not(loom))]
+pub fn thread_identity() -> u64 {
+    shm::thread_identity()
+}
+#[cfg(loom)]
+pub fn thread_identity() -> u64 {
+    model::thread_identity()
+}
+
+/// Whether the thread `id` ([`thread_identity`]) names is alive (a zombie is not). In the
+/// model, every thread is, except one a test made die holding a read (`model::die`).
+#[cfg(not(loom))]
+pub fn thread_alive(id: u64) -> bool {
+    shm::thread_alive(id)
+}
+#[cfg(loom)]
+pub fn thread_alive(id: u64) -> bool {
+    model::thread_alive(id)
+}
+
+/// The model thread `id` names dies: later liveness checks say so (model build only).
+#[cfg(loom)]
+pub fn thread_dies(id: u64) {
+    model::die(id)
+}
+
 use std::time::Duration;
 
 /// The interface of the table above, held by the compiler: each line coerces one function
@@ -246,4 +279,14 @@ const _: () = {
     let _: fn(&Futex, i32, Scope) -> usize = Futex::wake;
     let _: fn(&Futex, usize) = Futex::enter_wait;
     let _: fn(&Futex) = Futex::leave_wait;
+
+    let _: fn(u64) -> Futex64 = Futex64::new;
+    let _: fn(&Futex64, Ordering) -> u64 = Futex64::load;
+    let _: fn(&Futex64, u64, Ordering) = Futex64::store;
+    let _: fn(&Futex64, u64, u64, Ordering, Ordering) -> Result<u64, u64> =
+        Futex64::compare_exchange;
+    let _: fn(&Futex64, u32, Option<&Deadline>, Scope) -> bool = Futex64::wait;
+    let _: fn(&Futex64, i32, Scope) -> usize = Futex64::wake;
+    let _: fn() -> u64 = thread_identity;
+    let _: fn(u64) -> bool = thread_alive;
 };

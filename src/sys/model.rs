@@ -586,6 +586,96 @@ impl Futex {
     }
 }
 
+/// A model 64-bit word whose low half is a futex word: a loom atomic and a queue, as
+/// [`Futex`] (a wait checks the low half under the queue's lock; a timed wait gives the
+/// others one chance to run, then reports a timeout if it is unchanged; a wake wakes all).
+pub struct Futex64 {
+    word: loom::sync::atomic::AtomicU64,
+    queue: Mutex<()>,
+    woken: Condvar,
+}
+
+impl Futex64 {
+    /// A word holding `v`.
+    pub fn new(v: u64) -> Futex64 {
+        Futex64 {
+            word: loom::sync::atomic::AtomicU64::new(v),
+            queue: Mutex::new(()),
+            woken: Condvar::new(),
+        }
+    }
+
+    /// The value.
+    pub fn load(&self, order: std::sync::atomic::Ordering) -> u64 {
+        self.word.load(order)
+    }
+
+    /// Stores `v`.
+    pub fn store(&self, v: u64, order: std::sync::atomic::Ordering) {
+        self.word.store(v, order)
+    }
+
+    /// Stores `new` if the word holds `current`: `Ok(current)`, else `Err(value found)`.
+    pub fn compare_exchange(
+        &self,
+        current: u64,
+        new: u64,
+        success: std::sync::atomic::Ordering,
+        failure: std::sync::atomic::Ordering,
+    ) -> Result<u64, u64> {
+        self.word.compare_exchange(current, new, success, failure)
+    }
+
+    /// Sleeps while the low half holds `expected`, until a wake (see the type).
+    pub fn wait(&self, expected: u32, deadline: Option<&Deadline>, _scope: Scope) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        let queue = self.queue.lock().expect("model poisoned");
+        if self.word.load(SeqCst) as u32 != expected {
+            return false;
+        }
+        if deadline.is_some() {
+            drop(queue);
+            thread::yield_now();
+            return self.word.load(SeqCst) as u32 == expected;
+        }
+        drop(self.woken.wait(queue).expect("model poisoned"));
+        false
+    }
+
+    /// Wakes the sleepers.
+    pub fn wake(&self, _n: i32, _scope: Scope) -> usize {
+        let _queue = self.queue.lock().expect("model poisoned");
+        self.woken.notify_all();
+        0
+    }
+}
+
+loom::lazy_static! {
+    /// The model threads' identities handed out so far, and those that died (a loom mutex:
+    /// a death happens before another thread's liveness check that sees it, as the kernel
+    /// orders a killed process's last accesses before `/proc` shows it dead).
+    static ref IDENTITIES: Mutex<(u64, Vec<u64>)> = Mutex::new((0, Vec::new()));
+}
+
+/// A new identity for a model thread (the caller caches it per thread): 1, 2, ... in each
+/// model run.
+pub fn thread_identity() -> u64 {
+    let mut ids = IDENTITIES.lock().expect("model poisoned");
+    ids.0 += 1;
+    ids.0
+}
+
+/// Whether the model thread `id` names is alive: not made to die by [`die`].
+pub fn thread_alive(id: u64) -> bool {
+    !IDENTITIES.lock().expect("model poisoned").1.contains(&id)
+}
+
+/// The model thread `id` names has died (as far as other threads' liveness checks can tell):
+/// a test's stand-in for a killed process.
+pub fn die(id: u64) {
+    IDENTITIES.lock().expect("model poisoned").1.push(id);
+}
+
 /// The state of a model rwlock.
 struct RwState {
     /// Threads holding it for reading (a thread once per hold).

@@ -9,7 +9,7 @@ use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::Ordering::{self, Relaxed};
-use std::sync::atomic::{AtomicI32, AtomicU32};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
 use std::time::Duration;
 
 use super::{
@@ -1088,6 +1088,99 @@ impl Futex {
     }
 }
 
+/// A 64-bit atomic word whose low 32 bits are a futex word: threads (and, in shared memory,
+/// processes) wait while those bits hold a value, and are woken by [`Futex64::wake`]. Rust
+/// accesses it only as a whole (`AtomicU64`); the kernel reads its low half (the 4 bytes at
+/// its address on a little-endian machine, at `+4` on a big-endian one) inside `futex(2)`, a
+/// read outside the program, as it reads and writes a robust mutex's word. A waiter killed
+/// inside `wait` leaves nothing behind.
+#[repr(transparent)]
+pub struct Futex64(AtomicU64);
+
+impl Futex64 {
+    /// A word holding `v`.
+    #[inline]
+    pub const fn new(v: u64) -> Futex64 {
+        Futex64(AtomicU64::new(v))
+    }
+
+    /// The value.
+    #[inline(always)]
+    pub fn load(&self, order: Ordering) -> u64 {
+        self.0.load(order)
+    }
+
+    /// Stores `v`.
+    #[inline(always)]
+    pub fn store(&self, v: u64, order: Ordering) {
+        self.0.store(v, order)
+    }
+
+    /// Stores `new` if the word holds `current`: `Ok(current)`, else `Err(value found)`.
+    #[inline(always)]
+    pub fn compare_exchange(
+        &self,
+        current: u64,
+        new: u64,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<u64, u64> {
+        self.0.compare_exchange(current, new, success, failure)
+    }
+
+    /// The address of the low half (the futex word the kernel compares and queues on).
+    #[inline(always)]
+    fn low_half(&self) -> *const u32 {
+        let offset = if cfg!(target_endian = "big") { 4 } else { 0 };
+        // SAFETY: the word is 8 bytes, aligned to 8: either half is inside it, aligned to 4.
+        unsafe { self.0.as_ptr().cast::<u8>().add(offset).cast::<u32>() }
+    }
+
+    /// Sleeps while the word's low 32 bits hold `expected`, until woken by
+    /// [`Futex64::wake`] (or spuriously, or by a signal handler), or until `deadline`
+    /// (absolute, `CLOCK_MONOTONIC`) passes. Returns `true` only when the deadline passed.
+    #[inline]
+    pub fn wait(&self, expected: u32, deadline: Option<&Deadline>, scope: Scope) -> bool {
+        let timeout = deadline.map_or(std::ptr::null(), |d| &d.0 as *const libc::timespec);
+        // SAFETY: the low half is a live, aligned u32 for the whole call (the word is);
+        // `timeout` is null or a valid absolute timespec; as in `Futex::wait`.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.low_half(),
+                libc::FUTEX_WAIT_BITSET | private_flag(scope),
+                expected,
+                timeout,
+                std::ptr::null::<u32>(),
+                libc::FUTEX_BITSET_MATCH_ANY,
+            )
+        };
+        r == -1 && last_errno() == libc::ETIMEDOUT
+    }
+
+    /// Wakes at most `n` waiters (`FUTEX_WAKE`); how many were woken.
+    #[inline]
+    pub fn wake(&self, n: i32, scope: Scope) -> usize {
+        // SAFETY: the low half is a live, aligned u32; FUTEX_WAKE reads no other pointer.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                self.low_half(),
+                libc::FUTEX_WAKE | private_flag(scope),
+                n,
+            )
+        };
+        usize::try_from(r).unwrap_or(0)
+    }
+}
+
+/// The calling thread's id (`gettid`).
+#[inline]
+pub fn thread_id() -> u32 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    unsafe { libc::gettid() as u32 }
+}
+
 fn private_flag(scope: Scope) -> libc::c_int {
     match scope {
         Scope::Private => libc::FUTEX_PRIVATE_FLAG,
@@ -1098,6 +1191,32 @@ fn private_flag(scope: Scope) -> libc::c_int {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn futex64_waits_on_its_low_half() {
+        let w = Futex64::new((7 << 32) | 5);
+        let soon = || Deadline::after(Duration::from_millis(20));
+        // The low half holds 5: a wait expecting 7 (the high half) returns at once, one
+        // expecting 5 sleeps until the deadline.
+        assert!(!w.wait(7, Some(&soon()), Scope::Private));
+        assert!(w.wait(5, Some(&soon()), Scope::Private));
+        // A change of the low half, and a wake, end a wait.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(10));
+                w.store(7 << 32, Ordering::SeqCst);
+                w.wake(i32::MAX, Scope::Private);
+            });
+            let long = Deadline::after(Duration::from_secs(10));
+            while w.load(Ordering::SeqCst) as u32 == 5 {
+                assert!(!w.wait(5, Some(&long), Scope::Private), "never woken");
+            }
+        });
+        assert_eq!(
+            w.compare_exchange(7 << 32, 1, Ordering::SeqCst, Relaxed),
+            Ok(7 << 32)
+        );
+    }
 
     const TYPES: [MutexType; 3] = [
         MutexType::Normal,

@@ -251,9 +251,135 @@ fn is_zombie(pid: i32) -> bool {
     }
 }
 
+/// The calling thread's identity for a `SharedRwLock`'s reader slots: its thread id in the
+/// low 32 bits and, in the high 32, the low 32 bits of its start time (field 22 of
+/// `/proc/thread-self/stat`, clock ticks since boot; 0 if unreadable), so that a later thread
+/// that reuses the id is not taken for it. One open and read of `/proc`, no allocation: the
+/// caller caches it per thread (and per fork generation: a forked child's thread is another).
+pub fn thread_identity() -> u64 {
+    let tid = super::pthread::thread_id();
+    let tag = stat_of(b"/proc/thread-self/stat\0").map_or(0, |(_, start)| start as u32);
+    (u64::from(tag) << 32) | u64::from(tid)
+}
+
+/// Whether the thread a [`thread_identity`] names is alive: `/proc/<tid>/stat` exists, does
+/// not say zombie or dead, and (if the identity has a start-time tag) gives that start time;
+/// without `/proc`, `kill(tid, 0)` is not `ESRCH`. No allocation.
+pub fn thread_alive(id: u64) -> bool {
+    let tid = id as u32;
+    let tag = (id >> 32) as u32;
+    let Ok(tid) = i32::try_from(tid) else {
+        return false;
+    };
+    if tid <= 0 {
+        return false;
+    }
+    let mut path = [0u8; 32];
+    proc_path(&mut path, tid);
+    match stat_of(&path) {
+        Some((state, start)) => !matches!(state, b'Z' | b'X') && (tag == 0 || start as u32 == tag),
+        None => {
+            // SAFETY: signal 0 sends nothing; it only checks that `tid` can be addressed.
+            let r = unsafe { libc::kill(tid, 0) };
+            r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+        }
+    }
+}
+
+/// `"/proc/<pid>/stat"`, NUL-terminated, into `path`.
+fn proc_path(path: &mut [u8; 32], pid: i32) {
+    let mut len = 0;
+    for &b in b"/proc/" {
+        path[len] = b;
+        len += 1;
+    }
+    let mut digits = [0u8; 10];
+    let (mut n, mut d) = (pid as u32, 0);
+    loop {
+        digits[d] = b'0' + (n % 10) as u8;
+        d += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    while d > 0 {
+        d -= 1;
+        path[len] = digits[d];
+        len += 1;
+    }
+    for &b in b"/stat" {
+        path[len] = b;
+        len += 1;
+    }
+}
+
+/// The state letter and the start time (field 22) of the `stat` file at the NUL-terminated
+/// `path`; `None` if it cannot be read or parsed.
+fn stat_of(path: &[u8]) -> Option<(u8, u64)> {
+    debug_assert!(path.contains(&0));
+    // SAFETY: `path` is NUL-terminated; the descriptor is closed below.
+    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    let mut buf = [0u8; 1024];
+    // SAFETY: `buf` is valid for `buf.len()` bytes of writes; `fd` is open.
+    let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    // SAFETY: `fd` was opened above and is closed once.
+    unsafe { libc::close(fd) };
+    let text = &buf[..usize::try_from(got).ok()?];
+    // "pid (comm) S f4 f5 ...": fields from 3 on follow the last ')' (comm may hold any byte).
+    let rest = &text[text.iter().rposition(|&b| b == b')')? + 1..];
+    let mut fields = rest.split(|&b| b == b' ').filter(|f| !f.is_empty());
+    let state = *fields.next()?.first()?;
+    // Field 3 was the state; field 22 is 19 further on.
+    let start = fields.nth(18)?;
+    let mut v: u64 = 0;
+    for &b in start {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some((state, v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thread_identities_tell_live_threads_from_dead_ones() {
+        let me = thread_identity();
+        assert_eq!(me as u32, super::super::pthread::thread_id());
+        assert_ne!(me >> 32, 0, "a start-time tag (is /proc mounted?)");
+        assert!(thread_alive(me));
+        // The same id with another start time: a thread that reused the id is not this one.
+        assert!(!thread_alive(me ^ (1 << 32)));
+        assert!(!thread_alive(0));
+        // Another thread: alive while it runs (a non-leader's /proc/<tid> is readable),
+        // dead once it has ended.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || {
+            tx.send(thread_identity()).unwrap();
+            done_rx.recv().unwrap();
+        });
+        let other = rx.recv().unwrap();
+        assert_ne!(other as u32, me as u32);
+        assert!(thread_alive(other));
+        done_tx.send(()).unwrap();
+        t.join().unwrap();
+        let start = std::time::Instant::now();
+        while thread_alive(other) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "never dead"
+            );
+            std::thread::yield_now();
+        }
+    }
 
     #[test]
     fn a_zombie_does_not_exist_a_live_process_does() {
