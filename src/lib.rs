@@ -65,6 +65,7 @@ pub mod barrier;
 mod cond;
 mod error;
 mod fork_registry;
+pub mod lock_order;
 mod locker;
 mod placed;
 mod poison;

@@ -100,6 +100,33 @@ pub(crate) fn reader_slots() -> &'static [AtomicUsize; READER_SLOTS] {
     &SLOTS
 }
 
+/// The capacity of the lock-order checker's graph (`lock_order::graph`): locks (nodes) and
+/// edges with their stacks. In the model, small, so that a full graph is explored too.
+#[cfg(not(loom))]
+pub(crate) const LOCK_ORDER_NODES: usize = 1024;
+#[cfg(loom)]
+pub(crate) const LOCK_ORDER_NODES: usize = 4;
+#[cfg(not(loom))]
+pub(crate) const LOCK_ORDER_EDGES: usize = 4096;
+#[cfg(loom)]
+pub(crate) const LOCK_ORDER_EDGES: usize = 4;
+
+/// The process's lock-order graph: a `static` (zeroed memory, about 1 MiB of which only the
+/// pages used are touched), or in the model one per model run (loom's `lazy_static`).
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn lock_order_graph() -> &'static crate::lock_order::graph::Graph {
+    static GRAPH: crate::lock_order::graph::Graph = crate::lock_order::graph::Graph::new();
+    &GRAPH
+}
+#[cfg(loom)]
+pub(crate) fn lock_order_graph() -> &'static crate::lock_order::graph::Graph {
+    loom::lazy_static! {
+        static ref GRAPH: crate::lock_order::graph::Graph = crate::lock_order::graph::Graph::new();
+    }
+    &GRAPH
+}
+
 /// How many reader slots (robust mutexes, one cache line each) a
 /// [`SharedRwLock`](crate::SharedRwLock) has: part of its documented layout. In the model,
 /// two, so that two readers can collide on one and a writer's drain stays small.

@@ -40,6 +40,10 @@ pub enum Mutation {
     /// A barrier's leader looks for sleepers before its completing exchange instead of
     /// after, so a waiter that announces itself in between sleeps through the completion.
     BarrierPeekBeforeComplete = 10,
+    /// The lock-order checker caches a new edge with the epoch read after it releases the
+    /// graph's lock (and not before), so a lock removed in between leaves a cached edge the
+    /// graph no longer has.
+    LockOrderEpochAfterUnlock = 11,
 }
 
 #[cfg(loom)]

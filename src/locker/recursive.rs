@@ -180,6 +180,14 @@ unsafe impl RawLock for Reentrant {
     }
 }
 
+/// A dropped lock leaves the lock-order graph (see `Plain`'s `Drop`).
+impl Drop for Reentrant {
+    #[inline(always)]
+    fn drop(&mut self) {
+        crate::lock_order::dropped(self as *const Self as usize);
+    }
+}
+
 impl super::raw::ForkRaw for Reentrant {
     fn fork_prepare(&self) -> super::raw::ForkHold {
         // The Rust owner, not glibc's: a re-entered lock is held through the count.
@@ -221,6 +229,7 @@ impl<T: ?Sized> RecursiveLocker<T> {
     /// [`RecursiveLocker::lock_timeout`] return these as errors.
     #[doc(alias = "pthread_mutex_lock")]
     #[inline]
+    #[track_caller]
     pub fn lock(&self) -> RecursiveGuard<'_, T> {
         match super::unpoisoned(self.acquire()) {
             Ok(guard) => guard,
