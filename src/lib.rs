@@ -99,6 +99,33 @@ pub mod model_check {
         member.die();
     }
 
+    /// The lock-order checker's hooks on made-up lock addresses (nonzero), for models of
+    /// its graph's concurrent updates.
+    pub mod lock_order {
+        use crate::lock_order::{acquire, dropped, release, Wait};
+
+        /// `inner` taken (blocking) while `outer` is held, then both released: the edge
+        /// `outer -> inner`, checked as a real acquisition checks it.
+        pub fn nested(outer: usize, inner: usize) {
+            let _ = acquire(outer, Wait::Block, || Ok(()));
+            let _ = acquire(inner, Wait::Block, || Ok(()));
+            release(inner);
+            release(outer);
+        }
+
+        /// The lock at `addr` dropped.
+        pub fn drop_lock(addr: usize) {
+            dropped(addr);
+        }
+
+        /// Whether the graph has the edge `from -> to`.
+        pub fn has_edge(from: usize, to: usize) -> bool {
+            crate::shim::lock_order_graph()
+                .lock()
+                .has_edge_between(from, to)
+        }
+    }
+
     /// The barriers' protocol core with an untimed wait and nothing watched (as `Barrier`
     /// waits), and the break and reset that `SharedBarrier` uses: for models of a break
     /// reaching every waiter without the shared waiters' polls, whose timed waits (each one

@@ -110,6 +110,11 @@ pub(crate) const LOCK_ORDER_NODES: usize = 4;
 pub(crate) const LOCK_ORDER_EDGES: usize = 4096;
 #[cfg(loom)]
 pub(crate) const LOCK_ORDER_EDGES: usize = 4;
+/// Words of the graph's filter of addresses that may have a node (fewer atomics for loom).
+#[cfg(not(loom))]
+pub(crate) const LOCK_ORDER_FILTER_WORDS: usize = 64;
+#[cfg(loom)]
+pub(crate) const LOCK_ORDER_FILTER_WORDS: usize = 1;
 
 /// The process's lock-order graph: a `static` (zeroed memory, about 1 MiB of which only the
 /// pages used are touched), or in the model one per model run (loom's `lazy_static`).

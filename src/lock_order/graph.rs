@@ -30,7 +30,7 @@ pub(crate) const EDGES: usize = crate::shim::LOCK_ORDER_EDGES;
 /// Frames of a stack kept per edge.
 pub(crate) const FRAMES: usize = 16;
 const WORDS: usize = NODES.div_ceil(64);
-const FILTER_WORDS: usize = 64;
+const FILTER_WORDS: usize = crate::shim::LOCK_ORDER_FILTER_WORDS;
 const NONE: u16 = u16::MAX;
 
 /// Where an acquisition (or a naming) was made in the source.
@@ -181,6 +181,15 @@ impl Locked<'_> {
     /// The epoch, stable while the lock is held (only holders change it).
     pub(crate) fn epoch(&self) -> u64 {
         self.graph.epoch.load(Relaxed)
+    }
+
+    /// Whether the graph has the edge `from -> to` (by address).
+    #[cfg_attr(not(loom), allow(dead_code))] // for the model checks
+    pub(crate) fn has_edge_between(&self, from: usize, to: usize) -> bool {
+        match (self.find(from), self.find(to)) {
+            (Some(f), Some(t)) => self.has_edge(f, t),
+            _ => false,
+        }
     }
 
     /// The node of `addr`, if it has one.
@@ -346,6 +355,7 @@ impl Locked<'_> {
     }
 
     /// Removes every node whose address is in `[start, end)`.
+    #[cfg_attr(loom, allow(dead_code))] // no regions in the model
     pub(crate) fn remove_range(&mut self, start: usize, end: usize) {
         for i in 0..self.inner().high {
             let addr = self.inner().nodes[i].addr;
