@@ -295,15 +295,16 @@ fn no_stale_edge_after_a_lock_is_dropped_and_another_takes_its_address() -> Outc
     let b = Locker::new(());
     let mut place: Box<Option<Locker<()>>> = Box::new(Some(Locker::new(())));
     let addr = |p: &Option<Locker<()>>| p.as_ref().unwrap() as *const Locker<()> as usize;
-    let first = addr(&*place);
+    let first = addr(&place);
     let reports = checked(|| {
         {
             let _a = (*place).as_ref().unwrap().lock().unwrap();
             let _b = b.lock().unwrap(); // old A -> B
         }
         *place = None; // dropped in place: leaves the graph
+        assert!(place.is_none());
         *place = Some(Locker::new(())); // another lock, same address
-        assert_eq!(addr(&*place), first);
+        assert_eq!(addr(&place), first);
         let _b = b.lock().unwrap();
         let _a = (*place).as_ref().unwrap().lock().unwrap(); // B -> new A: no cycle
     });
@@ -318,6 +319,7 @@ fn no_stale_edge_after_a_lock_is_dropped_and_another_takes_its_address() -> Outc
             let _b = b.lock().unwrap();
         }
         *place = None;
+        assert!(place.is_none());
         *place = Some(RwLock::new(()));
         let _b = b.lock().unwrap();
         let _a = (*place).as_ref().unwrap().write().unwrap();

@@ -30,7 +30,9 @@ pub(crate) const EDGES: usize = crate::shim::LOCK_ORDER_EDGES;
 /// Frames of a stack kept per edge.
 pub(crate) const FRAMES: usize = 16;
 const WORDS: usize = NODES.div_ceil(64);
+/// A power of two.
 const FILTER_WORDS: usize = crate::shim::LOCK_ORDER_FILTER_WORDS;
+const _: () = assert!(FILTER_WORDS.is_power_of_two());
 const NONE: u16 = u16::MAX;
 
 /// Where an acquisition (or a naming) was made in the source.
@@ -103,7 +105,7 @@ unsafe impl Send for Graph {}
 #[inline(always)]
 fn filter_bit(addr: usize) -> (usize, u64) {
     let h = (addr as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52;
-    ((h as usize / 64) % FILTER_WORDS, 1 << (h % 64))
+    ((h as usize / 64) & (FILTER_WORDS - 1), 1 << (h % 64))
 }
 
 impl Graph {
@@ -283,8 +285,8 @@ impl Locked<'_> {
         while top > 0 && !found {
             top -= 1;
             let n = stack[top] as usize;
-            for w in 0..WORDS {
-                let mut next = inner.adj[n][w] & !seen[w];
+            for (w, &row) in inner.adj[n].iter().enumerate() {
+                let mut next = row & !seen[w];
                 while next != 0 {
                     let m = w * 64 + next.trailing_zeros() as usize;
                     next &= next - 1;

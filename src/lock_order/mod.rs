@@ -23,6 +23,7 @@
 //!     REPORTS.fetch_add(1, Ordering::Relaxed);
 //! }));
 //! lock_order::set_mode(lock_order::Mode::Report);
+//! # if lock_order::mode() == lock_order::Mode::Off { return; } // built without the feature
 //!
 //! let accounts = Locker::new(0);
 //! let log = Locker::new(());
@@ -138,7 +139,8 @@ static TRACKING: AtomicBool = AtomicBool::new(false);
 /// The hook, a `fn(&Report)`, or null.
 static HOOK: AtomicPtr<()> = AtomicPtr::new(std::ptr::null_mut());
 
-/// Switches checking on or off for the process (see the [module docs](self)).
+/// Switches checking on or off for the process (see the [module docs](self)). Without the
+/// `lock-order` cargo feature (on by default), it has no effect.
 pub fn set_mode(mode: Mode) {
     let m = match mode {
         Mode::Off => OFF,
@@ -151,9 +153,12 @@ pub fn set_mode(mode: Mode) {
     MODE.store(m, Relaxed);
 }
 
-/// The current mode (the environment variable is read first if nothing has been yet).
+/// The current mode (the environment variable is read first if nothing has been yet);
+/// always [`Mode::Off`] without the `lock-order` feature.
 pub fn mode() -> Mode {
-    on();
+    if !FEATURE || !on() {
+        return Mode::Off;
+    }
     match MODE.load(Relaxed) {
         REPORT => Mode::Report,
         ABORT => Mode::Abort,
@@ -219,6 +224,10 @@ pub fn name<L: Ordered + ?Sized>(lock: &L, name: &'static str) {
 
 // ---- the hooks the locks call ----
 
+/// Whether the checker is compiled in (the `lock-order` cargo feature, on by default).
+/// Without it, every hook is a constant `false` branch: the lock paths are today's.
+const FEATURE: bool = cfg!(feature = "lock-order");
+
 /// Whether checking is on: one relaxed load and a branch once the environment is read.
 #[inline(always)]
 pub(crate) fn on() -> bool {
@@ -251,7 +260,8 @@ pub(crate) enum Wait {
 
 /// Around the acquisition `f` of the lock at `addr`: checks the edges it adds before `f`
 /// may wait, and records the lock as held if `f` took it (`Ok`, or a robust lock's
-/// `Err(OwnerDied)`). One branch when checking is off.
+/// `Err(OwnerDied)`). Off, the acquisition is `f` inlined as it was, behind one load and a
+/// branch; on, it runs out of line.
 #[inline(always)]
 #[track_caller]
 pub(crate) fn acquire<R>(
@@ -259,16 +269,24 @@ pub(crate) fn acquire<R>(
     wait: Wait,
     f: impl FnOnce() -> Result<R, Error>,
 ) -> Result<R, Error> {
-    if !on() {
-        return f();
+    if FEATURE && on() {
+        return acquire_checked(addr, wait, f);
     }
-    let site = Location::caller();
-    if wait == Wait::Block {
-        before(addr, site);
-    }
+    f()
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn acquire_checked<R>(
+    addr: usize,
+    wait: Wait,
+    f: impl FnOnce() -> Result<R, Error>,
+) -> Result<R, Error> {
+    enter(addr, Location::caller(), wait == Wait::Block);
     let r = f();
-    if matches!(r, Ok(_) | Err(Error::OwnerDied)) {
-        took(addr, site);
+    if !matches!(r, Ok(_) | Err(Error::OwnerDied)) {
+        released(addr); // not taken after all
     }
     r
 }
@@ -276,7 +294,7 @@ pub(crate) fn acquire<R>(
 /// One hold of the lock at `addr` released (a guard's drop, a condvar wait's release).
 #[inline(always)]
 pub(crate) fn release(addr: usize) {
-    if on() {
+    if FEATURE && on() {
         released(addr);
     }
 }
@@ -284,7 +302,7 @@ pub(crate) fn release(addr: usize) {
 /// The lock at `addr` is dropped: its node goes (if it may have one).
 #[inline(always)]
 pub(crate) fn dropped(addr: usize) {
-    if TRACKING.load(Relaxed) && graph().may_have(addr) {
+    if FEATURE && TRACKING.load(Relaxed) && graph().may_have(addr) {
         forget(addr);
     }
 }
@@ -362,28 +380,45 @@ impl Thread {
     }
 }
 
-/// Before a waiting acquisition of `addr`: every edge from a held lock is known, or checked.
+/// Before an acquisition of `addr` (made at `site`): if it may wait (`block`), every edge
+/// from a held lock is known, or checked now; then the lock is recorded as held (taken back
+/// by `released` if the acquisition fails: while the thread waits for it, nothing else runs
+/// on the thread to see the difference). One thread-local access.
 #[inline(never)]
-fn before(addr: usize, site: &'static Location<'static>) {
+fn enter(addr: usize, site: &'static Location<'static>, block: bool) {
     THREAD.with(|t| {
-        let n = t.held_len();
-        if n == 0 || t.busy.get() {
+        if t.busy.get() {
             return;
         }
-        if (0..n).any(|i| t.held[i].get().0 == addr) {
-            return; // re-entry
+        let len = t.len.get();
+        let n = len.min(HELD);
+        if block && n > 0 {
+            check(t, n, addr, site);
         }
-        let epoch = graph().epoch();
-        if (0..n).all(|i| {
-            let held = t.held[i].get().0;
-            held == 0 || t.known(held, addr, epoch)
-        }) {
-            return;
+        if len < HELD {
+            t.held[len].set((addr, Some(site)));
         }
-        t.busy.set(true);
-        new_edges(t, n, addr, site);
-        t.busy.set(false);
+        t.len.set(len + 1);
     });
+}
+
+/// The edges from the `n` recorded held locks to `addr`, against the thread's cache. Out of
+/// line, so that the thread-local access and the record's push inline into `enter`.
+#[inline(never)]
+fn check(t: &Thread, n: usize, addr: usize, site: &'static Location<'static>) {
+    if (0..n).any(|i| t.held[i].get().0 == addr) {
+        return; // re-entry
+    }
+    let epoch = graph().epoch();
+    if (0..n).all(|i| {
+        let held = t.held[i].get().0;
+        held == 0 || t.known(held, addr, epoch)
+    }) {
+        return;
+    }
+    t.busy.set(true);
+    new_edges(t, n, addr, site);
+    t.busy.set(false);
 }
 
 /// The slow path: edges this thread has not checked (at this epoch) into the graph, a
@@ -392,7 +427,7 @@ fn before(addr: usize, site: &'static Location<'static>) {
 #[inline(never)]
 fn new_edges(t: &Thread, n: usize, addr: usize, site: &'static Location<'static>) {
     let mut info = NO_EDGE;
-    // Skips this function and `before`.
+    // Skips this function and `enter`.
     info.nframes = crate::sys::diag::capture_stack(&mut info.frames, 2) as u8;
     info.taken_at = Some(site);
     let mut report = Report::empty();
@@ -456,40 +491,39 @@ fn deliver(report: &Report) {
     }
 }
 
-/// After an acquisition of `addr` (made at `site`): it is held.
-#[inline(never)]
-fn took(addr: usize, site: &'static Location<'static>) {
-    THREAD.with(|t| {
-        if t.busy.get() {
-            return;
-        }
-        let len = t.len.get();
-        if len < HELD {
-            t.held[len].set((addr, Some(site)));
-        }
-        t.len.set(len + 1);
-    });
-}
-
-/// One hold of `addr` released: the latest record of it goes.
+/// One hold of `addr` released: the latest record of it goes. (`cold` for the layout of
+/// the unlock path when checking is off.)
+#[cold]
 #[inline(never)]
 fn released(addr: usize) {
     THREAD.with(|t| {
         let len = t.len.get();
-        let n = t.held_len();
-        if let Some(i) = (0..n).rev().find(|&i| t.held[i].get().0 == addr) {
-            for j in i..n - 1 {
-                t.held[j].set(t.held[j + 1].get());
-            }
-            if len > HELD {
-                // An unrecorded hold cannot move up into the record: an empty place (0).
-                t.held[n - 1].set((0, None));
-            }
+        // Usually the latest one.
+        if len > 0 && len <= HELD && t.held[len - 1].get().0 == addr {
             t.len.set(len - 1);
-        } else if len > HELD {
-            t.len.set(len - 1); // one of the unrecorded ones
+        } else {
+            released_deeper(t, addr);
         }
     });
+}
+
+/// `released` for a hold that is not the latest (or a record over full).
+#[inline(never)]
+fn released_deeper(t: &Thread, addr: usize) {
+    let len = t.len.get();
+    let n = t.held_len();
+    if let Some(i) = (0..n).rev().find(|&i| t.held[i].get().0 == addr) {
+        for j in i..n - 1 {
+            t.held[j].set(t.held[j + 1].get());
+        }
+        if len > HELD {
+            // An unrecorded hold cannot move up into the record: an empty place (0).
+            t.held[n - 1].set((0, None));
+        }
+        t.len.set(len - 1);
+    } else if len > HELD {
+        t.len.set(len - 1); // one of the unrecorded ones
+    }
 }
 
 #[cold]
