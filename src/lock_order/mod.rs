@@ -261,7 +261,7 @@ pub(crate) enum Wait {
 /// Around the acquisition `f` of the lock at `addr`: checks the edges it adds before `f`
 /// may wait, and records the lock as held if `f` took it (`Ok`, or a robust lock's
 /// `Err(OwnerDied)`). Off, the acquisition is `f` inlined as it was, behind one load and a
-/// branch; on, it runs out of line.
+/// branch.
 #[inline(always)]
 #[track_caller]
 pub(crate) fn acquire<R>(
@@ -275,6 +275,7 @@ pub(crate) fn acquire<R>(
     f()
 }
 
+/// The checked acquisition, out of line.
 #[cold]
 #[inline(never)]
 #[track_caller]
@@ -289,6 +290,26 @@ fn acquire_checked<R>(
         released(addr); // not taken after all
     }
     r
+}
+
+/// [`acquire`] in two halves, for a lock path the compiler inlines better without a closure:
+/// before the acquisition of `addr`; whether it is checked (pass it to [`acquired`]).
+#[inline(always)]
+#[track_caller]
+pub(crate) fn acquiring(addr: usize, wait: Wait) -> bool {
+    if FEATURE && on() {
+        enter(addr, Location::caller(), wait == Wait::Block);
+        return true;
+    }
+    false
+}
+
+/// The second half of [`acquiring`]: the acquisition's result `r`.
+#[inline(always)]
+pub(crate) fn acquired<R>(checked: bool, addr: usize, r: &Result<R, Error>) {
+    if checked && !matches!(r, Ok(_) | Err(Error::OwnerDied)) {
+        released(addr); // not taken after all
+    }
 }
 
 /// One hold of the lock at `addr` released (a guard's drop, a condvar wait's release).

@@ -742,8 +742,10 @@ impl<T: ?Sized> SharedRwLock<T> {
         &self,
         wait: Wait<'_>,
     ) -> SharedLockResult<SharedRwLockReadGuard<'_, T>, SharedRwLockWriteGuard<'_, T>> {
-        let how = lock_order_wait(&wait);
-        match crate::lock_order::acquire(self.addr(), how, || self.read_raw(wait)) {
+        let checked = crate::lock_order::acquiring(self.addr(), lock_order_wait(&wait));
+        let read = self.read_raw(wait);
+        crate::lock_order::acquired(checked, self.addr(), &read);
+        match read {
             Ok(Read::Slot(slot)) => self.read_result(slot),
             Ok(Read::Recovered) => Err(SharedLockError::OwnerDied(OwnerDied::new(
                 self.write_guard(false),
@@ -781,8 +783,10 @@ impl<T: ?Sized> SharedRwLock<T> {
     #[track_caller]
     fn write_with(&self, wait: Wait<'_>) -> SharedLockResult<SharedRwLockWriteGuard<'_, T>> {
         shim::watch_forks();
-        let how = lock_order_wait(&wait);
-        match crate::lock_order::acquire(self.addr(), how, || self.write_raw(wait)) {
+        let checked = crate::lock_order::acquiring(self.addr(), lock_order_wait(&wait));
+        let write = self.write_raw(wait);
+        crate::lock_order::acquired(checked, self.addr(), &write);
+        match write {
             Ok(true) => Err(SharedLockError::OwnerDied(OwnerDied::new(
                 self.write_guard(false),
             ))),
