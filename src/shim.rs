@@ -6,7 +6,8 @@
 //! `sys/mod.rs` (which backend), `regions/mod.rs` (the table of regions, or its constant
 //! stand-in: in the model every object is in a region), `lib.rs` (which modules: no `shm` in
 //! the model, the `model_check` switches public), `switches.rs` (the switches themselves),
-//! two dead-code allowances in `error.rs` (errno mapping the model never uses), and
+//! two dead-code allowances in `error.rs` (errno mapping the model never uses), three in
+//! `lock_order/` (no regions in the model; a graph query only the model uses), and
 //! `barrier/shared.rs` (`Member::die`, a member's death in the model, which calls the model
 //! mutex's `abandon`, a method the real backend has no counterpart of). Under loom,
 //! `const fn` constructors become plain `fn`s (loom's types have no `const` constructors)

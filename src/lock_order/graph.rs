@@ -88,7 +88,7 @@ struct Inner {
 
 /// The graph. See the module docs.
 pub(crate) struct Graph {
-    /// 0 free, 1 held.
+    /// 0 free, else the holder's process id.
     lock: AtomicU32,
     /// Bumped (under the lock) by every node removal.
     epoch: AtomicU64,
@@ -142,13 +142,28 @@ impl Graph {
     }
 
     /// Takes the graph's lock (held for a few microseconds at most: no blocking inside).
+    ///
+    /// The word holds the holder's process id: in the child of a `fork` made while another
+    /// thread of the parent held it, nobody would ever release it, so a word naming another
+    /// process is taken over (the graph may then hold a half-made update of the parent's:
+    /// at worst a spurious or a missed report in that child, never a hang).
     pub(crate) fn lock(&self) -> Locked<'_> {
+        let me = crate::shim::process_id();
         let mut round = 0;
-        while self
-            .lock
-            .compare_exchange_weak(0, 1, Acquire, Relaxed)
-            .is_err()
-        {
+        loop {
+            match self.lock.compare_exchange_weak(0, me, Acquire, Relaxed) {
+                Ok(_) => break,
+                Err(other) if other != 0 && other != me => {
+                    if self
+                        .lock
+                        .compare_exchange(other, me, Acquire, Relaxed)
+                        .is_ok()
+                    {
+                        break;
+                    }
+                }
+                Err(_) => {}
+            }
             spin_hint(round);
             round = round.saturating_add(1);
         }
