@@ -118,7 +118,8 @@ impl Edge {
     }
 
     /// The stack of the acquisition that made this edge, as raw return addresses, innermost
-    /// first (the crate's own frames left out); empty where no stack was kept. Symbolize
+    /// first (the first few are the crate's own lock path; 16 frames at most); empty where
+    /// no stack was kept (a full edge table, or the model build). Symbolize
     /// them as you like (the default report prints them with glibc's
     /// `backtrace_symbols_fd`).
     pub fn frames(&self) -> &[usize] {
