@@ -441,7 +441,54 @@ fn the_default_report_goes_to_stderr_and_abort_mode_aborts() -> Outcome {
     Outcome::Passed
 }
 
+/// The child of `the_environment_variable_switches_it_on`: checking was switched on by
+/// `PTHREAD_SYNC_LOCK_ORDER=report`, read at the first lock operation; the inversion goes to
+/// standard error (no hook).
+fn env_child() -> i32 {
+    let a = Locker::new(());
+    let b = Locker::new(());
+    {
+        let _a = a.lock().unwrap();
+        let _b = b.lock().unwrap();
+    }
+    let mode = lock_order::mode();
+    let _b = b.lock().unwrap();
+    let _a = a.lock().unwrap(); // reported on stderr
+    if mode == Mode::Report {
+        0
+    } else {
+        1
+    }
+}
+
+const ENV_CHILD: &str = "--lock-order-env-child";
+
+fn the_environment_variable_switches_it_on() -> Outcome {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg(ENV_CHILD)
+        .env("PTHREAD_SYNC_LOCK_ORDER", "report")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert_eq!(stderr.matches("potential deadlock").count(), 1, "{stderr}");
+    assert!(stderr.contains("tests/lock_order.rs"), "{stderr}");
+    assert!(stderr.contains("stack of the new edge"), "{stderr}");
+    // Unset (or `off`), nothing is checked.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg(ENV_CHILD)
+        .env("PTHREAD_SYNC_LOCK_ORDER", "off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "checking was on");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("potential deadlock"));
+    Outcome::Passed
+}
+
 fn main() {
+    if std::env::args().any(|a| a == ENV_CHILD) {
+        std::process::exit(env_child());
+    }
     let cases: &[Case] = &[
         (
             "two_lock_cycle_across_threads",
@@ -483,6 +530,10 @@ fn main() {
         (
             "many_threads_and_locks_without_false_reports",
             many_threads_and_locks_without_false_reports,
+        ),
+        (
+            "the_environment_variable_switches_it_on",
+            the_environment_variable_switches_it_on,
         ),
         (
             "the_default_report_goes_to_stderr_and_abort_mode_aborts",
