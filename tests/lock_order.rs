@@ -441,6 +441,35 @@ fn the_default_report_goes_to_stderr_and_abort_mode_aborts() -> Outcome {
     Outcome::Passed
 }
 
+fn a_hook_that_panics() -> Outcome {
+    let a = Locker::new(());
+    let b = Locker::new(());
+    let c = Locker::new(());
+    lock_order::set_mode(Mode::Report);
+    lock_order::set_hook(Some(|_| panic!("hook")));
+    {
+        let _a = a.lock().unwrap();
+        let _b = b.lock().unwrap();
+    }
+    let inverted = std::panic::catch_unwind(|| {
+        let _b = b.lock().unwrap();
+        let _a = a.lock().unwrap(); // the hook panics: not acquired
+    });
+    assert!(inverted.is_err());
+    assert!(a.try_lock().is_ok(), "a was left locked");
+    // The thread's checking goes on.
+    let reports = checked(|| {
+        {
+            let _a = a.lock().unwrap();
+            let _c = c.lock().unwrap();
+        }
+        let _c = c.lock().unwrap();
+        let _a = a.lock().unwrap();
+    });
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    Outcome::Passed
+}
+
 /// The child of `the_environment_variable_switches_it_on`: checking was switched on by
 /// `PTHREAD_SYNC_LOCK_ORDER=report`, read at the first lock operation; the inversion goes to
 /// standard error (no hook).
@@ -531,6 +560,7 @@ fn main() {
             "many_threads_and_locks_without_false_reports",
             many_threads_and_locks_without_false_reports,
         ),
+        ("a_hook_that_panics", a_hook_that_panics),
         (
             "the_environment_variable_switches_it_on",
             the_environment_variable_switches_it_on,

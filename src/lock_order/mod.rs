@@ -169,7 +169,8 @@ pub fn mode() -> Mode {
 /// Installs a hook that receives every report instead of standard error (`None`: standard
 /// error again). It runs on the thread that found the cycle, before that thread waits; the
 /// crate's locks it takes are not checked. In [`Mode::Abort`] the process aborts after it
-/// returns.
+/// returns. A panic in the hook comes out of the acquisition that found the cycle, which is
+/// then not made (the thread holds what it held before).
 pub fn set_hook(hook: Option<fn(&Report)>) {
     let p = hook.map_or(std::ptr::null_mut(), |f| f as *mut ());
     HOOK.store(p, Relaxed);
@@ -437,9 +438,16 @@ fn check(t: &Thread, n: usize, addr: usize, site: &'static Location<'static>) {
     }) {
         return;
     }
+    /// Clears `busy` also if a hook panics (the thread's checking would stop for good).
+    struct Busy<'a>(&'a Cell<bool>);
+    impl Drop for Busy<'_> {
+        fn drop(&mut self) {
+            self.0.set(false);
+        }
+    }
     t.busy.set(true);
+    let _busy = Busy(&t.busy);
     new_edges(t, n, addr, site);
-    t.busy.set(false);
 }
 
 /// The slow path: edges this thread has not checked (at this epoch) into the graph, a
