@@ -5,10 +5,19 @@
 //! so both finish. Then a self-deadlock (relocking a mutex the thread already holds) is caught
 //! by `ErrorCheckLocker` as `Error::Deadlock` instead of hanging.
 //!
-//! Run: `cargo run --example deadlock`
+//! Last, the checked run: with lock-order checking on (`pthread_sync::lock_order`), the same
+//! opposite-order program is reported on its first run, at the acquisition that closes the
+//! cycle and before it blocks, on a run where the timing did not make it hang (the threads
+//! run one after the other). Nothing was waited for, no timeout was needed: the mistake is
+//! found the first time the order is taken, not the day it hangs.
+//!
+//! Run: `cargo run --example deadlock`. With `PTHREAD_SYNC_LOCK_ORDER=report` in the
+//! environment, the first part's inversion is reported on standard error too (with `abort`,
+//! the program aborts there).
 
+use pthread_sync::lock_order::{self, Mode, Report};
 use pthread_sync::{Error, ErrorCheckLocker, LockTimeoutError, Locker};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -97,4 +106,50 @@ fn main() {
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("relock succeeded?"),
     };
+    drop(_held);
+
+    checked_run();
+}
+
+/// The text of each report the hook received.
+static REPORTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn keep(report: &Report) {
+    REPORTS.lock().unwrap().push(report.to_string());
+}
+
+/// The opposite-order program with checking on: reported at its first inversion, though no
+/// thread ever waits.
+fn checked_run() {
+    println!("the same mistake found by lock-order checking, on a run that did not hang:");
+    lock_order::set_hook(Some(keep));
+    lock_order::set_mode(Mode::Report);
+    let a = Arc::new(Locker::new(100i64));
+    let b = Arc::new(Locker::new(100i64));
+    lock_order::name(&*a, "account a");
+    lock_order::name(&*b, "account b");
+    let move_money = |first: &Locker<i64>, second: &Locker<i64>, amount: i64| {
+        let mut from = first.lock().unwrap();
+        let mut to = second.lock().unwrap();
+        *from -= amount;
+        *to += amount;
+    };
+    // One thread after the other: the timing cannot make this run hang.
+    for (first, second, amount) in [(&a, &b, 10), (&b, &a, 30)] {
+        let (first, second) = (Arc::clone(first), Arc::clone(second));
+        thread::spawn(move || move_money(&first, &second, amount))
+            .join()
+            .unwrap();
+    }
+    lock_order::set_mode(Mode::Off);
+    lock_order::set_hook(None);
+    let reports = std::mem::take(&mut *REPORTS.lock().unwrap());
+    for r in &reports {
+        for line in r.lines() {
+            println!("  {line}");
+        }
+    }
+    assert_eq!(reports.len(), 1, "the inversion was not reported once");
+    assert!(reports[0].contains("account a") && reports[0].contains("account b"));
+    assert_eq!(*a.lock().unwrap() + *b.lock().unwrap(), 200);
 }

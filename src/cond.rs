@@ -42,6 +42,7 @@ mod sealed {
         /// nor dropped.
         unsafe fn __unlock(&self);
         /// Takes the lock again after `__unlock`, as the guard's kind locks.
+        #[track_caller]
         fn __relock(&self) -> Result<(), Error>;
     }
 }
@@ -72,12 +73,19 @@ impl<K: Exclusive + InProcess, T: ?Sized> sealed::Sealed for Guard<'_, K, T> {
     }
     #[inline(always)]
     unsafe fn __unlock(&self) {
+        let raw = Guard::raw_lock(self);
+        // The wait releases the mutex in the lock-order record too...
+        crate::lock_order::release(raw as *const _ as usize);
         // SAFETY: the caller guarantees the guard holds its lock (once: an exclusive kind).
-        unsafe { RawLock::unlock(Guard::raw_lock(self)) }
+        unsafe { RawLock::unlock(raw) }
     }
     #[inline(always)]
+    #[track_caller]
     fn __relock(&self) -> Result<(), Error> {
-        RawLock::lock(Guard::raw_lock(self))
+        let raw = Guard::raw_lock(self);
+        // ...and retakes it as a blocking acquisition, checked before it blocks.
+        let addr = raw as *const _ as usize;
+        crate::lock_order::acquire(addr, crate::lock_order::Wait::Block, || RawLock::lock(raw))
     }
 }
 impl<K: Exclusive + InProcess, T: ?Sized> CondGuard for Guard<'_, K, T> {}
@@ -545,6 +553,7 @@ impl SharedCond {
     /// The protocol's wait (see the type's docs): releases the guard's lock, sleeps until
     /// notified (or `deadline`), retakes the lock. Returns the guard, the retake's result and
     /// whether the deadline passed.
+    #[track_caller]
     fn wait_raw<'a, K, T>(
         &self,
         guard: SharedGuard<'a, K, T>,
@@ -559,12 +568,15 @@ impl SharedCond {
         let guard = std::mem::ManuallyDrop::new(guard);
         let raw = Guard::raw_lock(&guard);
         let seen = self.protocol.enter(raw as *const _ as usize);
+        let addr = raw as *const _ as usize;
+        crate::lock_order::release(addr);
         // SAFETY: the guard proves this thread holds the lock, once (an exclusive kind); the
         // guard is not used or dropped until the lock is retaken below (the caller forgets
         // it if the retake fails).
         unsafe { RawLock::unlock(raw) };
         let timed_out = self.protocol.sleep(seen, deadline, Scope::Shared);
-        let relocked = RawLock::lock(raw);
+        let relocked =
+            crate::lock_order::acquire(addr, crate::lock_order::Wait::Block, || RawLock::lock(raw));
         self.protocol.left();
         (
             std::mem::ManuallyDrop::into_inner(guard),
@@ -603,6 +615,7 @@ impl SharedCond {
     /// [`Error::NotRecoverable`] when it could not be reacquired (the guard is gone, the
     /// lock not held).
     #[doc(alias = "pthread_cond_wait")]
+    #[track_caller]
     pub fn wait<'a, K, T>(
         &self,
         guard: SharedGuard<'a, K, T>,
@@ -639,6 +652,7 @@ impl SharedCond {
     /// # Errors
     /// As [`SharedCond::wait`].
     #[doc(alias = "pthread_cond_clockwait")]
+    #[track_caller]
     pub fn wait_timeout<'a, K, T>(
         &self,
         guard: SharedGuard<'a, K, T>,
@@ -651,6 +665,7 @@ impl SharedCond {
         self.wait_until(guard, &Deadline::after(dur))
     }
 
+    #[track_caller]
     fn wait_until<'a, K, T>(
         &self,
         guard: SharedGuard<'a, K, T>,

@@ -65,6 +65,7 @@ pub mod barrier;
 mod cond;
 mod error;
 mod fork_registry;
+pub mod lock_order;
 mod locker;
 mod placed;
 mod poison;
@@ -105,6 +106,33 @@ pub mod model_check {
     /// `SharedRwLockReadGuard::die`). The thread must not use the lock again.
     pub fn die_reading<T: ?Sized>(guard: crate::SharedRwLockReadGuard<'_, T>) {
         guard.die();
+    }
+
+    /// The lock-order checker's hooks on made-up lock addresses (nonzero), for models of
+    /// its graph's concurrent updates.
+    pub mod lock_order {
+        use crate::lock_order::{acquire, dropped, release, Wait};
+
+        /// `inner` taken (blocking) while `outer` is held, then both released: the edge
+        /// `outer -> inner`, checked as a real acquisition checks it.
+        pub fn nested(outer: usize, inner: usize) {
+            let _ = acquire(outer, Wait::Block, || Ok(()));
+            let _ = acquire(inner, Wait::Block, || Ok(()));
+            release(inner);
+            release(outer);
+        }
+
+        /// The lock at `addr` dropped.
+        pub fn drop_lock(addr: usize) {
+            dropped(addr);
+        }
+
+        /// Whether the graph has the edge `from -> to`.
+        pub fn has_edge(from: usize, to: usize) -> bool {
+            crate::shim::lock_order_graph()
+                .lock()
+                .has_edge_between(from, to)
+        }
     }
 
     /// The barriers' protocol core with an untimed wait and nothing watched (as `Barrier`

@@ -6,7 +6,8 @@
 //! `sys/mod.rs` (which backend), `regions/mod.rs` (the table of regions, or its constant
 //! stand-in: in the model every object is in a region), `lib.rs` (which modules: no `shm` in
 //! the model, the `model_check` switches public), `switches.rs` (the switches themselves),
-//! two dead-code allowances in `error.rs` (errno mapping the model never uses),
+//! two dead-code allowances in `error.rs` (errno mapping the model never uses), three in
+//! `lock_order/` (no regions in the model; a graph query only the model uses), and
 //! `barrier/shared.rs` (`Member::die`, a member's death in the model, which calls the model
 //! mutex's `abandon`, a method the real backend has no counterpart of), and
 //! `rwlock/shared.rs` (`SharedRwLockReadGuard::die`, a reader's death in the model, which
@@ -100,6 +101,38 @@ pub(crate) fn reader_slots() -> &'static [AtomicUsize; READER_SLOTS] {
         static ref SLOTS: [AtomicUsize; READER_SLOTS] = std::array::from_fn(|_| AtomicUsize::new(0));
     }
     &SLOTS
+}
+
+/// The capacity of the lock-order checker's graph (`lock_order::graph`): locks (nodes) and
+/// edges with their stacks. In the model, small, so that a full graph is explored too.
+#[cfg(not(loom))]
+pub(crate) const LOCK_ORDER_NODES: usize = 1024;
+#[cfg(loom)]
+pub(crate) const LOCK_ORDER_NODES: usize = 4;
+#[cfg(not(loom))]
+pub(crate) const LOCK_ORDER_EDGES: usize = 4096;
+#[cfg(loom)]
+pub(crate) const LOCK_ORDER_EDGES: usize = 4;
+/// Words of the graph's filter of addresses that may have a node (fewer atomics for loom).
+#[cfg(not(loom))]
+pub(crate) const LOCK_ORDER_FILTER_WORDS: usize = 64;
+#[cfg(loom)]
+pub(crate) const LOCK_ORDER_FILTER_WORDS: usize = 1;
+
+/// The process's lock-order graph: a `static` (zeroed memory, about 1 MiB of which only the
+/// pages used are touched), or in the model one per model run (loom's `lazy_static`).
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn lock_order_graph() -> &'static crate::lock_order::graph::Graph {
+    static GRAPH: crate::lock_order::graph::Graph = crate::lock_order::graph::Graph::new();
+    &GRAPH
+}
+#[cfg(loom)]
+pub(crate) fn lock_order_graph() -> &'static crate::lock_order::graph::Graph {
+    loom::lazy_static! {
+        static ref GRAPH: crate::lock_order::graph::Graph = crate::lock_order::graph::Graph::new();
+    }
+    &GRAPH
 }
 
 /// How many reader slots (robust mutexes, one cache line each) a

@@ -44,6 +44,10 @@ pub enum Mutation {
     /// accesses and no store-load order (Dekker's pattern with one side weak), so it can
     /// miss a reader that misses its intent.
     SharedRwWriterRelaxed = 11,
+    /// The lock-order checker caches a new edge with the epoch read after it releases the
+    /// graph's lock (and not before), so a lock removed in between leaves a cached edge the
+    /// graph no longer has.
+    LockOrderEpochAfterUnlock = 12,
 }
 
 #[cfg(loom)]

@@ -146,3 +146,52 @@ fn a_signal_handler_posts_a_static_sem_without_allocating() {
     assert!(HANDLER_RAN.load(Ordering::SeqCst));
     assert_eq!(HANDLER_ALLOCATIONS.load(Ordering::SeqCst), 0);
 }
+
+/// Reports the lock-order checker made in this binary (none is expected).
+static ORDER_REPORTS: AtomicU64 = AtomicU64::new(0);
+
+fn count_report(_: &pthread_sync::lock_order::Report) {
+    ORDER_REPORTS.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn lock_order_checking_on_allocates_nothing_and_checks_the_allocator_lock() {
+    use pthread_sync::lock_order::{self, Mode};
+    // Switched on for the rest of this binary (its other tests then run checked too): the
+    // allocator's static mutex is taken with other locks held, so it gets edges, new ones
+    // (stack captured, graph updated) inside `alloc` itself.
+    lock_order::set_hook(Some(count_report));
+    lock_order::set_mode(Mode::Report);
+    let outer = Locker::new(Vec::<u64>::new());
+    let inner = ErrorCheckLocker::new(0u64);
+    let n = allocations_of(|| {
+        // Nested locks, in one order, many times: the first time makes new edges.
+        for i in 0..100 {
+            let _o = outer.lock().unwrap();
+            let mut g = inner.lock().unwrap();
+            *g += i;
+        }
+        let r = RecursiveLocker::new(());
+        let _r1 = r.lock();
+        let _r2 = r.lock();
+        let c = Cond::new();
+        let m = Locker::new(());
+        let _i = inner.lock().unwrap();
+        let (g, _) = c
+            .wait_timeout(m.lock().unwrap(), Duration::from_millis(1))
+            .unwrap();
+        drop(g);
+    });
+    assert_eq!(n, 0, "allocations on the checked lock paths");
+    // Allocating while holding locks: `outer -> ALLOCATIONS` (and `inner -> ALLOCATIONS`),
+    // edges made inside the allocator, whose checking must not allocate (or it would
+    // recurse into the allocator it is checking).
+    for i in 0..100 {
+        let mut o = outer.lock().unwrap();
+        let _i = inner.lock().unwrap();
+        o.push(i);
+        drop(vec![i; 10]);
+    }
+    assert_eq!(outer.lock().unwrap().len(), 100);
+    assert_eq!(ORDER_REPORTS.load(Ordering::SeqCst), 0);
+}

@@ -55,6 +55,7 @@ impl<T: ?Sized> ErrorCheckLocker<T> {
     /// holder is gone from this process (it would never be released).
     #[doc(alias = "pthread_mutex_lock")]
     #[inline]
+    #[track_caller]
     pub fn lock(&self) -> Result<ErrorCheckGuard<'_, T>, Error> {
         unpoisoned(self.acquire())
     }

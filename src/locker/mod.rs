@@ -99,6 +99,7 @@ use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::lock_order;
 use crate::poison::Policy;
 use crate::shim::const_fn;
 use raw::RawLock;
@@ -268,13 +269,22 @@ impl<K: Kind, T: ?Sized> Lock<K, T> {
         }
     }
 
+    /// The lock's address, as the lock-order checker names it (that of `raw`, its first
+    /// field, whose `Drop` tells the checker for the in-process kinds).
+    #[inline(always)]
+    pub(crate) fn order_addr(&self) -> usize {
+        self as *const Self as *const () as usize
+    }
+
     /// Takes the mutex with `acquire`, then makes the guard, with what the acquisition found.
     #[inline(always)]
+    #[track_caller]
     fn acquire_with(
         &self,
+        wait: lock_order::Wait,
         acquire: impl FnOnce(&K::Raw) -> Result<(), Error>,
     ) -> Acquired<Guard<'_, K, T>> {
-        match acquire(&self.raw) {
+        match lock_order::acquire(self.order_addr(), wait, || acquire(&self.raw)) {
             Ok(()) if self.poison.is_poisoned() => {
                 // SAFETY: this thread has just acquired the mutex.
                 Acquired::Poisoned(unsafe { self.guard() })
@@ -289,20 +299,23 @@ impl<K: Kind, T: ?Sized> Lock<K, T> {
 
     /// `RawLock::lock`, then the guard (see [`Lock::acquire_with`]).
     #[inline(always)]
+    #[track_caller]
     fn acquire(&self) -> Acquired<Guard<'_, K, T>> {
-        self.acquire_with(RawLock::lock)
+        self.acquire_with(lock_order::Wait::Block, RawLock::lock)
     }
 
     /// `RawLock::try_lock`, then the guard.
     #[inline(always)]
+    #[track_caller]
     fn try_acquire(&self) -> Acquired<Guard<'_, K, T>> {
-        self.acquire_with(RawLock::try_lock)
+        self.acquire_with(lock_order::Wait::Try, RawLock::try_lock)
     }
 
     /// `RawLock::lock_for`, then the guard.
     #[inline(always)]
+    #[track_caller]
     fn acquire_for(&self, dur: Duration) -> Acquired<Guard<'_, K, T>> {
-        self.acquire_with(|raw| raw.lock_for(dur))
+        self.acquire_with(lock_order::Wait::Block, |raw| raw.lock_for(dur))
     }
 }
 
@@ -349,6 +362,7 @@ impl<K: kind::sealed::Kind<Poison = crate::poison::Never> + Kind, T: ?Sized> Loc
     /// ```
     #[doc(alias = "pthread_mutex_trylock")]
     #[inline]
+    #[track_caller]
     pub fn try_lock(&self) -> Result<Guard<'_, K, T>, Error> {
         unpoisoned(self.try_acquire())
     }
@@ -374,6 +388,7 @@ impl<K: kind::sealed::Kind<Poison = crate::poison::Never> + Kind, T: ?Sized> Loc
     /// ```
     #[doc(alias = "pthread_mutex_clocklock")]
     #[doc(alias = "pthread_mutex_timedlock")]
+    #[track_caller]
     pub fn lock_timeout(&self, dur: Duration) -> Result<Guard<'_, K, T>, Error> {
         unpoisoned(self.acquire_for(dur))
     }
@@ -473,6 +488,7 @@ impl<K: Kind, T: ?Sized> Drop for Guard<'_, K, T> {
     #[inline(always)]
     fn drop(&mut self) {
         self.lock.poison.leave(&self.poison);
+        lock_order::release(self.lock.order_addr());
         // SAFETY: the guard holds the lock and is `!Send`, so this is the thread that took it.
         unsafe { self.lock.raw.unlock() };
     }

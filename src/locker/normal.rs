@@ -8,6 +8,7 @@ use super::raw::Plain;
 use super::raw::RawLock;
 use super::{kind, Acquired, Lock, Locker, LockerGuard};
 use crate::error::{fatal, Error};
+use crate::lock_order::{self, Wait};
 use crate::poison::{Flag, Policy};
 use crate::shim::const_fn;
 
@@ -150,10 +151,13 @@ impl<T: ?Sized> Locker<T> {
     /// Locking a mutex this thread already holds deadlocks, as with std.
     #[doc(alias = "pthread_mutex_lock")]
     #[inline(always)]
+    #[track_caller]
     pub fn lock(&self) -> LockResult<LockerGuard<'_, T>> {
         // Straight from the raw result to std's (no intermediate `Acquired`: on this hot path
         // the compiler spilled that enum to the stack, about 20 instructions per lock).
-        if let Err(e) = RawLock::lock(&self.raw) {
+        let acquired =
+            lock_order::acquire(self.order_addr(), Wait::Block, || RawLock::lock(&self.raw));
+        if let Err(e) = acquired {
             fatal("pthread_mutex_lock", e);
         }
         // SAFETY: this thread has just acquired the mutex.
@@ -178,8 +182,11 @@ impl<T: ?Sized> Locker<T> {
     /// ```
     #[doc(alias = "pthread_mutex_trylock")]
     #[inline]
+    #[track_caller]
     pub fn try_lock(&self) -> TryLockResult<LockerGuard<'_, T>> {
-        match RawLock::try_lock(&self.raw) {
+        match lock_order::acquire(self.order_addr(), Wait::Try, || {
+            RawLock::try_lock(&self.raw)
+        }) {
             // SAFETY: this thread has just acquired the mutex.
             Ok(()) => Ok(poisoned(unsafe { self.guard() })?),
             Err(Error::WouldBlock) => Err(TryLockError::WouldBlock),
@@ -207,6 +214,7 @@ impl<T: ?Sized> Locker<T> {
     /// ```
     #[doc(alias = "pthread_mutex_clocklock")]
     #[doc(alias = "pthread_mutex_timedlock")]
+    #[track_caller]
     pub fn lock_timeout(&self, dur: Duration) -> LockTimeoutResult<LockerGuard<'_, T>> {
         match self.acquire_for(dur) {
             Acquired::Ok(guard) => Ok(guard),

@@ -205,6 +205,15 @@ unsafe impl<const CHECKED: bool, P: Proto> RawLock for Plain<CHECKED, P> {
     }
 }
 
+/// A dropped in-process lock leaves the lock-order graph (its address is the lock's: `raw`
+/// is the first field of the `repr(C)` [`Lock`](super::Lock)).
+impl<const CHECKED: bool, P: Proto> Drop for Plain<CHECKED, P> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        crate::lock_order::dropped(self as *const Self as usize);
+    }
+}
+
 /// What `fork_prepare` did with a protected lock.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]

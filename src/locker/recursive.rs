@@ -198,6 +198,14 @@ impl<P: Proto> WithProtocol for Reentrant<P> {
     }
 }
 
+/// A dropped lock leaves the lock-order graph (see `Plain`'s `Drop`).
+impl<P: Proto> Drop for Reentrant<P> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        crate::lock_order::dropped(self as *const Self as usize);
+    }
+}
+
 impl<P: Forkable> super::raw::ForkRaw for Reentrant<P> {
     fn fork_prepare(&self) -> super::raw::ForkHold {
         // The Rust owner, not glibc's: a re-entered lock is held through the count.
@@ -239,6 +247,7 @@ impl<T: ?Sized> RecursiveLocker<T> {
     /// [`RecursiveLocker::lock_timeout`] return these as errors.
     #[doc(alias = "pthread_mutex_lock")]
     #[inline]
+    #[track_caller]
     pub fn lock(&self) -> RecursiveGuard<'_, T> {
         match super::unpoisoned(self.acquire()) {
             Ok(guard) => guard,

@@ -407,8 +407,14 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     /// [`Error::Deadlock`] for an errorcheck relock, [`Error::NotInRegion`], ...).
     #[doc(alias = "pthread_mutex_lock")]
     #[inline]
+    #[track_caller]
     pub fn lock(&self) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
-        self.shared(RawLock::lock(&self.raw))
+        let addr = self.order_addr();
+        self.shared(crate::lock_order::acquire(
+            addr,
+            crate::lock_order::Wait::Block,
+            || RawLock::lock(&self.raw),
+        ))
     }
 
     /// Acquires the lock if it is free (or, for the recursive kind, held by this thread),
@@ -418,8 +424,14 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     /// As [`lock`](Self::lock), and `Failed(Error::WouldBlock)` if it is held.
     #[doc(alias = "pthread_mutex_trylock")]
     #[inline]
+    #[track_caller]
     pub fn try_lock(&self) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
-        self.shared(RawLock::try_lock(&self.raw))
+        let addr = self.order_addr();
+        self.shared(crate::lock_order::acquire(
+            addr,
+            crate::lock_order::Wait::Try,
+            || RawLock::try_lock(&self.raw),
+        ))
     }
 
     /// Blocks until the lock is acquired or `dur` has passed (`pthread_mutex_clocklock` on
@@ -428,8 +440,14 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     /// # Errors
     /// As [`lock`](Self::lock), and `Failed(Error::TimedOut)` when `dur` passes first.
     #[doc(alias = "pthread_mutex_clocklock")]
+    #[track_caller]
     pub fn lock_timeout(&self, dur: Duration) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
-        self.shared(RawLock::lock_for(&self.raw, dur))
+        let addr = self.order_addr();
+        self.shared(crate::lock_order::acquire(
+            addr,
+            crate::lock_order::Wait::Block,
+            || RawLock::lock_for(&self.raw, dur),
+        ))
     }
 
     /// Whether the lock is poisoned: a thread of some process panicked while holding it.

@@ -103,6 +103,9 @@ pub(crate) fn register(start: usize, end: usize) -> Result<usize, Error> {
 /// memory must stay mapped (a robust mutex in it is still held by a thread of this process,
 /// through a leaked guard, or the region was pinned for good).
 pub(crate) fn unregister(slot: usize) -> bool {
+    // The region's locks leave the lock-order graph (their memory is about to go).
+    let (start, end) = REGISTRY.range(slot);
+    crate::lock_order::purge(start, end);
     let key = REGISTRY.key_of(slot);
     // First the records (see the module docs: before the slot is removed)...
     let held = POOL.iter().any(|record| record.holds(key));
@@ -458,6 +461,12 @@ impl<const N: usize> Registry<N> {
             return Ok(i);
         }
         Err(Error::TooManyRegions { max: N })
+    }
+
+    /// The range `slot` was claimed for (read by its owner: nobody else writes it).
+    pub(crate) fn range(&self, slot: usize) -> (usize, usize) {
+        let slot = &self.slots[slot];
+        (slot.start.load(Relaxed), slot.end.load(Relaxed))
     }
 
     /// Frees `slot` (claimed by `register`); returns the holds it still had.

@@ -33,6 +33,7 @@ use std::sync::{LockResult, TryLockError, TryLockResult};
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::lock_order::{self, Wait};
 use crate::locker::{LockTimeoutError, LockTimeoutResult};
 use crate::poison::{Flag, Policy};
 use crate::shim::{self, const_fn};
@@ -77,6 +78,8 @@ use bravo::{Bias, SLOW};
 #[doc(alias = "pthread_rwlock_t")]
 #[repr(C)]
 pub struct RwLock<T: ?Sized> {
+    /// Zero-sized, first: its drop takes the lock out of the lock-order graph.
+    order: lock_order::Node,
     raw: RawRwLock,
     bias: Bias,
     poison: Flag,
@@ -134,6 +137,7 @@ impl<T> RwLock<T> {
         #[inline]
         pub const fn new(t: T) -> RwLock<T> {
             RwLock {
+                order: lock_order::Node::new(),
                 raw: RawRwLock::new(),
                 bias: Bias::new(),
                 poison: Flag::new_const(),
@@ -156,6 +160,12 @@ impl<T: ?Sized> RwLock<T> {
     #[inline(always)]
     fn addr(&self) -> usize {
         self as *const Self as *const () as usize
+    }
+
+    /// The lock's address, as the lock-order checker names it.
+    #[inline(always)]
+    pub(crate) fn order_addr(&self) -> usize {
+        self.addr()
     }
 
     /// A read hold: a fast read (its slot was free, so this thread held no read of the
@@ -259,7 +269,9 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        match self.read_with(|raw| spin_then(raw, RawRwLock::try_read, RawRwLock::read)) {
+        match lock_order::acquire(self.addr(), Wait::Block, || {
+            self.read_with(|raw| spin_then(raw, RawRwLock::try_read, RawRwLock::read))
+        }) {
             Ok(guard) => self.poisoned(guard),
             Err(e) => misuse("read", e),
         }
@@ -272,8 +284,11 @@ impl<T: ?Sized> RwLock<T> {
     /// [`TryLockError::WouldBlock`], or [`TryLockError::Poisoned`] holding the guard.
     #[doc(alias = "pthread_rwlock_tryrdlock")]
     #[inline]
+    #[track_caller]
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
-        match self.read_with(RawRwLock::try_read) {
+        match lock_order::acquire(self.addr(), Wait::Try, || {
+            self.read_with(RawRwLock::try_read)
+        }) {
             Ok(guard) => Ok(self.poisoned(guard)?),
             Err(_) => Err(TryLockError::WouldBlock),
         }
@@ -290,7 +305,9 @@ impl<T: ?Sized> RwLock<T> {
     #[doc(alias = "pthread_rwlock_clockrdlock")]
     #[track_caller]
     pub fn read_timeout(&self, dur: Duration) -> LockTimeoutResult<RwLockReadGuard<'_, T>> {
-        match self.read_with(|raw| raw.read_for(dur)) {
+        match lock_order::acquire(self.addr(), Wait::Block, || {
+            self.read_with(|raw| raw.read_for(dur))
+        }) {
             Ok(guard) => Ok(self.poisoned(guard)?),
             Err(Error::TimedOut) => Err(LockTimeoutError::TimedOut),
             Err(e) => misuse("read_timeout", e),
@@ -310,7 +327,9 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         let acquire = |raw: &RawRwLock| spin_then(raw, RawRwLock::try_write, RawRwLock::write);
-        match self.write_with(acquire, || false, Error::WouldBlock) {
+        match lock_order::acquire(self.addr(), Wait::Block, || {
+            self.write_with(acquire, || false, Error::WouldBlock)
+        }) {
             Ok(guard) => self.poisoned(guard),
             Err(e) => misuse("write", e),
         }
@@ -323,8 +342,11 @@ impl<T: ?Sized> RwLock<T> {
     /// [`TryLockError::Poisoned`] holding the guard.
     #[doc(alias = "pthread_rwlock_trywrlock")]
     #[inline]
+    #[track_caller]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
-        match self.write_with(RawRwLock::try_write, || true, Error::WouldBlock) {
+        match lock_order::acquire(self.addr(), Wait::Try, || {
+            self.write_with(RawRwLock::try_write, || true, Error::WouldBlock)
+        }) {
             Ok(guard) => Ok(self.poisoned(guard)?),
             Err(_) => Err(TryLockError::WouldBlock),
         }
@@ -343,11 +365,13 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn write_timeout(&self, dur: Duration) -> LockTimeoutResult<RwLockWriteGuard<'_, T>> {
         let expiry = shim::Expiry::after(dur);
-        match self.write_with(
-            |raw| raw.write_for(dur),
-            || expiry.passed(),
-            Error::TimedOut,
-        ) {
+        match lock_order::acquire(self.addr(), Wait::Block, || {
+            self.write_with(
+                |raw| raw.write_for(dur),
+                || expiry.passed(),
+                Error::TimedOut,
+            )
+        }) {
             Ok(guard) => Ok(self.poisoned(guard)?),
             Err(Error::TimedOut) => Err(LockTimeoutError::TimedOut),
             Err(e) => misuse("write_timeout", e),
@@ -471,6 +495,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
+        lock_order::release(self.lock.addr());
         if self.how < shim::READER_SLOTS {
             if held::slot_leave(self.how) {
                 Bias::release(self.how);
@@ -488,6 +513,7 @@ impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
+        lock_order::release(self.lock.addr());
         self.lock.poison.leave(&self.panicking);
         // SAFETY: the guard holds the pthread write lock and is `!Send`: this thread took it.
         unsafe { self.lock.raw.unlock() };

@@ -322,6 +322,15 @@ enum Wait<'e> {
     Until(&'e shim::Expiry),
 }
 
+/// How the lock-order checker sees a wait: a try adds no edge.
+#[inline(always)]
+fn lock_order_wait(wait: &Wait<'_>) -> crate::lock_order::Wait {
+    match wait {
+        Wait::Try => crate::lock_order::Wait::Try,
+        Wait::Block | Wait::Until(_) => crate::lock_order::Wait::Block,
+    }
+}
+
 impl Wait<'_> {
     /// Acquires `m` as this wait allows (`Err(OwnerDied)` is an acquisition).
     #[inline(always)]
@@ -558,6 +567,12 @@ impl<T: ?Sized> SharedRwLock<T> {
     #[inline(always)]
     fn addr(&self) -> usize {
         self as *const Self as *const () as usize
+    }
+
+    /// The lock's address, as the lock-order checker names it.
+    #[inline(always)]
+    pub(crate) fn order_addr(&self) -> usize {
+        self.addr()
     }
 
     #[inline(always)]
@@ -916,11 +931,15 @@ impl<T: ?Sized> SharedRwLock<T> {
 
     /// A read hold, as a result.
     #[inline(always)]
+    #[track_caller]
     fn read_with(
         &self,
         wait: Wait<'_>,
     ) -> SharedLockResult<SharedRwLockReadGuard<'_, T>, SharedRwLockWriteGuard<'_, T>> {
-        match self.read_raw(wait) {
+        let checked = crate::lock_order::acquiring(self.addr(), lock_order_wait(&wait));
+        let read = self.read_raw(wait);
+        crate::lock_order::acquired(checked, self.addr(), &read);
+        match read {
             Ok(Read::Slot(slot)) => self.read_result(slot),
             Ok(Read::Recovered) => Err(SharedLockError::OwnerDied(OwnerDied::new(
                 self.write_guard(false),
@@ -955,9 +974,13 @@ impl<T: ?Sized> SharedRwLock<T> {
     }
 
     #[inline(always)]
+    #[track_caller]
     fn write_with(&self, wait: Wait<'_>) -> SharedLockResult<SharedRwLockWriteGuard<'_, T>> {
         shim::watch_forks();
-        match self.write_raw(wait) {
+        let checked = crate::lock_order::acquiring(self.addr(), lock_order_wait(&wait));
+        let write = self.write_raw(wait);
+        crate::lock_order::acquired(checked, self.addr(), &write);
+        match write {
             Ok(true) => Err(SharedLockError::OwnerDied(OwnerDied::new(
                 self.write_guard(false),
             ))),
@@ -998,6 +1021,7 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// ```
     #[doc(alias = "pthread_rwlock_rdlock")]
     #[inline]
+    #[track_caller]
     pub fn read(
         &self,
     ) -> SharedLockResult<SharedRwLockReadGuard<'_, T>, SharedRwLockWriteGuard<'_, T>> {
@@ -1025,6 +1049,7 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// ```
     #[doc(alias = "pthread_rwlock_tryrdlock")]
     #[inline]
+    #[track_caller]
     pub fn try_read(
         &self,
     ) -> SharedLockResult<SharedRwLockReadGuard<'_, T>, SharedRwLockWriteGuard<'_, T>> {
@@ -1053,6 +1078,7 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "pthread_rwlock_clockrdlock")]
+    #[track_caller]
     pub fn read_timeout(
         &self,
         dur: Duration,
@@ -1083,6 +1109,7 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// ```
     #[doc(alias = "pthread_rwlock_wrlock")]
     #[inline]
+    #[track_caller]
     pub fn write(&self) -> SharedLockResult<SharedRwLockWriteGuard<'_, T>> {
         self.write_with(Wait::Block)
     }
@@ -1108,6 +1135,7 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// ```
     #[doc(alias = "pthread_rwlock_trywrlock")]
     #[inline]
+    #[track_caller]
     pub fn try_write(&self) -> SharedLockResult<SharedRwLockWriteGuard<'_, T>> {
         self.write_with(Wait::Try)
     }
@@ -1137,6 +1165,7 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[doc(alias = "pthread_rwlock_clockwrlock")]
+    #[track_caller]
     pub fn write_timeout(&self, dur: Duration) -> SharedLockResult<SharedRwLockWriteGuard<'_, T>> {
         let expiry = shim::Expiry::after(dur);
         self.write_with(Wait::Until(&expiry))
@@ -1259,6 +1288,7 @@ impl<T: ?Sized> SharedRwLockReadGuard<'_, T> {
 impl<T: ?Sized> Drop for SharedRwLockReadGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
+        crate::lock_order::release(self.lock.addr());
         READS.with(|r| r.set(r.get().wrapping_sub(1)));
         if unshare(self.lock.addr(), self.slot) {
             return; // another guard of this thread holds the slot still
@@ -1273,6 +1303,7 @@ impl<T: ?Sized> Drop for SharedRwLockReadGuard<'_, T> {
 impl<T: ?Sized> Drop for SharedRwLockWriteGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
+        crate::lock_order::release(self.lock.addr());
         if self.generation != shim::fork_generation() {
             return; // inherited by a forked child: the write hold is the parent's
         }

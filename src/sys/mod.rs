@@ -153,6 +153,10 @@ pub const SEM_VALUE_MAX: u32 = i32::MAX as u32;
 pub const SEM_VALUE_TOO_LARGE: &str = "semaphore value above SEM_VALUE_MAX (2147483647)";
 
 #[cfg(not(loom))]
+pub mod diag;
+#[cfg(loom)]
+pub use model::diag;
+#[cfg(not(loom))]
 pub mod fork;
 #[cfg(not(loom))]
 mod pthread;
@@ -226,6 +230,11 @@ use std::time::Duration;
 /// `pthread.rs` is checked, in the model build `model.rs`). With `InPlace`, a trait both
 /// implement, this is the whole of what the wrappers may call.
 const _: () = {
+    let _: fn(&std::ffi::CStr) -> Option<&'static [u8]> = diag::getenv;
+    let _: fn(&[u8]) = diag::write_stderr;
+    let _: fn(&mut [usize], usize) -> usize = diag::capture_stack;
+    let _: fn(&[usize]) = diag::write_symbols_stderr;
+
     let _: fn(Duration) -> Deadline = Deadline::after;
     let _: fn() -> u64 = Deadline::now_ns;
     let _: fn(Deadline, Deadline) -> Deadline = Deadline::min;

@@ -828,3 +828,29 @@ impl RawRwLock {
         self.changed.notify_all();
     }
 }
+
+/// The lock-order checker's needs, in the model: no environment (the checker is switched on
+/// by `set_mode` in a model), standard error through std, no stacks (loom's threads have no
+/// frames worth naming: a report carries the acquisition sites only).
+pub mod diag {
+    /// The model has no environment.
+    pub fn getenv(_name: &std::ffi::CStr) -> Option<&'static [u8]> {
+        None
+    }
+
+    /// Writes to standard error through std.
+    pub fn write_stderr(bytes: &[u8]) {
+        use std::io::Write;
+        let _ = std::io::stderr().write_all(bytes);
+    }
+
+    /// No frames in the model.
+    pub fn capture_stack(_out: &mut [usize], _skip: usize) -> usize {
+        0
+    }
+
+    /// Nothing to symbolize in the model (no frames are captured).
+    pub fn write_symbols_stderr(frames: &[usize]) {
+        debug_assert!(frames.is_empty());
+    }
+}

@@ -102,6 +102,11 @@ impl Child {
         libc::WEXITSTATUS(status)
     }
 
+    /// Waits (at most 20 s) for the child to end; its raw wait status (an exit or a signal).
+    pub fn wait_status(mut self) -> libc::c_int {
+        self.reap(Duration::from_secs(20))
+    }
+
     /// Waits at most `bound` for the child to exit: its exit code, or the child back (still
     /// running, still guarded: killed and reaped when dropped) if it has not exited by then.
     /// Panics if a signal ended it.
