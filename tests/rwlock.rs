@@ -3,41 +3,48 @@
 //! is reported, timed forms, and exclusion under contention with the biased read path.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use pthread_sync::{LockTimeoutError, RwLock, RwLockWriteGuard, TryLockError};
 
-/// Two reader threads that relay: each releases its read only once the other holds one, so
-/// that the lock is never free of readers; runs until `stop`. With `patient`, a reader gives
-/// up waiting for the other after 5 ms (needed where a waiting writer keeps the other out:
-/// the relay would otherwise wait for itself).
+/// Two reader threads that relay: each releases its read only once the other holds a read
+/// taken after its own (the older hold always leaves first, the newer stays), so that the
+/// lock is never free of readers, however the threads are scheduled; runs until `stop`.
+/// With `patient`, a reader gives up waiting for the other after 5 ms (needed where a
+/// waiting writer keeps the other out: the relay would otherwise wait for itself).
 fn relay_readers<G>(
     read: impl Fn() -> G + Sync,
     running: &AtomicBool,
     stop: &AtomicBool,
     patient: bool,
 ) {
-    let inside = AtomicU32::new(0);
+    // Each reader's ticket while it holds a read (0: none); tickets grow with every read.
+    let tickets = [AtomicU64::new(0), AtomicU64::new(0)];
+    let next = AtomicU64::new(1);
     thread::scope(|s| {
-        for _ in 0..2 {
-            s.spawn(|| {
+        for me in 0..2 {
+            let (tickets, next, read) = (&tickets, &next, &read);
+            s.spawn(move || {
+                let other = &tickets[1 - me];
                 while !stop.load(SeqCst) {
                     let g = read();
-                    if inside.fetch_add(1, SeqCst) == 1 {
-                        // Both readers in: the relay runs (set before either leaves).
+                    let mine = next.fetch_add(1, SeqCst);
+                    tickets[me].store(mine, SeqCst);
+                    if other.load(SeqCst) != 0 {
+                        // Both readers in: the relay runs.
                         running.store(true, SeqCst);
                     }
                     let start = Instant::now();
-                    while inside.load(SeqCst) < 2
+                    while other.load(SeqCst) < mine
                         && !stop.load(SeqCst)
                         && !(patient && start.elapsed() >= Duration::from_millis(5))
                     {
                         std::hint::spin_loop();
                     }
-                    inside.fetch_sub(1, SeqCst);
+                    tickets[me].store(0, SeqCst);
                     drop(g);
                 }
             });
