@@ -225,6 +225,21 @@ fn an_upgrade_and_a_relock_by_the_writer_panic_instead_of_hanging() {
     assert!(!lock.is_poisoned(), "a refused call poisons nothing");
     *lock.write().unwrap() += 1;
     assert_eq!(*lock.read().unwrap(), 2);
+
+    // The upgrade found however the read was taken: just after a write the bias is off, so
+    // the read is the pthread read lock (the write's try fails); a downgraded write guard's
+    // read is a slot with the bias on (the write's try succeeds).
+    drop(lock.write().unwrap());
+    let slow = lock.read().unwrap();
+    let msg = panic_message(catch_unwind(AssertUnwindSafe(|| drop(lock.write()))));
+    assert!(msg.contains("would deadlock"), "{msg}");
+    drop(slow);
+    let downgraded = RwLockWriteGuard::downgrade(lock.write().unwrap());
+    let msg = panic_message(catch_unwind(AssertUnwindSafe(|| drop(lock.write()))));
+    assert!(msg.contains("would deadlock"), "{msg}");
+    drop(downgraded);
+    *lock.write().unwrap() += 1;
+    assert_eq!(*lock.read().unwrap(), 3);
 }
 
 #[test]

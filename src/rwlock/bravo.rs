@@ -74,6 +74,12 @@ impl Bias {
         h & (READER_SLOTS - 1)
     }
 
+    /// Whether the bias is on (readers may take the fast path).
+    #[inline(always)]
+    pub(crate) fn is_on(&self) -> bool {
+        self.on.load(Relaxed) != 0
+    }
+
     /// A fast read of the lock at `lock`: the slot it holds, if the bias allowed one.
     #[inline(always)]
     pub(crate) fn try_read(&self, lock: usize) -> Option<usize> {

@@ -238,10 +238,24 @@ impl<T: ?Sized> RwLock<T> {
         gave_up: Error,
     ) -> Result<RwLockWriteGuard<'_, T>, Error> {
         let lock = self.addr();
-        if held::holds(lock, Bias::slot(lock)) {
+        // An upgrade (this thread holds a read of this lock) must be found before any call
+        // that could block, but looking costs a hash and two thread-local reads, so the
+        // uncontended write looks only where it can matter. A free pthread write lock means
+        // this thread holds no slow read (that would make the try fail); with the bias off it
+        // holds no fast read either (a fast read is taken with the bias on, and no revocation
+        // completes while it is held: only this thread could be revoking). Else, look first.
+        let upgrade = || held::holds(lock, Bias::slot(lock));
+        if self.raw.try_write().is_err() {
+            if upgrade() {
+                return Err(Error::Deadlock);
+            }
+            acquire(&self.raw)?;
+        }
+        if self.bias.is_on() && upgrade() {
+            // SAFETY: taken just above by this thread.
+            unsafe { self.raw.unlock() };
             return Err(Error::Deadlock);
         }
-        acquire(&self.raw)?;
         if !self.bias.revoke(lock, give_up) {
             // SAFETY: taken just above by this thread.
             unsafe { self.raw.unlock() };
