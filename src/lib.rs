@@ -129,7 +129,7 @@ pub mod model_check {
 
         /// Whether the graph has the edge `from -> to`.
         pub fn has_edge(from: usize, to: usize) -> bool {
-            crate::shim::lock_order_graph()
+            crate::lock_order::graph::lock_order_graph()
                 .lock()
                 .has_edge_between(from, to)
         }

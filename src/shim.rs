@@ -119,21 +119,29 @@ pub(crate) const LOCK_ORDER_FILTER_WORDS: usize = 64;
 #[cfg(loom)]
 pub(crate) const LOCK_ORDER_FILTER_WORDS: usize = 1;
 
-/// The process's lock-order graph: a `static` (zeroed memory, about 1 MiB of which only the
-/// pages used are touched), or in the model one per model run (loom's `lazy_static`).
-#[cfg(not(loom))]
-#[inline(always)]
-pub(crate) fn lock_order_graph() -> &'static crate::lock_order::graph::Graph {
-    static GRAPH: crate::lock_order::graph::Graph = crate::lock_order::graph::Graph::new();
-    &GRAPH
+/// A process-wide `static` of a type with a `const` constructor, reached through a function;
+/// in the model, one per model run (loom's `lazy_static`, since loom's types have no `const`
+/// constructors and a model's objects must be made inside it).
+macro_rules! global {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident() -> $t:ty = $init:expr;) => {
+        $(#[$attr])*
+        #[cfg(not(loom))]
+        #[inline(always)]
+        $vis fn $name() -> &'static $t {
+            static GLOBAL: $t = $init;
+            &GLOBAL
+        }
+        $(#[$attr])*
+        #[cfg(loom)]
+        $vis fn $name() -> &'static $t {
+            loom::lazy_static! {
+                static ref GLOBAL: $t = $init;
+            }
+            &GLOBAL
+        }
+    };
 }
-#[cfg(loom)]
-pub(crate) fn lock_order_graph() -> &'static crate::lock_order::graph::Graph {
-    loom::lazy_static! {
-        static ref GRAPH: crate::lock_order::graph::Graph = crate::lock_order::graph::Graph::new();
-    }
-    &GRAPH
-}
+pub(crate) use global;
 
 /// How many reader slots (robust mutexes, one cache line each) a
 /// [`SharedRwLock`](crate::SharedRwLock) has: part of its documented layout. In the model,

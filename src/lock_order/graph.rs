@@ -23,6 +23,12 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use crate::shim::{array_of, const_fn, spin_hint, AtomicU32, AtomicU64};
 
+crate::shim::global! {
+    /// The process's lock-order graph: a `static` (zeroed memory, about 1 MiB of which only
+    /// the pages used are touched), or in the model one per model run.
+    pub(crate) fn lock_order_graph() -> Graph = Graph::new();
+}
+
 /// Locks the graph can hold at once.
 pub(crate) const NODES: usize = crate::shim::LOCK_ORDER_NODES;
 /// Edge records (sites and stack) the graph can hold at once.

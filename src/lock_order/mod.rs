@@ -117,8 +117,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8};
 
 use crate::error::Error;
-use crate::shim::{lock_order_graph as graph, thread_local_const};
+use crate::shim::thread_local_const;
 use crate::switches::{active, Mutation};
+use graph::lock_order_graph as graph;
 use graph::{Site, NO_EDGE};
 use report::MAX_CYCLE;
 
