@@ -85,7 +85,10 @@ impl<K: Exclusive + InProcess, T: ?Sized> sealed::Sealed for Guard<'_, K, T> {
         let raw = Guard::raw_lock(self);
         // ...and retakes it as a blocking acquisition, checked before it blocks.
         let addr = raw as *const _ as usize;
-        crate::lock_order::acquire(addr, crate::lock_order::Wait::Block, || RawLock::lock(raw))
+        let created = Guard::order_site(self);
+        crate::lock_order::acquire(addr, created, crate::lock_order::Wait::Block, || {
+            RawLock::lock(raw)
+        })
     }
 }
 impl<K: Exclusive + InProcess, T: ?Sized> CondGuard for Guard<'_, K, T> {}
@@ -576,7 +579,9 @@ impl SharedCond {
         unsafe { RawLock::unlock(raw) };
         let timed_out = self.protocol.sleep(seen, deadline, Scope::Shared);
         let relocked =
-            crate::lock_order::acquire(addr, crate::lock_order::Wait::Block, || RawLock::lock(raw));
+            crate::lock_order::acquire(addr, &(), crate::lock_order::Wait::Block, || {
+                RawLock::lock(raw)
+            });
         self.protocol.left();
         (
             std::mem::ManuallyDrop::into_inner(guard),

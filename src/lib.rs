@@ -116,8 +116,8 @@ pub mod model_check {
         /// `inner` taken (blocking) while `outer` is held, then both released: the edge
         /// `outer -> inner`, checked as a real acquisition checks it.
         pub fn nested(outer: usize, inner: usize) {
-            let _ = acquire(outer, Wait::Block, || Ok(()));
-            let _ = acquire(inner, Wait::Block, || Ok(()));
+            let _ = acquire(outer, &(), Wait::Block, || Ok(()));
+            let _ = acquire(inner, &(), Wait::Block, || Ok(()));
             release(inner);
             release(outer);
         }

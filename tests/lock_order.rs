@@ -16,7 +16,7 @@ use std::time::Duration;
 use pthread_sync::lock_order::{self, Mode, Report};
 use pthread_sync::shm::ShmBox;
 use pthread_sync::{
-    Cond, ErrorCheckLocker, Locker, RecursiveLocker, RwLock, SharedLocker, SharedRwLock,
+    Cond, ErrorCheckLocker, Locker, PiLocker, RecursiveLocker, RwLock, SharedLocker, SharedRwLock,
 };
 use support::{fork_child, Case, Outcome, Rng};
 
@@ -27,7 +27,13 @@ struct Seen {
     edges: Vec<(String, String)>,
     sites_in_this_file: bool,
     new_edge_has_stack: bool,
+    /// The new edge's (held, acquired) creation sites, as (file, line).
+    created: (Option<At>, Option<At>),
+    text: String,
 }
+
+/// A source site as (file, line).
+type At = (String, u32);
 
 static REPORTS: StdMutex<Vec<Seen>> = StdMutex::new(Vec::new());
 static HOOK_CALLS: AtomicUsize = AtomicUsize::new(0);
@@ -52,10 +58,14 @@ fn hook(report: &Report) {
     });
     let text = report.to_string();
     assert!(text.contains("potential deadlock"), "{text}");
+    let line = |l: &lock_order::LockInfo| l.created().map(|c| (c.file().to_string(), c.line()));
+    let new = &report.edges()[0];
     REPORTS.lock().unwrap().push(Seen {
         edges,
         sites_in_this_file,
-        new_edge_has_stack: !report.edges()[0].frames().is_empty(),
+        new_edge_has_stack: !new.frames().is_empty(),
+        created: (line(new.held()), line(new.acquired())),
+        text,
     });
 }
 
@@ -514,11 +524,127 @@ fn the_environment_variable_switches_it_on() -> Outcome {
     Outcome::Passed
 }
 
+/// `a -> b`, then `b -> a` (reported), on this thread.
+macro_rules! invert {
+    ($a:expr, $b:expr) => {
+        checked(|| {
+            {
+                let _a = $a;
+                let _b = $b;
+            }
+            let _b = $b;
+            let _a = $a;
+        })
+    };
+}
+
+fn here(line: u32) -> Option<At> {
+    Some((file!().to_string(), line))
+}
+
+static STATIC: (Locker<u32>, u32) = (Locker::new(0), line!());
+
+/// A report names both locks of a cycle by where they were created: `new` (a `static`'s
+/// too), `Default::default`, `From::from`, for the lockers and `RwLock`.
+fn a_report_names_both_creation_sites() -> Outcome {
+    let (a, line_a) = (Locker::new(0), line!());
+    let (w, line_w) = (RwLock::new(0), line!());
+    let reports = invert!(a.lock().unwrap(), w.write().unwrap());
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    // The new edge: `a` acquired while `w` is held.
+    assert_eq!(
+        reports[0].created,
+        (here(line_w), here(line_a)),
+        "{reports:?}"
+    );
+    let text = &reports[0].text;
+    for line in [line_a, line_w] {
+        let created = format!("(created at {}:{line}:", file!());
+        assert!(text.contains(&created), "{created} not in {text}");
+    }
+
+    let (s, line_s) = (&STATIC.0, STATIC.1);
+    let (r, line_r) = (RwLock::from(0), line!());
+    let reports = invert!(s.lock().unwrap(), r.read().unwrap());
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(
+        reports[0].created,
+        (here(line_r), here(line_s)),
+        "{reports:?}"
+    );
+
+    let (d, line_d) = (RecursiveLocker::<u8>::default(), line!());
+    let (e, line_e) = (ErrorCheckLocker::from(0), line!());
+    let (p, line_p) = (PiLocker::new(0), line!());
+    let reports = invert!(d.lock(), e.lock().unwrap());
+    assert_eq!(
+        reports[0].created,
+        (here(line_e), here(line_d)),
+        "{reports:?}"
+    );
+    let (q, line_q) = (RwLock::<u8>::default(), line!());
+    let reports = invert!(p.lock().unwrap(), q.read().unwrap());
+    assert_eq!(
+        reports[0].created,
+        (here(line_q), here(line_p)),
+        "{reports:?}"
+    );
+    Outcome::Passed
+}
+
+/// A named lock prints its name, where it was named and where it was created.
+fn a_named_lock_prints_name_and_creation_site() -> Outcome {
+    let (a, line_a) = (Locker::new(0), line!());
+    let b = Locker::new(0);
+    let line_n = line!() + 1;
+    lock_order::name(&a, "accounts");
+    let reports = invert!(a.lock().unwrap(), b.lock().unwrap());
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].created.1, here(line_a));
+    let text = &reports[0].text;
+    let expected = format!(
+        "lock \"accounts\" ({:#x}, named at {f}:{line_n}:",
+        &a as *const _ as usize,
+        f = file!()
+    );
+    assert!(text.contains(&expected), "{expected} not in {text}");
+    let created = format!(", created at {}:{line_a}:", file!());
+    assert!(text.contains(&created), "{created} not in {text}");
+    Outcome::Passed
+}
+
+/// A shared lock keeps no creation site (its bytes are laid out for C): it is named by the
+/// site of its first nested acquisition.
+fn shared_locks_print_their_first_nested_site() -> Outcome {
+    let a = ShmBox::anonymous(SharedLocker::new(0u32)).unwrap();
+    let b = ShmBox::anonymous(SharedRwLock::new(0u32)).unwrap();
+    let reports = invert!(a.lock().unwrap(), b.write().map_err(|_| ()).unwrap());
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].created, (None, None), "{reports:?}");
+    let text = &reports[0].text;
+    assert!(!text.contains("created at"), "{text}");
+    let first = format!("(first taken nested at {}:", file!());
+    assert_eq!(text.matches(&first).count(), 4, "{text}");
+    Outcome::Passed
+}
+
 fn main() {
     if std::env::args().any(|a| a == ENV_CHILD) {
         std::process::exit(env_child());
     }
     let cases: &[Case] = &[
+        (
+            "a_report_names_both_creation_sites",
+            a_report_names_both_creation_sites,
+        ),
+        (
+            "a_named_lock_prints_name_and_creation_site",
+            a_named_lock_prints_name_and_creation_site,
+        ),
+        (
+            "shared_locks_print_their_first_nested_site",
+            shared_locks_print_their_first_nested_site,
+        ),
         (
             "two_lock_cycle_across_threads",
             two_lock_cycle_across_threads,

@@ -3,7 +3,8 @@
 //! meets an edge it has not seen before, when a lock that has a node is dropped, and when a
 //! region is unmapped.
 //!
-//! - Nodes: a lock's address, its name and the site of its first nested acquisition.
+//! - Nodes: a lock's address, its name, the site of its naming or first nested acquisition,
+//!   and its creation site (an in-process lock in a build with the `lock-order` feature).
 //! - Edges: an adjacency bit matrix (reachability is a walk over words), and beside it, for
 //!   the reports, each edge's two acquisition sites and the stack of the acquisition that
 //!   made it (an edge whose record does not fit has no stack; the edge itself always fits).
@@ -52,12 +53,15 @@ pub(crate) struct Node {
     pub name: Option<&'static str>,
     /// Where it was named, or first acquired with another lock held.
     pub site: Site,
+    /// Where it was created (an in-process lock, with the `lock-order` feature).
+    pub created: Site,
 }
 
 const FREE_NODE: Node = Node {
     addr: 0,
     name: None,
     site: None,
+    created: None,
 };
 
 /// What a report tells of an edge `from -> to`.
@@ -224,12 +228,16 @@ impl Locked<'_> {
         (0..inner.high).find(|&i| inner.nodes[i].addr == addr)
     }
 
-    /// The node of `addr`, made (with `site`) if it has none; `None` if the graph is full.
-    pub(crate) fn node(&mut self, addr: usize, site: Site) -> Option<usize> {
+    /// The node of `addr`, made (with `site` and `created`) if it has none; `None` if the
+    /// graph is full.
+    pub(crate) fn node(&mut self, addr: usize, site: Site, created: Site) -> Option<usize> {
         if let Some(i) = self.find(addr) {
             let node = &mut self.inner_mut().nodes[i];
             if node.site.is_none() {
                 node.site = site;
+            }
+            if node.created.is_none() {
+                node.created = created;
             }
             return Some(i);
         }
@@ -239,6 +247,7 @@ impl Locked<'_> {
             addr,
             name: None,
             site,
+            created,
         };
         inner.high = inner.high.max(i + 1);
         let (w, bit) = filter_bit(addr);

@@ -9,7 +9,7 @@
 //! the process. An acquisition whose new edge closes a cycle (`B -> A` is there already,
 //! directly or through other locks) is a potential deadlock: two threads taking the locks of
 //! the cycle at the same time can each wait for the other forever. It is reported at that
-//! acquisition, before the thread waits: both locks, their names or first sites, and the
+//! acquisition, before the thread waits: both locks (see [Names](#names)), and the
 //! acquisition sites and stacks of the edges of the cycle.
 //!
 //! ```
@@ -79,6 +79,27 @@
 //!   so two readers that take two locks in opposite orders deadlock once a writer waits on
 //!   each.
 //!
+//! # Names
+//! A report prints each lock by its address and:
+//! - a lock given a name with [`name`]: the name, where it was named, and, for an
+//!   in-process lock, where it was created: `lock "accounts" (0x…, named at src/main.rs:9:5,
+//!   created at src/main.rs:3:20)`;
+//! - an in-process lock ([`Locker`](crate::Locker), [`ErrorCheckLocker`](crate::ErrorCheckLocker),
+//!   [`RecursiveLocker`](crate::RecursiveLocker), the priority-inheritance and ceiling kinds,
+//!   [`RwLock`](crate::RwLock)) without a name: where it was created, the `#[track_caller]`
+//!   site of its `new` (a `static`'s line too: `new` is a `const fn`), `Default::default` or
+//!   `From::from`: `lock 0x… (created at src/main.rs:3:20)`. With the `lock-order` feature
+//!   each such lock keeps that site, a pointer; without it the field is zero-sized, so the
+//!   layout and code are those of a build without the checker;
+//! - a shared lock ([`SharedLocker`](crate::SharedLocker) and the other `Shared` kinds,
+//!   [`SharedRwLock`](crate::SharedRwLock)) without a name: where it was first acquired
+//!   with another lock held, `lock 0x… (first taken nested at src/main.rs:12:9)`. Its bytes
+//!   are documented for C and keep no site in any build.
+//!
+//! [`LockInfo`] gives the same as values: [`name`](LockInfo::name),
+//! [`site`](LockInfo::site) (naming or first nested acquisition),
+//! [`created`](LockInfo::created).
+//!
 //! # What it cannot see
 //! - Cycles across processes: a shared lock is checked within each process like the
 //!   others, but each process has its own graph.
@@ -117,7 +138,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8};
 
 use crate::error::Error;
-use crate::shim::thread_local_const;
+use crate::shim::{const_fn, thread_local_const};
 use crate::switches::{active, Mutation};
 use graph::lock_order_graph as graph;
 use graph::{Site, NO_EDGE};
@@ -188,6 +209,8 @@ pub fn set_hook(hook: Option<fn(&Report)>) {
 mod sealed {
     pub trait Sealed {
         fn lock_order_addr(&self) -> usize;
+        /// Where the lock was created (`None`: a shared lock, or no feature).
+        fn lock_order_created(&self) -> super::Site;
     }
 }
 
@@ -198,11 +221,17 @@ impl<K: crate::kind::Kind, T: ?Sized> sealed::Sealed for crate::Lock<K, T> {
     fn lock_order_addr(&self) -> usize {
         self.order_addr()
     }
+    fn lock_order_created(&self) -> Site {
+        self.order_created()
+    }
 }
 impl<K: crate::kind::Kind, T: ?Sized> Ordered for crate::Lock<K, T> {}
 impl<T: ?Sized> sealed::Sealed for crate::RwLock<T> {
     fn lock_order_addr(&self) -> usize {
         self.order_addr()
+    }
+    fn lock_order_created(&self) -> Site {
+        self.order_created()
     }
 }
 impl<T: ?Sized> Ordered for crate::RwLock<T> {}
@@ -210,10 +239,14 @@ impl<T: ?Sized> sealed::Sealed for crate::SharedRwLock<T> {
     fn lock_order_addr(&self) -> usize {
         self.order_addr()
     }
+    fn lock_order_created(&self) -> Site {
+        None // bytes shared with C: no room for a site
+    }
 }
 impl<T: ?Sized> Ordered for crate::SharedRwLock<T> {}
 
-/// Gives `lock` a name that reports print (with the site of this call). Works in any mode;
+/// Gives `lock` a name that reports print (with the site of this call, and the lock's
+/// creation site if it keeps one: see [Names](self#names)). Works in any mode;
 /// the name goes when the lock is dropped. A graph that is full (1024 locks) keeps no more
 /// names.
 ///
@@ -227,7 +260,7 @@ pub fn name<L: Ordered + ?Sized>(lock: &L, name: &'static str) {
     TRACKING.store(true, Relaxed);
     let site = Some(Location::caller());
     let mut g = graph().lock();
-    if let Some(i) = g.node(lock.lock_order_addr(), site) {
+    if let Some(i) = g.node(lock.lock_order_addr(), site, lock.lock_order_created()) {
         g.set_name(i, name, site);
     }
 }
@@ -268,7 +301,8 @@ pub(crate) enum Wait {
     Try,
 }
 
-/// Around the acquisition `f` of the lock at `addr`: checks the edges it adds before `f`
+/// Around the acquisition `f` of the lock at `addr` (whose creation site is `created`: a
+/// reference, read only when checking, so the unchecked path does not load it): checks the edges it adds before `f`
 /// may wait, and records the lock as held if `f` took it (`Ok`, or a robust lock's
 /// `Err(OwnerDied)`). Off, the acquisition is `f` inlined as it was, behind one load and a
 /// branch.
@@ -276,11 +310,12 @@ pub(crate) enum Wait {
 #[track_caller]
 pub(crate) fn acquire<R>(
     addr: usize,
+    created: &impl CreatedSite,
     wait: Wait,
     f: impl FnOnce() -> Result<R, Error>,
 ) -> Result<R, Error> {
     if FEATURE && on() {
-        return acquire_checked(addr, wait, f);
+        return acquire_checked(addr, created, wait, f);
     }
     f()
 }
@@ -291,10 +326,16 @@ pub(crate) fn acquire<R>(
 #[track_caller]
 fn acquire_checked<R>(
     addr: usize,
+    created: &impl CreatedSite,
     wait: Wait,
     f: impl FnOnce() -> Result<R, Error>,
 ) -> Result<R, Error> {
-    enter(addr, Location::caller(), wait == Wait::Block);
+    enter(
+        addr,
+        created.site(),
+        Location::caller(),
+        wait == Wait::Block,
+    );
     let r = f();
     if !matches!(r, Ok(_) | Err(Error::OwnerDied)) {
         released(addr); // not taken after all
@@ -303,12 +344,13 @@ fn acquire_checked<R>(
 }
 
 /// [`acquire`] in two halves, for a lock path the compiler inlines better without a closure:
-/// before the acquisition of `addr`; whether it is checked (pass it to [`acquired`]).
+/// before the acquisition of `addr` (a shared lock: no creation site); whether it is
+/// checked (pass it to [`acquired`]).
 #[inline(always)]
 #[track_caller]
 pub(crate) fn acquiring(addr: usize, wait: Wait) -> bool {
     if FEATURE && on() {
-        enter(addr, Location::caller(), wait == Wait::Block);
+        enter(addr, None, Location::caller(), wait == Wait::Block);
         return true;
     }
     false
@@ -346,14 +388,97 @@ pub(crate) fn purge(start: usize, end: usize) {
     }
 }
 
-/// A zero-sized field, first in a `repr(C)` lock, whose drop takes the lock (at the same
-/// address) out of the graph: for locks whose other fields have no `Drop` of their own.
-pub(crate) struct Node(());
+/// The creation site a lock keeps (`pub` items in a private module: they appear in the
+/// sealed `Kind` trait's bounds).
+mod created {
+    use super::{const_fn, Site};
+
+    /// Where an in-process lock was created: its constructor's `#[track_caller]` site with the
+    /// `lock-order` feature, a zero-sized `()` without it (the lock is then laid out, and its
+    /// code made, as if the field were not there). Shared locks keep `()` in every build
+    /// (their bytes are documented for C): they are named by the site of their first nested
+    /// acquisition.
+    #[derive(Clone, Copy)]
+    pub struct Created(
+        #[cfg(feature = "lock-order")] &'static std::panic::Location<'static>,
+        #[cfg(not(feature = "lock-order"))] (),
+    );
+
+    impl Created {
+        const_fn! {
+            /// The caller's site (through every `#[track_caller]` function above it).
+            #[inline(always)]
+            #[cfg_attr(feature = "lock-order", track_caller)]
+            pub const fn here() -> Created {
+                #[cfg(feature = "lock-order")]
+                return Created(std::panic::Location::caller());
+                #[cfg(not(feature = "lock-order"))]
+                return Created(());
+            }
+        }
+    }
+
+    /// What a lock's kind keeps of its creation: [`Created`] for the in-process kinds, `()` for
+    /// the shared ones.
+    pub trait CreatedSite: Copy + Send + Sync + 'static {
+        /// The site, made by a constructor that is not a `const fn` (`Default`, `From`).
+        #[cfg_attr(feature = "lock-order", track_caller)]
+        fn here() -> Self;
+        /// The site, as a report prints it.
+        fn site(self) -> Site;
+    }
+
+    impl CreatedSite for Created {
+        #[inline(always)]
+        #[cfg_attr(feature = "lock-order", track_caller)]
+        fn here() -> Self {
+            Created::here()
+        }
+        #[inline(always)]
+        fn site(self) -> Site {
+            #[cfg(feature = "lock-order")]
+            return Some(self.0);
+            #[cfg(not(feature = "lock-order"))]
+            return None;
+        }
+    }
+
+    impl CreatedSite for () {
+        #[inline(always)]
+        fn here() -> Self {}
+        #[inline(always)]
+        fn site(self) -> Site {
+            None
+        }
+    }
+}
+pub(crate) use created::{Created, CreatedSite};
+
+/// A field, first in a `repr(C)` lock, whose drop takes the lock (at the same address) out
+/// of the graph: for locks whose other fields have no `Drop` of their own. It keeps the
+/// lock's creation site ([`Created`]: zero-sized without the `lock-order` feature).
+pub(crate) struct Node(Created);
 
 impl Node {
-    /// The field.
-    pub(crate) const fn new() -> Node {
-        Node(())
+    const_fn! {
+        /// The field, created at the caller's site.
+        #[inline(always)]
+        #[cfg_attr(feature = "lock-order", track_caller)]
+        pub(crate) const fn new() -> Node {
+            Node(Created::here())
+        }
+    }
+
+    /// Where the lock was created (`None` without the feature).
+    #[inline(always)]
+    pub(crate) fn created(&self) -> Site {
+        self.0.site()
+    }
+
+    /// The creation site, as [`acquire`] takes it.
+    #[inline(always)]
+    pub(crate) fn site(&self) -> &Created {
+        &self.0
     }
 }
 
@@ -376,7 +501,8 @@ struct Thread {
     busy: Cell<bool>,
     /// Locks held; past `HELD`, counted only.
     len: Cell<usize>,
-    held: [Cell<(usize, Site)>; HELD],
+    /// `(lock, where it was taken, where it was created)`.
+    held: [Cell<(usize, Site, Site)>; HELD],
     /// `(held, acquired, epoch)`: the edge was in the graph at that epoch.
     cache: [Cell<(usize, usize, u64)>; CACHE],
 }
@@ -385,7 +511,7 @@ thread_local_const! {
     static THREAD: Thread = Thread {
         busy: Cell::new(false),
         len: Cell::new(0),
-        held: [const { Cell::new((0, None)) }; HELD],
+        held: [const { Cell::new((0, None, None)) }; HELD],
         cache: [const { Cell::new((0, 0, 0)) }; CACHE],
     };
 }
@@ -416,7 +542,7 @@ impl Thread {
 /// by `released` if the acquisition fails: while the thread waits for it, nothing else runs
 /// on the thread to see the difference). One thread-local access.
 #[inline(never)]
-fn enter(addr: usize, site: &'static Location<'static>, block: bool) {
+fn enter(addr: usize, created: Site, site: &'static Location<'static>, block: bool) {
     THREAD.with(|t| {
         if t.busy.get() {
             return;
@@ -424,10 +550,10 @@ fn enter(addr: usize, site: &'static Location<'static>, block: bool) {
         let len = t.len.get();
         let n = len.min(HELD);
         if block && n > 0 {
-            check(t, n, addr, site);
+            check(t, n, addr, created, site);
         }
         if len < HELD {
-            t.held[len].set((addr, Some(site)));
+            t.held[len].set((addr, Some(site), created));
         }
         t.len.set(len + 1);
     });
@@ -436,7 +562,7 @@ fn enter(addr: usize, site: &'static Location<'static>, block: bool) {
 /// The edges from the `n` recorded held locks to `addr`, against the thread's cache. Out of
 /// line, so that the thread-local access and the record's push inline into `enter`.
 #[inline(never)]
-fn check(t: &Thread, n: usize, addr: usize, site: &'static Location<'static>) {
+fn check(t: &Thread, n: usize, addr: usize, created: Site, site: &'static Location<'static>) {
     if (0..n).any(|i| t.held[i].get().0 == addr) {
         return; // re-entry
     }
@@ -456,14 +582,14 @@ fn check(t: &Thread, n: usize, addr: usize, site: &'static Location<'static>) {
     }
     t.busy.set(true);
     let _busy = Busy(&t.busy);
-    new_edges(t, n, addr, site);
+    new_edges(t, n, addr, created, site);
 }
 
 /// The slow path: edges this thread has not checked (at this epoch) into the graph, a
 /// cycle reported.
 #[cold]
 #[inline(never)]
-fn new_edges(t: &Thread, n: usize, addr: usize, site: &'static Location<'static>) {
+fn new_edges(t: &Thread, n: usize, addr: usize, created: Site, site: &'static Location<'static>) {
     let mut info = NO_EDGE;
     // Skips this function and `enter`.
     info.nframes = crate::sys::diag::capture_stack(&mut info.frames, 2) as u8;
@@ -471,15 +597,15 @@ fn new_edges(t: &Thread, n: usize, addr: usize, site: &'static Location<'static>
     let mut report = Report::empty();
     let g = graph();
     let mut locked = g.lock();
-    let Some(to) = locked.node(addr, Some(site)) else {
+    let Some(to) = locked.node(addr, Some(site), created) else {
         return; // full
     };
     for i in 0..n {
-        let (held, held_at) = t.held[i].get();
+        let (held, held_at, held_created) = t.held[i].get();
         if held == 0 {
             continue; // a place left by a release while the record was over full
         }
-        let Some(from) = locked.node(held, held_at) else {
+        let Some(from) = locked.node(held, held_at, held_created) else {
             continue; // full
         };
         if from == to || locked.has_edge(from, to) {
@@ -556,7 +682,7 @@ fn released_deeper(t: &Thread, addr: usize) {
         }
         if len > HELD {
             // An unrecorded hold cannot move up into the record: an empty place (0).
-            t.held[n - 1].set((0, None));
+            t.held[n - 1].set((0, None, None));
         }
         t.len.set(len - 1);
     } else if len > HELD {

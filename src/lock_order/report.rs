@@ -15,6 +15,7 @@ pub struct LockInfo {
     addr: usize,
     name: Option<&'static str>,
     site: Option<&'static Location<'static>>,
+    created: Option<&'static Location<'static>>,
 }
 
 impl LockInfo {
@@ -22,6 +23,7 @@ impl LockInfo {
         addr: 0,
         name: None,
         site: None,
+        created: None,
     };
 
     fn of(node: Node) -> LockInfo {
@@ -29,6 +31,7 @@ impl LockInfo {
             addr: node.addr,
             name: node.name,
             site: node.site,
+            created: node.created,
         }
     }
 
@@ -42,11 +45,21 @@ impl LockInfo {
         self.name
     }
 
-    /// Where it was named, or else where it was first acquired with another lock held (the
-    /// crate's constructors are `const fn`s, and storing their `#[track_caller]` site would
-    /// grow every lock by a pointer: see the README).
+    /// Where it was named, or else where it was first acquired with another lock held.
     pub fn site(&self) -> Option<&'static Location<'static>> {
         self.site
+    }
+
+    /// Where it was created: the `#[track_caller]` site of the constructor (`new`,
+    /// `Default::default`, `From::from`) of an in-process lock ([`Locker`](crate::Locker) and
+    /// the other in-process kinds, [`RwLock`](crate::RwLock)), which keeps it in a build
+    /// with the `lock-order` feature (a pointer more per lock; nothing without it). `None`
+    /// for a shared lock (its bytes are laid out for C and keep no site: [`site`] names
+    /// it).
+    ///
+    /// [`site`]: LockInfo::site
+    pub fn created(&self) -> Option<&'static Location<'static>> {
+        self.created
     }
 }
 
@@ -56,11 +69,16 @@ impl fmt::Display for LockInfo {
             Some(name) => write!(f, "lock \"{name}\" ({:#x}", self.addr)?,
             None => write!(f, "lock {:#x}", self.addr)?,
         }
-        match (self.name, self.site) {
-            (Some(_), Some(site)) => write!(f, ", named at {site})"),
-            (Some(_), None) => f.write_str(")"),
-            (None, Some(site)) => write!(f, " (first taken nested at {site})"),
-            (None, None) => Ok(()),
+        match (self.name, self.site, self.created) {
+            (Some(_), Some(site), Some(created)) => {
+                write!(f, ", named at {site}, created at {created})")
+            }
+            (Some(_), Some(site), None) => write!(f, ", named at {site})"),
+            (Some(_), None, Some(created)) => write!(f, ", created at {created})"),
+            (Some(_), None, None) => f.write_str(")"),
+            (None, _, Some(created)) => write!(f, " (created at {created})"),
+            (None, Some(site), None) => write!(f, " (first taken nested at {site})"),
+            (None, None, None) => Ok(()),
         }
     }
 }

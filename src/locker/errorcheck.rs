@@ -3,6 +3,7 @@
 use super::raw::Plain;
 use super::{kind, unpoisoned, ErrorCheckGuard, ErrorCheckLocker, Lock};
 use crate::error::Error;
+use crate::lock_order::Created;
 use crate::poison::Never;
 use crate::shim::const_fn;
 
@@ -31,6 +32,7 @@ pub enum ErrorCheck {}
 impl kind::sealed::Kind for ErrorCheck {
     type Raw = Plain<true>;
     type Poison = Never;
+    type Created = crate::lock_order::Created;
     const NAME: &'static str = "ErrorCheckLocker";
 }
 impl kind::Kind for ErrorCheck {}
@@ -41,8 +43,9 @@ impl<T> ErrorCheckLocker<T> {
     const_fn! {
         /// A new unlocked errorcheck mutex holding `t`.
         #[inline]
+        #[cfg_attr(feature = "lock-order", track_caller)]
         pub const fn new(t: T) -> ErrorCheckLocker<T> {
-            Lock::from_parts(Plain::new_const(), Never, t)
+            Lock::from_parts(Plain::new_const(), Created::here(), Never, t)
         }
     }
 }

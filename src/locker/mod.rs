@@ -119,6 +119,10 @@ pub mod kind {
             type Raw: crate::locker::raw::RawLock;
             /// Whether a panic while the lock is held poisons it.
             type Poison: crate::poison::Policy;
+            /// What the lock keeps of its creation site: `lock_order::Created` for the
+            /// in-process kinds (zero-sized without the `lock-order` feature), `()` for the
+            /// shared ones (their layout is documented for C, in every build).
+            type Created: crate::lock_order::CreatedSite;
             /// The name `Debug` prints.
             const NAME: &'static str;
             /// Whether `Debug` may try the lock to show the data (never for a robust lock:
@@ -145,10 +149,14 @@ use kind::{Exclusive, InProcess, Kind, SharedKind};
 /// A mutex of kind `K` protecting a `T`. Use it through its aliases: [`Locker`] (=
 /// [`Mutex`](crate::Mutex)), [`ErrorCheckLocker`], [`RecursiveLocker`].
 #[doc(alias = "pthread_mutex_t")]
-// `repr(C)`: the kind's state first, the data last, in this order (see `RecursiveLocker`).
+// `repr(C)`: the kind's state first, the data last, in this order (see `RecursiveLocker`);
+// `raw` first, at the lock's address (`order_addr`), whose drop tells the lock-order checker.
 #[repr(C)]
 pub struct Lock<K: Kind, T: ?Sized> {
     raw: K::Raw,
+    /// The creation site, for lock-order reports: a pointer for the in-process kinds with
+    /// the `lock-order` feature, else zero-sized (no field in the layout).
+    created: K::Created,
     poison: K::Poison,
     data: UnsafeCell<T>,
 }
@@ -249,8 +257,13 @@ impl<K: Kind, T> Lock<K, T> {
     const_fn! {
         /// The lock from its parts (the kind facades' `new`).
         #[inline(always)]
-        const fn from_parts(raw: K::Raw, poison: K::Poison, t: T) -> Lock<K, T> {
-            Lock { raw, poison, data: UnsafeCell::new(t) }
+        const fn from_parts(
+            raw: K::Raw,
+            created: K::Created,
+            poison: K::Poison,
+            t: T,
+        ) -> Lock<K, T> {
+            Lock { raw, created, poison, data: UnsafeCell::new(t) }
         }
     }
 }
@@ -276,6 +289,19 @@ impl<K: Kind, T: ?Sized> Lock<K, T> {
         self as *const Self as *const () as usize
     }
 
+    /// Where the lock was created, for the lock-order checker (`None` for the shared kinds,
+    /// and without the `lock-order` feature).
+    #[inline(always)]
+    pub(crate) fn order_created(&self) -> crate::lock_order::graph::Site {
+        crate::lock_order::CreatedSite::site(self.created)
+    }
+
+    /// The creation site as the lock paths pass it (read only when checking).
+    #[inline(always)]
+    pub(crate) fn order_site(&self) -> &K::Created {
+        &self.created
+    }
+
     /// Takes the mutex with `acquire`, then makes the guard, with what the acquisition found.
     #[inline(always)]
     #[track_caller]
@@ -284,7 +310,9 @@ impl<K: Kind, T: ?Sized> Lock<K, T> {
         wait: lock_order::Wait,
         acquire: impl FnOnce(&K::Raw) -> Result<(), Error>,
     ) -> Acquired<Guard<'_, K, T>> {
-        match lock_order::acquire(self.order_addr(), wait, || acquire(&self.raw)) {
+        match lock_order::acquire(self.order_addr(), self.order_site(), wait, || {
+            acquire(&self.raw)
+        }) {
             Ok(()) if self.poison.is_poisoned() => {
                 // SAFETY: this thread has just acquired the mutex.
                 Acquired::Poisoned(unsafe { self.guard() })
@@ -408,14 +436,21 @@ impl<K: kind::sealed::Kind<Poison = crate::poison::Never> + Kind, T: ?Sized> Loc
 }
 
 impl<K: Kind, T: Default> Default for Lock<K, T> {
+    #[cfg_attr(feature = "lock-order", track_caller)]
     fn default() -> Lock<K, T> {
         Lock::from(T::default())
     }
 }
 
 impl<K: Kind, T> From<T> for Lock<K, T> {
+    #[cfg_attr(feature = "lock-order", track_caller)]
     fn from(t: T) -> Lock<K, T> {
-        Lock::from_parts(raw::RawLock::new(), Policy::new(), t)
+        Lock::from_parts(
+            raw::RawLock::new(),
+            crate::lock_order::CreatedSite::here(),
+            Policy::new(),
+            t,
+        )
     }
 }
 
@@ -536,8 +571,80 @@ impl<'a, K: Kind, T: ?Sized> Guard<'a, K, T> {
         &this.lock.raw
     }
 
+    /// Where the guard's lock was created (for the relock of a condvar wait).
+    #[inline(always)]
+    pub(crate) fn order_site(this: &Self) -> &'a K::Created {
+        &this.lock.created
+    }
+
     #[inline(always)]
     pub(crate) fn lock_is_poisoned(this: &Self) -> bool {
         this.lock.poison.is_poisoned()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::raw::Plain;
+    use super::{Lock, Locker, Robust, SharedLocker};
+    use crate::kind;
+    use crate::poison::{Flag, Never};
+    use std::mem::{align_of, size_of};
+
+    /// `Lock` as it is without a creation site.
+    #[repr(C)]
+    struct NoSite<R, P, T> {
+        raw: R,
+        poison: P,
+        data: T,
+    }
+
+    /// The creation site costs a pointer in an in-process lock with the `lock-order`
+    /// feature, nothing without it; a shared lock's layout never changes.
+    #[test]
+    fn a_creation_site_is_a_pointer_with_the_feature_only() {
+        let site = if cfg!(feature = "lock-order") {
+            size_of::<usize>()
+        } else {
+            0
+        };
+        assert_eq!(size_of::<crate::lock_order::Created>(), site);
+        // 40 + 1 (poison, padded to 8) + 8 (+ 8 with the feature).
+        assert_eq!(
+            size_of::<Locker<u64>>(),
+            size_of::<NoSite<Plain<false>, Flag, u64>>() + site
+        );
+        assert_eq!(
+            size_of::<Locker<()>>(),
+            size_of::<NoSite<Plain<false>, Flag, ()>>() + site
+        );
+        assert_eq!(
+            size_of::<Lock<kind::ErrorCheck, u8>>(),
+            size_of::<NoSite<Plain<true>, Never, u8>>() + site
+        );
+        assert_eq!(
+            size_of::<SharedLocker<u64>>(),
+            size_of::<NoSite<Robust<kind::Normal>, Flag, u64>>()
+        );
+        assert_eq!(
+            align_of::<SharedLocker<u64>>(),
+            align_of::<NoSite<Robust<kind::Normal>, Flag, u64>>()
+        );
+        // The data's offset in a shared lock (documented for C) is unchanged.
+        let l = SharedLocker::new(0u64);
+        let n = NoSite {
+            raw: Robust::<kind::Normal>::new_const(),
+            poison: Flag::new_const(),
+            data: 0u64,
+        };
+        assert_eq!(
+            l.data_ptr() as usize - &l as *const _ as usize,
+            &n.data as *const u64 as usize - &n as *const _ as usize
+        );
+        eprintln!(
+            "Locker<u64>: {} bytes (lock-order feature {})",
+            size_of::<Locker<u64>>(),
+            if site > 0 { "on" } else { "off" }
+        );
     }
 }

@@ -8,7 +8,7 @@ use super::raw::Plain;
 use super::raw::RawLock;
 use super::{kind, Acquired, Lock, Locker, LockerGuard};
 use crate::error::{fatal, Error};
-use crate::lock_order::{self, Wait};
+use crate::lock_order::{self, Created, Wait};
 use crate::poison::{Flag, Policy};
 use crate::shim::const_fn;
 
@@ -57,6 +57,7 @@ pub enum Normal {}
 impl kind::sealed::Kind for Normal {
     type Raw = Plain<false>;
     type Poison = Flag;
+    type Created = crate::lock_order::Created;
     // std's name, so that output is unchanged for code that moved from std.
     const NAME: &'static str = "Mutex";
 }
@@ -124,8 +125,9 @@ impl<T> Locker<T> {
         /// assert_eq!(*m.lock().unwrap(), 5);
         /// ```
         #[inline]
+        #[cfg_attr(feature = "lock-order", track_caller)]
         pub const fn new(t: T) -> Locker<T> {
-            Lock::from_parts(Plain::new_const(), Flag::new_const(), t)
+            Lock::from_parts(Plain::new_const(), Created::here(), Flag::new_const(), t)
         }
     }
 
@@ -156,7 +158,9 @@ impl<T: ?Sized> Locker<T> {
         // Straight from the raw result to std's (no intermediate `Acquired`: on this hot path
         // the compiler spilled that enum to the stack, about 20 instructions per lock).
         let acquired =
-            lock_order::acquire(self.order_addr(), Wait::Block, || RawLock::lock(&self.raw));
+            lock_order::acquire(self.order_addr(), self.order_site(), Wait::Block, || {
+                RawLock::lock(&self.raw)
+            });
         if let Err(e) = acquired {
             fatal("pthread_mutex_lock", e);
         }
@@ -184,7 +188,7 @@ impl<T: ?Sized> Locker<T> {
     #[inline]
     #[track_caller]
     pub fn try_lock(&self) -> TryLockResult<LockerGuard<'_, T>> {
-        match lock_order::acquire(self.order_addr(), Wait::Try, || {
+        match lock_order::acquire(self.order_addr(), self.order_site(), Wait::Try, || {
             RawLock::try_lock(&self.raw)
         }) {
             // SAFETY: this thread has just acquired the mutex.

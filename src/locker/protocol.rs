@@ -14,6 +14,7 @@ use super::recursive::Reentrant;
 use super::shared::SharedKind;
 use super::{unpoisoned, Guard, Lock};
 use crate::error::Error;
+use crate::lock_order::Created;
 use crate::poison::Never;
 use crate::shim::const_fn;
 use crate::sys::{self, MutexType, Protocol};
@@ -122,6 +123,7 @@ pub struct Protect<K>(PhantomData<K>, std::convert::Infallible);
 impl<K: BaseKind> kind::sealed::Kind for Inherit<K> {
     type Raw = K::WithProtocol<InheritProtocol>;
     type Poison = Never;
+    type Created = crate::lock_order::Created;
     const NAME: &'static str = K::NAMES[0];
 }
 impl<K: BaseKind> Kind for Inherit<K> {}
@@ -137,6 +139,7 @@ impl<K: BaseKind + SharedKind> SharedKind for Inherit<K> {
 impl<K: BaseKind> kind::sealed::Kind for Protect<K> {
     type Raw = K::WithProtocol<ProtectProtocol>;
     type Poison = Never;
+    type Created = crate::lock_order::Created;
     const NAME: &'static str = K::NAMES[1];
 }
 impl<K: BaseKind> Kind for Protect<K> {}
@@ -161,9 +164,11 @@ macro_rules! inherit_new {
                 /// A new unlocked priority-inheritance mutex holding `t` (a `const fn`:
                 /// glibc's initialiser bytes with `PTHREAD_MUTEX_PRIO_INHERIT_NP`).
                 #[inline]
+                #[cfg_attr(feature = "lock-order", track_caller)]
                 pub const fn new(t: T) -> Self {
                     Lock::from_parts(
                         <kind::$base as BaseKind>::WithProtocol::<InheritProtocol>::new_const(),
+                        Created::here(),
                         Never,
                         t,
                     )
@@ -199,13 +204,14 @@ impl<K: BaseKind, T> Lock<Protect<K>, T> {
     /// (`sched_get_priority_min(SCHED_FIFO)` to `sched_get_priority_max(SCHED_FIFO)`, 1 to 99
     /// on Linux). Not a `const fn`: the range is the system's, asked at run time. `Default`
     /// and `From` give glibc's default ceiling, the lowest `SCHED_FIFO` priority.
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn new(ceiling: i32, t: T) -> Result<Self, Error> {
         check_ceiling(ceiling)?;
         let raw =
             <K::WithProtocol<ProtectProtocol> as WithProtocol>::with_protocol(Protocol::Protect {
                 ceiling,
             });
-        Ok(Lock::from_parts(raw, Never, t))
+        Ok(Lock::from_parts(raw, Created::here(), Never, t))
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::raw::{protect, Forkable, NoProtocol, Proto, RawLock, WithProtocol};
 use super::{kind, RecursiveGuard, RecursiveLocker};
 use crate::error::{fatal, Error};
+use crate::lock_order::Created;
 use crate::poison::Never;
 use crate::shim::{const_fn, thread_local_const, AtomicUsize};
 use crate::sys::{MutexType, Protocol, RawMutex};
@@ -45,6 +46,7 @@ pub enum Recursive {}
 impl kind::sealed::Kind for Recursive {
     type Raw = Reentrant;
     type Poison = Never;
+    type Created = crate::lock_order::Created;
     const NAME: &'static str = "RecursiveLocker";
 }
 impl kind::Kind for Recursive {}
@@ -230,8 +232,9 @@ impl<T> RecursiveLocker<T> {
     const_fn! {
         /// A new unlocked recursive mutex holding `t`.
         #[inline]
+        #[cfg_attr(feature = "lock-order", track_caller)]
         pub const fn new(t: T) -> RecursiveLocker<T> {
-            super::Lock::from_parts(Reentrant::new_const(), Never, t)
+            super::Lock::from_parts(Reentrant::new_const(), Created::here(), Never, t)
         }
     }
 }

@@ -103,6 +103,9 @@ impl SharedKind for kind::Recursive {
 impl<K: SharedKind> kind::sealed::Kind for Shared<K> {
     type Raw = Robust<K>;
     type Poison = Flag;
+    /// None: the layout is documented for C (the lock is named by its first nested
+    /// acquisition).
+    type Created = ();
     const NAME: &'static str = K::SHARED_NAME;
     const DEBUG_TRIES_LOCK: bool = false;
 }
@@ -370,7 +373,7 @@ impl<K: SharedKind, T> Lock<Shared<K>, T> {
         /// place; used anywhere else, it is refused with [`Error::NotInRegion`]).
         #[inline]
         pub const fn new(t: T) -> Lock<Shared<K>, T> {
-            Lock::from_parts(Robust::new_const(), Flag::new_const(), t)
+            Lock::from_parts(Robust::new_const(), (), Flag::new_const(), t)
         }
     }
 }
@@ -412,6 +415,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
         let addr = self.order_addr();
         self.shared(crate::lock_order::acquire(
             addr,
+            &(), // no creation site in a shared lock
             crate::lock_order::Wait::Block,
             || RawLock::lock(&self.raw),
         ))
@@ -429,6 +433,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
         let addr = self.order_addr();
         self.shared(crate::lock_order::acquire(
             addr,
+            &(), // no creation site in a shared lock
             crate::lock_order::Wait::Try,
             || RawLock::try_lock(&self.raw),
         ))
@@ -445,6 +450,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
         let addr = self.order_addr();
         self.shared(crate::lock_order::acquire(
             addr,
+            &(), // no creation site in a shared lock
             crate::lock_order::Wait::Block,
             || RawLock::lock_for(&self.raw, dur),
         ))

@@ -78,7 +78,9 @@ use bravo::{Bias, SLOW};
 #[doc(alias = "pthread_rwlock_t")]
 #[repr(C)]
 pub struct RwLock<T: ?Sized> {
-    /// Zero-sized, first: its drop takes the lock out of the lock-order graph.
+    /// First (at the lock's address): its drop takes the lock out of the lock-order graph;
+    /// it keeps the creation site (a pointer with the `lock-order` feature, else
+    /// zero-sized).
     order: lock_order::Node,
     raw: RawRwLock,
     bias: Bias,
@@ -135,6 +137,7 @@ impl<T> RwLock<T> {
         /// A new unlocked lock holding `t`: a `const fn` (glibc's static initialiser of the
         /// writer-preferring kind), so `static` locks work; nothing is allocated.
         #[inline]
+        #[cfg_attr(feature = "lock-order", track_caller)]
         pub const fn new(t: T) -> RwLock<T> {
             RwLock {
                 order: lock_order::Node::new(),
@@ -166,6 +169,18 @@ impl<T: ?Sized> RwLock<T> {
     #[inline(always)]
     pub(crate) fn order_addr(&self) -> usize {
         self.addr()
+    }
+
+    /// Where the lock was created (`None` without the `lock-order` feature).
+    #[inline(always)]
+    pub(crate) fn order_created(&self) -> crate::lock_order::graph::Site {
+        self.order.created()
+    }
+
+    /// The creation site as the lock paths pass it (read only when checking).
+    #[inline(always)]
+    fn order_site(&self) -> &lock_order::Created {
+        self.order.site()
     }
 
     /// A read hold: a fast read (its slot was free, so this thread held no read of the
@@ -283,7 +298,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        match lock_order::acquire(self.addr(), Wait::Block, || {
+        match lock_order::acquire(self.addr(), self.order_site(), Wait::Block, || {
             self.read_with(|raw| spin_then(raw, RawRwLock::try_read, RawRwLock::read))
         }) {
             Ok(guard) => self.poisoned(guard),
@@ -300,7 +315,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[track_caller]
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
-        match lock_order::acquire(self.addr(), Wait::Try, || {
+        match lock_order::acquire(self.addr(), self.order_site(), Wait::Try, || {
             self.read_with(RawRwLock::try_read)
         }) {
             Ok(guard) => Ok(self.poisoned(guard)?),
@@ -319,7 +334,7 @@ impl<T: ?Sized> RwLock<T> {
     #[doc(alias = "pthread_rwlock_clockrdlock")]
     #[track_caller]
     pub fn read_timeout(&self, dur: Duration) -> LockTimeoutResult<RwLockReadGuard<'_, T>> {
-        match lock_order::acquire(self.addr(), Wait::Block, || {
+        match lock_order::acquire(self.addr(), self.order_site(), Wait::Block, || {
             self.read_with(|raw| raw.read_for(dur))
         }) {
             Ok(guard) => Ok(self.poisoned(guard)?),
@@ -341,7 +356,7 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         let acquire = |raw: &RawRwLock| spin_then(raw, RawRwLock::try_write, RawRwLock::write);
-        match lock_order::acquire(self.addr(), Wait::Block, || {
+        match lock_order::acquire(self.addr(), self.order_site(), Wait::Block, || {
             self.write_with(acquire, || false, Error::WouldBlock)
         }) {
             Ok(guard) => self.poisoned(guard),
@@ -358,7 +373,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[track_caller]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
-        match lock_order::acquire(self.addr(), Wait::Try, || {
+        match lock_order::acquire(self.addr(), self.order_site(), Wait::Try, || {
             self.write_with(RawRwLock::try_write, || true, Error::WouldBlock)
         }) {
             Ok(guard) => Ok(self.poisoned(guard)?),
@@ -379,7 +394,7 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn write_timeout(&self, dur: Duration) -> LockTimeoutResult<RwLockWriteGuard<'_, T>> {
         let expiry = shim::Expiry::after(dur);
-        match lock_order::acquire(self.addr(), Wait::Block, || {
+        match lock_order::acquire(self.addr(), self.order_site(), Wait::Block, || {
             self.write_with(
                 |raw| raw.write_for(dur),
                 || expiry.passed(),
@@ -597,13 +612,39 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 }
 
 impl<T: Default> Default for RwLock<T> {
+    #[cfg_attr(feature = "lock-order", track_caller)]
     fn default() -> RwLock<T> {
         RwLock::new(T::default())
     }
 }
 
 impl<T> From<T> for RwLock<T> {
+    #[cfg_attr(feature = "lock-order", track_caller)]
     fn from(t: T) -> RwLock<T> {
         RwLock::new(t)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{Bias, Flag, RawRwLock, RwLock};
+    use std::mem::size_of;
+
+    /// The creation site costs a pointer with the `lock-order` feature, nothing without it.
+    #[test]
+    fn a_creation_site_is_a_pointer_with_the_feature_only() {
+        #[repr(C)]
+        struct NoSite {
+            raw: RawRwLock,
+            bias: Bias,
+            poison: Flag,
+            data: u64,
+        }
+        let site = if cfg!(feature = "lock-order") {
+            size_of::<usize>()
+        } else {
+            0
+        };
+        assert_eq!(size_of::<RwLock<u64>>(), size_of::<NoSite>() + site);
     }
 }
