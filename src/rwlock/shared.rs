@@ -46,8 +46,9 @@ impl Slot {
     }
 }
 
-/// The longest sleep of a wait on a slot before the waiter looks again at whether its holder
-/// lives (as `sys::RawMutex::lock_robust` slices its waits).
+/// How long a wait on a slot sleeps before the waiter looks again at whether its holder
+/// lives (as `sys::RawMutex::lock_robust` slices its waits): a slice's end is fixed when it
+/// begins, whatever interrupts the sleeps within it.
 const SLICE: Duration = Duration::from_millis(20);
 
 /// `state`: no write in progress.
@@ -665,21 +666,28 @@ impl<T: ?Sized> SharedRwLock<T> {
     }
 
     /// Waits until slot `i` no longer holds `seen` (a holder's identity), as `wait` allows:
-    /// sleeps on the word (at most `SLICE` at a time; the holder's release wakes it while a
-    /// writer's intent is raised), and after each sleep that ran out without a change (at
-    /// once for a try, or with `look`) looks at whether the holder lives: a dead holder's
-    /// slot is reclaimed (compare-exchange `seen` -> 0: a reader writes nothing, so there is
-    /// nothing to repair). `Ok(true)` if it reclaimed it. A try that would sleep is
+    /// sleeps on the word in slices of `SLICE` (the holder's release wakes it while a
+    /// writer's intent is raised), and whenever a slice has ended with the word unchanged
+    /// (at once for a try, or with `look`) looks at whether the holder lives: a dead
+    /// holder's slot is reclaimed (compare-exchange `seen` -> 0: a reader writes nothing, so
+    /// there is nothing to repair). `Ok(true)` if it reclaimed it. A try that would sleep is
     /// `WouldBlock`; past the expiry, `TimedOut`.
+    ///
+    /// Each slice's end is fixed when the slice begins, and is compared with the clock after
+    /// every return of the futex, whatever it returned: a signal handler (`EINTR`) or a
+    /// spurious wake-up only sleeps again until that same end, so signals more frequent than
+    /// `SLICE` cannot keep the look from happening (a new deadline per sleep would).
     #[cold]
     #[inline(never)]
     fn await_slot(&self, i: usize, seen: u64, wait: Wait<'_>, look: bool) -> Result<bool, Error> {
         let word = self.slot(i);
         let mut spins = 0;
         // Whether to look at the holder's life before sleeping (a look reads `/proc`: only
-        // when the holder has had a whole sleep to leave and has not, or when the caller
+        // when the holder has had a whole slice to leave and has not, or when the caller
         // just found another holder dead: processes are often killed together).
         let mut look = look || matches!(wait, Wait::Try);
+        // The end of the slice under way (`None`: none begun).
+        let mut slice: Option<Deadline> = None;
         loop {
             if word.load(SeqCst) != seen {
                 return Ok(false);
@@ -689,24 +697,32 @@ impl<T: ?Sized> SharedRwLock<T> {
                 std::hint::spin_loop();
                 continue;
             }
-            if look && !sys::thread_alive(seen) {
+            if look && !sys::holder_alive(seen) {
                 // Whoever wins this (the word may have changed meanwhile) goes on.
                 let _ = word.compare_exchange(seen, 0, SeqCst, Relaxed);
                 return Ok(true);
             }
+            let end = *slice.get_or_insert_with(|| Deadline::after(SLICE));
             let deadline = match wait {
                 Wait::Try => return Err(Error::WouldBlock),
-                Wait::Block => Deadline::after(SLICE),
+                Wait::Block => end,
                 Wait::Until(expiry) => {
                     if expiry.passed() {
                         return Err(Error::TimedOut);
                     }
-                    Deadline::after(expiry.remaining().min(SLICE))
+                    end.min(Deadline::after(expiry.remaining()))
                 }
             };
-            // On the low half: the holder's thread id (a change of the tag alone would need
-            // the same id reused, and is seen when the sleep runs out).
-            look = word.wait(seen as u32, Some(&deadline), Scope::Shared);
+            // On the low half: the holder's thread id and the low bits of its process id (a
+            // change of the high half alone would need the same ids reused, and is seen when
+            // the slice ends).
+            word.wait(seen as u32, Some(&deadline), Scope::Shared);
+            // After any return (a wake, a signal, a timeout): the slice is over once its end
+            // has passed, and then the holder is looked at (if it is still there).
+            look = end.passed();
+            if look {
+                slice = None;
+            }
         }
     }
 
