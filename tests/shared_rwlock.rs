@@ -3,10 +3,11 @@
 //! for every process), readers `SIGKILL`ed holding, a reader killed waiting behind a writer,
 //! a writer killed while it waits for readers (its intent raised), a dead reader process's
 //! pid reused by a live process (told apart by the start-time tag), a writer under a 5 ms
-//! `SIGALRM`, a thread that ends with a leaked read guard (its read stays held), random
-//! kills in every phase on one CPU and on two, timed and try forms, misuse, use outside a region, poisoning
-//! across processes, `Debug`, downgrade, the documented byte layout, and a C program reading
-//! and writing by the documented steps beside Rust.
+//! `SIGALRM`, a thread that ends with a leaked read guard and a process that `exec`s
+//! holding a read (both keep it held while the process lives), random kills in every phase
+//! on one CPU and on two, timed and try forms, misuse, use outside a region, poisoning across
+//! processes, `Debug`, downgrade, the documented byte layout, and a C program reading and
+//! writing by the documented steps beside Rust.
 //!
 //! `harness = false` (see `support`): children use only the lock and the region's atomics,
 //! then `_exit`; the parent checks every exit status, bounds every wait, and kills and reaps
@@ -548,6 +549,50 @@ fn a_thread_that_ends_with_a_leaked_read_keeps_it_held() -> Outcome {
     );
     assert_eq!(*r, before, "the data under the leaked read never changed");
     assert_eq!(held_slots(&t.lock).len(), 1, "still held");
+    Passed
+}
+
+/// A reader process takes a read and `exec`s (`/bin/sleep 1`) with it held: `exec` keeps the
+/// pid and the start time, so the read stays held until the new program exits (a timed
+/// write times out meanwhile); then its process is gone and a writer gets in within the
+/// bound.
+fn a_process_that_execs_holding_a_read_keeps_it_until_it_exits() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let child = fork_child(move || {
+        let Ok(r) = t.lock.read() else { return 1 };
+        std::mem::forget(r);
+        t.flags[0].store(1, Release);
+        let prog = b"/bin/sleep\0";
+        let arg = b"1\0";
+        let argv = [prog.as_ptr().cast(), arg.as_ptr().cast(), std::ptr::null()];
+        // SAFETY: NUL-terminated strings and a null-terminated argv; execv is
+        // async-signal-safe.
+        unsafe { libc::execv(prog.as_ptr().cast(), argv.as_ptr()) };
+        2
+    });
+    await_flag(&t.flags[0], 1);
+    let w = t.lock.write_timeout(Duration::from_millis(300));
+    assert!(
+        matches!(w, Err(SharedLockError::Failed(Error::TimedOut))),
+        "a writer got in while the exec'd program runs"
+    );
+    drop(w);
+    expect_exit(child, 0, BOUND, "the exec'd sleep");
+    let started = Instant::now();
+    let writer = spawn_writer(t, 1, Expect::Plain);
+    expect_exit(
+        writer,
+        0,
+        RECOVERY,
+        "a writer after the exec'd program exited",
+    );
+    eprintln!(
+        "a_process_that_execs_holding_a_read_keeps_it_until_it_exits: the writer got in {:?} \
+         after the program exited",
+        started.elapsed()
+    );
+    assert!(held_slots(&t.lock).is_empty(), "reclaimed");
     Passed
 }
 
@@ -1629,6 +1674,10 @@ fn main() {
         (
             "a_thread_that_ends_with_a_leaked_read_keeps_it_held",
             a_thread_that_ends_with_a_leaked_read_keeps_it_held,
+        ),
+        (
+            "a_process_that_execs_holding_a_read_keeps_it_until_it_exits",
+            a_process_that_execs_holding_a_read_keeps_it_until_it_exits,
         ),
         (
             "reader_killed_waiting_behind_a_writer",

@@ -495,11 +495,11 @@
 //! };
 //! ```
 //!
-//! - **Identity** of a thread: `(uint64_t) (start & 0xfffff) << 44 | (uint64_t) getpid() << 22
-//!   | gettid()`, `start` being field 22 (`starttime`) of `/proc/self/stat`, the **process**'s
-//!   start time (0 if it cannot be read); Linux's ids are below 2^22 (`PID_MAX_LIMIT`). Read
-//!   it once per thread, and again in a forked child (another process). Its low 32 bits are
-//!   never 0.
+//! - **Identity** of a thread: `tag << 44 | pid << 22 | tid` (as `uint64_t`), with
+//!   `tid = gettid()`, `pid = getpid()` (Linux's ids are below 2^22, `PID_MAX_LIMIT`) and
+//!   `tag` the low 20 bits of field 22 (`starttime`) of `/proc/self/stat`, the **process**'s
+//!   start time (0 if it cannot be read). Read it once per thread, and again in a forked
+//!   child (another process). Its low 32 bits are never 0.
 //! - **Alive**: a holder `h` is alive while its process `pid = (h >> 22) & 0x3fffff` is:
 //!   `/proc/<pid>/stat` can be read, its state (the field after the last `)`) is not `X`, nor
 //!   `Z` with field 20 (`num_threads`) at most 1 (a leader that ended before its other
@@ -519,13 +519,13 @@
 //!   never `FUTEX_PRIVATE_FLAG` (the sleeper and the waker are in different processes).
 //! - **Read**: take a slot: a compare-exchange of a slot's word from 0 to your identity,
 //!   trying the slots from one of your choosing on (spread threads over them); if all are
-//!   busy, wait for that first one as above and try it again. Never read again while you
-//!   hold a read of the same lock (a thread holds at most one slot of a lock, for one read:
-//!   do not count reads on it, share it between threads, or pass it on): with a writer's intent raised, the second read
-//!   waits for the writer, which waits for your first slot. Then load `intent`: **0**, the
+//!   busy, wait for that first one as above and try it again. Then load `intent`: **0**, the
 //!   read hold is that slot; **1**, release the slot (below: never wait holding one, the
 //!   writer waits for it), lock the writer mutex, store 0 to `intent` (release) if it is not
-//!   0, take a slot as before, unlock the writer mutex: the read hold is that slot.
+//!   0, take a slot as before, unlock the writer mutex: the read hold is that slot. **Never
+//!   read again while you hold a read** of the same lock: with a writer's intent raised, the
+//!   second read waits for the writer, which waits for your first slot. A slot is one read
+//!   of one thread: do not count reads on it, share it between threads, or pass it on.
 //! - **Release a slot**: compare-exchange its word from your identity to 0, then load
 //!   `intent`; if it is not 0, `futex(FUTEX_WAKE, INT_MAX)` on the word's low 32 bits (a
 //!   writer may sleep there).
