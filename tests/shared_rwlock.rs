@@ -1,11 +1,13 @@
 //! `SharedRwLock` across processes: exact counts with read-locked invariant checks, a writer
 //! `SIGKILL`ed mid-update (the next reader, or writer, repairs; unrepaired: not recoverable
 //! for every process), readers `SIGKILL`ed holding, a reader killed waiting behind a writer,
-//! a writer killed while it waits for readers (its intent raised), a dead reader's thread id
-//! reused by a live thread (told apart by the start-time tag), random kills in every
-//! phase on one CPU and on two, timed and try forms, misuse, use outside a region, poisoning
-//! across processes, `Debug`, downgrade, the documented byte layout, and a C program reading
-//! and writing by the documented steps beside Rust.
+//! a writer killed while it waits for readers (its intent raised), a dead reader process's
+//! pid reused by a live process (told apart by the start-time tag), a writer under a 5 ms
+//! `SIGALRM`, a thread that ends with a leaked read guard and a process that `exec`s
+//! holding a read (both keep it held while the process lives), random kills in every phase
+//! on one CPU and on two, timed and try forms, misuse, use outside a region, poisoning across
+//! processes, `Debug`, downgrade, the documented byte layout, and a C program reading and
+//! writing by the documented steps beside Rust.
 //!
 //! `harness = false` (see `support`): children use only the lock and the region's atomics,
 //! then `_exit`; the parent checks every exit status, bounds every wait, and kills and reaps
@@ -407,11 +409,12 @@ fn dropped_unrepaired_is_not_recoverable_everywhere() -> Outcome {
     Passed
 }
 
-/// A slot left by a dead reader whose thread id now names a live thread (the id space
-/// wrapped around): the slot's start-time tag differs from the live thread's, so the writer
-/// takes the holder for dead, reclaims the slot and gets in within the bound; a slot naming
-/// a live thread with its own tag makes the writer wait (it times out).
-fn a_reused_thread_id_is_not_taken_for_the_dead_holder() -> Outcome {
+/// A slot left by a dead reader process whose pid now names a live process (the id space
+/// wrapped around; here: this one): the slot's start-time tag differs from the live
+/// process's, so the writer takes the holder for dead, reclaims the slot and gets in within
+/// the bound; a slot naming a live process with its own tag makes the writer wait (it times
+/// out).
+fn a_reused_process_id_is_not_taken_for_the_dead_holder() -> Outcome {
     let region = table();
     let t = &*region;
     let r = t.lock.read().unwrap();
@@ -429,26 +432,167 @@ fn a_reused_thread_id_is_not_taken_for_the_dead_holder() -> Outcome {
                 .cast(),
         )
     };
-    // This live thread's own identity, as a reader of another process would have left it
-    // had it been this thread: a live holder, so a writer waits for it.
+    // This live thread's own identity, as a reader would have left it: a live holder (its
+    // process lives), so a writer waits for it.
     word.store(live, SeqCst);
     let writer = fork_child(|| match t.lock.write_timeout(Duration::from_millis(100)) {
         Err(SharedLockError::Failed(Error::TimedOut)) => 0,
         _ => 1,
     });
     expect_exit(writer, 0, BOUND, "a writer behind a live holder");
-    // The same thread id with another start time: a dead reader's, whose id this live thread
-    // reuses.
-    word.store(live ^ (1 << 32), SeqCst);
+    // The same ids with another process start time (bits 44..64): a dead reader process's,
+    // whose pid this live process reuses.
+    word.store(live ^ (1 << 44), SeqCst);
     let started = Instant::now();
     let writer = spawn_writer(t, 0, Expect::Plain);
     expect_exit(writer, 0, RECOVERY, "a writer behind a reused id");
     eprintln!(
-        "a_reused_thread_id_is_not_taken_for_the_dead_holder: the writer got in after {:?}",
+        "a_reused_process_id_is_not_taken_for_the_dead_holder: the writer got in after {:?}",
         started.elapsed()
     );
     assert!(held_slots(&t.lock).is_empty(), "reclaimed");
     assert_eq!(read_now(t), Pair { a: 1, b: 1 });
+    Passed
+}
+
+extern "C" fn no_op_handler(_: libc::c_int) {}
+
+/// A reader `SIGKILL`ed holding, and a writer process that gets a `SIGALRM` every 5 ms (a
+/// profiler's rate: every futex sleep of the drain ends early with `EINTR`), with
+/// `SA_RESTART` and without, blocking and timed: the writer still finds the holder dead
+/// once a 20 ms slice has passed, and gets in within the bound (a slice restarted at each
+/// return would never end).
+fn a_dead_reader_is_reclaimed_under_frequent_signals() -> Outcome {
+    for (flags, timed) in [(libc::SA_RESTART, false), (0, true)] {
+        let region = table();
+        let t = &*region;
+        let reader = spawn_reader_holding(t, 0);
+        await_flag(&t.flags[0], 1);
+        reader.kill_and_reap();
+        let started = Instant::now();
+        let writer = fork_child(move || {
+            // SAFETY: a zeroed sigaction is valid (empty mask); the handler does nothing, and
+            // sigaction and setitimer are async-signal-safe.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = no_op_handler as *const () as usize;
+                sa.sa_flags = flags;
+                if libc::sigaction(libc::SIGALRM, &sa, std::ptr::null_mut()) != 0 {
+                    return 2;
+                }
+                let every = libc::timeval {
+                    tv_sec: 0,
+                    tv_usec: 5000,
+                };
+                let timer = libc::itimerval {
+                    it_interval: every,
+                    it_value: every,
+                };
+                if libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) != 0 {
+                    return 3;
+                }
+            }
+            let got = if timed {
+                t.lock.write_timeout(Duration::from_secs(30)).is_ok()
+            } else {
+                t.lock.write().is_ok()
+            };
+            i32::from(!got)
+        });
+        expect_exit(writer, 0, RECOVERY, "a writer under a 5 ms SIGALRM");
+        eprintln!(
+            "a_dead_reader_is_reclaimed_under_frequent_signals (SA_RESTART {}, {}): the writer \
+             got in after {:?}",
+            flags != 0,
+            if timed { "timed" } else { "blocking" },
+            started.elapsed()
+        );
+        assert!(held_slots(&t.lock).is_empty(), "reclaimed");
+    }
+    Passed
+}
+
+/// A thread takes a read, leaks its guard (`Box::leak`: a reference into the data lives on)
+/// and ends, its process living on: the read stays held, as a leaked guard of std's
+/// `RwLock` keeps it. No writer gets in, of this process or of another (their timed writes
+/// time out), and the data seen through the leaked reference never changes.
+fn a_thread_that_ends_with_a_leaked_read_keeps_it_held() -> Outcome {
+    let region = table();
+    let t = &*region;
+    drop(t.lock.write().unwrap());
+    let r: &Pair = std::thread::scope(|s| {
+        s.spawn(|| {
+            let g: &_ = Box::leak(Box::new(t.lock.read().unwrap()));
+            &**g
+        })
+        .join()
+        .unwrap()
+    });
+    // The thread has ended (joined); its slot still names it.
+    assert_eq!(held_slots(&t.lock).len(), 1);
+    let before = *r;
+    let w = t.lock.write_timeout(Duration::from_millis(300));
+    assert!(
+        matches!(w, Err(SharedLockError::Failed(Error::TimedOut))),
+        "a writer got in under a live reference from a leaked read"
+    );
+    drop(w);
+    let writer = fork_child(|| match t.lock.write_timeout(Duration::from_millis(300)) {
+        Err(SharedLockError::Failed(Error::TimedOut)) => 0,
+        _ => 1,
+    });
+    expect_exit(
+        writer,
+        0,
+        BOUND,
+        "another process's writer behind a leaked read",
+    );
+    assert_eq!(*r, before, "the data under the leaked read never changed");
+    assert_eq!(held_slots(&t.lock).len(), 1, "still held");
+    Passed
+}
+
+/// A reader process takes a read and `exec`s (`/bin/sleep 1`) with it held: `exec` keeps the
+/// pid and the start time, so the read stays held until the new program exits (a timed
+/// write times out meanwhile); then its process is gone and a writer gets in within the
+/// bound.
+fn a_process_that_execs_holding_a_read_keeps_it_until_it_exits() -> Outcome {
+    let region = table();
+    let t = &*region;
+    let child = fork_child(move || {
+        let Ok(r) = t.lock.read() else { return 1 };
+        std::mem::forget(r);
+        t.flags[0].store(1, Release);
+        let prog = b"/bin/sleep\0";
+        let arg = b"1\0";
+        let argv = [prog.as_ptr().cast(), arg.as_ptr().cast(), std::ptr::null()];
+        // SAFETY: NUL-terminated strings and a null-terminated argv; execv is
+        // async-signal-safe.
+        unsafe { libc::execv(prog.as_ptr().cast(), argv.as_ptr()) };
+        2
+    });
+    await_flag(&t.flags[0], 1);
+    let w = t.lock.write_timeout(Duration::from_millis(300));
+    assert!(
+        matches!(w, Err(SharedLockError::Failed(Error::TimedOut))),
+        "a writer got in while the exec'd program runs"
+    );
+    drop(w);
+    expect_exit(child, 0, BOUND, "the exec'd sleep");
+    let started = Instant::now();
+    let writer = spawn_writer(t, 1, Expect::Plain);
+    expect_exit(
+        writer,
+        0,
+        RECOVERY,
+        "a writer after the exec'd program exited",
+    );
+    eprintln!(
+        "a_process_that_execs_holding_a_read_keeps_it_until_it_exits: the writer got in {:?} \
+         after the program exited",
+        started.elapsed()
+    );
+    assert!(held_slots(&t.lock).is_empty(), "reclaimed");
     Passed
 }
 
@@ -1135,15 +1279,25 @@ fn documented_layout() -> Outcome {
     let r = t.lock.read().unwrap();
     let held = held_slots(&t.lock);
     assert_eq!(held.len(), 1);
-    // The slot's word is this thread's identity: its thread id, and in the high half the
-    // low 32 bits of its start time (field 22 of /proc/thread-self/stat).
+    // The slot's word is this thread's identity: its thread id in bits 0..22, its process
+    // id in bits 22..44, and in bits 44..64 the low 20 bits of its process's start time
+    // (field 22 of /proc/self/stat).
     let id = slot_word(&t.lock, held[0]);
     // SAFETY: gettid has no preconditions.
-    assert_eq!(id as u32, unsafe { libc::gettid() } as u32, "thread id");
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    assert_eq!(
+        id & 0x3f_ffff,
+        unsafe { libc::gettid() } as u64,
+        "thread id"
+    );
+    assert_eq!(
+        (id >> 22) & 0x3f_ffff,
+        u64::from(std::process::id()),
+        "process id"
+    );
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
     let after = &stat[stat.rfind(')').unwrap() + 2..];
     let start: u64 = after.split(' ').nth(19).unwrap().parse().unwrap();
-    assert_eq!(id >> 32, start & 0xffff_ffff, "start-time tag");
+    assert_eq!(id >> 44, start & 0xf_ffff, "process start-time tag");
     // The writer mutex at its documented offset is free: another thread's glibc trylock
     // takes it.
     let base = (&t.lock) as *const SharedRwLock<Pair> as usize;
@@ -1232,9 +1386,9 @@ static int lock_sliced(pthread_mutex_t *m) {
     }
 }
 
-/* Field 3 (state letter) and field 22 (starttime) of the stat file at `path`; -1 if it
-   cannot be read. */
-static int stat_of(const char *path, char *state, unsigned long long *start) {
+/* Field 3 (state letter), field 20 (num_threads) and field 22 (starttime) of the stat file
+   at `path`; -1 if it cannot be read. */
+static int stat_of(const char *path, char *state, long *threads, unsigned long long *start) {
     char buf[1024];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -1;
@@ -1250,6 +1404,7 @@ static int stat_of(const char *path, char *state, unsigned long long *start) {
         p = strchr(p, ' ');
         if (!p) return -1;
         p++;
+        if (field + 1 == 20) *threads = strtol(p, NULL, 10);
     }
     *start = strtoull(p, NULL, 10);
     return 0;
@@ -1260,24 +1415,30 @@ static uint64_t my_identity(void) {
     static uint64_t id;
     if (id == 0) {
         char state;
+        long threads;
         unsigned long long start = 0;
-        if (stat_of("/proc/thread-self/stat", &state, &start) != 0) start = 0;
-        id = (uint64_t) (uint32_t) start << 32 | (uint32_t) gettid();
+        if (stat_of("/proc/self/stat", &state, &threads, &start) != 0) start = 0;
+        id = (uint64_t) (start & 0xfffff) << 44 | (uint64_t) getpid() << 22 | (uint64_t) gettid();
     }
     return id;
 }
 
+/* Whether the process of the holder `h` lives (a thread that ended inside it does not
+   free its read). */
 static int alive(uint64_t h) {
     char path[32], state;
+    long threads = 0;
     unsigned long long start;
-    snprintf(path, sizeof path, "/proc/%u/stat", (unsigned) (uint32_t) h);
-    if (stat_of(path, &state, &start) != 0) return kill((pid_t) (uint32_t) h, 0) == 0 || errno != ESRCH;
-    if (state == 'Z' || state == 'X') return 0;
-    return (h >> 32) == 0 || (uint32_t) start == (uint32_t) (h >> 32);
+    pid_t pid = (pid_t) ((h >> 22) & 0x3fffff);
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    if (stat_of(path, &state, &threads, &start) != 0) return kill(pid, 0) == 0 || errno != ESRCH;
+    if (state == 'X' || (state == 'Z' && threads <= 1)) return 0;
+    return (h >> 44) == 0 || (start & 0xfffff) == (h >> 44);
 }
 
 /* Waits until slot `i` no longer holds `h`: reclaims a dead holder's, else sleeps on the
-   word's low half, 20 ms at most at a time. */
+   word's low half, 20 ms at most at a time (this peer looks at the holder before every
+   sleep, so a signal's EINTR cannot keep it from looking). */
 static void wait_slot(struct shared_rwlock_pair *l, int i, uint64_t h) {
     uint64_t *w = &l->slots[i].holder;
     while (__atomic_load_n(w, __ATOMIC_SEQ_CST) == h) {
@@ -1503,8 +1664,20 @@ fn main() {
             killed_readers_let_a_writer_in,
         ),
         (
-            "a_reused_thread_id_is_not_taken_for_the_dead_holder",
-            a_reused_thread_id_is_not_taken_for_the_dead_holder,
+            "a_reused_process_id_is_not_taken_for_the_dead_holder",
+            a_reused_process_id_is_not_taken_for_the_dead_holder,
+        ),
+        (
+            "a_dead_reader_is_reclaimed_under_frequent_signals",
+            a_dead_reader_is_reclaimed_under_frequent_signals,
+        ),
+        (
+            "a_thread_that_ends_with_a_leaked_read_keeps_it_held",
+            a_thread_that_ends_with_a_leaked_read_keeps_it_held,
+        ),
+        (
+            "a_process_that_execs_holding_a_read_keeps_it_until_it_exits",
+            a_process_that_execs_holding_a_read_keeps_it_until_it_exits,
         ),
         (
             "reader_killed_waiting_behind_a_writer",

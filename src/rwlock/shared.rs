@@ -32,9 +32,9 @@ const SLOTS: usize = shim::SHARED_READER_SLOTS;
 type Mutex = Robust<ErrorCheck>;
 
 /// A reader slot: a 64-bit word alone on its cache line, 0 (free) or the identity of the
-/// thread that holds it (`sys::thread_identity`: its thread id in the low 32 bits, a tag of
-/// its start time in the high 32). The low half is a futex word that a draining writer
-/// sleeps on.
+/// thread that holds it (`sys::thread_identity`: its thread id in bits 0..22, its process id
+/// in bits 22..44, a tag of its process's start time in bits 44..64). The low half (never 0
+/// while held) is a futex word that a draining writer sleeps on.
 #[repr(C, align(64))]
 struct Slot(Futex64);
 
@@ -46,8 +46,9 @@ impl Slot {
     }
 }
 
-/// The longest sleep of a wait on a slot before the waiter looks again at whether its holder
-/// lives (as `sys::RawMutex::lock_robust` slices its waits).
+/// How long a wait on a slot sleeps before the waiter looks again at whether its holder
+/// lives (as `sys::RawMutex::lock_robust` slices its waits): a slice's end is fixed when it
+/// begins, whatever interrupts the sleeps within it.
 const SLICE: Duration = Duration::from_millis(20);
 
 /// `state`: no write in progress.
@@ -115,10 +116,12 @@ const NOT_RECOVERABLE: u32 = 2;
 /// writer:
 ///
 /// - `SLOTS` (16) **reader slots**, each a 64-bit word on a cache line of its own: 0 (free)
-///   or the **identity** of the thread that holds it: its thread id in the low 32 bits and,
-///   in the high 32, the low 32 bits of its start time (field 22 of `/proc/thread-self/stat`,
-///   read once per thread, again in a forked child). A reader holds one for as long as it
-///   reads. The low half is also a futex word, for a writer to sleep on.
+///   or the **identity** of the thread that holds it: its thread id in bits 0..22, its
+///   **process** id in bits 22..44 (Linux ids are below 2^22), and in bits 44..64 the low 20
+///   bits of its process's start time (field 22 of `/proc/self/stat`; read once per thread,
+///   again in a forked child). A reader holds one for as long as it reads. The low half
+///   (the thread id and the pid's low bits: never 0) is also a futex word, for a writer to
+///   sleep on.
 /// - a **writer mutex**, robust, process-shared, errorcheck, held by a writer for as long as
 ///   it writes (and briefly by readers that wait for a writer: below);
 /// - an **intent** word (1 while a writer drains or writes), and a **state** word (1 while a
@@ -147,20 +150,25 @@ const NOT_RECOVERABLE: u32 = 2;
 /// - **Write**: take the writer mutex, raise `intent`, then **drain**: load each slot, and
 ///   wait for each holder seen there to leave (a reader that takes a slot after the intent
 ///   was raised sees it and gives the slot back without reading). A wait on a slot spins
-///   briefly, then sleeps on its word (`FUTEX_WAIT` on the holder's id, 20 ms at most at a
-///   time; the holder's release wakes it), and after a sleep that ran out with the word
-///   unchanged (a try: at once) looks at whether the holder lives: a dead holder's slot is
+///   briefly, then sleeps on its word (`FUTEX_WAIT` on its low half, in slices of 20 ms; the
+///   holder's release wakes it), and once 20 ms have passed since the slice began, whatever
+///   the futex returned (a timeout, a signal's `EINTR`, a spurious wake-up), with the word
+///   unchanged (a try: at once), looks at whether the holder lives: a dead holder's slot is
 ///   **reclaimed** with a compare-exchange to 0, with nothing to repair (a reader writes
-///   nothing). Then `state` =
-///   1 (writing) and the guard is handed out.
+///   nothing). Then `state` = 1 (writing) and the guard is handed out.
 /// - **Write unlock**: `state` = 0, `intent` = 0 (release), release the writer mutex.
 /// - **Downgrade**: with the write hold, take a slot, then clear `intent` and release the
 ///   writer mutex: the slot is a read hold that any later writer's drain waits for.
 ///
-/// A holder is **alive** if `/proc/<tid>/stat` exists, does not say zombie or dead (`Z`,
-/// `X`), and gives the identity's start time (a later thread with the same id started
-/// later); without `/proc`, if `kill(tid, 0)` is not `ESRCH`. (A thread that ends holding a
-/// read, its guard leaked, is dead too, as a robust mutex's owner would be.)
+/// A holder is **alive** while its **process** is: `/proc/<pid>/stat` exists, does not say
+/// dead (`X`) or zombie (`Z` with one thread: a leader that ended before its other threads
+/// shows `Z` with more), and gives a start time whose low 20 bits are the identity's tag (a
+/// later process with the same pid started later); without `/proc`, if `kill(pid, 0)` is
+/// not `ESRCH`. The thread itself may have ended: a thread that ends holding a read, its
+/// guard leaked (`mem::forget`, `Box::leak`: a reference into the data may live on in
+/// another thread), keeps the read held until its process ends, as a leaked guard of std's
+/// `RwLock` keeps it held; a slot is reclaimed only from a process that is gone, which can
+/// hold no reference any more.
 ///
 /// Writers do not starve: once a writer has raised its intent, every new reader goes to wait
 /// on the writer mutex, so the writer waits only for the readers already in. Readers do not
@@ -213,7 +221,9 @@ const NOT_RECOVERABLE: u32 = 2;
 ///
 /// | who dies | where | what the others get |
 /// |---|---|---|
-/// | reader | holding a slot | the writer that drains it (or a reader waiting for that slot) finds its holder dead when its first 20 ms sleep on the slot runs out (a try: at once; once one holder was found dead, the drain looks at the next ones before sleeping, so readers killed together cost one sleep) and reclaims the slot: nothing to repair |
+/// | reader | holding a slot | the writer that drains it (or a reader waiting for that slot) finds its holder dead when its first 20 ms slice on the slot ends, signals or not (a try: at once; once one holder was found dead, the drain looks at the next ones before sleeping, so readers killed together cost one slice) and reclaims the slot: nothing to repair |
+/// | a reader's thread, not its process | holding a slot (the guard leaked) | nothing: the read stays held until the process ends (a thread that ends with a leaked read guard keeps the read held until its process ends); writers wait for it, as behind a leaked guard of std's `RwLock` (a timed write times out) |
+/// | nobody: a reader's process `exec`s | holding a slot | the read stays held until the new program exits (`exec` keeps the pid and the start time) |
 /// | reader | between its exchange and its check of `intent`, or giving the slot back | as holding a slot: reclaimed |
 /// | reader | waiting for a slot, or on the writer mutex | nothing (the kernel drops a dead waiter) |
 /// | reader | holding the writer mutex (waiting for a writer, then taking a slot) | `EOWNERDEAD` to its next locker with `state` 0: made consistent, nothing to repair; a slot it took there is reclaimed |
@@ -226,19 +236,36 @@ const NOT_RECOVERABLE: u32 = 2;
 /// that see it raised do not wait for the flag but for the mutex, so the kernel tells one
 /// of them, or the next writer, that its raiser died, and that one clears it.
 ///
-/// **Thread-id reuse.** A dead reader's slot names a thread id the kernel may give to a new
-/// thread, of any process, once the id space has wrapped around (`/proc/sys/kernel/pid_max`:
-/// 32 768 to 4 194 304; ids are handed out in increasing order). A slot left by a dead
-/// reader can wait a long time for a writer, so the wrap can come first; then the id alone
-/// would make a live stranger look like the holder, and the writer would wait for it. The
-/// start-time tag closes that: the stranger started later, so its start time differs,
-/// unless it started within the same clock tick (10 ms at `USER_HZ` 100) as the dead
-/// reader, which would need the whole id space used up within those 10 ms: at least 32 768
-/// thread creations in 10 ms, beyond any machine. What is left: if `/proc` cannot be read
-/// when the reader takes its identity, the tag is 0 and only the id is compared (then a
-/// reuse before the writer looks makes it wait for the stranger's exit), and all processes
-/// using a lock must share one PID namespace (ids from another namespace name other
-/// threads, or none: a live reader there could be taken for dead).
+/// **Pid reuse.** A dead reader's slot names a process id the kernel may give to a new
+/// process once the id space has wrapped around (`/proc/sys/kernel/pid_max`: 32 768 to
+/// 4 194 304; ids are handed out in increasing order). A slot left by a dead reader can
+/// wait a long time for a writer, so the wrap can come first; then the pid alone would make
+/// a live stranger look like the holder, and the writer would wait for it (never the
+/// reverse: a live holder's process keeps its pid). The start-time tag closes that: the
+/// stranger started later, so the low 20 bits of its start time differ unless the two start
+/// times are a multiple of 2^20 clock ticks apart (about 2.9 hours at `USER_HZ` 100): a
+/// stranger with the same pid starting in one tick of that period, a chance of about one in
+/// a million per reuse; it would then be waited for until it exits. A thread id reused
+/// inside a live holder's process names the same process, with the same identity: that
+/// thread is taken for the leaked read's holder (its write is [`Error::Deadlock`], a read
+/// of it may share that slot), which lets no writer in.
+///
+/// **Limits.** If `/proc` cannot be read when the reader takes its identity, the tag is 0
+/// and only the pid is compared (then a reuse before the writer looks makes it wait for the
+/// stranger's exit). All processes using a lock must share one **PID namespace** (ids from
+/// another namespace name other processes, or none: a live reader there could be taken for
+/// dead) and one **time namespace** (the start time in `/proc/<pid>/stat` is shifted by the
+/// reading process's boottime offset: a reader in another time namespace than a writer's
+/// has a tag that matches no start time that writer reads, and is taken for dead while it
+/// reads). A 17th concurrent reader
+/// (all 16 slots held) waits for its preferred slot in 20 ms slices, as a writer waits on a
+/// slot: it gets in once that slot's holder releases it (seen at the latest when the slice
+/// ends: a release wakes a sleeper only while a writer's intent is raised) or is found dead,
+/// however many other slots free meanwhile. One region mapped twice in one process, with one
+/// thread reading the same lock through both mappings at once, is not supported: the second
+/// read finds the slot held by its thread and shares it, but the record of shared slots is
+/// keyed by the lock's address, so the first mapping's guard releases the slot when it is
+/// dropped while the other still reads (and a writer can get in under it).
 ///
 /// ## `fork`
 ///
@@ -251,6 +278,11 @@ const NOT_RECOVERABLE: u32 = 2;
 /// counts for nothing, and an inherited write guard does nothing when dropped (it would
 /// clear the parent's intent and state). A child must not use such a guard otherwise (as any
 /// shared lock's: see [`atfork`](crate::atfork)).
+///
+/// A child made without the `pthread_atfork` handlers (glibc's `_Fork`, a raw `clone` or
+/// `fork` system call) has the parent's fork generation, so it takes the parent thread's
+/// cached identity for its own: it must not use a lock, or a guard, it inherited (a guard
+/// it drops releases the parent's slot; a read shares it), only `_exit` or `exec`.
 ///
 /// ## Misuse
 ///
@@ -496,8 +528,8 @@ thread_local_const! {
     static ME: Cell<(u64, u32)> = Cell::new((0, 0));
 }
 
-/// The calling thread's identity: cached, read again in a forked child (whose thread is
-/// another thread, with another id).
+/// The calling thread's identity: cached, read again in a forked child (another process,
+/// with other ids and another start time).
 #[inline(always)]
 fn me() -> u64 {
     ME.with(|c| {
@@ -665,21 +697,28 @@ impl<T: ?Sized> SharedRwLock<T> {
     }
 
     /// Waits until slot `i` no longer holds `seen` (a holder's identity), as `wait` allows:
-    /// sleeps on the word (at most `SLICE` at a time; the holder's release wakes it while a
-    /// writer's intent is raised), and after each sleep that ran out without a change (at
-    /// once for a try, or with `look`) looks at whether the holder lives: a dead holder's
-    /// slot is reclaimed (compare-exchange `seen` -> 0: a reader writes nothing, so there is
-    /// nothing to repair). `Ok(true)` if it reclaimed it. A try that would sleep is
+    /// sleeps on the word in slices of `SLICE` (the holder's release wakes it while a
+    /// writer's intent is raised), and whenever a slice has ended with the word unchanged
+    /// (at once for a try, or with `look`) looks at whether the holder lives: a dead
+    /// holder's slot is reclaimed (compare-exchange `seen` -> 0: a reader writes nothing, so
+    /// there is nothing to repair). `Ok(true)` if it reclaimed it. A try that would sleep is
     /// `WouldBlock`; past the expiry, `TimedOut`.
+    ///
+    /// Each slice's end is fixed when the slice begins, and is compared with the clock after
+    /// every return of the futex, whatever it returned: a signal handler (`EINTR`) or a
+    /// spurious wake-up only sleeps again until that same end, so signals more frequent than
+    /// `SLICE` cannot keep the look from happening (a new deadline per sleep would).
     #[cold]
     #[inline(never)]
     fn await_slot(&self, i: usize, seen: u64, wait: Wait<'_>, look: bool) -> Result<bool, Error> {
         let word = self.slot(i);
         let mut spins = 0;
         // Whether to look at the holder's life before sleeping (a look reads `/proc`: only
-        // when the holder has had a whole sleep to leave and has not, or when the caller
+        // when the holder has had a whole slice to leave and has not, or when the caller
         // just found another holder dead: processes are often killed together).
         let mut look = look || matches!(wait, Wait::Try);
+        // The end of the slice under way (`None`: none begun).
+        let mut slice: Option<Deadline> = None;
         loop {
             if word.load(SeqCst) != seen {
                 return Ok(false);
@@ -689,24 +728,32 @@ impl<T: ?Sized> SharedRwLock<T> {
                 std::hint::spin_loop();
                 continue;
             }
-            if look && !sys::thread_alive(seen) {
+            if look && !sys::holder_alive(seen) {
                 // Whoever wins this (the word may have changed meanwhile) goes on.
                 let _ = word.compare_exchange(seen, 0, SeqCst, Relaxed);
                 return Ok(true);
             }
+            let end = *slice.get_or_insert_with(|| Deadline::after(SLICE));
             let deadline = match wait {
                 Wait::Try => return Err(Error::WouldBlock),
-                Wait::Block => Deadline::after(SLICE),
+                Wait::Block => end,
                 Wait::Until(expiry) => {
                     if expiry.passed() {
                         return Err(Error::TimedOut);
                     }
-                    Deadline::after(expiry.remaining().min(SLICE))
+                    end.min(Deadline::after(expiry.remaining()))
                 }
             };
-            // On the low half: the holder's thread id (a change of the tag alone would need
-            // the same id reused, and is seen when the sleep runs out).
-            look = word.wait(seen as u32, Some(&deadline), Scope::Shared);
+            // On the low half: the holder's thread id and the low bits of its process id (a
+            // change of the high half alone would need the same ids reused, and is seen when
+            // the slice ends).
+            word.wait(seen as u32, Some(&deadline), Scope::Shared);
+            // After any return (a wake, a signal, a timeout): the slice is over once its end
+            // has passed, and then the holder is looked at (if it is still there).
+            look = end.passed();
+            if look {
+                slice = None;
+            }
         }
     }
 

@@ -495,26 +495,37 @@
 //! };
 //! ```
 //!
-//! - **Identity** of a thread: `(uint64_t) tag << 32 | gettid()`, `tag` being the low 32
-//!   bits of field 22 (`starttime`) of `/proc/thread-self/stat` (0 if it cannot be read).
-//!   Read it once per thread, and again in a forked child (another thread). It is never 0.
-//! - **Alive**: a holder `h` is alive if `/proc/<h & 0xffffffff>/stat` can be read, its state
-//!   (the field after the last `)`) is not `Z` or `X`, and, when `h >> 32` is not 0, its
-//!   field 22's low 32 bits equal `h >> 32` (else the thread id was reused: the holder is
-//!   dead); if that file cannot be opened, alive if `kill(h & 0xffffffff, 0)` is not
-//!   `ESRCH`.
+//! - **Identity** of a thread: `tag << 44 | pid << 22 | tid` (as `uint64_t`), with
+//!   `tid = gettid()`, `pid = getpid()` (Linux's ids are below 2^22, `PID_MAX_LIMIT`) and
+//!   `tag` the low 20 bits of field 22 (`starttime`) of `/proc/self/stat`, the **process**'s
+//!   start time (0 if it cannot be read). Read it once per thread, and again in a forked
+//!   child (another process). Its low 32 bits are never 0.
+//! - **Alive**: a holder `h` is alive while its process `pid = (h >> 22) & 0x3fffff` is:
+//!   `/proc/<pid>/stat` can be read, its state (the field after the last `)`) is not `X`, nor
+//!   `Z` with field 20 (`num_threads`) at most 1 (a leader that ended before its other
+//!   threads shows `Z` with more), and, when `h >> 44` is not 0, the low 20 bits of its field
+//!   22 equal `h >> 44` (else the pid was reused: the holder is dead); if that file cannot be
+//!   opened, alive if `kill(pid, 0)` is not `ESRCH`. Whether the thread `h & 0x3fffff` still
+//!   runs does not matter: a thread that ends holding a read keeps it held until its process
+//!   ends (so do not end a thread holding a read you mean to release).
 //! - **Wait for a slot** holding `h` (not 0): until the word is not `h`: `futex(FUTEX_WAIT)`
 //!   on the word's low 32 bits (its first 4 bytes; little-endian) expecting `(uint32_t) h`,
-//!   with a timeout of at most 20 ms; when a sleep runs out with the word still `h`, and if
-//!   the holder is not alive, `__atomic_compare_exchange_n(&holder, &h, 0, ...)` (reclaim it:
-//!   a reader writes nothing, so nothing to repair); look again. (Looking at the holder before
-//!   every sleep is correct too, only slower: it reads `/proc`.)
+//!   in slices of 20 ms: when 20 ms have passed since the slice began, whatever `futex`
+//!   returned (a timeout, `EINTR` from a signal handler, a spurious wake-up: compare the
+//!   clock, do not count on `ETIMEDOUT`), with the word still `h`, and if the holder is not
+//!   alive, `__atomic_compare_exchange_n(&holder, &h, 0, ...)` (reclaim it: a reader writes
+//!   nothing, so nothing to repair); then begin a new slice. (Looking at the holder before
+//!   every sleep is correct too, only slower: it reads `/proc`.) The futexes are shared:
+//!   never `FUTEX_PRIVATE_FLAG` (the sleeper and the waker are in different processes).
 //! - **Read**: take a slot: a compare-exchange of a slot's word from 0 to your identity,
 //!   trying the slots from one of your choosing on (spread threads over them); if all are
 //!   busy, wait for that first one as above and try it again. Then load `intent`: **0**, the
 //!   read hold is that slot; **1**, release the slot (below: never wait holding one, the
 //!   writer waits for it), lock the writer mutex, store 0 to `intent` (release) if it is not
-//!   0, take a slot as before, unlock the writer mutex: the read hold is that slot.
+//!   0, take a slot as before, unlock the writer mutex: the read hold is that slot. **Never
+//!   read again while you hold a read** of the same lock: with a writer's intent raised, the
+//!   second read waits for the writer, which waits for your first slot. A slot is one read
+//!   of one thread: do not count reads on it, share it between threads, or pass it on.
 //! - **Release a slot**: compare-exchange its word from your identity to 0, then load
 //!   `intent`; if it is not 0, `futex(FUTEX_WAKE, INT_MAX)` on the word's low 32 bits (a
 //!   writer may sleep there).
@@ -533,8 +544,13 @@
 //! - Lock the writer mutex in slices (`pthread_mutex_clocklock` 20 ms at a time, then
 //!   again), as the crate does: a waiter woken by an unlock and killed before it takes a
 //!   robust mutex can leave glibc's other waiters asleep on a free one.
-//! - All processes using the lock must share one PID namespace (thread ids are compared and
-//!   looked up in `/proc`).
+//! - All processes using the lock must share one PID namespace (process ids are compared
+//!   and looked up in `/proc`) and one time namespace (`/proc`'s start times are shifted by
+//!   the reading process's boottime offset: a reader in another one would be taken for
+//!   dead). A process that `exec`s while one of its threads holds a read keeps it held until
+//!   the new program exits (the pid and the start time stay). A child made without running
+//!   `fork`'s atfork handlers (`_Fork`, a raw `clone`) is another process: it must take its
+//!   own identity before it reads, and never release its parent's slots.
 //!
 //! `tests/shared_rwlock.rs` runs a C program that reads and writes the same lock as Rust by
 //! these steps.

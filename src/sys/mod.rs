@@ -16,7 +16,7 @@
 //! | `RawRwLock` | `new()` (a `const fn`: glibc's writer-preferring non-recursive initialiser) | `read`, `try_read`, `read_for`, `write`, `try_write`, `write_for` (timed on `CLOCK_MONOTONIC`), `unsafe unlock` |
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
 //! | `Futex64` | `new(u64)` (a `const fn`) | `load`, `store`, `compare_exchange`, `wait(expected low 32 bits, ..)`, `wake(n, Scope)`: a 64-bit word whose low half is a futex word (the model: an atomic plus a queue) |
-//! | (functions) | | `thread_identity()` (a thread's id and start-time tag, for `SharedRwLock`'s slots), `thread_alive(id)` (`/proc/<tid>/stat`; the model: a set of dead ids) |
+//! | (functions) | | `thread_identity()` (a thread's id, its process's id and start-time tag, for `SharedRwLock`'s slots), `holder_alive(id)` (the process: `/proc/<pid>/stat`; the model: a set of dead ids) |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC`; `min`, `passed` (the model: no clock, every deadline passed once a wait on it timed out) |
 //!
 //! `shm.rs` (not in the loom build) wraps shared-memory objects and mappings (`shm_open`,
@@ -193,9 +193,10 @@ pub fn process_alive(pid: u32) -> bool {
 pub fn process_alive(_pid: u32) -> bool {
     true
 }
-/// The calling thread's identity for a `SharedRwLock`'s reader slots (never 0): its thread
-/// id, and a tag of its start time that tells it from a later thread reusing the id (see
-/// `shm::thread_identity`). In the model, a number per model thread.
+/// The calling thread's identity for a `SharedRwLock`'s reader slots (never 0 in its low 32
+/// bits): its thread id, its process id, and a tag of its process's start time that tells
+/// the process from a later one reusing the pid (see `shm::thread_identity`). In the model,
+/// a number per model thread.
 #[cfg(not(loom))]
 pub fn thread_identity() -> u64 {
     shm::thread_identity()
@@ -205,15 +206,16 @@ pub fn thread_identity() -> u64 {
     model::thread_identity()
 }
 
-/// Whether the thread `id` ([`thread_identity`]) names is alive (a zombie is not). In the
-/// model, every thread is, except one a test made die holding a read (`model::die`).
+/// Whether the process of the thread `id` ([`thread_identity`]) names is alive (a zombie is
+/// not; a thread that ended inside a live process is). In the model, every thread is,
+/// except one a test made die holding a read (`model::die`).
 #[cfg(not(loom))]
-pub fn thread_alive(id: u64) -> bool {
-    shm::thread_alive(id)
+pub fn holder_alive(id: u64) -> bool {
+    shm::holder_alive(id)
 }
 #[cfg(loom)]
-pub fn thread_alive(id: u64) -> bool {
-    model::thread_alive(id)
+pub fn holder_alive(id: u64) -> bool {
+    model::holder_alive(id)
 }
 
 /// The model thread `id` names dies: later liveness checks say so (model build only).
@@ -297,5 +299,5 @@ const _: () = {
     let _: fn(&Futex64, u32, Option<&Deadline>, Scope) -> bool = Futex64::wait;
     let _: fn(&Futex64, i32, Scope) -> usize = Futex64::wake;
     let _: fn() -> u64 = thread_identity;
-    let _: fn(u64) -> bool = thread_alive;
+    let _: fn(u64) -> bool = holder_alive;
 };

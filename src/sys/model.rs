@@ -665,8 +665,9 @@ pub fn thread_identity() -> u64 {
     ids.0
 }
 
-/// Whether the model thread `id` names is alive: not made to die by [`die`].
-pub fn thread_alive(id: u64) -> bool {
+/// Whether the model thread `id` names is alive (its process, in the real build): not made
+/// to die by [`die`].
+pub fn holder_alive(id: u64) -> bool {
     !IDENTITIES.lock().expect("model poisoned").1.contains(&id)
 }
 

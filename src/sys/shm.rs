@@ -251,36 +251,53 @@ fn is_zombie(pid: i32) -> bool {
     }
 }
 
-/// The calling thread's identity for a `SharedRwLock`'s reader slots: its thread id in the
-/// low 32 bits and, in the high 32, the low 32 bits of its start time (field 22 of
-/// `/proc/thread-self/stat`, clock ticks since boot; 0 if unreadable), so that a later thread
-/// that reuses the id is not taken for it. One open and read of `/proc`, no allocation: the
-/// caller caches it per thread (and per fork generation: a forked child's thread is another).
+/// How many bits of an identity hold the thread id, and then the process id (Linux's
+/// `PID_MAX_LIMIT` is 2^22 on 64-bit targets: every id is below it).
+const ID_BITS: u32 = 22;
+/// The id fields' mask.
+const ID_MASK: u64 = (1 << ID_BITS) - 1;
+/// The process start-time tag's bits, above the two ids.
+const TAG_BITS: u32 = 64 - 2 * ID_BITS;
+
+/// The calling thread's identity for a `SharedRwLock`'s reader slots: its thread id in bits
+/// 0..22, its process id (`getpid`, the thread group) in bits 22..44 and, in bits 44..64,
+/// the low 20 bits of its **process**'s start time (field 22 of `/proc/self/stat`, clock
+/// ticks since boot; 0 if unreadable), so that a later process that reuses the pid is not
+/// taken for it. Never 0 in its low 32 bits (the thread id is not 0). One open and read of
+/// `/proc`, no allocation: the caller caches it per thread (and per fork generation: a
+/// forked child is another process).
 pub fn thread_identity() -> u64 {
-    let tid = super::pthread::thread_id();
-    let tag = stat_of(b"/proc/thread-self/stat\0").map_or(0, |(_, start)| start as u32);
-    (u64::from(tag) << 32) | u64::from(tid)
+    let tid = u64::from(super::pthread::thread_id());
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() } as u64;
+    debug_assert!(tid <= ID_MASK && pid <= ID_MASK, "ids below PID_MAX_LIMIT");
+    let tag = stat_of(b"/proc/self/stat\0").map_or(0, |s| s.start & ((1 << TAG_BITS) - 1));
+    (tag << (2 * ID_BITS)) | ((pid & ID_MASK) << ID_BITS) | (tid & ID_MASK)
 }
 
-/// Whether the thread a [`thread_identity`] names is alive: `/proc/<tid>/stat` exists, does
-/// not say zombie or dead, and (if the identity has a start-time tag) gives that start time;
-/// without `/proc`, `kill(tid, 0)` is not `ESRCH`. No allocation.
-pub fn thread_alive(id: u64) -> bool {
-    let tid = id as u32;
-    let tag = (id >> 32) as u32;
-    let Ok(tid) = i32::try_from(tid) else {
-        return false;
-    };
-    if tid <= 0 {
+/// Whether the process of the thread a [`thread_identity`] names is alive: `/proc/<pid>/stat`
+/// exists, does not say dead (`X`) or zombie (`Z`, with one thread: a thread-group leader
+/// that ended before its other threads shows `Z` too, with more), and (if the identity has a
+/// start-time tag) gives a start time with those low 20 bits; without `/proc`, `kill(pid, 0)`
+/// is not `ESRCH`. Whether the thread itself still runs does not matter: a thread that ended
+/// with a read guard leaked keeps its read held as long as its process lives (references
+/// into the data may live on in it). No allocation.
+pub fn holder_alive(id: u64) -> bool {
+    let pid = ((id >> ID_BITS) & ID_MASK) as i32;
+    let tag = id >> (2 * ID_BITS);
+    if pid <= 0 {
         return false;
     }
     let mut path = [0u8; 32];
-    proc_path(&mut path, tid);
+    proc_path(&mut path, pid);
     match stat_of(&path) {
-        Some((state, start)) => !matches!(state, b'Z' | b'X') && (tag == 0 || start as u32 == tag),
+        Some(s) => {
+            let dead = s.state == b'X' || (s.state == b'Z' && s.threads <= 1);
+            !dead && (tag == 0 || s.start & ((1 << TAG_BITS) - 1) == tag)
+        }
         None => {
-            // SAFETY: signal 0 sends nothing; it only checks that `tid` can be addressed.
-            let r = unsafe { libc::kill(tid, 0) };
+            // SAFETY: signal 0 sends nothing; it only checks that `pid` can be addressed.
+            let r = unsafe { libc::kill(pid, 0) };
             r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
         }
     }
@@ -314,9 +331,31 @@ fn proc_path(path: &mut [u8; 32], pid: i32) {
     }
 }
 
-/// The state letter and the start time (field 22) of the `stat` file at the NUL-terminated
-/// `path`; `None` if it cannot be read or parsed.
-fn stat_of(path: &[u8]) -> Option<(u8, u64)> {
+/// What [`stat_of`] reads from a `stat` file.
+struct Stat {
+    /// Field 3, the state letter.
+    state: u8,
+    /// Field 20, `num_threads`.
+    threads: u64,
+    /// Field 22, `starttime`.
+    start: u64,
+}
+
+/// A decimal field of a `stat` file.
+fn decimal(field: &[u8]) -> Option<u64> {
+    let mut v: u64 = 0;
+    for &b in field {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(v)
+}
+
+/// The state letter, the thread count (field 20) and the start time (field 22) of the
+/// `stat` file at the NUL-terminated `path`; `None` if it cannot be read or parsed.
+fn stat_of(path: &[u8]) -> Option<Stat> {
     debug_assert!(path.contains(&0));
     // SAFETY: `path` is NUL-terminated; the descriptor is closed below.
     let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
@@ -333,16 +372,14 @@ fn stat_of(path: &[u8]) -> Option<(u8, u64)> {
     let rest = &text[text.iter().rposition(|&b| b == b')')? + 1..];
     let mut fields = rest.split(|&b| b == b' ').filter(|f| !f.is_empty());
     let state = *fields.next()?.first()?;
-    // Field 3 was the state; field 22 is 19 further on.
-    let start = fields.nth(18)?;
-    let mut v: u64 = 0;
-    for &b in start {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-    }
-    Some((state, v))
+    // Field 3 was the state; field 20 is 17 further on, field 22 two more.
+    let threads = decimal(fields.nth(16)?)?;
+    let start = decimal(fields.nth(1)?)?;
+    Some(Stat {
+        state,
+        threads,
+        start,
+    })
 }
 
 #[cfg(test)]
@@ -350,35 +387,63 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thread_identities_tell_live_threads_from_dead_ones() {
+    fn identities_name_the_process_and_tell_live_processes_from_dead_ones() {
         let me = thread_identity();
-        assert_eq!(me as u32, super::super::pthread::thread_id());
-        assert_ne!(me >> 32, 0, "a start-time tag (is /proc mounted?)");
-        assert!(thread_alive(me));
-        // The same id with another start time: a thread that reused the id is not this one.
-        assert!(!thread_alive(me ^ (1 << 32)));
-        assert!(!thread_alive(0));
-        // Another thread: alive while it runs (a non-leader's /proc/<tid> is readable),
-        // dead once it has ended.
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let t = std::thread::spawn(move || {
-            tx.send(thread_identity()).unwrap();
-            done_rx.recv().unwrap();
-        });
-        let other = rx.recv().unwrap();
-        assert_ne!(other as u32, me as u32);
-        assert!(thread_alive(other));
-        done_tx.send(()).unwrap();
-        t.join().unwrap();
-        let start = std::time::Instant::now();
-        while thread_alive(other) {
+        assert_eq!(me & ID_MASK, u64::from(super::super::pthread::thread_id()));
+        assert_eq!((me >> ID_BITS) & ID_MASK, u64::from(std::process::id()));
+        let start = stat_of(b"/proc/self/stat\0")
+            .expect("is /proc mounted?")
+            .start;
+        assert_eq!(
+            me >> (2 * ID_BITS),
+            start & ((1 << TAG_BITS) - 1),
+            "start-time tag"
+        );
+        assert_ne!(me as u32, 0, "the futex half is never 0");
+        assert!(holder_alive(me));
+        // The same pid with another start time: a process that reused the pid is not this one.
+        assert!(!holder_alive(me ^ (1 << (2 * ID_BITS))));
+        assert!(!holder_alive(0));
+        // Another thread of this process: alive while it runs, and still once it has ended
+        // (its process lives: a guard it leaked keeps the read held).
+        let other = std::thread::spawn(thread_identity).join().unwrap();
+        assert_ne!(other & ID_MASK, me & ID_MASK);
+        assert_eq!(
+            other >> ID_BITS,
+            me >> ID_BITS,
+            "the same process, the same tag"
+        );
+        assert!(holder_alive(other));
+        // A child process: alive while it runs, dead once it is a zombie.
+        // SAFETY: the child only calls `pause` and `_exit`, async-signal-safe.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            // SAFETY: waits for the parent's SIGKILL; `_exit` if a signal returns.
+            unsafe {
+                libc::pause();
+                libc::_exit(0)
+            };
+        }
+        assert!(child > 0, "fork failed");
+        let mut path = [0u8; 32];
+        proc_path(&mut path, child);
+        let start = stat_of(&path).unwrap().start & ((1 << TAG_BITS) - 1);
+        let id = (start << (2 * ID_BITS)) | ((child as u64) << ID_BITS) | child as u64;
+        assert!(holder_alive(id));
+        // SAFETY: this test's own child.
+        unsafe { libc::kill(child, libc::SIGKILL) };
+        let started = std::time::Instant::now();
+        while holder_alive(id) {
             assert!(
-                start.elapsed() < std::time::Duration::from_secs(5),
+                started.elapsed() < std::time::Duration::from_secs(5),
                 "never dead"
             );
-            std::thread::yield_now();
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
+        let mut status = 0;
+        // SAFETY: reaps this test's own child.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(!holder_alive(id));
     }
 
     #[test]
