@@ -67,28 +67,47 @@ pub(crate) fn holds(lock: usize, slot: usize) -> bool {
     in_slot(lock, slot) || HELD.with(|r| r.find(lock).is_some())
 }
 
+/// The thread's read guards through reader slots: per slot, and how many slots it holds.
+struct SlotGuards {
+    /// Slots with a nonzero count (0, the common case outside a read: a read that the fast
+    /// path did not take needs no hash to know it is no second read through a slot).
+    slots: Cell<u32>,
+    count: [Cell<u32>; READER_SLOTS],
+}
+
 thread_local_const! {
-    /// How many read guards this thread has through each reader slot.
-    static SLOT_GUARDS: [Cell<u32>; READER_SLOTS] = [const { Cell::new(0) }; READER_SLOTS];
+    static SLOT_GUARDS: SlotGuards = SlotGuards {
+        slots: Cell::new(0),
+        count: [const { Cell::new(0) }; READER_SLOTS],
+    };
 }
 
 /// A fast read just took `slot` (it was free): the thread's first guard through it.
 #[inline(always)]
 pub(crate) fn slot_taken(slot: usize) {
-    SLOT_GUARDS.with(|c| c[slot % READER_SLOTS].set(1));
+    SLOT_GUARDS.with(|g| {
+        g.count[slot % READER_SLOTS].set(1);
+        g.slots.set(g.slots.get() + 1);
+    });
+}
+
+/// Whether the thread holds any reader slot.
+#[inline(always)]
+pub(crate) fn holds_a_slot() -> bool {
+    SLOT_GUARDS.with(|g| g.slots.get() != 0)
 }
 
 /// Whether the thread holds `slot` and it holds `lock`: then one more guard through it.
 #[inline]
 pub(crate) fn slot_reenter(lock: usize, slot: usize) -> bool {
     let slot = slot % READER_SLOTS;
-    SLOT_GUARDS.with(|c| {
-        let n = c[slot].get();
+    SLOT_GUARDS.with(|g| {
+        let n = g.count[slot].get();
         // The slot is this thread's while it counts guards, so its word is stable here.
         if n == 0 || reader_slots()[slot].load(Relaxed) != lock {
             return false;
         }
-        c[slot].set(n + 1);
+        g.count[slot].set(n + 1);
         true
     })
 }
@@ -96,10 +115,13 @@ pub(crate) fn slot_reenter(lock: usize, slot: usize) -> bool {
 /// One guard through `slot` fewer: whether it was the last (the caller gives the slot back).
 #[inline(always)]
 pub(crate) fn slot_leave(slot: usize) -> bool {
-    SLOT_GUARDS.with(|c| {
-        let c = &c[slot % READER_SLOTS];
+    SLOT_GUARDS.with(|g| {
+        let c = &g.count[slot % READER_SLOTS];
         let n = c.get() - 1;
         c.set(n);
+        if n == 0 {
+            g.slots.set(g.slots.get() - 1);
+        }
         n == 0
     })
 }
@@ -108,7 +130,7 @@ pub(crate) fn slot_leave(slot: usize) -> bool {
 #[inline]
 fn in_slot(lock: usize, slot: usize) -> bool {
     let slot = slot % READER_SLOTS;
-    SLOT_GUARDS.with(|c| c[slot].get() != 0) && reader_slots()[slot].load(Relaxed) == lock
+    SLOT_GUARDS.with(|g| g.count[slot].get() != 0) && reader_slots()[slot].load(Relaxed) == lock
 }
 
 /// Records a new read hold of `lock`, taken `how`; `false` if the record is full (the guard

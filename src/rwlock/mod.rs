@@ -201,15 +201,17 @@ impl<T: ?Sized> RwLock<T> {
 
     /// A read that the fast path did not take: the bias is off, or the slot is taken (by
     /// this thread, for this lock: a second read; or for another lock or by another thread).
-    #[inline(never)]
+    #[inline(always)]
     fn read_not_fast(
         &self,
         lock: usize,
         slow: impl FnOnce(&RawRwLock) -> Result<(), Error>,
     ) -> Result<RwLockReadGuard<'_, T>, Error> {
-        let slot = Bias::slot(lock);
-        if held::slot_reenter(lock, slot) {
-            return Ok(self.read_guard(slot));
+        if held::holds_a_slot() {
+            let slot = Bias::slot(lock);
+            if held::slot_reenter(lock, slot) {
+                return Ok(self.read_guard(slot));
+            }
         }
         if held::reenter(lock) {
             return Ok(self.read_guard(TRACKED));
@@ -243,12 +245,14 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
-    /// The write lock: `acquire` takes the pthread write lock, then the read bias is revoked
-    /// (waiting for the fast readers to leave, unless `give_up` says so: then `Err(gave_up)`).
+    /// The write lock: a try of the pthread write lock, then (if it failed, and this thread
+    /// is not upgrading) `after_try` takes it (spinning, blocking, timed, or not at all), then
+    /// the read bias is revoked (waiting for the fast readers to leave, unless `give_up` says
+    /// so: then `Err(gave_up)`).
     #[inline(always)]
     fn write_with(
         &self,
-        acquire: impl FnOnce(&RawRwLock) -> Result<(), Error>,
+        after_try: impl FnOnce(&RawRwLock) -> Result<(), Error>,
         give_up: impl FnMut() -> bool,
         gave_up: Error,
     ) -> Result<RwLockWriteGuard<'_, T>, Error> {
@@ -264,7 +268,7 @@ impl<T: ?Sized> RwLock<T> {
             if upgrade() {
                 return Err(Error::Deadlock);
             }
-            acquire(&self.raw)?;
+            after_try(&self.raw)?;
         }
         if self.bias.is_on() && upgrade() {
             // SAFETY: taken just above by this thread.
@@ -355,7 +359,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        let acquire = |raw: &RawRwLock| spin_then(raw, RawRwLock::try_write, RawRwLock::write);
+        let acquire = |raw: &RawRwLock| spin_contended(raw, RawRwLock::try_write, RawRwLock::write);
         match lock_order::acquire(self.addr(), self.order_site(), Wait::Block, || {
             self.write_with(acquire, || false, Error::WouldBlock)
         }) {
@@ -374,7 +378,7 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         match lock_order::acquire(self.addr(), self.order_site(), Wait::Try, || {
-            self.write_with(RawRwLock::try_write, || true, Error::WouldBlock)
+            self.write_with(|_| Err(Error::WouldBlock), || true, Error::WouldBlock)
         }) {
             Ok(guard) => Ok(self.poisoned(guard)?),
             Err(_) => Err(TryLockError::WouldBlock),
