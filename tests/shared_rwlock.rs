@@ -1644,6 +1644,90 @@ fn a_c_program_shares_the_lock() -> Outcome {
     Passed
 }
 
+/// A 17th reader (all 16 slots held) that waits for its preferred slot gets in once any
+/// other slot is freed, within a few slices, while its preferred slot's holder keeps
+/// reading (it looks at every slot again after each slice instead of only waiting for that
+/// one holder to leave).
+fn a_seventeenth_reader_takes_any_freed_slot() -> Outcome {
+    use std::sync::mpsc::{channel, Receiver, Sender};
+    let region = table();
+    let lock = &region.lock;
+    std::thread::scope(|s| {
+        let (late_step, late_steps): (Sender<()>, Receiver<()>) = channel();
+        let (late_held, late_holds) = channel::<()>();
+        let (late_done, late_result) = channel::<Duration>();
+        let late = s.spawn(move || {
+            // Alone: its preferred slot, which it keeps preferring (it was free).
+            let g = lock.read().unwrap();
+            late_held.send(()).unwrap();
+            late_steps.recv().unwrap();
+            drop(g);
+            late_steps.recv().unwrap();
+            let start = Instant::now();
+            let g = lock.read().unwrap();
+            late_done.send(start.elapsed()).unwrap();
+            drop(g);
+        });
+        late_holds.recv().unwrap();
+        let preferred = held_slots(lock);
+        assert_eq!(preferred.len(), 1);
+        let preferred = preferred[0];
+        late_step.send(()).unwrap();
+        while !held_slots(lock).is_empty() {
+            std::thread::yield_now();
+        }
+        // Sixteen holders, one at a time, each on a slot of its own: note which holds the
+        // late reader's preferred slot.
+        let mut holders = Vec::new();
+        let mut keep = None;
+        for k in 0..READER_SLOTS {
+            let before = held_slots(lock);
+            let (release, released) = channel::<()>();
+            let (held, holds) = channel::<()>();
+            let h = s.spawn(move || {
+                let g = lock.read().unwrap();
+                held.send(()).unwrap();
+                released.recv().unwrap();
+                drop(g);
+            });
+            holds.recv().unwrap();
+            let new: Vec<usize> = held_slots(lock)
+                .into_iter()
+                .filter(|i| !before.contains(i))
+                .collect();
+            assert_eq!(new.len(), 1, "holder {k} took no slot of its own");
+            if new[0] == preferred {
+                keep = Some(k);
+            }
+            holders.push((h, release));
+        }
+        let keep = keep.expect("no holder took the late reader's preferred slot");
+        // The late reader waits on its preferred slot (every slot held); every other
+        // holder leaves; it must get in while the preferred slot's holder stays.
+        late_step.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        let mut kept = None;
+        for (k, (h, release)) in holders.into_iter().enumerate() {
+            if k == keep {
+                kept = Some((h, release));
+                continue;
+            }
+            release.send(()).unwrap();
+            h.join().unwrap();
+        }
+        let waited = late_result.recv_timeout(Duration::from_secs(2));
+        let (h, release) = kept.unwrap();
+        release.send(()).unwrap();
+        h.join().unwrap();
+        late.join().unwrap();
+        let waited = waited.expect("the 17th reader got no freed slot while one holder stayed");
+        eprintln!(
+            "17th reader: in {waited:?} after it began to wait (60 ms before the others left)"
+        );
+    });
+    Passed
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("four_processes_count_exactly", four_processes_count_exactly),
@@ -1689,6 +1773,10 @@ fn main() {
         ),
         ("random_kills_in_every_phase", random_kills_in_every_phase),
         ("timed_and_try_forms", timed_and_try_forms),
+        (
+            "a_seventeenth_reader_takes_any_freed_slot",
+            a_seventeenth_reader_takes_any_freed_slot,
+        ),
         ("misuse_is_reported", misuse_is_reported),
         (
             "a_second_read_on_another_slot_shares_the_first",

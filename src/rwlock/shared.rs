@@ -258,10 +258,10 @@ const NOT_RECOVERABLE: u32 = 2;
 /// reading process's boottime offset: a reader in another time namespace than a writer's
 /// has a tag that matches no start time that writer reads, and is taken for dead while it
 /// reads). A 17th concurrent reader
-/// (all 16 slots held) waits for its preferred slot in 20 ms slices, as a writer waits on a
-/// slot: it gets in once that slot's holder releases it (seen at the latest when the slice
-/// ends: a release wakes a sleeper only while a writer's intent is raised) or is found dead,
-/// however many other slots free meanwhile. One region mapped twice in one process, with one
+/// (all 16 slots held) waits on its preferred slot for one 20 ms slice at a time, then
+/// looks at every slot again: it gets in within a slice of any slot being freed (a release
+/// wakes a sleeper only while a writer's intent is raised, so not at once) or of the
+/// preferred slot's holder being found dead. One region mapped twice in one process, with one
 /// thread reading the same lock through both mappings at once, is not supported: the second
 /// read finds the slot held by its thread and shares it, but the record of shared slots is
 /// keyed by the lock's address, so the first mapping's guard releases the slot when it is
@@ -672,6 +672,7 @@ impl<T: ?Sized> SharedRwLock<T> {
 
     #[cold]
     fn take_other_slot(&self, first: usize, me: u64, wait: Wait<'_>) -> Result<Taken, Error> {
+        let mut rounds = 0u32;
         loop {
             for k in 1..SLOTS {
                 let i = (first + k) % SLOTS;
@@ -685,12 +686,17 @@ impl<T: ?Sized> SharedRwLock<T> {
                 }
             }
             // Every slot busy (as many readers as slots, at this instant): wait for the
-            // preferred one to be released (or its dead holder's to be reclaimed).
+            // preferred one to be released (or its dead holder's to be reclaimed), for one
+            // slice at most, then look at every slot again: a release wakes no reader (only a
+            // draining writer), so another slot freed meanwhile is found within a slice,
+            // not only when the preferred one's holder leaves. From the second round on, the
+            // preferred holder's life is looked at before each sleep.
             match self.slot(first).compare_exchange(0, me, SeqCst, Relaxed) {
                 Ok(_) => return Ok(Taken::Fresh(first)),
                 Err(seen) if seen == me => return Ok(Taken::Mine(first)),
                 Err(seen) => {
-                    self.await_slot(first, seen, wait, false)?;
+                    self.await_slot(first, seen, wait, rounds > 0, true)?;
+                    rounds = rounds.saturating_add(1);
                 }
             }
         }
@@ -702,7 +708,8 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// (at once for a try, or with `look`) looks at whether the holder lives: a dead
     /// holder's slot is reclaimed (compare-exchange `seen` -> 0: a reader writes nothing, so
     /// there is nothing to repair). `Ok(true)` if it reclaimed it. A try that would sleep is
-    /// `WouldBlock`; past the expiry, `TimedOut`.
+    /// `WouldBlock`; past the expiry, `TimedOut`. With `one_slice`, `Ok(false)` also once the
+    /// first slice has ended (the word unchanged).
     ///
     /// Each slice's end is fixed when the slice begins, and is compared with the clock after
     /// every return of the futex, whatever it returned: a signal handler (`EINTR`) or a
@@ -710,7 +717,14 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// `SLICE` cannot keep the look from happening (a new deadline per sleep would).
     #[cold]
     #[inline(never)]
-    fn await_slot(&self, i: usize, seen: u64, wait: Wait<'_>, look: bool) -> Result<bool, Error> {
+    fn await_slot(
+        &self,
+        i: usize,
+        seen: u64,
+        wait: Wait<'_>,
+        look: bool,
+        one_slice: bool,
+    ) -> Result<bool, Error> {
         let word = self.slot(i);
         let mut spins = 0;
         // Whether to look at the holder's life before sleeping (a look reads `/proc`: only
@@ -752,6 +766,10 @@ impl<T: ?Sized> SharedRwLock<T> {
             // has passed, and then the holder is looked at (if it is still there).
             look = end.passed();
             if look {
+                if one_slice {
+                    // The caller looks elsewhere first (and asks for the look next time).
+                    return Ok(false);
+                }
                 slice = None;
             }
         }
@@ -851,7 +869,7 @@ impl<T: ?Sized> SharedRwLock<T> {
             }
             // Only the holder seen now: a reader that takes the slot later sees the intent
             // and gives it back without reading.
-            found_dead |= self.await_slot(i, seen, wait, found_dead)?;
+            found_dead |= self.await_slot(i, seen, wait, found_dead, false)?;
         }
         Ok(())
     }
