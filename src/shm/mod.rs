@@ -519,7 +519,8 @@
 //!   never `FUTEX_PRIVATE_FLAG` (the sleeper and the waker are in different processes).
 //! - **Read**: take a slot: a compare-exchange of a slot's word from 0 to your identity,
 //!   trying the slots from one of your choosing on (spread threads over them); if all are
-//!   busy, wait for that first one as above and try it again. Then load `intent`: **0**, the
+//!   busy, wait for that first one as above for one slice at most and try them all again.
+//!   Then load `intent`: **0**, the
 //!   read hold is that slot; **1**, release the slot (below: never wait holding one, the
 //!   writer waits for it), lock the writer mutex, store 0 to `intent` (release) if it is not
 //!   0, take a slot as before, unlock the writer mutex: the read hold is that slot. **Never
