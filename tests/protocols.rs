@@ -910,6 +910,51 @@ fn shared_cond_with_a_pi_guard() -> Outcome {
     Passed
 }
 
+/// Where real-time scheduling is refused, the inversion cases skip with their message
+/// instead of failing: shown in a child that gives up root (user and group `nobody`, no
+/// `RLIMIT_RTPRIO`), where `SCHED_FIFO` is `EPERM`.
+fn refused_real_time_skips_with_a_message() -> Outcome {
+    // SAFETY: plain system calls.
+    if unsafe { libc::geteuid() } != 0 {
+        return Skipped("not root: no privilege to give up (the skip path is the one taken)");
+    }
+    let child = fork_child(|| {
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: plain system calls in the forked child, which gives up its privileges.
+        let dropped = unsafe {
+            libc::setrlimit(libc::RLIMIT_RTPRIO, &none) == 0
+                && libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setgid(65534) == 0
+                && libc::setuid(65534) == 0
+        };
+        if !dropped {
+            return 2;
+        }
+        match inversion(|| Box::new(PiLocker::new(()))) {
+            Err(why) if why == NO_FIFO_WHY => 0,
+            Err(why) if why == ONE_CPU_WHY => 5,
+            Err(_) => 3,
+            Ok(_) => 4,
+        }
+    });
+    match child.wait_within(Duration::from_secs(30)) {
+        Ok(0) => {
+            println!("    unprivileged: skipped with \"{NO_FIFO_WHY}\"");
+            Passed
+        }
+        Ok(2) => Skipped("could not give up root in the child"),
+        Ok(5) => Skipped(ONE_CPU_WHY),
+        Ok(code) => panic!("unprivileged child: exit {code} (3: another skip, 4: FIFO allowed)"),
+        Err(child) => {
+            child.kill_and_reap();
+            panic!("the unprivileged child passed its bound")
+        }
+    }
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("shared_cond_with_a_pi_guard", shared_cond_with_a_pi_guard),
@@ -919,6 +964,10 @@ fn main() {
         ("error_cases", error_cases),
         ("inheritance_fixes_inversion", inheritance_fixes_inversion),
         ("ceiling_raises_the_holder", ceiling_raises_the_holder),
+        (
+            "refused_real_time_skips_with_a_message",
+            refused_real_time_skips_with_a_message,
+        ),
         ("shared_pi_owner_died", shared_pi_owner_died),
         (
             "contended_pi_takes_futex_lock_pi",
