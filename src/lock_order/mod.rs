@@ -281,7 +281,9 @@ pub(crate) fn on() -> bool {
 #[cold]
 #[inline(never)]
 fn from_env() -> bool {
-    let m = match crate::sys::diag::getenv(c"PTHREAD_SYNC_LOCK_ORDER") {
+    let mut buf = [0u8; 16];
+    // A longer value is cut short, and is no mode's name: `report`, as any other value.
+    let m = match crate::sys::diag::getenv(c"PTHREAD_SYNC_LOCK_ORDER", &mut buf) {
         None | Some(b"off" | b"" | b"0") => OFF,
         Some(b"abort") => ABORT,
         Some(_) => REPORT,

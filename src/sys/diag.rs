@@ -5,19 +5,21 @@
 
 use std::ffi::{c_int, c_void, CStr};
 
-/// The value of the environment variable `name`, read with `getenv` (no allocation; the
-/// environment is not copied). `None` if unset.
-pub fn getenv(name: &CStr) -> Option<&'static [u8]> {
-    // SAFETY: `name` is a valid C string; `getenv` returns null or a pointer into the
-    // environment block, which the crate never modifies (it lives as long as nobody calls
-    // `setenv` on that name, which a program that uses the variable to configure the crate
-    // has no reason to do; the value is read once).
+/// The value of the environment variable `name`, read with `getenv` and copied into `buf`
+/// at once (no allocation; nothing of the environment block outlives the call, which a
+/// later `setenv` may free): its first `buf.len()` bytes. `None` if unset.
+pub fn getenv<'b>(name: &CStr, buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
+    // SAFETY: `name` is a valid C string; the result is null or a C string of the
+    // environment block, copied below before anything else can run on this thread.
     let p = unsafe { libc::getenv(name.as_ptr()) };
     if p.is_null() {
         return None;
     }
-    // SAFETY: non-null: a nul-terminated string of the environment block.
-    Some(unsafe { CStr::from_ptr(p) }.to_bytes())
+    // SAFETY: non-null: a nul-terminated string of the environment block, read at once.
+    let value = unsafe { CStr::from_ptr(p) }.to_bytes();
+    let n = value.len().min(buf.len());
+    buf[..n].copy_from_slice(&value[..n]);
+    Some(&buf[..n])
 }
 
 /// Writes `bytes` to standard error with `write(2)`, retrying on a short write or `EINTR`;

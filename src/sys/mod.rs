@@ -232,7 +232,7 @@ use std::time::Duration;
 /// `pthread.rs` is checked, in the model build `model.rs`). With `InPlace`, a trait both
 /// implement, this is the whole of what the wrappers may call.
 const _: () = {
-    let _: fn(&std::ffi::CStr) -> Option<&'static [u8]> = diag::getenv;
+    let _: for<'b> fn(&std::ffi::CStr, &'b mut [u8; 16]) -> Option<&'b [u8]> = diag::getenv;
     let _: fn(&[u8]) = diag::write_stderr;
     let _: fn(&mut [usize], usize) -> usize = diag::capture_stack;
     let _: fn(&[usize]) = diag::write_symbols_stderr;

@@ -835,7 +835,7 @@ impl RawRwLock {
 /// frames worth naming: a report carries the acquisition sites only).
 pub mod diag {
     /// The model has no environment.
-    pub fn getenv(_name: &std::ffi::CStr) -> Option<&'static [u8]> {
+    pub fn getenv<'b>(_name: &std::ffi::CStr, _buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
         None
     }
 
