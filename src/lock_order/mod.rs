@@ -206,7 +206,8 @@ pub fn set_hook(hook: Option<fn(&Report)>) {
     HOOK.store(p, Relaxed);
 }
 
-mod sealed {
+pub(crate) mod sealed {
+    /// What the checker asks of a lock; implemented next to each lock type.
     pub trait Sealed {
         fn lock_order_addr(&self) -> usize;
         /// Where the lock was created (`None`: a shared lock, or no feature).
@@ -216,34 +217,6 @@ mod sealed {
 
 /// A lock the checker knows: every lock type of the crate. Sealed.
 pub trait Ordered: sealed::Sealed {}
-
-impl<K: crate::kind::Kind, T: ?Sized> sealed::Sealed for crate::Lock<K, T> {
-    fn lock_order_addr(&self) -> usize {
-        self.order_addr()
-    }
-    fn lock_order_created(&self) -> Site {
-        self.order_created()
-    }
-}
-impl<K: crate::kind::Kind, T: ?Sized> Ordered for crate::Lock<K, T> {}
-impl<T: ?Sized> sealed::Sealed for crate::RwLock<T> {
-    fn lock_order_addr(&self) -> usize {
-        self.order_addr()
-    }
-    fn lock_order_created(&self) -> Site {
-        self.order_created()
-    }
-}
-impl<T: ?Sized> Ordered for crate::RwLock<T> {}
-impl<T: ?Sized> sealed::Sealed for crate::SharedRwLock<T> {
-    fn lock_order_addr(&self) -> usize {
-        self.order_addr()
-    }
-    fn lock_order_created(&self) -> Site {
-        None // bytes shared with C: no room for a site
-    }
-}
-impl<T: ?Sized> Ordered for crate::SharedRwLock<T> {}
 
 /// Gives `lock` a name that reports print (with the site of this call, and the lock's
 /// creation site if it keeps one: see [Names](self#names)). Works in any mode;

@@ -648,3 +648,14 @@ mod tests {
         );
     }
 }
+
+// The lock-order checker's view of every locker (`lock_order::name` takes any of them).
+impl<K: Kind, T: ?Sized> crate::lock_order::sealed::Sealed for Lock<K, T> {
+    fn lock_order_addr(&self) -> usize {
+        self.order_addr()
+    }
+    fn lock_order_created(&self) -> crate::lock_order::graph::Site {
+        self.order_created()
+    }
+}
+impl<K: Kind, T: ?Sized> crate::lock_order::Ordered for Lock<K, T> {}

@@ -654,3 +654,14 @@ mod tests {
         assert_eq!(size_of::<RwLock<u64>>(), size_of::<NoSite>() + site);
     }
 }
+
+// The lock-order checker's view of the lock (`lock_order::name` takes it).
+impl<T: ?Sized> crate::lock_order::sealed::Sealed for RwLock<T> {
+    fn lock_order_addr(&self) -> usize {
+        self.order_addr()
+    }
+    fn lock_order_created(&self) -> crate::lock_order::graph::Site {
+        self.order_created()
+    }
+}
+impl<T: ?Sized> crate::lock_order::Ordered for RwLock<T> {}

@@ -1459,3 +1459,14 @@ impl<T> From<T> for SharedRwLock<T> {
         SharedRwLock::new(t)
     }
 }
+
+// The lock-order checker's view of the lock (`lock_order::name` takes it).
+impl<T: ?Sized> crate::lock_order::sealed::Sealed for SharedRwLock<T> {
+    fn lock_order_addr(&self) -> usize {
+        self.order_addr()
+    }
+    fn lock_order_created(&self) -> crate::lock_order::graph::Site {
+        None // bytes shared with C: no room for a site
+    }
+}
+impl<T: ?Sized> crate::lock_order::Ordered for SharedRwLock<T> {}
