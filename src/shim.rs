@@ -143,6 +143,30 @@ macro_rules! global {
 }
 pub(crate) use global;
 
+/// `Debug` and `Display` of a guard as those of the data it dereferences to (as std's
+/// guards print): `fmt_through_deref!([generics] Guard<..>);`.
+macro_rules! fmt_through_deref {
+    ([$($g:tt)*] $ty:ty) => {
+        impl<$($g)*> std::fmt::Debug for $ty
+        where
+            <$ty as std::ops::Deref>::Target: std::fmt::Debug,
+        {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&**self, f)
+            }
+        }
+        impl<$($g)*> std::fmt::Display for $ty
+        where
+            <$ty as std::ops::Deref>::Target: std::fmt::Display,
+        {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&**self, f)
+            }
+        }
+    };
+}
+pub(crate) use fmt_through_deref;
+
 /// How many reader slots (robust mutexes, one cache line each) a
 /// [`SharedRwLock`](crate::SharedRwLock) has: part of its documented layout. In the model,
 /// two, so that two readers can collide on one and a writer's drain stays small.

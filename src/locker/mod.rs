@@ -529,17 +529,7 @@ impl<K: Kind, T: ?Sized> Drop for Guard<'_, K, T> {
     }
 }
 
-impl<K: Kind, T: ?Sized + fmt::Debug> fmt::Debug for Guard<'_, K, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<K: Kind, T: ?Sized + fmt::Display> fmt::Display for Guard<'_, K, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
+crate::shim::fmt_through_deref!(['a, K: Kind, T: ?Sized] Guard<'a, K, T>);
 
 impl<K: Kind, T: ?Sized> Lock<K, T> {
     /// The kind's raw lock (for the atfork registry).

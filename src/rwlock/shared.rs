@@ -1416,26 +1416,8 @@ impl<T: ?Sized + Unpin> DerefMut for SharedRwLockWriteGuard<'_, T> {
     }
 }
 
-impl<T: ?Sized + fmt::Debug> fmt::Debug for SharedRwLockReadGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
-impl<T: ?Sized + fmt::Display> fmt::Display for SharedRwLockReadGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
-impl<T: ?Sized + fmt::Debug> fmt::Debug for SharedRwLockWriteGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
-impl<T: ?Sized + fmt::Display> fmt::Display for SharedRwLockWriteGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (**self).fmt(f)
-    }
-}
+crate::shim::fmt_through_deref!(['a, T: ?Sized] SharedRwLockReadGuard<'a, T>);
+crate::shim::fmt_through_deref!(['a, T: ?Sized] SharedRwLockWriteGuard<'a, T>);
 
 impl<T: ?Sized> fmt::Debug for SharedRwLock<T> {
     /// `SharedRwLock { poisoned: .., .. }`: never the data, since taking the lock could be
