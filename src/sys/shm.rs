@@ -204,51 +204,9 @@ pub fn process_exists(pid: i32) -> bool {
 /// Whether `/proc/<pid>/stat` gives the state `Z` (zombie) or `X` (dead). Unreadable (no
 /// `/proc`, another pid namespace's process): `false`.
 fn is_zombie(pid: i32) -> bool {
-    // "/proc/" + at most 10 digits + "/stat" + NUL.
     let mut path = [0u8; 32];
-    let mut len = 0;
-    for &b in b"/proc/" {
-        path[len] = b;
-        len += 1;
-    }
-    let mut digits = [0u8; 10];
-    let (mut n, mut d) = (pid as u32, 0);
-    loop {
-        digits[d] = b'0' + (n % 10) as u8;
-        d += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    while d > 0 {
-        d -= 1;
-        path[len] = digits[d];
-        len += 1;
-    }
-    for &b in b"/stat" {
-        path[len] = b;
-        len += 1;
-    }
-    // SAFETY: `path` is NUL-terminated (zeroed past `len`); the descriptor is closed below.
-    let fd = unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return false;
-    }
-    let mut buf = [0u8; 512];
-    // SAFETY: `buf` is valid for `buf.len()` bytes of writes; `fd` is open.
-    let got = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-    // SAFETY: `fd` was opened above and is closed once.
-    unsafe { libc::close(fd) };
-    let Ok(got) = usize::try_from(got) else {
-        return false;
-    };
-    // "pid (comm) S ...": the state follows the last ')' (comm may hold parentheses).
-    let text = &buf[..got];
-    match text.iter().rposition(|&b| b == b')') {
-        Some(i) => matches!(text.get(i + 2), Some(b'Z' | b'X')),
-        None => false,
-    }
+    proc_path(&mut path, pid);
+    stat_of(&path).is_some_and(|s| matches!(s.state, b'Z' | b'X'))
 }
 
 /// How many bits of an identity hold the thread id, and then the process id (Linux's
