@@ -791,20 +791,27 @@ fn update(cx: &Ctx<'_>, done: &mut u64, rng: &mut Rng) {
     let Some(g) = lock_checked(cx, &cx.s.ledger, LOCK_LEDGER) else {
         return;
     };
-    let mine = &g.applied[cx.p];
-    if get(mine) != *done {
-        cx.problem(JOURNAL);
-        *done = get(mine);
-    }
-    cx.doing(UPDATE);
-    bump(&g.a);
-    window(rng);
-    bump(mine);
-    bump(&g.b);
+    journaled_update(cx, &g, done, rng, UPDATE);
     drop(g);
     *done += 1;
     cx.slot.committed.store(*done, Release);
     cx.doing(IDLE);
+}
+
+/// The update itself, under whichever lock excludes the others (a locker, or the table's
+/// write lock): the journal checked against what this worker committed, then `a += 1`,
+/// window, `applied[p] += 1`, `b += 1`, with `doing` set to `phase` while it runs.
+fn journaled_update(cx: &Ctx<'_>, ledger: &Ledger, done: &mut u64, rng: &mut Rng, phase: u64) {
+    let mine = &ledger.applied[cx.p];
+    if get(mine) != *done {
+        cx.problem(JOURNAL);
+        *done = get(mine);
+    }
+    cx.doing(phase);
+    bump(&ledger.a);
+    window(rng);
+    bump(mine);
+    bump(&ledger.b);
 }
 
 /// Waits (bounded) for this position's turn, passes the ticket on, notifies everyone. `false`
@@ -1085,16 +1092,7 @@ fn rw_update(cx: &Ctx<'_>, done: &mut u64, rng: &mut Rng) {
         cx.doing(IDLE);
         return;
     };
-    let mine = &g.applied[cx.p];
-    if get(mine) != *done {
-        cx.problem(JOURNAL);
-        *done = get(mine);
-    }
-    cx.doing(RW_UPDATE);
-    bump(&g.a);
-    window(rng);
-    bump(mine);
-    bump(&g.b);
+    journaled_update(cx, &g, done, rng, RW_UPDATE);
     drop(g);
     *done += 1;
     cx.slot.rw_committed.store(*done, Release);

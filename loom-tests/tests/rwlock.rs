@@ -66,21 +66,7 @@ fn checking_the_bias_before_publishing_is_rejected() {
 /// deadlock (the model rwlock would block the second read behind the waiting writer).
 #[test]
 fn a_second_read_while_a_writer_waits_is_counted() {
-    common::check(|| {
-        let lock = Arc::new(RwLock::new(0u32));
-        let first = lock.read().unwrap();
-        let writer = {
-            let lock = Arc::clone(&lock);
-            thread::spawn(move || *lock.write().unwrap() += 1)
-        };
-        thread::yield_now();
-        let second = lock.read().unwrap();
-        assert_eq!(*first + *second, 0);
-        drop(first);
-        drop(second);
-        writer.join().unwrap();
-        assert_eq!(*lock.read().unwrap(), 1);
-    });
+    common::check(|| second_read_while_a_writer_waits!(Arc::new(RwLock::new(0u32))));
 }
 
 /// A downgraded writer's read sees its own write, and a competing writer cannot get in

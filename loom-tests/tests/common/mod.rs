@@ -134,3 +134,25 @@ macro_rules! readers_and_a_writer {
         assert_eq!(g.with(|p| unsafe { *p }), 1);
     }};
 }
+
+/// A thread that reads `$lock` (an `Arc` of a reader-writer lock holding `0u32`, armed) reads
+/// it again while a writer waits: the second read is counted, not taken again behind the
+/// writer (which waits for the first), so nothing deadlocks; then the write lands.
+#[macro_export]
+macro_rules! second_read_while_a_writer_waits {
+    ($lock:expr) => {{
+        let lock = $lock;
+        let first = lock.read().unwrap();
+        let writer = {
+            let lock = loom::sync::Arc::clone(&lock);
+            loom::thread::spawn(move || *lock.write().unwrap() += 1)
+        };
+        loom::thread::yield_now();
+        let second = lock.read().unwrap();
+        assert_eq!(*first + *second, 0);
+        drop(first);
+        drop(second);
+        writer.join().unwrap();
+        assert_eq!(*lock.read().unwrap(), 1);
+    }};
+}
