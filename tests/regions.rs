@@ -250,6 +250,51 @@ fn more_regions_held_at_once() {
     );
 }
 
+/// One named region mapped twice in this process: a recursive lock taken through one
+/// mapping, then again through the other, is on this thread's robust list at its address in
+/// the first; once that guard is dropped the count of the first mapping's region is 0, yet
+/// its drop must keep it mapped (the lock is still held, through the other). Either order.
+/// Regions of one object with nothing held are unmapped as usual.
+fn a_recursive_lock_held_through_two_mappings_keeps_both_mapped() -> Outcome {
+    let name = format!("/pthread-sync-regions-twice-{}", std::process::id());
+    let _ = shm::unlink(&name);
+    // `first` is the mapping the lock is taken through first, and dropped first.
+    let held_through_both = |first: ShmBox<Locks>, second: ShmBox<Locks>| {
+        let addr = &first.recursive as *const _ as usize;
+        assert_ne!(addr, &second.recursive as *const _ as usize);
+        let outer = first.recursive.lock().unwrap();
+        let inner = second.recursive.lock().unwrap();
+        inner.fetch_add(1, Relaxed);
+        // The first guard goes first: the lock stays held, through the second mapping.
+        drop(outer);
+        drop(first);
+        assert!(mapped(addr), "the mapping on the robust list was unmapped");
+        drop(inner);
+    };
+    for created_first in [true, false] {
+        let a = ShmBox::create(&name, 0o600, locks()).unwrap();
+        let b = ShmBox::<Locks>::open(&name);
+        shm::unlink(&name).unwrap();
+        let b = b.unwrap();
+        if created_first {
+            held_through_both(a, b);
+        } else {
+            held_through_both(b, a);
+        }
+    }
+    // Nothing held: both mappings of one object unmapped.
+    let a = ShmBox::create(&name, 0o600, locks()).unwrap();
+    let b = ShmBox::<Locks>::open(&name);
+    shm::unlink(&name).unwrap();
+    let b = b.unwrap();
+    use_every_lock(&a);
+    use_every_lock(&b);
+    let (addr_a, addr_b) = (&*a as *const Locks as usize, &*b as *const Locks as usize);
+    drop((a, b));
+    assert!(!mapped(addr_a) && !mapped(addr_b), "kept with nothing held");
+    Passed
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("dropped_regions_are_unmapped", dropped_regions_are_unmapped),
@@ -272,6 +317,10 @@ fn main() {
         (
             "more_regions_held_at_once_than_entries",
             more_regions_held_at_once_than_entries,
+        ),
+        (
+            "a_recursive_lock_held_through_two_mappings_keeps_both_mapped",
+            a_recursive_lock_held_through_two_mappings_keeps_both_mapped,
         ),
     ];
     support::run(cases);
