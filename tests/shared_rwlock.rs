@@ -1063,7 +1063,8 @@ fn a_second_read_on_another_slot_shares_the_first() -> Outcome {
 /// shared), and drops the first guard. The read stays held through the second: another
 /// thread's and another process's try is `WouldBlock`, a timed write times out; a write by
 /// this thread through either mapping is `Deadlock`. Once the second guard is dropped, a
-/// writer gets in. Both drop orders.
+/// writer gets in. Both drop orders. And the writer through one mapping gets `Deadlock` for
+/// a read or a write through the other.
 fn one_region_mapped_twice_reads_through_both_as_one() -> Outcome {
     let name = format!("/pthread-sync-rw-twice-{}", std::process::id());
     let _ = shm::unlink(&name);
@@ -1159,6 +1160,14 @@ fn one_region_mapped_twice_reads_through_both_as_one() -> Outcome {
         assert_eq!(writer.wait(), 0, "no writer after the last guard");
         let n = round as u64 + 1;
         assert_eq!(*second.lock.try_read().unwrap(), Pair { a: n, b: n });
+        // The writer through one mapping: a read or a write through the other is `Deadlock`.
+        let w = first.lock.write().unwrap();
+        assert_eq!(failed(second.lock.read()), Some(Error::Deadlock));
+        assert_eq!(failed(second.lock.try_read()), Some(Error::Deadlock));
+        assert_eq!(failed(second.lock.write()), Some(Error::Deadlock));
+        assert_eq!(failed(second.lock.try_write()), Some(Error::Deadlock));
+        drop(w);
+        assert!(second.lock.try_write().is_ok(), "nothing left behind");
     }
     Passed
 }
