@@ -1,7 +1,9 @@
 //! Regions are unmapped when dropped, unless a robust mutex in them is still held by a thread
 //! of this process (a guard leaked with `mem::forget`), whose robust list then still points
 //! into the memory: that region stays mapped for good, so nothing is ever written through a
-//! stale robust-list entry into memory mapped later.
+//! stale robust-list entry into memory mapped later. One named region opened twice is two
+//! regions of one object: a robust lock held through either keeps both mapped, and the
+//! primitives work through either.
 //!
 //! `harness = false` (see `support`): one thread runs the cases, so the mapping counts read
 //! from `/proc/self/maps` move only with what the case does.
@@ -250,6 +252,94 @@ fn more_regions_held_at_once() {
     );
 }
 
+/// One named region mapped twice in this process: a recursive lock taken through one
+/// mapping, then again through the other, is on this thread's robust list at its address in
+/// the first; once that guard is dropped the count of the first mapping's region is 0, yet
+/// its drop must keep it mapped (the lock is still held, through the other). Either order.
+/// Regions of one object with nothing held are unmapped as usual.
+fn a_recursive_lock_held_through_two_mappings_keeps_both_mapped() -> Outcome {
+    let name = format!("/pthread-sync-regions-twice-{}", std::process::id());
+    let _ = shm::unlink(&name);
+    // `first` is the mapping the lock is taken through first, and dropped first.
+    let held_through_both = |first: ShmBox<Locks>, second: ShmBox<Locks>| {
+        let addr = &first.recursive as *const _ as usize;
+        assert_ne!(addr, &second.recursive as *const _ as usize);
+        let outer = first.recursive.lock().unwrap();
+        let inner = second.recursive.lock().unwrap();
+        inner.fetch_add(1, Relaxed);
+        // The first guard goes first: the lock stays held, through the second mapping.
+        drop(outer);
+        drop(first);
+        assert!(mapped(addr), "the mapping on the robust list was unmapped");
+        drop(inner);
+    };
+    for created_first in [true, false] {
+        let a = ShmBox::create(&name, 0o600, locks()).unwrap();
+        let b = ShmBox::<Locks>::open(&name);
+        shm::unlink(&name).unwrap();
+        let b = b.unwrap();
+        if created_first {
+            held_through_both(a, b);
+        } else {
+            held_through_both(b, a);
+        }
+    }
+    // Nothing held: both mappings of one object unmapped.
+    let a = ShmBox::create(&name, 0o600, locks()).unwrap();
+    let b = ShmBox::<Locks>::open(&name);
+    shm::unlink(&name).unwrap();
+    let b = b.unwrap();
+    use_every_lock(&a);
+    use_every_lock(&b);
+    let (addr_a, addr_b) = (&*a as *const Locks as usize, &*b as *const Locks as usize);
+    drop((a, b));
+    assert!(!mapped(addr_a) && !mapped(addr_b), "kept with nothing held");
+    Passed
+}
+
+/// The primitives through two mappings of one region: a condvar waited on through one is
+/// woken through the other, an errorcheck lock held through one is `Deadlock` through the
+/// other, a recursive one counts both.
+fn the_primitives_work_through_either_mapping() -> Outcome {
+    let name = format!("/pthread-sync-regions-either-{}", std::process::id());
+    let _ = shm::unlink(&name);
+    let a = ShmBox::create(&name, 0o600, locks()).unwrap();
+    let b = ShmBox::<Locks>::open(&name);
+    shm::unlink(&name).unwrap();
+    let b = b.unwrap();
+    let bound = std::time::Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let (guard, waited) = b
+                .cond
+                .wait_timeout_while(b.normal.lock().unwrap(), bound, |n| *n == 0)
+                .unwrap();
+            (*guard, waited.timed_out())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        *a.normal.lock().unwrap() = 1;
+        a.cond.notify_all();
+        assert_eq!(waiter.join().unwrap(), (1, false));
+    });
+    assert!(started.elapsed() < bound / 2, "woken, not timed out");
+    let held = a.errorcheck.lock().unwrap();
+    assert_eq!(
+        b.errorcheck.lock().map(|_| ()).map_err(|e| e.error()),
+        Err(Some(pthread_sync::Error::Deadlock))
+    );
+    drop(held);
+    let outer = a.recursive.lock().unwrap();
+    let inner = b.recursive.lock().unwrap();
+    drop((outer, inner));
+    std::thread::scope(|s| {
+        s.spawn(|| assert!(b.recursive.try_lock().is_ok(), "released once per lock"))
+            .join()
+            .unwrap();
+    });
+    Passed
+}
+
 fn main() {
     let cases: &[Case] = &[
         ("dropped_regions_are_unmapped", dropped_regions_are_unmapped),
@@ -272,6 +362,14 @@ fn main() {
         (
             "more_regions_held_at_once_than_entries",
             more_regions_held_at_once_than_entries,
+        ),
+        (
+            "a_recursive_lock_held_through_two_mappings_keeps_both_mapped",
+            a_recursive_lock_held_through_two_mappings_keeps_both_mapped,
+        ),
+        (
+            "the_primitives_work_through_either_mapping",
+            the_primitives_work_through_either_mapping,
         ),
     ];
     support::run(cases);

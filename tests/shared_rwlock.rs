@@ -5,8 +5,9 @@
 //! pid reused by a live process (told apart by the start-time tag), a writer under a 5 ms
 //! `SIGALRM`, a thread that ends with a leaked read guard and a process that `exec`s
 //! holding a read (both keep it held while the process lives), random kills in every phase
-//! on one CPU and on two, timed and try forms, misuse, use outside a region, poisoning across
-//! processes, `Debug`, downgrade, the documented byte layout, and a C program reading and
+//! on one CPU and on two, timed and try forms, misuse, one region mapped twice in one process
+//! (a thread reading through both mappings holds one read), use outside a region, poisoning
+//! across processes, `Debug`, downgrade, the documented byte layout, and a C program reading and
 //! writing by the documented steps beside Rust.
 //!
 //! `harness = false` (see `support`): children use only the lock and the region's atomics,
@@ -1057,6 +1058,120 @@ fn a_second_read_on_another_slot_shares_the_first() -> Outcome {
     Passed
 }
 
+/// One named region opened twice in this process (two `ShmBox`es: one lock at two
+/// addresses): this thread reads through one mapping, then through the other (one slot,
+/// shared), and drops the first guard. The read stays held through the second: another
+/// thread's and another process's try is `WouldBlock`, a timed write times out; a write by
+/// this thread through either mapping is `Deadlock`. Once the second guard is dropped, a
+/// writer gets in. Both drop orders. And the writer through one mapping gets `Deadlock` for
+/// a read or a write through the other.
+fn one_region_mapped_twice_reads_through_both_as_one() -> Outcome {
+    let name = format!("/pthread-sync-rw-twice-{}", std::process::id());
+    let _ = shm::unlink(&name);
+    let a = ShmBox::create(
+        &name,
+        0o600,
+        Table {
+            lock: SharedRwLock::new(Pair { a: 0, b: 0 }),
+            flags: std::array::from_fn(|_| AtomicU32::new(0)),
+            ops: std::array::from_fn(|_| AtomicU64::new(0)),
+            repairs: AtomicU64::new(0),
+            stop: AtomicU32::new(0),
+        },
+    );
+    let b = ShmBox::<Table>::open(&name);
+    shm::unlink(&name).unwrap();
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let (a, b) = (&*a, &*b);
+    assert_ne!(
+        &a.lock as *const _ as usize, &b.lock as *const _ as usize,
+        "two mappings, two addresses"
+    );
+    let short = Duration::from_millis(50);
+    fn failed<G, D>(r: Result<G, SharedLockError<G, D>>) -> Option<Error> {
+        r.map(|_| ()).err().and_then(|e| e.error())
+    }
+    for (round, a_first) in [true, false].into_iter().enumerate() {
+        let (first, second) = if a_first { (a, b) } else { (b, a) };
+        let r1 = first.lock.read().unwrap();
+        let r2 = second.lock.read().unwrap();
+        let mine = held_slots(&a.lock);
+        assert_eq!(mine.len(), 1, "one slot for the thread");
+        assert_eq!(held_slots(&b.lock), mine, "seen through both mappings");
+        for t in [a, b] {
+            assert_eq!(failed(t.lock.write()), Some(Error::Deadlock));
+            assert_eq!(failed(t.lock.try_write()), Some(Error::Deadlock));
+            assert_eq!(failed(t.lock.write_timeout(short)), Some(Error::Deadlock));
+        }
+        drop(r1);
+        assert_eq!(
+            held_slots(&a.lock),
+            mine,
+            "the read held through the other mapping"
+        );
+        for t in [a, b] {
+            assert_eq!(
+                failed(t.lock.write()),
+                Some(Error::Deadlock),
+                "still reading"
+            );
+        }
+        // Another thread, through either mapping.
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for t in [a, b] {
+                    assert_eq!(failed(t.lock.try_write()), Some(Error::WouldBlock));
+                    assert_eq!(failed(t.lock.write_timeout(short)), Some(Error::TimedOut));
+                }
+            })
+            .join()
+            .unwrap();
+        });
+        // Another process, through either mapping.
+        let writer = fork_child(|| {
+            for (i, t) in [a, b].into_iter().enumerate() {
+                if failed(t.lock.try_write()) != Some(Error::WouldBlock) {
+                    return 10 + i as i32;
+                }
+                if failed(t.lock.write_timeout(short)) != Some(Error::TimedOut) {
+                    return 20 + i as i32;
+                }
+            }
+            0
+        });
+        assert_eq!(writer.wait(), 0, "a writer got in under a live read");
+        assert_eq!(
+            *r2,
+            Pair {
+                a: round as u64,
+                b: round as u64
+            }
+        );
+        drop(r2);
+        assert!(held_slots(&a.lock).is_empty(), "released by the last guard");
+        let writer = fork_child(|| {
+            let Ok(mut w) = first.lock.try_write() else {
+                return 1;
+            };
+            w.a += 1;
+            w.b += 1;
+            0
+        });
+        assert_eq!(writer.wait(), 0, "no writer after the last guard");
+        let n = round as u64 + 1;
+        assert_eq!(*second.lock.try_read().unwrap(), Pair { a: n, b: n });
+        // The writer through one mapping: a read or a write through the other is `Deadlock`.
+        let w = first.lock.write().unwrap();
+        assert_eq!(failed(second.lock.read()), Some(Error::Deadlock));
+        assert_eq!(failed(second.lock.try_read()), Some(Error::Deadlock));
+        assert_eq!(failed(second.lock.write()), Some(Error::Deadlock));
+        assert_eq!(failed(second.lock.try_write()), Some(Error::Deadlock));
+        drop(w);
+        assert!(second.lock.try_write().is_ok(), "nothing left behind");
+    }
+    Passed
+}
+
 /// Outside a region every call is refused, before any pthread call; moved into one, the
 /// same value works.
 fn outside_a_region_is_refused() -> Outcome {
@@ -1781,6 +1896,10 @@ fn main() {
         (
             "a_second_read_on_another_slot_shares_the_first",
             a_second_read_on_another_slot_shares_the_first,
+        ),
+        (
+            "one_region_mapped_twice_reads_through_both_as_one",
+            one_region_mapped_twice_reads_through_both_as_one,
         ),
         ("outside_a_region_is_refused", outside_a_region_is_refused),
         (

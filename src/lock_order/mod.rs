@@ -110,7 +110,10 @@
 //!   `Vec`, at the end of its scope) leaves the graph with it, and the memory of a shared
 //!   region leaves it when the region is unmapped; but an in-process lock that is moved by
 //!   value after it took part in an order leaves its edges at its old address, to be
-//!   inherited by whatever lock is put there next.
+//!   inherited by whatever lock is put there next. One shared region mapped twice in one
+//!   process (a named region opened twice) puts each of its locks at two addresses: the
+//!   graph sees two locks, unrelated, so a cycle through one mapping and back through the
+//!   other is not seen as one (nor a relock through the other mapping as a relock).
 //! - More than 1024 locks in the graph at once, or 32 held by one thread at once: the rest
 //!   are not checked (4096 edges keep their sites and stacks; more edges are still checked).
 //!

@@ -6,7 +6,10 @@
 //! - [`register`] / [`unregister`]: `shm` enters a region it mapped, and removes it at drop,
 //!   learning whether the memory must stay mapped (a robust mutex in it is still held);
 //! - [`hold`] / [`released`]: a robust lock checks before each acquisition that it lies in a
-//!   live region and counts the acquisition, and uncounts it at release.
+//!   live region and counts the acquisition, and uncounts it at release;
+//! - [`identity`]: where an object lies in the underlying shared-memory object, the same
+//!   through every mapping of it (a named region opened twice in one process), for the
+//!   process-local records that must name one object whichever mapping reaches it.
 //!
 //! In the model build (loom), threads stand in for processes and every object made inside the
 //! model stands for one in a region: the answers are constant and nothing is counted.
@@ -14,9 +17,36 @@
 #[cfg(not(loom))]
 mod table;
 #[cfg(not(loom))]
-pub(crate) use table::{contains, hold, released};
+pub(crate) use table::{contains, hold, identity, released};
 #[cfg(all(not(loom), target_has_atomic = "64"))]
-pub(crate) use table::{register, unregister};
+pub(crate) use table::{register, unregister, Object};
+
+/// Where an object lies in the underlying object (see `table::Identity`); in the model,
+/// nothing is mapped twice: the object `(0, 0)`, at its address.
+#[cfg(loom)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) object: Object,
+    pub(crate) offset: usize,
+}
+
+/// What a region maps (see `table::Object`).
+#[cfg(loom)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Object {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+}
+
+/// In the model, every object is in one region, mapped once: the object `(0, 0)`, at its
+/// address.
+#[cfg(loom)]
+pub(crate) fn identity(addr: usize, _len: usize) -> Option<Identity> {
+    Some(Identity {
+        object: Object { dev: 0, ino: 0 },
+        offset: addr,
+    })
+}
 
 /// In the model, every object is in a region.
 #[cfg(loom)]

@@ -16,7 +16,8 @@
 //! and allocation-free:
 //!
 //! - Each slot is a small seqlock: a sequence word (odd while its owner writes the slot), the
-//!   range `[start, end)` (`start == 0`: free), and a count of permanent holds.
+//!   range `[start, end)` (`start == 0`: free), the region's object (below), and a count of
+//!   permanent holds.
 //! - A slot is claimed by a compare-exchange of its sequence word from an even value seen with
 //!   the slot free to the next (odd) one, so exactly one claimant wins; it is released only by
 //!   the `ShmBox` that claimed it. When every slot is taken, mapping fails with
@@ -62,6 +63,18 @@
 //!   the region for good instead: never unmapped, as before this table existed.
 //! - In a forked child, the parent's other threads' records stay as they were at the fork (the
 //!   child cannot tell): regions they held locks in stay mapped in the child. Conservative.
+//! - **One object, several regions.** A named region opened twice in one process is two
+//!   regions (two slots, two ranges) of one object, and a lock in it has two addresses. A
+//!   recursive robust mutex taken through one and again through the other is on the
+//!   thread's robust list at its address in the first, and the first guard dropped leaves
+//!   that region's count at 0 while the mutex is held. So each slot and each entry also
+//!   names the region's **object** ([`Object`]: a named region's `(st_dev, st_ino)`, an
+//!   anonymous region's number, unique in the process), and a region's drop keeps it
+//!   mapped while any entry of **any region of its object** counts a lock; a thread's exit
+//!   and a record's overflow pin every region of the object. Conservative: a lock held
+//!   through one mapping keeps another of the same object mapped at its drop. The same
+//!   identity, with the offset, names an object whichever mapping reaches it
+//!   ([`identity`]).
 
 use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
@@ -93,10 +106,66 @@ pub(crate) fn contains(addr: usize, len: usize) -> bool {
     REGISTRY.find(addr, len).is_some()
 }
 
-/// Enters the data range `[start, end)` of a new region; the slot to give back to
-/// [`unregister`].
-pub(crate) fn register(start: usize, end: usize) -> Result<usize, Error> {
-    REGISTRY.register(start, end)
+/// Enters the data range `[start, end)` of a new region, a mapping of `object`; the slot to
+/// give back to [`unregister`].
+pub(crate) fn register(start: usize, end: usize, object: Object) -> Result<usize, Error> {
+    REGISTRY.register(start, end, object)
+}
+
+/// What a region maps: the identity of the underlying object, the same for every mapping of
+/// it in this process (a named region opened twice is two regions of one object).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Object {
+    /// `st_dev` of a named region's shared-memory object; [`Object::ANONYMOUS`] for an
+    /// anonymous region.
+    pub(crate) dev: u64,
+    /// `st_ino` of a named region's object; an anonymous region's number.
+    pub(crate) ino: u64,
+}
+
+/// The anonymous regions made so far (numbers their objects).
+static ANONYMOUS: AtomicU64 = AtomicU64::new(0);
+
+impl Object {
+    /// The `dev` of every anonymous region: no device number (Linux's are 32 bits, glibc's
+    /// `dev_t` 64), so never a named region's.
+    pub(crate) const ANONYMOUS: u64 = u64::MAX;
+
+    /// A named region's object: its `(st_dev, st_ino)` (an inode number is not reused while
+    /// the object is mapped).
+    pub(crate) fn named(dev: u64, ino: u64) -> Object {
+        Object { dev, ino }
+    }
+
+    /// A new anonymous region's object: a number unique for the life of the process (such a
+    /// region cannot be mapped twice; a forked child inherits the one mapping, at the same
+    /// address, under the same number).
+    pub(crate) fn anonymous() -> Object {
+        Object {
+            dev: Self::ANONYMOUS,
+            ino: ANONYMOUS.fetch_add(1, Relaxed),
+        }
+    }
+}
+
+/// Where an object in a region lies in the underlying object, whichever mapping of it is
+/// used: its region's object, and its offset from the region's data start (the same in
+/// every mapping: an opener checks the layout the creator wrote).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) object: Object,
+    pub(crate) offset: usize,
+}
+
+/// Where `[addr, addr + len)` lies in the object of the live region holding it (`None`: in
+/// none). Lock-free and allocation-free, as [`contains`]; the object is read in the same
+/// seqlock read as the range, so it is that region's.
+pub(crate) fn identity(addr: usize, len: usize) -> Option<Identity> {
+    let (_, _, (start, _), object) = REGISTRY.find_with(addr, len, Slot::object)?;
+    Some(Identity {
+        object,
+        offset: addr - start,
+    })
 }
 
 /// Removes a region entered by [`register`], which nothing borrows any more; whether its
@@ -107,8 +176,9 @@ pub(crate) fn unregister(slot: usize) -> bool {
     let (start, end) = REGISTRY.range(slot);
     crate::lock_order::purge(start, end);
     let key = REGISTRY.key_of(slot);
+    let object = REGISTRY.object_of(slot);
     // First the records (see the module docs: before the slot is removed)...
-    let held = POOL.iter().any(|record| record.holds(key));
+    let held = POOL.iter().any(|record| record.holds(key, object));
     // ...then the slot, with its permanent holds.
     REGISTRY.unregister(slot) != 0 || held
 }
@@ -122,6 +192,10 @@ struct Entry {
     /// The region's data range.
     start: AtomicUsize,
     end: AtomicUsize,
+    /// The region's object (`Object`): a robust mutex held through this region may be on
+    /// the thread's robust list at its address in another mapping of the object.
+    dev: AtomicU64,
+    ino: AtomicU64,
     /// Robust locks the owning thread holds in the region now.
     held: AtomicUsize,
     /// The region's slot's sequence word, and its value at registration: the fast path's
@@ -143,6 +217,8 @@ impl Entry {
             key: AtomicU64::new(0),
             start: AtomicUsize::new(0),
             end: AtomicUsize::new(0),
+            dev: AtomicU64::new(0),
+            ino: AtomicU64::new(0),
             held: AtomicUsize::new(0),
             seq_word: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             seq: AtomicUsize::new(0),
@@ -174,13 +250,20 @@ impl Record {
         }
     }
 
-    /// Whether an entry of the region `key` counts a held lock (read by any thread). The key
-    /// is read before and after the count, so a count the owner wrote for a later region
-    /// in the same entry is never taken for this one's.
-    fn holds(&self, key: u64) -> bool {
+    /// Whether an entry of the region `key`, or of another region mapping `object`, counts
+    /// a held lock (read by any thread). The key is read before and after the object and
+    /// the count, so a count the owner wrote for a later region in the same entry is never
+    /// taken for the earlier one's.
+    fn holds(&self, key: u64, object: Object) -> bool {
         self.in_use.load(SeqCst)
             && self.entries.iter().any(|e| {
-                e.key.load(SeqCst) == key && e.held.load(SeqCst) > 0 && e.key.load(SeqCst) == key
+                let before = e.key.load(SeqCst);
+                if before == 0 {
+                    return false;
+                }
+                let same = before == key
+                    || (e.dev.load(SeqCst) == object.dev && e.ino.load(SeqCst) == object.ino);
+                same && e.held.load(SeqCst) > 0 && e.key.load(SeqCst) == before
             })
     }
 }
@@ -240,7 +323,7 @@ pub(crate) fn hold(addr: usize, len: usize) -> Option<Hold> {
 #[cold]
 #[inline(never)]
 fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
-    let (slot, seq, (start, end)) = REGISTRY.find(addr, len)?;
+    let (slot, seq, (start, end), object) = REGISTRY.find_with(addr, len, Slot::object)?;
     let key = Registry::<CAPACITY>::key(slot, seq);
     let Some(record) = my_record() else {
         return Some(pin_for_good(addr, len));
@@ -262,6 +345,8 @@ fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
             free.seq.store(seq, Relaxed);
             free.start.store(start, Relaxed);
             free.end.store(end, Relaxed);
+            free.dev.store(object.dev, SeqCst);
+            free.ino.store(object.ino, SeqCst);
             free.key.store(key, SeqCst);
             Some(free)
         });
@@ -274,9 +359,13 @@ fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
     }
 }
 
-/// Keeps the region of `[addr, addr + len)` mapped for good; a hold that counts nothing.
+/// Keeps the region of `[addr, addr + len)` mapped for good, with every other region
+/// mapping its object (the lock may be on the thread's robust list at its address in any of
+/// them: a recursive one taken through another mapping first); a hold that counts nothing.
 fn pin_for_good(addr: usize, len: usize) -> Hold {
-    let _ = REGISTRY.hold_range(addr, len);
+    if let Some((_, _, _, object)) = REGISTRY.find_with(addr, len, Slot::object) {
+        REGISTRY.hold_object(object);
+    }
     Hold(&UNCOUNTED)
 }
 
@@ -345,7 +434,12 @@ unsafe extern "C" fn release_record(record: *mut std::ffi::c_void) {
     let record = unsafe { &*record.cast::<Record>() };
     for entry in &record.entries {
         if entry.held.load(Relaxed) > 0 {
-            REGISTRY.hold_key(entry.key.load(Relaxed));
+            // Every live region of the entry's object (its own, if it is still live): the
+            // kernel walks the robust list at an address in any mapping of it.
+            REGISTRY.hold_object(Object {
+                dev: entry.dev.load(Relaxed),
+                ino: entry.ino.load(Relaxed),
+            });
         }
         entry.held.store(0, SeqCst);
         entry.key.store(0, SeqCst);
@@ -363,6 +457,9 @@ struct Slot {
     start: AtomicUsize,
     /// One past the last byte of the region's data.
     end: AtomicUsize,
+    /// The region's object (`Object`), written with the range.
+    dev: AtomicU64,
+    ino: AtomicU64,
     /// Permanent holds (the region is never unmapped once it has one).
     holds: AtomicUsize,
 }
@@ -373,27 +470,40 @@ impl Slot {
             seq: AtomicUsize::new(0),
             start: AtomicUsize::new(0),
             end: AtomicUsize::new(0),
+            dev: AtomicU64::new(0),
+            ino: AtomicU64::new(0),
             holds: AtomicUsize::new(0),
         }
     }
 
     /// The slot's range if it is in use and was read without a writer in between, with the
-    /// sequence value it was read at.
+    /// sequence value it was read at, and what `more` read of the slot's other fields in the
+    /// same read (so consistent with the range).
     #[inline]
-    fn read(&self) -> Option<(usize, usize, usize)> {
+    fn read<R>(&self, more: impl Fn(&Slot) -> R) -> Option<(usize, usize, usize, R)> {
         let seq = self.seq.load(Acquire);
         if seq % 2 == 1 {
             return None;
         }
         let start = self.start.load(Relaxed);
         let end = self.end.load(Relaxed);
-        // Orders the two loads above before the check below: if either read a value a writer
+        let more = more(self);
+        // Orders the loads above before the check below: if any read a value a writer
         // stored after making `seq` odd, the check sees that odd value or a later one.
         fence(Acquire);
         if self.seq.load(Relaxed) != seq || start == 0 {
             return None;
         }
-        Some((start, end, seq))
+        Some((start, end, seq, more))
+    }
+
+    /// The region's object (inside a `read`: relaxed loads).
+    #[inline]
+    fn object(&self) -> Object {
+        Object {
+            dev: self.dev.load(Relaxed),
+            ino: self.ino.load(Relaxed),
+        }
     }
 
     /// Begins a write of a slot whose sequence value is `seq` (even): makes it odd.
@@ -440,8 +550,14 @@ impl<const N: usize> Registry<N> {
         &self.slots[..self.used.load(Acquire).min(N)]
     }
 
-    /// Claims a free slot for `[start, end)` (`start` nonzero, `start <= end`).
-    pub(crate) fn register(&self, start: usize, end: usize) -> Result<usize, Error> {
+    /// Claims a free slot for `[start, end)` (`start` nonzero, `start <= end`), a mapping of
+    /// `object`.
+    pub(crate) fn register(
+        &self,
+        start: usize,
+        end: usize,
+        object: Object,
+    ) -> Result<usize, Error> {
         if start == 0 || end < start {
             return Err(Error::InvalidInput(
                 "a region's range must be nonempty and not at 0",
@@ -455,6 +571,8 @@ impl<const N: usize> Registry<N> {
             // The slot is ours: nobody else writes it until `unregister`.
             self.used.fetch_max(i + 1, Release);
             slot.holds.store(0, Relaxed);
+            slot.dev.store(object.dev, Relaxed);
+            slot.ino.store(object.ino, Relaxed);
             slot.end.store(end, Relaxed);
             slot.start.store(start, Relaxed);
             slot.end_write(seq);
@@ -467,6 +585,11 @@ impl<const N: usize> Registry<N> {
     pub(crate) fn range(&self, slot: usize) -> (usize, usize) {
         let slot = &self.slots[slot];
         (slot.start.load(Relaxed), slot.end.load(Relaxed))
+    }
+
+    /// The object `slot` maps (read by its owner, as `range`).
+    fn object_of(&self, slot: usize) -> Object {
+        self.slots[slot].object()
     }
 
     /// Frees `slot` (claimed by `register`); returns the holds it still had.
@@ -486,13 +609,24 @@ impl<const N: usize> Registry<N> {
 
     /// The slot whose range contains `[addr, addr + len)`, with the sequence value it was read at.
     fn find(&self, addr: usize, len: usize) -> Option<(usize, usize, (usize, usize))> {
+        self.find_with(addr, len, |_| ())
+            .map(|(i, seq, range, ())| (i, seq, range))
+    }
+
+    /// As [`Registry::find`], with what `more` read of the slot in the same seqlock read.
+    fn find_with<R>(
+        &self,
+        addr: usize,
+        len: usize,
+        more: impl Fn(&Slot) -> R,
+    ) -> Option<(usize, usize, (usize, usize), R)> {
         let last = addr.checked_add(len)?;
         self.in_use()
             .iter()
             .enumerate()
-            .find_map(|(i, slot)| match slot.read() {
-                Some((start, end, seq)) if start <= addr && last <= end => {
-                    Some((i, seq, (start, end)))
+            .find_map(|(i, slot)| match slot.read(&more) {
+                Some((start, end, seq, more)) if start <= addr && last <= end => {
+                    Some((i, seq, (start, end), more))
                 }
                 _ => None,
             })
@@ -501,13 +635,8 @@ impl<const N: usize> Registry<N> {
     /// Adds a hold to the slot containing `[addr, addr + len)`; the slot.
     #[cfg(test)]
     fn hold(&self, addr: usize, len: usize) -> Option<usize> {
-        self.hold_range(addr, len).map(|(slot, _)| slot)
-    }
-
-    /// As [`Registry::hold`], also giving the data range of the region held.
-    fn hold_range(&self, addr: usize, len: usize) -> Option<(usize, (usize, usize))> {
-        let (i, seq, range) = self.find(addr, len)?;
-        self.hold_slot(i, seq).then_some((i, range))
+        let (i, seq, _) = self.find(addr, len)?;
+        self.hold_slot(i, seq).then_some(i)
     }
 
     /// Adds a permanent hold to `slot` if its sequence value is still `seq`.
@@ -523,10 +652,14 @@ impl<const N: usize> Registry<N> {
         true
     }
 
-    /// Adds a permanent hold to the region `key`, if it is still registered.
-    fn hold_key(&self, key: u64) {
-        if let Some((i, seq)) = Self::unkey(key) {
-            let _ = self.hold_slot(i, seq);
+    /// Adds a permanent hold to every registered region of `object`.
+    fn hold_object(&self, object: Object) {
+        for (i, slot) in self.in_use().iter().enumerate() {
+            if let Some((_, _, seq, of)) = slot.read(Slot::object) {
+                if of == object {
+                    let _ = self.hold_slot(i, seq);
+                }
+            }
         }
     }
 
@@ -535,12 +668,6 @@ impl<const N: usize> Registry<N> {
     /// per slot before it repeats). Never 0.
     fn key(i: usize, seq: usize) -> u64 {
         ((i as u64 + 1) << 48) | (seq as u64 & KEY_SEQ)
-    }
-
-    /// The slot and sequence value of `key` (`None`: not a key of this table).
-    fn unkey(key: u64) -> Option<(usize, usize)> {
-        let i = usize::try_from(key >> 48).ok()?.checked_sub(1)?;
-        (i < N).then_some((i, (key & KEY_SEQ) as usize))
     }
 
     /// The key of `slot`'s current registration (called by its owner).
@@ -569,7 +696,9 @@ mod tests {
     #[test]
     fn register_contains_unregister() {
         let table = Registry::<4>::new();
-        let slot = table.register(0x10_000, 0x10_100).unwrap();
+        let slot = table
+            .register(0x10_000, 0x10_100, Object::anonymous())
+            .unwrap();
         assert!(table.contains(0x10_000, 0x100));
         assert!(table.contains(0x10_080, 8));
         assert!(table.contains(0x10_100, 0), "an empty range at the end");
@@ -584,14 +713,20 @@ mod tests {
     fn a_full_table_refuses_then_accepts_after_a_removal() {
         let table = Registry::<4>::new();
         let slots: Vec<usize> = (1..=4)
-            .map(|i| table.register(i << 16, (i << 16) + 64).unwrap())
+            .map(|i| {
+                table
+                    .register(i << 16, (i << 16) + 64, Object::anonymous())
+                    .unwrap()
+            })
             .collect();
         assert_eq!(
-            table.register(5 << 16, (5 << 16) + 64),
+            table.register(5 << 16, (5 << 16) + 64, Object::anonymous()),
             Err(Error::TooManyRegions { max: 4 })
         );
         table.unregister(slots[2]);
-        let again = table.register(5 << 16, (5 << 16) + 64).unwrap();
+        let again = table
+            .register(5 << 16, (5 << 16) + 64, Object::anonymous())
+            .unwrap();
         assert_eq!(again, slots[2], "the freed slot is reused");
         assert!(table.contains(5 << 16, 64));
         assert!(!table.contains(3 << 16, 64));
@@ -600,9 +735,12 @@ mod tests {
     #[test]
     fn bad_ranges_are_refused() {
         let table = Registry::<4>::new();
-        assert!(matches!(table.register(0, 64), Err(Error::InvalidInput(_))));
         assert!(matches!(
-            table.register(128, 64),
+            table.register(0, 64, Object::anonymous()),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            table.register(128, 64, Object::anonymous()),
             Err(Error::InvalidInput(_))
         ));
     }
@@ -610,13 +748,13 @@ mod tests {
     #[test]
     fn holds_are_counted_and_reported_at_unregister() {
         let table = Registry::<4>::new();
-        let slot = table.register(0x1000, 0x2000).unwrap();
+        let slot = table.register(0x1000, 0x2000, Object::anonymous()).unwrap();
         assert_eq!(table.hold(0x1800, 8), Some(slot));
         assert_eq!(table.hold(0x1900, 8), Some(slot));
         assert_eq!(table.hold(0x3000, 8), None, "outside every region");
         table.release(slot);
         assert_eq!(table.unregister(slot), 1);
-        let slot = table.register(0x1000, 0x2000).unwrap();
+        let slot = table.register(0x1000, 0x2000, Object::anonymous()).unwrap();
         assert_eq!(
             table.unregister(slot),
             0,
@@ -660,7 +798,9 @@ mod tests {
                         while started.elapsed() < run_for {
                             round += 1;
                             let len = 64 + (round % 7) * 4096;
-                            let Ok(slot) = TABLE.register(base(t), base(t) + len) else {
+                            let Ok(slot) =
+                                TABLE.register(base(t), base(t) + len, Object::anonymous())
+                            else {
                                 assert!(!TABLE.contains(base(t), len), "own range, unregistered");
                                 continue; // full: the other threads hold both slots
                             };

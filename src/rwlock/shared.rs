@@ -261,11 +261,16 @@ const NOT_RECOVERABLE: u32 = 2;
 /// (all 16 slots held) waits on its preferred slot for one 20 ms slice at a time, then
 /// looks at every slot again: it gets in within a slice of any slot being freed (a release
 /// wakes a sleeper only while a writer's intent is raised, so not at once) or of the
-/// preferred slot's holder being found dead. One region mapped twice in one process, with one
-/// thread reading the same lock through both mappings at once, is not supported: the second
-/// read finds the slot held by its thread and shares it, but the record of shared slots is
-/// keyed by the lock's address, so the first mapping's guard releases the slot when it is
-/// dropped while the other still reads (and a writer can get in under it).
+/// preferred slot's holder being found dead.
+///
+/// **One region mapped twice in one process** (a named region opened twice: two
+/// [`ShmBox`](crate::ShmBox)es, one lock at two addresses) works as one lock: a thread that
+/// reads it through one mapping and then through the other holds one slot, shared by both
+/// guards, and keeps it until the last of them is dropped, in either order (the per-thread
+/// record of shared slots names the lock by its region's object, a named region's
+/// `(st_dev, st_ino)`, and its offset there, not by its address); a write by that thread
+/// through either mapping is [`Error::Deadlock`]. The lock-order checker
+/// ([`lock_order`](crate::lock_order)) names locks by address, so it sees two locks there.
 ///
 /// ## `fork`
 ///
@@ -426,9 +431,14 @@ const SHARES: usize = 8;
 /// last one releases the slot as an unshared guard does); `live` entries (0: none, the
 /// guards' drops look no further). Each entry names its fork generation: one a forked child
 /// inherited counts for nothing.
+///
+/// An entry names its lock by where the lock lies in the shared-memory object
+/// ([`LockKey`]), not by its address: one region mapped twice in one process puts one lock
+/// at two addresses, and the guards a thread takes through both hold one slot, which only
+/// the last of them may release.
 struct Shares {
     live: Cell<usize>,
-    lock: [Cell<usize>; SHARES],
+    lock: [Cell<LockKey>; SHARES],
     slot: [Cell<usize>; SHARES],
     guards: [Cell<usize>; SHARES],
     generation: [Cell<u32>; SHARES],
@@ -437,18 +447,60 @@ struct Shares {
 thread_local_const! {
     static SHARED: Shares = Shares {
         live: Cell::new(0),
-        lock: [const { Cell::new(0) }; SHARES],
+        lock: [const { Cell::new(LockKey::NONE) }; SHARES],
         slot: [const { Cell::new(0) }; SHARES],
         guards: [const { Cell::new(0) }; SHARES],
         generation: [const { Cell::new(0) }; SHARES],
     };
 }
 
+/// A lock as the [`Shares`] record names it: the object of the region it lies in (a named
+/// region's `(st_dev, st_ino)`, an anonymous region's number) and its offset there
+/// (`regions::identity`), the same through every mapping of the region. A lock in no live
+/// region (never met: a read guard borrows its region) is named by its address, under a
+/// `dev` no object has.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct LockKey {
+    dev: u64,
+    ino: u64,
+    offset: usize,
+}
+
+impl LockKey {
+    /// What an empty entry holds (never compared: an empty entry has no guards).
+    const NONE: LockKey = LockKey {
+        dev: 0,
+        ino: 0,
+        offset: 0,
+    };
+
+    /// The `dev` of a lock named by its address (no device number, nor an anonymous
+    /// region's, is `u64::MAX - 1`).
+    const LOOSE: u64 = u64::MAX - 1;
+
+    /// The key of the lock at `[addr, addr + len)`.
+    #[cold]
+    fn of(addr: usize, len: usize) -> LockKey {
+        match crate::regions::identity(addr, len) {
+            Some(id) => LockKey {
+                dev: id.object.dev,
+                ino: id.object.ino,
+                offset: id.offset,
+            },
+            None => LockKey {
+                dev: Self::LOOSE,
+                ino: 0,
+                offset: addr,
+            },
+        }
+    }
+}
+
 /// One more read guard of `lock` on `slot`, a slot this thread holds (through at least one
 /// guard); `false` if the record is full.
 #[cold]
 #[inline(never)]
-fn share(lock: usize, slot: usize) -> bool {
+fn share(lock: LockKey, slot: usize) -> bool {
     shim::watch_forks();
     let generation = shim::fork_generation();
     SHARED.with(|r| {
@@ -475,16 +527,19 @@ fn share(lock: usize, slot: usize) -> bool {
     })
 }
 
-/// A read guard of `lock` on `slot` is dropped: `true` if other guards of this thread still
-/// share the slot (it stays held), `false` if this was the last one (release it).
+/// A read guard of the lock at `[addr, addr + len)` on `slot` is dropped: `true` if other
+/// guards of this thread still share the slot (it stays held, perhaps through another
+/// mapping of the lock), `false` if this was the last one (release it). With no entry live
+/// (almost always), one thread-local load: the lock's key is made only past it.
 #[inline(always)]
-fn unshare(lock: usize, slot: usize) -> bool {
-    SHARED.with(|r| r.live.get() != 0 && unshare_slow(r, lock, slot))
+fn unshare(addr: usize, len: usize, slot: usize) -> bool {
+    SHARED.with(|r| r.live.get() != 0 && unshare_slow(r, addr, len, slot))
 }
 
 #[cold]
 #[inline(never)]
-fn unshare_slow(r: &Shares, lock: usize, slot: usize) -> bool {
+fn unshare_slow(r: &Shares, addr: usize, len: usize, slot: usize) -> bool {
+    let lock = LockKey::of(addr, len);
     let generation = shim::fork_generation();
     for i in 0..SHARES {
         if r.guards[i].get() != 0 && r.lock[i].get() == lock && r.slot[i].get() == slot {
@@ -789,7 +844,7 @@ impl<T: ?Sized> SharedRwLock<T> {
     /// One more read guard on `slot`, which this thread holds.
     #[cold]
     fn share_slot(&self, slot: usize) -> Result<Read, Error> {
-        if share(self.addr(), slot) {
+        if share(LockKey::of(self.addr(), std::mem::size_of_val(self)), slot) {
             Ok(Read::Slot(slot))
         } else {
             // As many shared slots as the record holds (SHARES locks read twice at once).
@@ -1355,7 +1410,11 @@ impl<T: ?Sized> Drop for SharedRwLockReadGuard<'_, T> {
     fn drop(&mut self) {
         crate::lock_order::release(self.lock.addr());
         READS.with(|r| r.set(r.get().wrapping_sub(1)));
-        if unshare(self.lock.addr(), self.slot) {
+        if unshare(
+            self.lock.addr(),
+            std::mem::size_of_val(self.lock),
+            self.slot,
+        ) {
             return; // another guard of this thread holds the slot still
         }
         // This thread's read hold is that slot (the guard is `!Send`). In a forked child, a

@@ -572,6 +572,15 @@
 //! record counts a lock in its region (a guard leaked with `mem::forget`) leaves the memory
 //! mapped until the process exits instead of unmapping it. Every other region is unmapped at
 //! drop (`tests/regions.rs`: 100 000 cycles leave the number of mappings flat).
+//!
+//! One named region may be opened more than once in one process: each `ShmBox` is a mapping
+//! of its own, at its own address, of one object (the table knows them as one by the
+//! object's `(st_dev, st_ino)`). The primitives work through either: a recursive locker
+//! taken through both counts once, a thread that reads a [`SharedRwLock`](crate::SharedRwLock)
+//! through both holds one read until its last guard is dropped (and a write of it through
+//! either is [`Error::Deadlock`]). A `ShmBox` dropped while a robust lock in its object is
+//! held by a thread of this process, through any of its mappings, stays mapped until the
+//! process exits (the lock may be on the thread's robust list at this mapping's address).
 
 mod header;
 mod name;
@@ -764,7 +773,7 @@ impl<T: ShmSafe> ShmBox<T> {
     /// every child this process forks afterwards. It has the same header as a named region.
     pub fn anonymous(value: T) -> Result<Self, Error> {
         let map = Mapping::anonymous(Layout::<T>::TOTAL_LEN)?;
-        Self::initialise(map, None, || value)
+        Self::initialise(map, None, regions::Object::anonymous(), || value)
     }
 
     /// `value` in a new region named `name`, created exclusively with permission bits `mode`
@@ -828,9 +837,11 @@ impl<T: ShmSafe> ShmBox<T> {
     fn create_in(fd: Fd, name: &Name, value: impl FnOnce() -> T) -> Result<Self, Error> {
         let unlink_on_failure = UnlinkOnDrop(Some(name));
         fd.set_size(Layout::<T>::TOTAL_LEN as u64)?;
+        let (dev, ino) = fd.object()?;
         let map = Mapping::shared(&fd, Layout::<T>::TOTAL_LEN)?;
         drop(fd);
-        let region = Self::initialise(map, Some(name.clone()), value)?;
+        let object = regions::Object::named(dev, ino);
+        let region = Self::initialise(map, Some(name.clone()), object, value)?;
         unlink_on_failure.disarm();
         Ok(region)
     }
@@ -840,11 +851,12 @@ impl<T: ShmSafe> ShmBox<T> {
     fn initialise(
         map: Mapping,
         name: Option<Name>,
+        object: regions::Object,
         value: impl FnOnce() -> T,
     ) -> Result<Self, Error> {
         debug_assert_eq!(map.len(), Layout::<T>::TOTAL_LEN);
         // From here on, dropping `region` (on a panic in `value`) unregisters and unmaps.
-        let region = Self::registered(map, name)?;
+        let region = Self::registered(map, name, object)?;
         let header = region.header();
         header.begin_init::<T>(std::process::id() as i32);
         let value = value();
@@ -877,15 +889,21 @@ impl<T: ShmSafe> ShmBox<T> {
                 needed: needed as u64,
             });
         }
+        let (dev, ino) = fd.object()?;
         let map = Mapping::shared(&fd, needed)?;
         drop(header_map);
-        Self::registered(map, Some(name))
+        Self::registered(map, Some(name), regions::Object::named(dev, ino))
     }
 
-    /// Enters the data part of `map` (`TOTAL_LEN` bytes) in the table of live regions; the box.
-    fn registered(map: Mapping, name: Option<Name>) -> Result<Self, Error> {
+    /// Enters the data part of `map` (`TOTAL_LEN` bytes), a mapping of `object`, in the table
+    /// of live regions; the box.
+    fn registered(
+        map: Mapping,
+        name: Option<Name>,
+        object: regions::Object,
+    ) -> Result<Self, Error> {
         let data = map.as_ptr() as usize + Layout::<T>::DATA_OFFSET;
-        let slot = regions::register(data, data + size_of::<T>())?;
+        let slot = regions::register(data, data + size_of::<T>(), object)?;
         Ok(ShmBox {
             map,
             slot,
@@ -1108,6 +1126,50 @@ mod tests {
                 expected: fingerprint::<Computed>(),
             })
         );
+    }
+
+    /// Two mappings of one named region give one identity to each object in it (the object's
+    /// `(st_dev, st_ino)` and the offset), at two addresses; anonymous regions, and another
+    /// named one, have identities of their own; a dropped region has none.
+    #[test]
+    fn two_mappings_of_one_region_give_one_identity() {
+        use crate::regions::identity;
+        let name = format!("/pthread-sync-unit-{}-identity", std::process::id());
+        let a = ShmBox::create(&name, 0o600, [AtomicU64::new(1), AtomicU64::new(2)]).unwrap();
+        let b = ShmBox::<[AtomicU64; 2]>::open(&name).unwrap();
+        let other_name = format!("/pthread-sync-unit-{}-identity-other", std::process::id());
+        let other = ShmBox::create(&other_name, 0o600, [AtomicU64::new(0), AtomicU64::new(0)]);
+        unlink(&name).unwrap();
+        unlink(&other_name).unwrap();
+        let other = other.unwrap();
+        let at = |r: &ShmBox<[AtomicU64; 2]>, i: usize| &r[i] as *const AtomicU64 as usize;
+        assert_ne!(at(&a, 1), at(&b, 1), "two mappings, two addresses");
+        b[1].store(7, Relaxed);
+        assert_eq!(a[1].load(Relaxed), 7, "of one object");
+        let (ia, ib) = (
+            identity(at(&a, 1), 8).unwrap(),
+            identity(at(&b, 1), 8).unwrap(),
+        );
+        assert_eq!(ia, ib);
+        assert_eq!(ia.offset, 8);
+        assert_eq!(identity(at(&a, 0), 16).unwrap().offset, 0);
+        assert_ne!(ia.object, identity(at(&other, 1), 8).unwrap().object);
+        assert_eq!(identity(at(&a, 1), 16), None, "past the value");
+        let anon = [
+            ShmBox::anonymous(AtomicU64::new(0)).unwrap(),
+            ShmBox::anonymous(AtomicU64::new(0)).unwrap(),
+        ];
+        let ids: Vec<_> = anon
+            .iter()
+            .map(|r| identity(&**r as *const AtomicU64 as usize, 8).unwrap())
+            .collect();
+        assert_ne!(ids[0], ids[1], "anonymous regions differ");
+        assert_ne!(ids[0].object, ia.object);
+        assert!(ids.iter().all(|id| id.offset == 0));
+        let gone = at(&a, 1);
+        drop(a);
+        assert_eq!(identity(gone, 8), None, "a dropped mapping has none");
+        assert_eq!(identity(at(&b, 1), 8), Some(ib), "the other keeps it");
     }
 
     #[test]

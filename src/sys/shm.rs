@@ -50,6 +50,20 @@ impl Fd {
 
     /// The object's size in bytes (`fstat`): 0 until its creator sets it.
     pub fn size(&self) -> Result<u64, Error> {
+        let size = self.stat()?.st_size;
+        Ok(u64::try_from(size).unwrap_or(0))
+    }
+
+    /// The object's identity, `(st_dev, st_ino)` (`fstat`): the same for every descriptor
+    /// of one object, whatever name it was opened by, and never another live object's (an
+    /// inode number is not reused while the object is open or mapped).
+    pub fn object(&self) -> Result<(u64, u64), Error> {
+        let stat = self.stat()?;
+        Ok((stat.st_dev, stat.st_ino))
+    }
+
+    /// `fstat` of the descriptor.
+    fn stat(&self) -> Result<libc::stat, Error> {
         let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
         // SAFETY: `self.0` is an open descriptor; `stat` is valid for writes and filled in
         // when the call succeeds.
@@ -57,8 +71,7 @@ impl Fd {
             return Err(last_error());
         }
         // SAFETY: fstat succeeded, so `stat` is initialised.
-        let size = unsafe { stat.assume_init() }.st_size;
-        Ok(u64::try_from(size).unwrap_or(0))
+        Ok(unsafe { stat.assume_init() })
     }
 
     /// Sets the object's size (`ftruncate`), then reserves its pages (`posix_fallocate`), so
