@@ -1139,12 +1139,15 @@ pub struct Interleaved {
     pub scale: f64,
     /// Runs only the groups whose name contains it.
     pub filter: Option<String>,
+    /// Ratios to this contender instead of the group's anchor, in groups that have it.
+    pub anchor: Option<String>,
 }
 
 impl Interleaved {
     /// `Some` when the command line asks for the interleaved mode (`--interleaved`).
     pub fn from_args() -> Option<Interleaved> {
-        const USAGE: &str = "usage: --interleaved [--rounds R] [--scale F] [FILTER]";
+        const USAGE: &str =
+            "usage: --interleaved [--rounds R] [--scale F] [--anchor CONTENDER] [FILTER]";
         let args: Vec<String> = std::env::args().skip(1).collect();
         if !args.iter().any(|a| a == "--interleaved") {
             return None;
@@ -1153,6 +1156,7 @@ impl Interleaved {
             rounds: 30,
             scale: 1.0,
             filter: None,
+            anchor: None,
         };
         let mut it = args.into_iter();
         while let Some(a) = it.next() {
@@ -1167,6 +1171,7 @@ impl Interleaved {
                     opts.scale = it.next().and_then(|r| r.parse().ok()).expect(USAGE);
                     assert!(opts.scale > 0.0, "{USAGE}");
                 }
+                "--anchor" => opts.anchor = Some(it.next().expect(USAGE)),
                 f if !f.starts_with('-') => opts.filter = Some(f.to_string()),
                 other => panic!("unknown argument {other:?}; {USAGE}"),
             }
@@ -1197,6 +1202,10 @@ impl Interleaved {
         }
         let batch = ((batch as f64 * self.scale).round() as u64).max(1);
         let k = contenders.len();
+        let anchor = match &self.anchor {
+            Some(other) if contenders.iter().any(|c| c.name == other.as_str()) => other.as_str(),
+            _ => anchor,
+        };
         let a = contenders
             .iter()
             .position(|c| c.name == anchor)
