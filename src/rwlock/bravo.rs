@@ -43,8 +43,15 @@ const INHIBIT_FACTOR: u64 = 9;
 /// How many slow reads in a row (no write in between) must come before a slow reader
 /// re-biases (besides the inhibition time): a workload whose writes come every few reads
 /// then stays unbiased (no revocation per write), one that reads a thousand times per
-/// write re-biases soon after each write.
-const REBIAS_AFTER: u32 = 64;
+/// write re-biases soon after each write. 16 rather than 64: with 4 threads each writing
+/// once in 1 000 operations a write comes every ~250 reads, and with 64 a quarter of the
+/// reads went the slow way (every one a write of the pthread lock's line; instrumented:
+/// ~73 slow reads per write); measured with `benches/rwlock.rs -- --interleaved --anchor
+/// parking_lot_RwLock`, 16 against 64 in the same minutes: read-mostly 4 threads 0.39-0.57
+/// against 0.49-0.83 of parking_lot's time, 2 threads 0.21-0.42 against 0.53-0.83,
+/// write-heavy (a write every 4 operations: never 16 reads in a row) 1.12-1.48 against
+/// 1.42-1.70; 8 was no better than 16.
+const REBIAS_AFTER: u32 = 16;
 
 /// No slot: the hold is the pthread rwlock's.
 pub(crate) const SLOW: usize = usize::MAX;
