@@ -53,6 +53,33 @@ const INHIBIT_FACTOR: u64 = 9;
 /// 1.42-1.70; 8 was no better than 16.
 const REBIAS_AFTER: u32 = 16;
 
+/// What a lock's slot is hashed from: its address.
+#[cfg(not(loom))]
+#[inline(always)]
+fn hashed(lock: usize) -> usize {
+    lock
+}
+
+/// In the model, the order in which the execution first hashed the lock: loom replays an
+/// execution's schedule and needs the same accesses each time, and a lock's address (an
+/// `Arc`'s allocation) may differ from one execution to the next. (A std mutex: not a model
+/// object, so no scheduling point; emptied with each execution.)
+#[cfg(loom)]
+fn hashed(lock: usize) -> usize {
+    loom::lazy_static! {
+        static ref SEEN: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+    }
+    let mut seen = SEEN.lock().expect("model poisoned");
+    let i = match seen.iter().position(|&a| a == lock) {
+        Some(i) => i,
+        None => {
+            seen.push(lock);
+            seen.len() - 1
+        }
+    };
+    (i + 1) << 12
+}
+
 /// No slot: the hold is the pthread rwlock's.
 pub(crate) const SLOW: usize = usize::MAX;
 
@@ -77,7 +104,7 @@ impl Bias {
     /// The slot of the calling thread for the lock at `lock`.
     #[inline(always)]
     pub(crate) fn slot(lock: usize) -> usize {
-        let h = (shim::thread_hash() ^ lock.wrapping_mul(0xff51_afd7_ed55_8ccd)) >> 17;
+        let h = (shim::thread_hash() ^ hashed(lock).wrapping_mul(0xff51_afd7_ed55_8ccd)) >> 17;
         h & (READER_SLOTS - 1)
     }
 

@@ -21,6 +21,7 @@
 mod bravo;
 mod held;
 mod shared;
+pub(crate) mod word;
 
 pub use shared::{SharedRwLock, SharedRwLockReadGuard, SharedRwLockWriteGuard};
 
@@ -37,8 +38,16 @@ use crate::lock_order::{self, Wait};
 use crate::locker::{LockTimeoutError, LockTimeoutResult};
 use crate::poison::{Flag, Policy};
 use crate::shim::{self, const_fn};
+/// The lock word under the bias: the crate's own (`word.rs`). In the model, a coarse model
+/// of it (`sys::model::RawRwLock`, a mutex and a condition variable: the same answers,
+/// checked against the word and against glibc's rwlock by `loom-tests/tests/differential.rs`),
+/// so that the bias's logic is explored in seconds; the word's own protocol is model-checked
+/// on its own (`loom-tests/tests/rwlock_word.rs`).
+#[cfg(loom)]
 use crate::sys::RawRwLock;
 use bravo::{Bias, SLOW};
+#[cfg(not(loom))]
+use word::Word as RawRwLock;
 
 /// A reader-writer lock protecting a `T`: many readers at once, or one writer. The API of
 /// [`std::sync::RwLock`] (replace the import, nothing else), over a writer-preferring
@@ -436,7 +445,7 @@ impl<T: ?Sized> RwLock<T> {
 }
 
 /// How many times a contended acquisition tries again, with a growing pause in between,
-/// before it blocks in glibc (which sleeps at once): the holder is often about to leave.
+/// before it blocks (the lock word sleeps at once): the holder is often about to leave.
 const SPINS: u32 = 8;
 
 /// `try_` until it succeeds or `SPINS` tries have failed, then `block`.
