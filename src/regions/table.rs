@@ -69,16 +69,22 @@
 //!   thread's robust list at its address in the first, and the first guard dropped leaves
 //!   that region's count at 0 while the mutex is held. So each slot and each entry also
 //!   names the region's **object** ([`Object`]: a named region's `(st_dev, st_ino)`, an
-//!   anonymous region's number, unique in the process), and a region's drop keeps it
-//!   mapped while any entry of **any region of its object** counts a lock; a thread's exit
-//!   and a record's overflow pin every region of the object. Conservative: a lock held
-//!   through one mapping keeps another of the same object mapped at its drop. A lock's
-//!   count can move between a thread's entries of one object while a drop reads them
-//!   (relocked through one mapping, then unlocked through another: one entry goes up, then
-//!   the other down), so a drop trusts a read of a record that finds nothing held only once
-//!   a second read finds every entry of the object the same: a count word also counts its
-//!   decrements, so it never takes a value twice ([`Record::holds`]). The same identity,
-//!   with the offset, names an object whichever mapping reaches it ([`identity`]).
+//!   anonymous region's number, unique in the process), each entry also counts the
+//!   **recursive** robust locks among its own, and a region's drop keeps it mapped while
+//!   an entry of it counts a lock, or an entry of **any region of its object** a recursive
+//!   one; a thread's exit and a record's overflow pin every region of the object. Only a
+//!   recursive lock can be held through one region while on the list at its address in
+//!   another (an errorcheck or normal one relocked through the other mapping is refused or
+//!   waits, and the first guard, or a leaked one, keeps its own region counted), so a lock
+//!   of another kind held through one mapping lets another mapping go at its drop;
+//!   conservative for a recursive one: held through one mapping, it keeps another of the
+//!   object mapped at its drop. A recursive lock's count can move between a thread's
+//!   entries of one object while a drop reads them (relocked through one mapping, then
+//!   unlocked through another: one entry goes up, then the other down), so a drop trusts a
+//!   read of a record that finds nothing held only once a second read finds the same words
+//!   in every entry of the object: a count word also counts its decrements, so it never
+//!   takes a value twice ([`Record::holds`]). The same identity, with the offset, names an
+//!   object whichever mapping reaches it ([`identity`]).
 
 use std::cell::Cell;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
@@ -174,7 +180,8 @@ pub(crate) fn identity(addr: usize, len: usize) -> Option<Identity> {
 
 /// Removes a region entered by [`register`], which nothing borrows any more; whether its
 /// memory must stay mapped (a robust mutex in it is still held by a thread of this process,
-/// through a leaked guard, or the region was pinned for good).
+/// through a leaked guard, or a recursive one through any mapping of its object, or the
+/// region was pinned for good).
 pub(crate) fn unregister(slot: usize) -> bool {
     // The region's locks leave the lock-order graph (their memory is about to go).
     let (start, end) = REGISTRY.range(slot);
@@ -205,6 +212,10 @@ struct Entry {
     /// twice, so a reader on another thread that reads it twice alike knows it did not
     /// change in between (see [`Record::holds`]).
     held: AtomicU64,
+    /// The recursive ones among them (the same layout): the only robust locks held through
+    /// this region that can be on the thread's robust list at their address in another
+    /// mapping of the object (taken there first, that guard dropped, relocked here).
+    recursive: AtomicU64,
     /// The region's slot's sequence word, and its value at registration: the fast path's
     /// check that the region is still the one registered (the key's meaning, without
     /// decoding the key).
@@ -227,6 +238,7 @@ impl Entry {
             dev: AtomicU64::new(0),
             ino: AtomicU64::new(0),
             held: AtomicU64::new(0),
+            recursive: AtomicU64::new(0),
             seq_word: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             seq: AtomicUsize::new(0),
         }
@@ -257,12 +269,12 @@ impl Record {
         }
     }
 
-    /// Whether an entry of the region `key`, or of another region mapping `object`, counts
-    /// a held lock (read by any thread).
+    /// Whether an entry of the region `key` counts a held lock, or an entry of another region
+    /// mapping `object` a held recursive one (read by any thread).
     ///
-    /// A lock of the object may be counted in any entry of a region of it, and the count
-    /// can move between entries while this reads them (a recursive lock relocked through
-    /// one mapping, then unlocked through another: the first entry's count goes up, then the
+    /// A recursive lock of the object may be counted in any entry of a region of it, and
+    /// the count can move between entries while this reads them (relocked through one
+    /// mapping, then unlocked through another: the first entry's count goes up, then the
     /// second's down): one pass reading the first before the move and the second after would
     /// see nothing held. So a pass that sees nothing held is trusted only when the next one
     /// reads the same words in every entry that is, or may have become, of the object: no
@@ -318,9 +330,14 @@ struct Seen {
     key_after: u64,
     dev: u64,
     ino: u64,
-    /// The hold word; 0 for an entry of another object, whose counts do not matter.
+    /// The hold words whose changes matter (0: not compared): none of the region's own
+    /// entry (nothing borrows the region, so no count moves to it), the recursive one of an
+    /// entry of another region of the object, none of an entry of another object (the same
+    /// key throughout), both of an entry whose key moved.
     held: u64,
-    /// Whether the entry counts a held lock of the region or its object.
+    recursive: u64,
+    /// Whether the entry counts a held lock of the region, or a held recursive one of the
+    /// object.
     counts: bool,
 }
 
@@ -331,18 +348,23 @@ impl Entry {
         let dev = self.dev.load(SeqCst);
         let ino = self.ino.load(SeqCst);
         let held = self.held.load(SeqCst);
+        let recursive = self.recursive.load(SeqCst);
         let after = self.key.load(SeqCst);
         let stable = before != 0 && after == before;
-        let ours = before == key || Object { dev, ino } == object;
+        let own = stable && before == key;
+        let sibling = stable && !own && Object { dev, ino } == object;
         Seen {
             key: before,
             key_after: after,
             dev,
             ino,
-            // Another object's entry, the same key throughout: its counts are not the
-            // object's, whatever they do.
-            held: if stable && !ours { 0 } else { held },
-            counts: stable && ours && held & COUNT > 0,
+            held: if stable { 0 } else { held },
+            recursive: if own || (stable && !sibling) {
+                0
+            } else {
+                recursive
+            },
+            counts: (own && held & COUNT > 0) || (sibling && recursive & COUNT > 0),
         }
     }
 }
@@ -355,7 +377,7 @@ static EMPTY: Entry = Entry::new();
 static POOL: [Record; RECORDS] = [const { Record::new() }; RECORDS];
 
 /// Counts nothing: where a lock's hold goes when its region was pinned for good instead.
-static UNCOUNTED: AtomicU64 = AtomicU64::new(0);
+static UNCOUNTED: Entry = Entry::new();
 
 /// Frees a thread's record at its exit (see the module docs).
 static RECORD_KEY: ThreadKey = ThreadKey::new(release_record);
@@ -369,22 +391,40 @@ std::thread_local! {
 
 /// A robust lock's hold on its region, taken before locking by [`hold`]: counts the lock once
 /// acquired.
-pub(crate) struct Hold(&'static AtomicU64);
+pub(crate) struct Hold(&'static Entry);
+
+/// One lock more in a hold word (written by its owner only, or an uncounted sink, whose
+/// value means nothing). Release, as every store of a hold word: a reader that sees it sees
+/// the owner's earlier stores (see `Record::holds`).
+#[inline(always)]
+fn up(word: &AtomicU64) {
+    word.store(word.load(Relaxed).wrapping_add(1), Release);
+}
+
+/// One lock fewer in a hold word (as [`up`]).
+#[inline(always)]
+fn take_down(word: &AtomicU64) {
+    word.store(down(word.load(Relaxed)), Release);
+}
 
 impl Hold {
-    /// The lock was acquired (also with its owner dead): count it.
+    /// The lock was acquired (also with its owner dead): count it (`recursive`: a
+    /// recursive mutex).
     #[inline(always)]
-    pub(crate) fn acquired(&self) {
-        // Written by this thread only (or an uncounted sink, whose value means nothing).
-        // Release, as every store of a hold word: a reader that sees it sees the owner's
-        // earlier stores (see `Record::holds`).
-        self.0.store(self.0.load(Relaxed).wrapping_add(1), Release);
+    pub(crate) fn acquired(&self, recursive: bool) {
+        up(&self.0.held);
+        if recursive {
+            up(&self.0.recursive);
+        }
     }
 
     /// The acquisition counted before locking failed: uncount it.
     #[inline(always)]
-    pub(crate) fn failed(&self) {
-        self.0.store(down(self.0.load(Relaxed)), Release);
+    pub(crate) fn failed(&self, recursive: bool) {
+        if recursive {
+            take_down(&self.0.recursive);
+        }
+        take_down(&self.0.held);
     }
 }
 
@@ -396,7 +436,7 @@ pub(crate) fn hold(addr: usize, len: usize) -> Option<Hold> {
     // SAFETY: `LAST` always points into the static pool or at `EMPTY`.
     if unsafe { &*last }.covers(addr, len) {
         // SAFETY: as above.
-        return Some(Hold(&unsafe { &*last }.held));
+        return Some(Hold(unsafe { &*last }));
     }
     hold_slow(addr, len)
 }
@@ -415,10 +455,9 @@ fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
         .find(|e| e.key.load(Relaxed) == key)
         .or_else(|| {
             // A free entry: empty, or counting nothing (its region gone or not).
-            let free = record
-                .entries
-                .iter()
-                .find(|e| e.held.load(Relaxed) & COUNT == 0)?;
+            let free = record.entries.iter().find(|e| {
+                e.held.load(Relaxed) & COUNT == 0 && e.recursive.load(Relaxed) & COUNT == 0
+            })?;
             // Emptied first: a reader never pairs the new key with an old count (the count
             // is 0 throughout anyway).
             free.key.store(0, SeqCst);
@@ -437,7 +476,7 @@ fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
     match entry {
         Some(entry) => {
             LAST.with(|l| l.set(entry));
-            Some(Hold(&entry.held))
+            Some(Hold(entry))
         }
         None => Some(pin_for_good(addr, len)),
     }
@@ -454,9 +493,9 @@ fn pin_for_good(addr: usize, len: usize) -> Hold {
 }
 
 /// After unlocking the robust mutex at `[addr, addr + len)` (which lies in a live region,
-/// held by this thread): one lock fewer.
+/// held by this thread; `recursive`: a recursive mutex): one lock fewer.
 #[inline(always)]
-pub(crate) fn released(addr: usize, len: usize) {
+pub(crate) fn released(addr: usize, len: usize, recursive: bool) {
     let last = LAST.with(Cell::get);
     // The range suffices here: `LAST` is set only to an entry whose region was live then, and
     // every region live since the lock was taken is disjoint from the lock's, which is live.
@@ -470,7 +509,10 @@ pub(crate) fn released(addr: usize, len: usize) {
     if let Some(entry) = entry {
         // Saturating: a lock counted in `UNCOUNTED` (its region pinned for good) may be
         // released here after an entry for the region appeared.
-        entry.held.store(down(entry.held.load(Relaxed)), Release);
+        if recursive {
+            take_down(&entry.recursive);
+        }
+        take_down(&entry.held);
     }
 }
 
@@ -526,6 +568,10 @@ unsafe extern "C" fn release_record(record: *mut std::ffi::c_void) {
             });
         }
         entry.held.store((held & !COUNT).wrapping_add(DOWN), SeqCst);
+        let recursive = entry.recursive.load(Relaxed);
+        entry
+            .recursive
+            .store((recursive & !COUNT).wrapping_add(DOWN), SeqCst);
         entry.key.store(0, SeqCst);
     }
     MINE.with(|m| m.set(std::ptr::null()));
@@ -943,15 +989,15 @@ mod tests {
             let movers: Vec<_> = (0..MOVERS)
                 .map(|_| {
                     s.spawn(|| {
-                        hold(b.0, 8).unwrap().acquired();
+                        hold(b.0, 8).unwrap().acquired(true);
                         holding.fetch_add(1, Release);
                         while !stop.load(Relaxed) {
-                            hold(c.0, 8).unwrap().acquired();
-                            released(b.0, 8);
-                            hold(b.0, 8).unwrap().acquired();
-                            released(c.0, 8);
+                            hold(c.0, 8).unwrap().acquired(true);
+                            released(b.0, 8, true);
+                            hold(b.0, 8).unwrap().acquired(true);
+                            released(c.0, 8, true);
                         }
-                        released(b.0, 8);
+                        released(b.0, 8, true);
                     })
                 })
                 .collect();

@@ -578,9 +578,11 @@
 //! object's `(st_dev, st_ino)`). The primitives work through either: a recursive locker
 //! taken through both counts once, a thread that reads a [`SharedRwLock`](crate::SharedRwLock)
 //! through both holds one read until its last guard is dropped (and a write of it through
-//! either is [`Error::Deadlock`]). A `ShmBox` dropped while a robust lock in its object is
-//! held by a thread of this process, through any of its mappings, stays mapped until the
-//! process exits (the lock may be on the thread's robust list at this mapping's address).
+//! either is [`Error::Deadlock`]). A `ShmBox` dropped while a recursive robust lock in its
+//! object is held by a thread of this process, through any of its mappings, stays mapped
+//! until the process exits (the lock may be on the thread's robust list at this mapping's
+//! address, taken through it first); a lock of another kind held through another mapping
+//! does not keep it.
 
 mod header;
 mod name;
