@@ -2,8 +2,8 @@
 //! of this process (a guard leaked with `mem::forget`), whose robust list then still points
 //! into the memory: that region stays mapped for good, so nothing is ever written through a
 //! stale robust-list entry into memory mapped later. One named region opened twice is two
-//! regions of one object: a robust lock held through either keeps both mapped, and the
-//! primitives work through either.
+//! regions of one object: a recursive robust lock held through either keeps both mapped
+//! (a lock of another kind only its own), and the primitives work through either.
 //!
 //! `harness = false` (see `support`): one thread runs the cases, so the mapping counts read
 //! from `/proc/self/maps` move only with what the case does.
@@ -297,6 +297,32 @@ fn a_recursive_lock_held_through_two_mappings_keeps_both_mapped() -> Outcome {
     Passed
 }
 
+/// One named region mapped twice: a normal and an errorcheck lock held through one mapping
+/// (live guards, not leaked) let the other be unmapped at its drop (neither can be on the
+/// robust list at an address in it: relocked through it, one waits and the other is
+/// refused), and the holding one is unmapped once they are released.
+fn a_lock_held_through_one_mapping_lets_the_other_go() -> Outcome {
+    let name = format!("/pthread-sync-regions-other-{}", std::process::id());
+    let _ = shm::unlink(&name);
+    let a = ShmBox::create(&name, 0o600, locks()).unwrap();
+    let b = ShmBox::<Locks>::open(&name);
+    shm::unlink(&name).unwrap();
+    let b = b.unwrap();
+    use_every_lock(&a);
+    let (addr_a, addr_b) = (&*a as *const Locks as usize, &*b as *const Locks as usize);
+    let normal = b.normal.lock().unwrap();
+    let errorcheck = b.errorcheck.lock().unwrap();
+    drop(a);
+    assert!(
+        !mapped(addr_a),
+        "kept for locks held through another mapping"
+    );
+    drop((normal, errorcheck));
+    drop(b);
+    assert!(!mapped(addr_b), "kept with nothing held");
+    Passed
+}
+
 /// The primitives through two mappings of one region: a condvar waited on through one is
 /// woken through the other, an errorcheck lock held through one is `Deadlock` through the
 /// other, a recursive one counts both.
@@ -366,6 +392,10 @@ fn main() {
         (
             "a_recursive_lock_held_through_two_mappings_keeps_both_mapped",
             a_recursive_lock_held_through_two_mappings_keeps_both_mapped,
+        ),
+        (
+            "a_lock_held_through_one_mapping_lets_the_other_go",
+            a_lock_held_through_one_mapping_lets_the_other_go,
         ),
         (
             "the_primitives_work_through_either_mapping",

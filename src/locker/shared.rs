@@ -130,6 +130,11 @@ impl<K: SharedKind> Robust<K> {
         }
     }
 
+    /// Whether the mutex is recursive: the only kind a thread can hold through one mapping
+    /// of a region while it is on the thread's robust list at its address in another
+    /// (`crate::regions`).
+    const RECURSIVE: bool = matches!(K::TYPE, MutexType::Recursive);
+
     /// Every attribute of the mutex.
     const ATTR: MutexAttr = MutexAttr {
         ty: K::TYPE,
@@ -152,11 +157,11 @@ impl<K: SharedKind> Robust<K> {
         // Counted before locking, uncounted if it fails: a count briefly one too high is
         // harmless, since nobody reads it until this thread's borrow of the region ends (a
         // region is dropped only then) or the thread exits (not inside a lock call).
-        hold.acquired();
+        hold.acquired(Self::RECURSIVE);
         match self.mutex.get(|| Self::ATTR).and_then(acquire) {
             r @ (Ok(()) | Err(Error::OwnerDied)) => r,
             r => {
-                hold.failed();
+                hold.failed(Self::RECURSIVE);
                 r
             }
         }
@@ -198,7 +203,11 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
     unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock, so the mutex is armed and held by this thread.
         unsafe { self.mutex.get_armed().unlock_held() };
-        regions::released(self as *const Self as usize, size_of::<Self>());
+        regions::released(
+            self as *const Self as usize,
+            size_of::<Self>(),
+            Self::RECURSIVE,
+        );
     }
 
     #[inline(always)]
@@ -361,6 +370,7 @@ impl<T: ?Sized> Lock<Shared<kind::ErrorCheck>, T> {
         regions::released(
             &self.raw as *const Robust<kind::ErrorCheck> as usize,
             size_of::<Robust<kind::ErrorCheck>>(),
+            false,
         );
         Ok(())
     }

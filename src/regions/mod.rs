@@ -61,9 +61,9 @@ pub(crate) struct Hold;
 #[cfg(loom)]
 impl Hold {
     #[inline(always)]
-    pub(crate) fn acquired(&self) {}
+    pub(crate) fn acquired(&self, _recursive: bool) {}
     #[inline(always)]
-    pub(crate) fn failed(&self) {}
+    pub(crate) fn failed(&self, _recursive: bool) {}
 }
 
 /// In the model, every object is in a region; nothing is counted.
@@ -76,4 +76,4 @@ pub(crate) fn hold(_addr: usize, _len: usize) -> Option<Hold> {
 /// In the model, nothing is counted.
 #[cfg(loom)]
 #[inline(always)]
-pub(crate) fn released(_addr: usize, _len: usize) {}
+pub(crate) fn released(_addr: usize, _len: usize, _recursive: bool) {}

@@ -539,10 +539,14 @@ fn unshare(addr: usize, len: usize, slot: usize) -> bool {
 #[cold]
 #[inline(never)]
 fn unshare_slow(r: &Shares, addr: usize, len: usize, slot: usize) -> bool {
-    let lock = LockKey::of(addr, len);
+    // The lock's key (a scan of the region table) is made only for an entry of this slot.
+    let mut lock = None;
     let generation = shim::fork_generation();
     for i in 0..SHARES {
-        if r.guards[i].get() != 0 && r.lock[i].get() == lock && r.slot[i].get() == slot {
+        if r.guards[i].get() != 0
+            && r.slot[i].get() == slot
+            && r.lock[i].get() == *lock.get_or_insert_with(|| LockKey::of(addr, len))
+        {
             if r.generation[i].get() != generation {
                 // An entry a forked child inherited: its guard's release is harmless there
                 // (the slot names the parent's thread, so the release changes nothing).
