@@ -69,6 +69,15 @@ const WRITER: u64 = 1 << 32;
 /// Every bit that says somebody waits (`READERS_WAITING`, the writers' count).
 const WAITERS: u64 = READERS_WAITING | !(WRITER - 1);
 
+// The fields do not overlap, and the release looks at every waiter bit.
+const _: () = {
+    assert!(WRITE_LOCKED & READERS_WAITING == 0);
+    assert!((WRITE_LOCKED | READERS_WAITING) & WRITER == 0);
+    assert!(MAX_READERS < WRITE_LOCKED);
+    assert!(WAITERS & MASK == 0);
+    assert!(WAITERS == READERS_WAITING | ((u32::MAX as u64) << 32));
+};
+
 #[inline(always)]
 fn count(s: u64) -> u64 {
     s & MASK
@@ -107,24 +116,18 @@ impl Word {
     const_fn! {
         /// A free lock.
         #[inline]
+        // The interface is `new()`, a `const fn` (a `static` lock); no `Default` needed.
+        #[allow(clippy::new_without_default)]
         pub const fn new() -> Word {
             Word { state: Futex64::new(0), writer_notify: Futex::new(0), owner: AtomicUsize::new(0) }
         }
     }
 
-    /// `state - v` (wrapping), with release ordering; the new value.
+    /// `state - v` (wrapping), with release ordering; the new value. One read-modify-write
+    /// (not a load and a compare-exchange: under contention, two transfers of the line).
     #[inline(always)]
     fn sub(&self, v: u64) -> u64 {
-        let mut s = self.state.load(Relaxed);
-        loop {
-            match self
-                .state
-                .compare_exchange(s, s.wrapping_sub(v), Release, Relaxed)
-            {
-                Ok(_) => return s.wrapping_sub(v),
-                Err(now) => s = now,
-            }
-        }
+        self.state.fetch_sub(v, Release).wrapping_sub(v)
     }
 
     /// Whether the calling thread holds the write lock.
@@ -197,7 +200,9 @@ impl Word {
     /// caller).
     #[inline(always)]
     pub fn try_write(&self) -> Result<(), Error> {
-        let mut s = self.state.load(Relaxed);
+        // A guess first (free, nobody waiting: the uncontended case), so the line is asked
+        // for once, for writing; the value found otherwise.
+        let mut s = 0;
         while count(s) == 0 {
             match self
                 .state
@@ -276,19 +281,42 @@ impl Word {
     ///
     /// # Safety
     /// The calling thread holds the lock (a read hold, or the write lock).
+    // `RwLock` knows which it holds (`unlock_read`, `unlock_write`); this one is for the
+    // differential test's script, which releases any hold as glibc's `unlock` does.
+    #[cfg_attr(not(any(test, loom)), allow(dead_code))]
     #[inline(always)]
     pub unsafe fn unlock(&self) {
         if written(self.state.load(Relaxed)) {
-            self.owner.store(0, Relaxed);
-            let s = self.sub(WRITE_LOCKED);
-            if s & WAITERS != 0 {
-                self.after_write(s);
-            }
+            // SAFETY: the caller holds the lock, and nobody reads it while it is written.
+            unsafe { self.unlock_write() }
         } else {
-            let s = self.sub(1);
-            if count(s) == 0 && writers(s) != 0 {
-                self.wake_writer();
-            }
+            // SAFETY: as above: not written, so the caller's hold is a read.
+            unsafe { self.unlock_read() }
+        }
+    }
+
+    /// Releases the caller's read hold; the last reader out wakes a waiting writer.
+    ///
+    /// # Safety
+    /// The calling thread holds a read hold.
+    #[inline(always)]
+    pub unsafe fn unlock_read(&self) {
+        let s = self.sub(1);
+        if count(s) == 0 && writers(s) != 0 {
+            self.wake_writer();
+        }
+    }
+
+    /// Releases the caller's write lock; wakes a waiting writer, else the readers queued.
+    ///
+    /// # Safety
+    /// The calling thread holds the write lock.
+    #[inline(always)]
+    pub unsafe fn unlock_write(&self) {
+        self.owner.store(0, Relaxed);
+        let s = self.sub(WRITE_LOCKED);
+        if s & WAITERS != 0 {
+            self.after_write(s);
         }
     }
 
@@ -337,15 +365,6 @@ impl Word {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_bits_do_not_overlap() {
-        assert_eq!(WRITE_LOCKED & READERS_WAITING, 0);
-        assert_eq!((WRITE_LOCKED | READERS_WAITING) & WRITER, 0);
-        assert!(MAX_READERS < WRITE_LOCKED);
-        assert_eq!(WAITERS & MASK, 0);
-        assert_eq!(WAITERS, READERS_WAITING | (u64::from(u32::MAX) << 32));
-    }
 
     #[test]
     fn reads_share_writes_exclude() {

@@ -14,7 +14,7 @@
 //! | (functions) | | `fifo_priority_range()` (`sched_get_priority_min`/`max` of `SCHED_FIFO`), `ceiling_ready()` (whether glibc can raise the calling thread to a ceiling: `SCHED_FIFO` or `SCHED_RR`) |
 //! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
-//! | `Futex64` | `new(u64)` (a `const fn`) | `load`, `store`, `compare_exchange`, `wait(expected low 32 bits, ..)`, `wake(n, Scope)`: a 64-bit word whose low half is a futex word (the model: an atomic plus a queue) |
+//! | `Futex64` | `new(u64)` (a `const fn`) | `load`, `store`, `fetch_sub`, `compare_exchange`, `wait(expected low 32 bits, ..)`, `wake(n, Scope)`: a 64-bit word whose low half is a futex word (the model: an atomic plus a queue) |
 //! | (functions) | | `thread_identity()` (a thread's id, its process's id and start-time tag, for `SharedRwLock`'s slots), `holder_alive(id)` (the process: `/proc/<pid>/stat`; the model: a set of dead ids) |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC`; `min`, `passed` (the model: no clock, every deadline passed once a wait on it timed out) |
 //!
@@ -287,6 +287,7 @@ const _: () = {
     let _: fn(u64) -> Futex64 = Futex64::new;
     let _: fn(&Futex64, Ordering) -> u64 = Futex64::load;
     let _: fn(&Futex64, u64, Ordering) = Futex64::store;
+    let _: fn(&Futex64, u64, Ordering) -> u64 = Futex64::fetch_sub;
     let _: fn(&Futex64, u64, u64, Ordering, Ordering) -> Result<u64, u64> =
         Futex64::compare_exchange;
     let _: fn(&Futex64, u32, Option<&Deadline>, Scope) -> bool = Futex64::wait;

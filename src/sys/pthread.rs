@@ -974,6 +974,12 @@ impl Futex64 {
         self.0.store(v, order)
     }
 
+    /// Subtracts `v` (wrapping); the previous value.
+    #[inline(always)]
+    pub fn fetch_sub(&self, v: u64, order: Ordering) -> u64 {
+        self.0.fetch_sub(v, order)
+    }
+
     /// Stores `new` if the word holds `current`: `Ok(current)`, else `Err(value found)`.
     #[inline(always)]
     pub fn compare_exchange(
