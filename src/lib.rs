@@ -91,8 +91,11 @@ mod switches;
 pub mod model_check {
     pub use crate::fork_registry::{Registration, Registry};
     pub use crate::publication::{Publication, Stage};
+    /// The model backend's raw objects and `RwLock`'s lock word (on the model's futex
+    /// words), for the differential test (against glibc and the kernel themselves) and the
+    /// word's own model checks.
+    pub use crate::rwlock::word::Word as RwWord;
     pub use crate::switches::{set_mutation, set_spurious_wakeups, Mutation};
-    /// The model backend's raw objects, for the differential test (against glibc itself).
     pub use crate::sys::{Deadline, Futex, RawRwLock, Scope};
 
     /// A barrier member's death, as the kernel makes it of a thread that ends holding its

@@ -48,6 +48,9 @@ pub enum Mutation {
     /// graph's lock (and not before), so a lock removed in between leaves a cached edge the
     /// graph no longer has.
     LockOrderEpochAfterUnlock = 12,
+    /// `RwLock`'s lock word, released by a writer with readers queued behind it and no
+    /// writer waiting, never wakes them.
+    RwWordForgetsReaders = 13,
 }
 
 #[cfg(loom)]

@@ -8,8 +8,10 @@
 //! - the public API over both backends: the lockers, `Cond`, `Sem`, `RwLock` (misuse, try
 //!   and timed forms, downgrade, poisoning), `Barrier` and `SharedBarrier` (in a region for
 //!   glibc), where the outcome depends on what the backend's raw objects answer;
-//! - the raw objects themselves: the model's `RawRwLock` against glibc's own
-//!   `pthread_rwlock_t` of the same kind (`PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP`),
+//! - the raw objects themselves: `RwLock`'s lock word (the crate's own, `rwlock/word.rs`,
+//!   under loom) and the model's coarse `RawRwLock` that stands for it in the model build of
+//!   `RwLock`, each against glibc's `pthread_rwlock_t` of the kind the word replaced
+//!   (`PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP`),
 //!   errno by errno (`EBUSY` from the try forms, the write holder's included; `EDEADLK` from
 //!   its blocking and timed forms; `ETIMEDOUT`; new reads behind a waiting writer), and the
 //!   model's `Futex` against the kernel's futex calls. Here the anchor is glibc (and the
@@ -789,6 +791,20 @@ fn model_and_glibc_agree_on_the_raw_rwlock() {
         )
     });
     agree(&real, &model, "raw rwlock");
+    assert_eq!(real.len(), 8);
+}
+
+#[test]
+fn the_lock_word_and_glibc_agree_on_the_raw_rwlock() {
+    let real = raw_rwlock!(GlibcRwLock::new(), std::thread, std::sync::Arc);
+    let word = in_the_model(|| {
+        raw_rwlock!(
+            loom::sync::Arc::new(pthread_sync::model_check::RwWord::new()),
+            loom::thread,
+            loom::sync::Arc
+        )
+    });
+    agree(&real, &word, "RwLock's lock word");
     assert_eq!(real.len(), 8);
 }
 

@@ -1,6 +1,6 @@
 //! The biased read path of the in-process [`RwLock`](super::RwLock): BRAVO (Dice and Kogan,
 //! "BRAVO: Biased Locking for Reader-Writer Locks", USENIX ATC 2019), layered over the
-//! pthread rwlock.
+//! lock word (`word.rs`).
 //!
 //! A reader-writer lock's readers all write its one lock word, so with two readers on two
 //! CPUs that cache line bounces on every read, and reads do not scale (measured here: every
@@ -11,9 +11,9 @@
 //!   reader slots (the slot its thread and the lock hash to: compare-exchange 0 -> the lock's
 //!   address), then checks that the bias is still on. Different threads write different
 //!   slots (different cache lines, mostly), so reads scale. Releasing is a store of 0.
-//! - **Slow read**: bias off, or the slot taken: the pthread rwlock's read lock. A slow
+//! - **Slow read**: bias off, or the slot taken: the lock word's read lock. A slow
 //!   reader turns the bias back on if the inhibition time has passed.
-//! - **Writer**: takes the pthread write lock (which excludes slow readers and writers),
+//! - **Writer**: takes the lock word's write lock (which excludes slow readers and writers),
 //!   then, if the bias is on, *revokes* it: turns it off, and waits until no slot holds the
 //!   lock's address. It then inhibits re-biasing for `INHIBIT_FACTOR` times as long as the
 //!   revocation took, which bounds what writers lose to revocations (BRAVO's policy).
@@ -24,7 +24,7 @@
 //! store in the single order of such operations, so the writer's later load of that slot
 //! sees it and waits; otherwise the reader gives its slot back and reads the slow way. A
 //! fast reader sees the last writer's data: the bias it saw on was turned on by a slow
-//! reader holding the pthread read lock (after that writer released the write lock), with
+//! reader holding the word's read lock (after that writer released the write lock), with
 //! release ordering, and its check reads it with acquire. The loom model
 //! (`loom-tests/tests/rwlock.rs`) checks both, and rejects the variant that checks the bias
 //! before publishing (mutation `BravoCheckFirst`). (loom treats `SeqCst` accesses as
@@ -45,7 +45,7 @@ const INHIBIT_FACTOR: u64 = 9;
 /// then stays unbiased (no revocation per write), one that reads a thousand times per
 /// write re-biases soon after each write. 16 rather than 64: with 4 threads each writing
 /// once in 1 000 operations a write comes every ~250 reads, and with 64 a quarter of the
-/// reads went the slow way (every one a write of the pthread lock's line; instrumented:
+/// reads went the slow way (every one a write of the lock word's line; instrumented:
 /// ~73 slow reads per write); measured with `benches/rwlock.rs -- --interleaved --anchor
 /// parking_lot_RwLock`, 16 against 64 in the same minutes: read-mostly 4 threads 0.39-0.57
 /// against 0.49-0.83 of parking_lot's time, 2 threads 0.21-0.42 against 0.53-0.83,
@@ -53,7 +53,34 @@ const INHIBIT_FACTOR: u64 = 9;
 /// 1.42-1.70; 8 was no better than 16.
 const REBIAS_AFTER: u32 = 16;
 
-/// No slot: the hold is the pthread rwlock's.
+/// What a lock's slot is hashed from: its address.
+#[cfg(not(loom))]
+#[inline(always)]
+fn hashed(lock: usize) -> usize {
+    lock
+}
+
+/// In the model, the order in which the execution first hashed the lock: loom replays an
+/// execution's schedule and needs the same accesses each time, and a lock's address (an
+/// `Arc`'s allocation) may differ from one execution to the next. (A std mutex: not a model
+/// object, so no scheduling point; emptied with each execution.)
+#[cfg(loom)]
+fn hashed(lock: usize) -> usize {
+    loom::lazy_static! {
+        static ref SEEN: std::sync::Mutex<Vec<usize>> = std::sync::Mutex::new(Vec::new());
+    }
+    let mut seen = SEEN.lock().expect("model poisoned");
+    let i = match seen.iter().position(|&a| a == lock) {
+        Some(i) => i,
+        None => {
+            seen.push(lock);
+            seen.len() - 1
+        }
+    };
+    (i + 1) << 12
+}
+
+/// No slot: the hold is the lock word's.
 pub(crate) const SLOW: usize = usize::MAX;
 
 /// A lock's bias state.
@@ -77,7 +104,7 @@ impl Bias {
     /// The slot of the calling thread for the lock at `lock`.
     #[inline(always)]
     pub(crate) fn slot(lock: usize) -> usize {
-        let h = (shim::thread_hash() ^ lock.wrapping_mul(0xff51_afd7_ed55_8ccd)) >> 17;
+        let h = (shim::thread_hash() ^ hashed(lock).wrapping_mul(0xff51_afd7_ed55_8ccd)) >> 17;
         h & (READER_SLOTS - 1)
     }
 
@@ -126,7 +153,7 @@ impl Bias {
         shim::reader_slots()[slot].store(0, Release);
     }
 
-    /// After a slow read was taken (the pthread read lock is held): turns the bias back on if
+    /// After a slow read was taken (the word's read lock is held): turns the bias back on if
     /// re-biasing is no longer inhibited.
     #[inline]
     pub(crate) fn after_slow_read(&self) {
@@ -138,7 +165,7 @@ impl Bias {
         }
     }
 
-    /// With the pthread write lock held: revokes the bias, waiting until no fast reader of
+    /// With the word's write lock held: revokes the bias, waiting until no fast reader of
     /// `lock` is left. With `give_up` (a try or a timed acquisition), gives up when it
     /// returns `true` and reports `false` (the bias stays off; the caller releases the
     /// write lock).
@@ -178,7 +205,7 @@ impl Bias {
         true
     }
 
-    /// With the pthread write lock held and the bias off: a read hold for the calling
+    /// With the word's write lock held and the bias off: a read hold for the calling
     /// thread, published in a free slot, and the bias turned on, so that the write lock can
     /// be released without any other writer getting in between (`downgrade`): a later
     /// writer finds the bias on and waits for this slot.

@@ -1,6 +1,6 @@
 //! Which reader-writer locks the calling thread holds for reading, and how, so that a
 //! thread's second read of a lock it reads already is counted instead of taken again (under
-//! the writer-preferring pthread kind, a second read hold taken while a writer waits would
+//! the writer-preferring lock word, a second read hold taken while a writer waits would
 //! deadlock the thread with itself, and a fast reader's second read would wait for the
 //! writer that waits for its slot), and a write requested by a thread that holds a read is
 //! reported instead of hanging. Two thread-local parts:
@@ -10,7 +10,7 @@
 //!   one hold at a time, and only its holder changes it, so `count > 0` says the slot's hold
 //!   is this thread's, for the lock whose address the slot holds: exact, and two
 //!   thread-local writes per read (set on entry, decrement on leave), no search.
-//! - **The record** (the slow reads, pthread read locks, and a `downgrade`'s hold in a slot
+//! - **The record** (the slow reads, read locks of the word, and a `downgrade`'s hold in a slot
 //!   other than the thread's own): `ENTRIES` locks at once per thread; past that, such reads
 //!   are not recorded (and neither protection applies to them: the docs say so). The used
 //!   entries are kept first, so a thread that holds no slow read scans nothing.

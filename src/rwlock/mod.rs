@@ -1,16 +1,17 @@
-//! [`RwLock`]: a reader-writer lock over `pthread_rwlock_t`, a drop-in for
-//! `std::sync::RwLock`, whose reads scale across CPUs (a biased read path, `bravo.rs`).
+//! [`RwLock`]: a reader-writer lock, a drop-in for `std::sync::RwLock`, whose reads scale
+//! across CPUs (a biased read path, `bravo.rs`, over a lock word of the crate's own,
+//! `word.rs`, in place of `pthread_rwlock_t`: see there for why and what it keeps).
 //!
 //! | | std's `RwLock` | this `RwLock` |
 //! |---|---|---|
 //! | methods | `new` (const), `read`, `try_read`, `write`, `try_write`, `is_poisoned`, `clear_poison`, `into_inner`, `get_mut`, `RwLockWriteGuard::downgrade` | the same, plus `read_timeout`, `write_timeout` (`CLOCK_MONOTONIC`) |
 //! | poisoning | a writer's panic | the same |
-//! | writers starve? | no (writer-preferring futex lock) | no: glibc's `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP` underneath, and a writer revokes the read bias before it enters |
+//! | writers starve? | no (writer-preferring futex lock) | no: a writer-preferring lock word underneath (new readers queue behind a waiting writer, as under glibc's `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP`), and a writer revokes the read bias before it enters |
 //! | a second read by a thread that reads already | may deadlock while a writer waits | counted, never a deadlock |
 //! | a write by a thread that holds a read (upgrade), or by the write holder | deadlocks (or panics) | panics at once, naming the mistake |
 //! | reads from 2+ CPUs | one shared lock word | readers publish in per-thread slots while the lock is read-biased: no shared line written |
 //!
-//! How it is built: `sys::RawRwLock` (the pthread object, writer-preferring non-recursive),
+//! How it is built: `word` (the lock word: writer-preferring, non-recursive, futex waits),
 //! `bravo` (the biased read path and its revocation), `held` (the thread's count of its
 //! read guards per reader slot, and its record of its other read holds). The data, guards and poisoning live here.
 //!
@@ -21,6 +22,7 @@
 mod bravo;
 mod held;
 mod shared;
+pub(crate) mod word;
 
 pub use shared::{SharedRwLock, SharedRwLockReadGuard, SharedRwLockWriteGuard};
 
@@ -37,12 +39,21 @@ use crate::lock_order::{self, Wait};
 use crate::locker::{LockTimeoutError, LockTimeoutResult};
 use crate::poison::{Flag, Policy};
 use crate::shim::{self, const_fn};
+/// The lock word under the bias: the crate's own (`word.rs`). In the model, a coarse model
+/// of it (`sys::model::RawRwLock`, a mutex and a condition variable: the same answers,
+/// checked against the word and against glibc's rwlock by `loom-tests/tests/differential.rs`),
+/// so that the bias's logic is explored in seconds; the word's own protocol is model-checked
+/// on its own (`loom-tests/tests/rwlock_word.rs`).
+#[cfg(loom)]
 use crate::sys::RawRwLock;
 use bravo::{Bias, SLOW};
+#[cfg(not(loom))]
+use word::Word as RawRwLock;
 
 /// A reader-writer lock protecting a `T`: many readers at once, or one writer. The API of
-/// [`std::sync::RwLock`] (replace the import, nothing else), over a writer-preferring
-/// `pthread_rwlock_t`, with a read path that scales across CPUs.
+/// [`std::sync::RwLock`] (replace the import, nothing else), over a writer-preferring lock
+/// word of the crate's own (not `pthread_rwlock_t`: see the module `word`), with a read path
+/// that scales across CPUs.
 ///
 /// ```
 /// use pthread_sync::RwLock;
@@ -63,11 +74,11 @@ use bravo::{Bias, SLOW};
 ///   waits (std's, and glibc's writer-preferring kind, may deadlock there): the thread's own
 ///   record counts it (a read of a read-biased lock, the common case, is counted through
 ///   the thread's reader slot, for any number of locks; a read taken while the bias is off,
-///   through the pthread read lock, is recorded for up to 8 such locks at once per thread,
+///   through the lock word, is recorded for up to 8 such locks at once per thread,
 ///   and past that read without the record);
 /// - `write` (or `write_timeout`) by a thread that holds a read guard of the same lock (an
 ///   upgrade, which would wait for itself forever), and `read` or `write` by the thread that
-///   holds the write guard (`EDEADLK` from glibc), panic at once with a message naming the
+///   holds the write guard (the lock word knows its writer), panic at once with a message naming the
 ///   mistake; std documents that these "might panic"; `try_write` returns
 ///   [`TryLockError::WouldBlock`] there;
 /// - [`read_timeout`](RwLock::read_timeout) and [`write_timeout`](RwLock::write_timeout), on
@@ -97,8 +108,8 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 impl<T: ?Sized> UnwindSafe for RwLock<T> {}
 impl<T: ?Sized> RefUnwindSafe for RwLock<T> {}
 
-/// Makes a guard `!Send`: a pthread rwlock must be released by the thread that took it (and
-/// a read hold lives in its thread's slot and record).
+/// Makes a guard `!Send`: the lock word's write lock names the thread that took it, and a
+/// read hold lives in its thread's slot and record.
 #[derive(Clone, Copy, Default)]
 struct NotSend(PhantomData<*const ()>);
 
@@ -109,7 +120,7 @@ pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
     lock: &'a RwLock<T>,
     /// How the hold was taken: through a reader slot (an index, counted in the thread's slot
     /// counts, `held`), `TRACKED` (counted in the thread's record, which knows how the hold
-    /// was taken), or `SLOW` (a pthread read lock the record had no room for).
+    /// was taken), or `SLOW` (a read lock of the word the record had no room for).
     how: usize,
     _not_send: NotSend,
 }
@@ -185,7 +196,7 @@ impl<T: ?Sized> RwLock<T> {
 
     /// A read hold: a fast read (its slot was free, so this thread held no read of the
     /// lock through it), else the thread's own hold counted again if it reads already, else
-    /// `slow` (a pthread read lock).
+    /// `slow` (a read lock of the word).
     #[inline(always)]
     fn read_with(
         &self,
@@ -240,14 +251,14 @@ impl<T: ?Sized> RwLock<T> {
     #[inline(always)]
     fn release_read(&self, how: usize) {
         if how == SLOW {
-            // SAFETY: this thread took the pthread read lock for this hold.
-            unsafe { self.raw.unlock() };
+            // SAFETY: this thread took the word's read lock for this hold.
+            unsafe { self.raw.unlock_read() };
         } else {
             Bias::release(how);
         }
     }
 
-    /// The write lock: a try of the pthread write lock, then (if it failed, and this thread
+    /// The write lock: a try of the word's write lock, then (if it failed, and this thread
     /// is not upgrading) `after_try` takes it (spinning, blocking, timed, or not at all), then
     /// the read bias is revoked (waiting for the fast readers to leave, unless `give_up` says
     /// so: then `Err(gave_up)`).
@@ -261,7 +272,7 @@ impl<T: ?Sized> RwLock<T> {
         let lock = self.addr();
         // An upgrade (this thread holds a read of this lock) must be found before any call
         // that could block, but looking costs a hash and two thread-local reads, so the
-        // uncontended write looks only where it can matter. A free pthread write lock means
+        // uncontended write looks only where it can matter. A free write lock of the word means
         // this thread holds no slow read (that would make the try fail); with the bias off it
         // holds no fast read either (a fast read is taken with the bias on, and no revocation
         // completes while it is held: only this thread could be revoking). Else, look first.
@@ -274,12 +285,12 @@ impl<T: ?Sized> RwLock<T> {
         }
         if self.bias.is_on() && upgrade() {
             // SAFETY: taken just above by this thread.
-            unsafe { self.raw.unlock() };
+            unsafe { self.raw.unlock_write() };
             return Err(Error::Deadlock);
         }
         if !self.bias.revoke(lock, give_up) {
             // SAFETY: taken just above by this thread.
-            unsafe { self.raw.unlock() };
+            unsafe { self.raw.unlock_write() };
             return Err(gave_up);
         }
         Ok(RwLockWriteGuard {
@@ -329,8 +340,7 @@ impl<T: ?Sized> RwLock<T> {
         }
     }
 
-    /// Blocks until a read hold is acquired or `dur` has passed (`pthread_rwlock_clockrdlock`
-    /// on `CLOCK_MONOTONIC`).
+    /// Blocks until a read hold is acquired or `dur` has passed (on `CLOCK_MONOTONIC`).
     ///
     /// # Errors
     /// [`LockTimeoutError::TimedOut`], or [`LockTimeoutError::Poisoned`] holding the guard.
@@ -388,8 +398,8 @@ impl<T: ?Sized> RwLock<T> {
     }
 
     /// Blocks until the write hold is acquired or `dur` has passed
-    /// (`pthread_rwlock_clockwrlock` on `CLOCK_MONOTONIC`; the wait for fast readers to
-    /// leave counts against the same deadline).
+    /// (on `CLOCK_MONOTONIC`; the wait for fast readers to leave counts against the same
+    /// deadline).
     ///
     /// # Errors
     /// [`LockTimeoutError::TimedOut`], or [`LockTimeoutError::Poisoned`] holding the guard.
@@ -436,7 +446,7 @@ impl<T: ?Sized> RwLock<T> {
 }
 
 /// How many times a contended acquisition tries again, with a growing pause in between,
-/// before it blocks in glibc (which sleeps at once): the holder is often about to leave.
+/// before it blocks (the lock word sleeps at once): the holder is often about to leave.
 const SPINS: u32 = 8;
 
 /// `try_` until it succeeds or `SPINS` tries have failed, then `block`.
@@ -483,7 +493,7 @@ fn misuse(call: &'static str, err: Error) -> ! {
             "pthread-sync: RwLock::{call} would deadlock ({err}): this thread holds the lock \
              already (a write guard, or a read guard that a write would wait for)"
         ),
-        e => crate::error::fatal("pthread_rwlock", e),
+        e => crate::error::fatal("RwLock", e),
     }
 }
 
@@ -510,9 +520,9 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         // A read hold published before the write hold is released: any later writer waits
         // for it.
         let slot = lock.bias.downgrade(addr);
-        // SAFETY: this thread holds the pthread write lock (the guard proves it); the guard
+        // SAFETY: this thread holds the word's write lock (the guard proves it); the guard
         // is not dropped (ManuallyDrop), so it is released once, here.
-        unsafe { lock.raw.unlock() };
+        unsafe { lock.raw.unlock_write() };
         // The thread's own slot: counted there; another (probed) slot: in the record, where
         // a second read finds it (else it would wait for the writer that waits for it).
         if slot == Bias::slot(addr) {
@@ -550,8 +560,8 @@ impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     fn drop(&mut self) {
         lock_order::release(self.lock.addr());
         self.lock.poison.leave(&self.panicking);
-        // SAFETY: the guard holds the pthread write lock and is `!Send`: this thread took it.
-        unsafe { self.lock.raw.unlock() };
+        // SAFETY: the guard holds the write lock and is `!Send`: this thread took it.
+        unsafe { self.lock.raw.unlock_write() };
     }
 }
 

@@ -13,11 +13,16 @@
 //! | `RawMutex` | `new(MutexType)`, `with_protocol(MutexType, Protocol)` (`const fn`s: glibc's static initialiser, and its bytes with a protocol), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `unsafe unlock`, `unsafe unlock_held`, `priority_ceiling`, `set_priority_ceiling` |
 //! | (functions) | | `fifo_priority_range()` (`sched_get_priority_min`/`max` of `SCHED_FIFO`), `ceiling_ready()` (whether glibc can raise the calling thread to a ceiling: `SCHED_FIFO` or `SCHED_RR`) |
 //! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
-//! | `RawRwLock` | `new()` (a `const fn`: glibc's writer-preferring non-recursive initialiser) | `read`, `try_read`, `read_for`, `write`, `try_write`, `write_for` (timed on `CLOCK_MONOTONIC`), `unsafe unlock` |
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
-//! | `Futex64` | `new(u64)` (a `const fn`) | `load`, `store`, `compare_exchange`, `wait(expected low 32 bits, ..)`, `wake(n, Scope)`: a 64-bit word whose low half is a futex word (the model: an atomic plus a queue) |
+//! | `Futex64` | `new(u64)` (a `const fn`) | `load`, `store`, `fetch_sub`, `compare_exchange`, `wait(expected low 32 bits, ..)`, `wake(n, Scope)`: a 64-bit word whose low half is a futex word (the model: an atomic plus a queue) |
 //! | (functions) | | `thread_identity()` (a thread's id, its process's id and start-time tag, for `SharedRwLock`'s slots), `holder_alive(id)` (the process: `/proc/<pid>/stat`; the model: a set of dead ids) |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC`; `min`, `passed` (the model: no clock, every deadline passed once a wait on it timed out) |
+//!
+//! `model.rs` has one type more, `RawRwLock` (a mutex and a condition variable): a coarse model
+//! of `RwLock`'s lock word (`crate::rwlock::word`, the crate's own, on `Futex64` and `Futex`),
+//! which the model build of `RwLock` uses so that the bias's logic is explored in seconds; the
+//! differential test checks both it and the word against glibc's rwlock of the kind the word
+//! replaced.
 //!
 //! `shm.rs` (not in the loom build) wraps shared-memory objects and mappings (`shm_open`,
 //! `ftruncate`, `mmap`) for the regions of `crate::shm`; it has no model.
@@ -29,14 +34,13 @@
 //!
 //! The in-process objects are stored inline (no heap, no global allocator: a `static` mutex
 //! may guard the allocator itself) and built by `const fn`s from glibc's own static
-//! initialisers (`PTHREAD_MUTEX_INITIALIZER` and its `_NP` errorcheck and recursive forms,
-//! the writer-preferring rwlock's) or, for `sem_t`, from the bytes `sem_init` writes (checked
+//! initialisers (`PTHREAD_MUTEX_INITIALIZER` and its `_NP` errorcheck and recursive forms)
+//! or, for `sem_t`, from the bytes `sem_init` writes (checked
 //! against `sem_init` itself by a test). POSIX leaves moving an initialised object undefined;
 //! glibc's private, non-robust objects hold no pointers and no address-dependent state, and
 //! no thread can be inside one while Rust moves it (a move needs the value unborrowed: no
 //! guard, no waiter). An unlocked glibc mutex has exactly the bytes its initialiser gave it
-//! (`__lock`, `__count`, `__owner`, `__nusers` back at 0); an unlocked rwlock has only
-//! counters; a `sem_t` keeps its value and waiter count; a futex word is a number. So a moved one
+//! (`__lock`, `__count`, `__owner`, `__nusers` back at 0); a `sem_t` keeps its value and waiter count; a futex word is a number. So a moved one
 //! is the same object at its new address. The tests check that an unlocked mutex's bytes equal
 //! its initialiser's after use (`sys::pthread::tests`). The priority-protocol mutexes too:
 //! built from `pthread_mutex_init`'s bytes for the protocol (the `__kind` bit, and for the
@@ -168,9 +172,7 @@ pub mod signal;
 #[cfg(not(loom))]
 pub mod thread_key;
 #[cfg(not(loom))]
-pub use pthread::{
-    ceiling_ready, fifo_priority_range, Deadline, Futex, Futex64, RawMutex, RawRwLock, RawSem,
-};
+pub use pthread::{ceiling_ready, fifo_priority_range, Deadline, Futex, Futex64, RawMutex, RawSem};
 
 #[cfg(loom)]
 mod model;
@@ -272,15 +274,6 @@ const _: () = {
     let _: unsafe fn(*mut RawSem, &SemAttr) -> Result<(), Error> =
         <RawSem as InPlace>::init_in_place;
 
-    let _: fn() -> RawRwLock = RawRwLock::new;
-    let _: fn(&RawRwLock) -> Result<(), Error> = RawRwLock::read;
-    let _: fn(&RawRwLock) -> Result<(), Error> = RawRwLock::try_read;
-    let _: fn(&RawRwLock, Duration) -> Result<(), Error> = RawRwLock::read_for;
-    let _: fn(&RawRwLock) -> Result<(), Error> = RawRwLock::write;
-    let _: fn(&RawRwLock) -> Result<(), Error> = RawRwLock::try_write;
-    let _: fn(&RawRwLock, Duration) -> Result<(), Error> = RawRwLock::write_for;
-    let _: unsafe fn(&RawRwLock) = RawRwLock::unlock;
-
     let _: fn(u32) -> Futex = Futex::new;
     let _: fn(&Futex, Ordering) -> u32 = Futex::load;
     let _: fn(&Futex, u32, Ordering) -> u32 = Futex::fetch_add;
@@ -294,6 +287,7 @@ const _: () = {
     let _: fn(u64) -> Futex64 = Futex64::new;
     let _: fn(&Futex64, Ordering) -> u64 = Futex64::load;
     let _: fn(&Futex64, u64, Ordering) = Futex64::store;
+    let _: fn(&Futex64, u64, Ordering) -> u64 = Futex64::fetch_sub;
     let _: fn(&Futex64, u64, u64, Ordering, Ordering) -> Result<u64, u64> =
         Futex64::compare_exchange;
     let _: fn(&Futex64, u32, Option<&Deadline>, Scope) -> bool = Futex64::wait;

@@ -615,6 +615,11 @@ impl Futex64 {
         self.word.store(v, order)
     }
 
+    /// Subtracts `v` (wrapping); the previous value.
+    pub fn fetch_sub(&self, v: u64, order: std::sync::atomic::Ordering) -> u64 {
+        self.word.fetch_sub(v, order)
+    }
+
     /// Stores `new` if the word holds `current`: `Ok(current)`, else `Err(value found)`.
     pub fn compare_exchange(
         &self,
@@ -827,6 +832,24 @@ impl RawRwLock {
             panic!("model: unlock of an rwlock by a thread that does not hold it");
         }
         self.changed.notify_all();
+    }
+
+    /// Releases the calling thread's read hold (as [`RawRwLock::unlock`]).
+    ///
+    /// # Safety
+    /// The calling thread holds a read hold.
+    pub unsafe fn unlock_read(&self) {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.unlock() }
+    }
+
+    /// Releases the calling thread's write lock (as [`RawRwLock::unlock`]).
+    ///
+    /// # Safety
+    /// The calling thread holds the write lock.
+    pub unsafe fn unlock_write(&self) {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.unlock() }
     }
 }
 

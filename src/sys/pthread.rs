@@ -1,4 +1,4 @@
-//! The real backend: glibc's `pthread_mutex_t`, `pthread_rwlock_t` and `sem_t`, stored inline,
+//! The real backend: glibc's `pthread_mutex_t` and `sem_t`, stored inline,
 //! and futex words.
 //!
 //! In-process objects come from `const fn`s (glibc's static initialisers); process-shared and
@@ -29,11 +29,6 @@ extern "C" {
         clock: libc::clockid_t,
         abstime: *const libc::timespec,
     ) -> libc::c_int;
-    fn pthread_rwlock_clockrdlock(
-        rwlock: *mut libc::pthread_rwlock_t,
-        clock: libc::clockid_t,
-        abstime: *const libc::timespec,
-    ) -> libc::c_int;
     fn pthread_mutex_getprioceiling(
         mutex: *const libc::pthread_mutex_t,
         prioceiling: *mut libc::c_int,
@@ -46,11 +41,6 @@ extern "C" {
     fn pthread_mutexattr_setprioceiling(
         attr: *mut libc::pthread_mutexattr_t,
         prioceiling: libc::c_int,
-    ) -> libc::c_int;
-    fn pthread_rwlock_clockwrlock(
-        rwlock: *mut libc::pthread_rwlock_t,
-        clock: libc::clockid_t,
-        abstime: *const libc::timespec,
     ) -> libc::c_int;
 }
 
@@ -706,138 +696,6 @@ unsafe impl InPlace for RawMutex {
     }
 }
 
-/// glibc's `PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP` (not in the `libc` crate): the one
-/// kind under which new readers wait behind a waiting writer (`PTHREAD_RWLOCK_PREFER_WRITER_NP`
-/// is reader-preferring in effect, sourceware bug 7057).
-const PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP: libc::c_int = 2;
-
-/// The index, in `u32`s, of `__flags` (the kind) in glibc's 56-byte `pthread_rwlock_t` on
-/// 64-bit targets (`struct __pthread_rwlock_arch_t`: eight 32-bit words, `__rwelision` and
-/// seven bytes of padding, a 64-bit pad, then `__flags`).
-const RWLOCK_FLAGS_WORD: usize = 12;
-
-/// A `pthread_rwlock_t` of the writer-preferring non-recursive kind, stored inline. It is
-/// glibc's `PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP` (checked against
-/// `pthread_rwlock_init` with that kind by a test): writers do not starve, and a thread that
-/// takes a second read lock while a writer waits deadlocks itself, which the wrapper
-/// prevents (it counts a thread's read re-entry itself).
-#[repr(transparent)]
-pub struct RawRwLock {
-    inner: UnsafeCell<libc::pthread_rwlock_t>,
-}
-
-impl UnwindSafe for RawRwLock {}
-impl RefUnwindSafe for RawRwLock {}
-
-// SAFETY: a pthread rwlock is made to be shared between threads; all access goes through
-// the pthread calls.
-unsafe impl Send for RawRwLock {}
-// SAFETY: as above.
-unsafe impl Sync for RawRwLock {}
-
-const RWLOCK_WORDS: usize = size_of::<libc::pthread_rwlock_t>() / 4;
-const _: () = assert!(RWLOCK_WORDS * 4 == size_of::<libc::pthread_rwlock_t>());
-const _: () = assert!(RWLOCK_FLAGS_WORD < RWLOCK_WORDS);
-
-impl RawRwLock {
-    /// A process-private, writer-preferring rwlock (glibc's static initialiser of the kind).
-    #[inline]
-    pub const fn new() -> RawRwLock {
-        let mut words = [0u32; RWLOCK_WORDS];
-        words[RWLOCK_FLAGS_WORD] = PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP as u32;
-        // SAFETY: `transmute` checks the sizes are equal; a `pthread_rwlock_t` is plain
-        // integers with no invalid bit patterns, and these are the initialiser's bytes.
-        let init =
-            unsafe { std::mem::transmute::<[u32; RWLOCK_WORDS], libc::pthread_rwlock_t>(words) };
-        RawRwLock {
-            inner: UnsafeCell::new(init),
-        }
-    }
-
-    #[inline(always)]
-    fn ptr(&self) -> *mut libc::pthread_rwlock_t {
-        self.inner.get()
-    }
-
-    /// `pthread_rwlock_rdlock`. `Deadlock` if this thread holds it for writing; `Overflow`
-    /// at glibc's reader limit (`EAGAIN`).
-    #[inline]
-    pub fn read(&self) -> Result<(), Error> {
-        // SAFETY: the rwlock is initialised and stays in place while borrowed.
-        check_rw(unsafe { libc::pthread_rwlock_rdlock(self.ptr()) })
-    }
-
-    /// `pthread_rwlock_tryrdlock`: `WouldBlock` if a writer holds it or waits.
-    #[inline]
-    pub fn try_read(&self) -> Result<(), Error> {
-        // SAFETY: as in `read`.
-        check_rw(unsafe { libc::pthread_rwlock_tryrdlock(self.ptr()) })
-    }
-
-    /// `pthread_rwlock_clockrdlock` on `CLOCK_MONOTONIC`, `dur` from now (tried first, so a
-    /// free lock costs no clock read): `TimedOut` when it passes.
-    #[inline]
-    pub fn read_for(&self, dur: Duration) -> Result<(), Error> {
-        match self.try_read() {
-            Err(Error::WouldBlock) => {}
-            other => return other,
-        }
-        let deadline = Deadline::after(dur);
-        // SAFETY: as in `read`; the deadline is on the clock named.
-        check_rw(unsafe {
-            pthread_rwlock_clockrdlock(self.ptr(), libc::CLOCK_MONOTONIC, &deadline.0)
-        })
-    }
-
-    /// `pthread_rwlock_wrlock`. `Deadlock` if this thread holds it for writing already.
-    #[inline]
-    pub fn write(&self) -> Result<(), Error> {
-        // SAFETY: as in `read`.
-        check_rw(unsafe { libc::pthread_rwlock_wrlock(self.ptr()) })
-    }
-
-    /// `pthread_rwlock_trywrlock`: `WouldBlock` if held.
-    #[inline]
-    pub fn try_write(&self) -> Result<(), Error> {
-        // SAFETY: as in `read`.
-        check_rw(unsafe { libc::pthread_rwlock_trywrlock(self.ptr()) })
-    }
-
-    /// `pthread_rwlock_clockwrlock` on `CLOCK_MONOTONIC`, `dur` from now (tried first).
-    #[inline]
-    pub fn write_for(&self, dur: Duration) -> Result<(), Error> {
-        match self.try_write() {
-            Err(Error::WouldBlock) => {}
-            other => return other,
-        }
-        let deadline = Deadline::after(dur);
-        // SAFETY: as in `read`; the deadline is on the clock named.
-        check_rw(unsafe {
-            pthread_rwlock_clockwrlock(self.ptr(), libc::CLOCK_MONOTONIC, &deadline.0)
-        })
-    }
-
-    /// `pthread_rwlock_unlock` of the calling thread's hold (read or write).
-    ///
-    /// # Safety
-    /// The calling thread holds the rwlock (once more than it will after this call).
-    #[inline]
-    pub unsafe fn unlock(&self) {
-        // SAFETY: the caller holds it; glibc's unlock cannot fail for a holder.
-        unsafe { libc::pthread_rwlock_unlock(self.ptr()) };
-    }
-}
-
-/// Like [`check`], for rwlock calls: `EAGAIN` is glibc's reader limit.
-#[inline(always)]
-fn check_rw(ret: libc::c_int) -> Result<(), Error> {
-    match ret {
-        0 => Ok(()),
-        libc::EAGAIN => Err(Error::Overflow),
-        e => Err(Error::from_errno(e)),
-    }
-}
-
 /// The bytes glibc's `sem_init(sem, 0, value)` writes on 64-bit targets (`struct new_sem`
 /// of glibc's `internaltypes.h`: the value in the low half of a 64-bit word whose high half
 /// counts waiters, then the word `private`, which holds glibc's `FUTEX_PRIVATE`, 0, for a
@@ -1114,6 +972,12 @@ impl Futex64 {
     #[inline(always)]
     pub fn store(&self, v: u64, order: Ordering) {
         self.0.store(v, order)
+    }
+
+    /// Subtracts `v` (wrapping); the previous value.
+    #[inline(always)]
+    pub fn fetch_sub(&self, v: u64, order: Ordering) -> u64 {
+        self.0.fetch_sub(v, order)
     }
 
     /// Stores `new` if the word holds `current`: `Ok(current)`, else `Err(value found)`.
@@ -1488,63 +1352,5 @@ mod tests {
             }
         });
         assert_eq!(counter.into_inner(), 200_000);
-    }
-
-    #[test]
-    fn rwlock_initialiser_equals_pthread_rwlock_init_of_its_kind() {
-        let mut attr = MaybeUninit::<libc::pthread_rwlockattr_t>::uninit();
-        let mut place = MaybeUninit::<libc::pthread_rwlock_t>::zeroed();
-        // SAFETY: attribute object initialised, set, used and destroyed in order; `place`
-        // is a zeroed rwlock-sized buffer initialised once.
-        unsafe {
-            assert_eq!(libc::pthread_rwlockattr_init(attr.as_mut_ptr()), 0);
-            assert_eq!(
-                libc::pthread_rwlockattr_setkind_np(
-                    attr.as_mut_ptr(),
-                    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
-                ),
-                0
-            );
-            assert_eq!(
-                libc::pthread_rwlock_init(place.as_mut_ptr(), attr.as_ptr()),
-                0
-            );
-            libc::pthread_rwlockattr_destroy(attr.as_mut_ptr());
-        }
-        let ours = RawRwLock::new();
-        // SAFETY: both are initialised rwlocks, read as bytes.
-        assert_eq!(bytes(&ours), bytes(unsafe { place.assume_init_ref() }));
-        // And it behaves as the kind: a waiting writer holds new readers back.
-        ours.read().unwrap();
-        std::thread::scope(|s| {
-            let w = s.spawn(|| {
-                ours.write().unwrap();
-                // SAFETY: held just above by this thread.
-                unsafe { ours.unlock() };
-            });
-            let start = std::time::Instant::now();
-            while ours.try_read() != Err(Error::WouldBlock) {
-                // A successful try_read is a second hold: give it back.
-                // SAFETY: held by this thread.
-                unsafe { ours.unlock() };
-                assert!(
-                    start.elapsed() < Duration::from_secs(10),
-                    "the writer never waited"
-                );
-                std::thread::yield_now();
-            }
-            // SAFETY: the first read hold.
-            unsafe { ours.unlock() };
-            w.join().unwrap();
-        });
-        assert_eq!(ours.write(), Ok(()));
-        assert_eq!(
-            ours.write(),
-            Err(Error::Deadlock),
-            "EDEADLK for the write holder"
-        );
-        assert_eq!(ours.try_read(), Err(Error::WouldBlock));
-        // SAFETY: held for writing by this thread.
-        unsafe { ours.unlock() };
     }
 }
