@@ -257,32 +257,12 @@ fn mutant_barrier_peek_before_complete() {
     common::check(rounds::<2, 1>);
 }
 
-/// Runs the ignored test `name` in a child process; loom's report (its stderr), and whether
-/// the run failed.
-fn run_mutant(name: &str) -> (bool, String) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            name,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    (
-        !out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn arrival_by_load_and_store_is_rejected() {
     // Correct: passes (`two_threads_two_rounds`, `three_threads_one_round`). Broken: two
     // arrivals read the same count and both store count + 1: neither is the leader, and both
     // sleep forever.
-    let (failed, report) = run_mutant("mutant_barrier_arrive_load_store");
+    let (failed, report) = common::run_mutant("mutant_barrier_arrive_load_store");
     assert!(
         failed,
         "loom accepted arrivals counted by a load and a store"
@@ -294,7 +274,7 @@ fn arrival_by_load_and_store_is_rejected() {
 fn looking_for_sleepers_before_completing_is_rejected() {
     // Broken: the leader reads the futex word before its completing exchange; the other
     // thread announces itself and checks the round in between, then sleeps, unwoken.
-    let (failed, report) = run_mutant("mutant_barrier_peek_before_complete");
+    let (failed, report) = common::run_mutant("mutant_barrier_peek_before_complete");
     assert!(
         failed,
         "loom accepted a leader that looks for sleepers too early"

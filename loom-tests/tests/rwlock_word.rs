@@ -105,20 +105,9 @@ fn mutant_rw_word_forgets_readers() {
 fn forgetting_the_readers_behind_a_writer_is_rejected() {
     // Correct: passes (above). Broken: the writer's release never wakes the reader that
     // queued behind it, which then sleeps for ever.
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "mutant_rw_word_forgets_readers",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stderr);
+    let (failed, report) = common::run_mutant("mutant_rw_word_forgets_readers");
     assert!(
-        !out.status.success(),
+        failed,
         "loom accepted a write release that never wakes the readers behind it"
     );
     assert!(report.contains("deadlock"), "{report}");

@@ -200,20 +200,9 @@ fn shared_cond_reading_seq_after_unlock_is_rejected() {
     // Correct: passes (above). Broken: the waiter reads the sequence word after releasing the
     // mutex; the flag, the bump and the wake can all fall in between, and the waiter then
     // sleeps on the new value forever.
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "mutant_shared_cond_seq_after_unlock",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stderr);
+    let (failed, report) = common::run_mutant("mutant_shared_cond_seq_after_unlock");
     assert!(
-        !out.status.success(),
+        failed,
         "loom accepted a waiter that reads the sequence word after unlocking"
     );
     assert!(report.contains("deadlock"), "{report}");

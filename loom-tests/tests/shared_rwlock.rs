@@ -246,20 +246,9 @@ fn waiting_for_the_writer_keeping_the_slot_is_rejected() {
     // Correct: passes (above). Broken: a reader that finds the intent raised waits on the
     // writer mutex still holding its slot; the writer's drain waits for that slot, in
     // slices, for ever (loom: the branch limit of an endless spin).
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "mutant_shared_rw_keep_slot",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stderr);
+    let (failed, report) = common::run_mutant("mutant_shared_rw_keep_slot");
     assert!(
-        !out.status.success(),
+        failed,
         "loom accepted a reader that waits for the writer keeping its slot"
     );
     assert!(

@@ -156,3 +156,25 @@ macro_rules! second_read_while_a_writer_waits {
         assert_eq!(*lock.read().unwrap(), 1);
     }};
 }
+
+/// Runs the ignored test `name` of the calling test binary in a child process (a mutant
+/// whose lost wake-up loom reports from inside a model thread, where its runtime aborts the
+/// process instead of unwinding); loom's report (the child's stderr), and whether the run
+/// failed. The child is waited for (`output`), never left behind.
+pub fn run_mutant(name: &str) -> (bool, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    (
+        !out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
