@@ -901,24 +901,8 @@ impl Futex {
     /// Returns `true` only when the deadline passed.
     #[inline]
     pub fn wait(&self, expected: u32, deadline: Option<&Deadline>, scope: Scope) -> bool {
-        let timeout = deadline.map_or(std::ptr::null(), |d| &d.0 as *const libc::timespec);
-        // SAFETY: the word is a live, aligned u32 for the whole call; `timeout` is null or a
-        // valid absolute timespec; FUTEX_WAIT_BITSET reads the 4th argument as a pointer and
-        // ignores the 5th, the 6th is the bitset.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                self.0.as_ptr(),
-                libc::FUTEX_WAIT_BITSET | private_flag(scope),
-                expected,
-                timeout,
-                std::ptr::null::<u32>(),
-                libc::FUTEX_BITSET_MATCH_ANY,
-            )
-        };
-        // EAGAIN: the word no longer held `expected`; EINTR: a signal handler ran: both are
-        // wake-ups the caller tells apart by the word.
-        r == -1 && last_errno() == libc::ETIMEDOUT
+        // SAFETY: the word is a live, aligned u32 for the whole call (borrowed).
+        unsafe { futex_wait(self.0.as_ptr(), expected, deadline, scope) }
     }
 
     /// A condition variable's waiter enters a wait on this word with the mutex at `mutex`:
@@ -933,16 +917,8 @@ impl Futex {
     /// Wakes at most `n` waiters (`FUTEX_WAKE`); how many were woken.
     #[inline]
     pub fn wake(&self, n: i32, scope: Scope) -> usize {
-        // SAFETY: the word is a live, aligned u32; FUTEX_WAKE reads no other pointer.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                self.0.as_ptr(),
-                libc::FUTEX_WAKE | private_flag(scope),
-                n,
-            )
-        };
-        usize::try_from(r).unwrap_or(0)
+        // SAFETY: the word is a live, aligned u32 (borrowed).
+        unsafe { futex_wake(self.0.as_ptr(), n, scope) }
     }
 }
 
@@ -1005,36 +981,15 @@ impl Futex64 {
     /// (absolute, `CLOCK_MONOTONIC`) passes. Returns `true` only when the deadline passed.
     #[inline]
     pub fn wait(&self, expected: u32, deadline: Option<&Deadline>, scope: Scope) -> bool {
-        let timeout = deadline.map_or(std::ptr::null(), |d| &d.0 as *const libc::timespec);
-        // SAFETY: the low half is a live, aligned u32 for the whole call (the word is);
-        // `timeout` is null or a valid absolute timespec; as in `Futex::wait`.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                self.low_half(),
-                libc::FUTEX_WAIT_BITSET | private_flag(scope),
-                expected,
-                timeout,
-                std::ptr::null::<u32>(),
-                libc::FUTEX_BITSET_MATCH_ANY,
-            )
-        };
-        r == -1 && last_errno() == libc::ETIMEDOUT
+        // SAFETY: the low half is a live, aligned u32 for the whole call (the word is).
+        unsafe { futex_wait(self.low_half(), expected, deadline, scope) }
     }
 
     /// Wakes at most `n` waiters (`FUTEX_WAKE`); how many were woken.
     #[inline]
     pub fn wake(&self, n: i32, scope: Scope) -> usize {
-        // SAFETY: the low half is a live, aligned u32; FUTEX_WAKE reads no other pointer.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                self.low_half(),
-                libc::FUTEX_WAKE | private_flag(scope),
-                n,
-            )
-        };
-        usize::try_from(r).unwrap_or(0)
+        // SAFETY: the low half is a live, aligned u32 (the word is).
+        unsafe { futex_wake(self.low_half(), n, scope) }
     }
 }
 
@@ -1043,6 +998,57 @@ impl Futex64 {
 pub fn thread_id() -> u32 {
     // SAFETY: gettid has no preconditions and cannot fail.
     unsafe { libc::gettid() as u32 }
+}
+
+/// `FUTEX_WAIT_BITSET` (every bit) on `word` while it holds `expected`, until a wake (or a
+/// spurious one, or a signal handler), or until `deadline` (absolute, `CLOCK_MONOTONIC`)
+/// passes: `true` only when the deadline passed.
+///
+/// # Safety
+/// `word` points to a live, 4-byte-aligned `u32` for the whole call.
+#[inline]
+unsafe fn futex_wait(
+    word: *const u32,
+    expected: u32,
+    deadline: Option<&Deadline>,
+    scope: Scope,
+) -> bool {
+    let timeout = deadline.map_or(std::ptr::null(), |d| &d.0 as *const libc::timespec);
+    // SAFETY: the caller guarantees `word`; `timeout` is null or a valid absolute timespec;
+    // FUTEX_WAIT_BITSET reads the 4th argument as a pointer and ignores the 5th, the 6th is
+    // the bitset.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word,
+            libc::FUTEX_WAIT_BITSET | private_flag(scope),
+            expected,
+            timeout,
+            std::ptr::null::<u32>(),
+            libc::FUTEX_BITSET_MATCH_ANY,
+        )
+    };
+    // EAGAIN: the word no longer held `expected`; EINTR: a signal handler ran: both are
+    // wake-ups the caller tells apart by the word.
+    r == -1 && last_errno() == libc::ETIMEDOUT
+}
+
+/// `FUTEX_WAKE` of at most `n` waiters on `word`; how many were woken.
+///
+/// # Safety
+/// `word` points to a live, 4-byte-aligned `u32`.
+#[inline]
+unsafe fn futex_wake(word: *const u32, n: i32, scope: Scope) -> usize {
+    // SAFETY: the caller guarantees `word`; FUTEX_WAKE reads no other pointer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word,
+            libc::FUTEX_WAKE | private_flag(scope),
+            n,
+        )
+    };
+    usize::try_from(r).unwrap_or(0)
 }
 
 fn private_flag(scope: Scope) -> libc::c_int {
