@@ -887,13 +887,7 @@ fn a_c_program_shares_the_barrier() -> Outcome {
         ),
     )
     .unwrap();
-    let built = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Werror", "-O2", "-o"])
-        .arg(&binary)
-        .arg(&source)
-        .arg("-lpthread")
-        .output()
-        .unwrap();
+    let built = support::cc(&source, &binary).unwrap();
     assert!(
         built.status.success(),
         "cc failed: {}",

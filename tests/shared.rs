@@ -509,12 +509,7 @@ impl CProgram {
             documented_c_declarations()
         );
         std::fs::write(&source, text).unwrap();
-        let built = Command::new("cc")
-            .args(["-std=c11", "-Wall", "-Werror", "-O2", "-o"])
-            .arg(&program.binary)
-            .arg(&source)
-            .arg("-lpthread")
-            .output();
+        let built = support::cc(&source, &program.binary);
         match built {
             Ok(out) if out.status.success() => Some(program),
             Ok(out) => panic!("cc failed: {}", String::from_utf8_lossy(&out.stderr)),

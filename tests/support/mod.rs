@@ -344,3 +344,14 @@ pub fn shm_docs_c_block(section: Option<&str>) -> String {
     );
     block.join("\n")
 }
+
+/// Builds the C program `source` into `binary` as every C-peer test does (`cc -std=c11
+/// -Wall -Werror -O2`, linked with `-lpthread`); `Err` when `cc` cannot be run at all.
+pub fn cc(source: &std::path::Path, binary: &std::path::Path) -> io::Result<std::process::Output> {
+    std::process::Command::new("cc")
+        .args(["-std=c11", "-Wall", "-Werror", "-O2", "-o"])
+        .arg(binary)
+        .arg(source)
+        .arg("-lpthread")
+        .output()
+}
