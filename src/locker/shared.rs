@@ -135,6 +135,10 @@ impl<K: SharedKind> Robust<K> {
     /// (`crate::regions`).
     const RECURSIVE: bool = matches!(K::TYPE, MutexType::Recursive);
 
+    /// Whether the mutex has no priority protocol: then its uncontended lock and unlock are
+    /// done inline (`sys::RawMutex::try_lock_robust`); a PI one always calls glibc.
+    const INLINE: bool = matches!(K::PROTOCOL, Protocol::None);
+
     /// Every attribute of the mutex.
     const ATTR: MutexAttr = MutexAttr {
         ty: K::TYPE,
@@ -154,17 +158,18 @@ impl<K: SharedKind> Robust<K> {
         let Some(hold) = regions::hold(self as *const Self as usize, size_of::<Self>()) else {
             return Err(Error::NotInRegion);
         };
-        // Counted before locking, uncounted if it fails: a count briefly one too high is
-        // harmless, since nobody reads it until this thread's borrow of the region ends (a
-        // region is dropped only then) or the thread exits (not inside a lock call).
-        hold.acquired(Self::RECURSIVE);
-        match self.mutex.get(|| Self::ATTR).and_then(acquire) {
-            r @ (Ok(()) | Err(Error::OwnerDied)) => r,
-            r => {
-                hold.failed(Self::RECURSIVE);
-                r
-            }
+        let acquired = match self.mutex.get(|| Self::ATTR) {
+            Ok(mutex) => acquire(mutex),
+            Err(e) => Err(e),
+        };
+        // Counted once acquired (nobody reads the count until this thread's borrow of the
+        // region ends, a region is dropped only then, or the thread exits, which it cannot do
+        // inside a lock call): after the acquisition's atomic operation, so its store is not
+        // one more that the locked instruction waits to drain.
+        if let Ok(()) | Err(Error::OwnerDied) = acquired {
+            hold.acquired(Self::RECURSIVE);
         }
+        acquired
     }
 
     /// The mutex (armed) for a call that is not an acquisition, such as `force_unlock` or an
@@ -186,23 +191,23 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
 
     #[inline(always)]
     fn lock(&self) -> Result<(), Error> {
-        self.acquire(RawMutex::lock_robust)
+        self.acquire(|m| m.lock_robust(Self::INLINE))
     }
 
     #[inline(always)]
     fn try_lock(&self) -> Result<(), Error> {
-        self.acquire(|m| m.try_lock(false))
+        self.acquire(|m| m.try_lock_robust(Self::INLINE))
     }
 
     #[inline]
     fn lock_for(&self, dur: Duration) -> Result<(), Error> {
-        self.acquire(|m| m.lock_robust_for(dur))
+        self.acquire(|m| m.lock_robust_for(dur, Self::INLINE))
     }
 
     #[inline(always)]
     unsafe fn unlock(&self) {
         // SAFETY: the caller holds the lock, so the mutex is armed and held by this thread.
-        unsafe { self.mutex.get_armed().unlock_held() };
+        unsafe { self.mutex.get_armed().unlock_robust(Self::INLINE) };
         regions::released(
             self as *const Self as usize,
             size_of::<Self>(),

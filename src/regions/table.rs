@@ -389,7 +389,7 @@ std::thread_local! {
     static LAST: Cell<*const Entry> = const { Cell::new(&EMPTY) };
 }
 
-/// A robust lock's hold on its region, taken before locking by [`hold`]: counts the lock once
+/// A robust lock's hold on its region, found before locking by [`hold`]: counts the lock once
 /// acquired.
 pub(crate) struct Hold(&'static Entry);
 
@@ -416,15 +416,6 @@ impl Hold {
         if recursive {
             up(&self.0.recursive);
         }
-    }
-
-    /// The acquisition counted before locking failed: uncount it.
-    #[inline(always)]
-    pub(crate) fn failed(&self, recursive: bool) {
-        if recursive {
-            take_down(&self.0.recursive);
-        }
-        take_down(&self.0.held);
     }
 }
 

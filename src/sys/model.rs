@@ -167,12 +167,12 @@ impl RawMutex {
     }
 
     /// A robust mutex's lock: the model has no lost wake-ups to bound, so `lock_direct`.
-    pub fn lock_robust(&self) -> Result<(), Error> {
+    pub fn lock_robust(&self, _inline: bool) -> Result<(), Error> {
         self.lock_direct()
     }
 
     /// A robust mutex's timed lock: as `lock_for`.
-    pub fn lock_robust_for(&self, dur: Duration) -> Result<(), Error> {
+    pub fn lock_robust_for(&self, dur: Duration, _inline: bool) -> Result<(), Error> {
         self.lock_for(dur, false)
     }
 
@@ -290,6 +290,12 @@ impl RawMutex {
         }
     }
 
+    /// A robust mutex's try-lock: as `try_lock(false)` (the real backend's inline fast path
+    /// has the same semantics).
+    pub fn try_lock_robust(&self, _inline: bool) -> Result<(), Error> {
+        self.try_lock(false)
+    }
+
     /// May time out: when busy, lets other threads run once, then tries again or times out.
     pub fn lock_for(&self, _dur: Duration, _check_owner: bool) -> Result<(), Error> {
         let me = thread::current().id();
@@ -318,6 +324,15 @@ impl RawMutex {
         if let Err(e) = unsafe { self.unlock() } {
             panic!("model: a guard released a mutex its thread does not hold: {e}");
         }
+    }
+
+    /// A robust mutex's release: as `unlock_held`.
+    ///
+    /// # Safety
+    /// As [`RawMutex::unlock_held`].
+    pub unsafe fn unlock_robust(&self, _inline: bool) {
+        // SAFETY: the caller's contract.
+        unsafe { self.unlock_held() }
     }
 
     /// Releases one level of ownership.

@@ -17,6 +17,8 @@ use super::{
 };
 use crate::error::Error;
 
+mod robust;
+
 // glibc 2.30 and later; the `libc` crate does not declare these.
 extern "C" {
     fn pthread_mutex_clocklock(
@@ -560,9 +562,11 @@ impl RawMutex {
     /// wake them for (the kernel's robust-list cleanup wakes a waiter only when the dying
     /// one left the word 0). A sleep that ends without the mutex is simply retried, so such
     /// a waiter takes the mutex at most `ROBUST_RECHECK` after it is free.
-    #[inline]
-    pub fn lock_robust(&self) -> Result<(), Error> {
-        match self.try_lock(false) {
+    ///
+    /// `inline`: as [`RawMutex::try_lock_robust`].
+    #[inline(always)]
+    pub fn lock_robust(&self, inline: bool) -> Result<(), Error> {
+        match self.try_lock_robust(inline) {
             Err(Error::WouldBlock) => self.lock_robust_until(None),
             done => done,
         }
@@ -570,8 +574,8 @@ impl RawMutex {
 
     /// As [`RawMutex::lock_robust`], giving up with `TimedOut` after `dur`.
     #[inline]
-    pub fn lock_robust_for(&self, dur: Duration) -> Result<(), Error> {
-        match self.try_lock(false) {
+    pub fn lock_robust_for(&self, dur: Duration, inline: bool) -> Result<(), Error> {
+        match self.try_lock_robust(inline) {
             Err(Error::WouldBlock) => self.lock_robust_until(Some(Deadline::after(dur))),
             done => done,
         }
@@ -678,6 +682,38 @@ impl RawMutex {
     pub unsafe fn unlock_held(&self) {
         // SAFETY: `self` is initialised and held by the calling thread.
         unsafe { libc::pthread_mutex_unlock(self.ptr()) };
+    }
+
+    /// `try_lock(false)` of a robust mutex. With `inline` (the caller's type says the mutex
+    /// has no priority protocol: a constant, so the other branch compiles away), its
+    /// uncontended acquisition is done inline, to glibc's protocol (`robust.rs`: a robust,
+    /// process-shared mutex without a priority protocol, in a process whose glibc the crate
+    /// checked); every other case is glibc's `pthread_mutex_trylock`, as
+    /// [`RawMutex::try_lock`].
+    #[inline(always)]
+    pub fn try_lock_robust(&self, inline: bool) -> Result<(), Error> {
+        if inline {
+            // SAFETY: `self` is an initialised mutex at a stable address.
+            if let Some(done) = unsafe { robust::try_lock(self.ptr()) } {
+                return done;
+            }
+        }
+        self.try_lock(false)
+    }
+
+    /// `unlock_held` of a robust mutex: with `inline` (as [`RawMutex::try_lock_robust`]),
+    /// done inline where `try_lock_robust` can lock inline (`robust.rs`), else glibc's
+    /// `pthread_mutex_unlock`.
+    ///
+    /// # Safety
+    /// As [`RawMutex::unlock_held`].
+    #[inline(always)]
+    pub unsafe fn unlock_robust(&self, inline: bool) {
+        // SAFETY: `self` is initialised and held by the calling thread (the caller).
+        if !inline || !unsafe { robust::unlock(self.ptr()) } {
+            // SAFETY: as above.
+            unsafe { self.unlock_held() };
+        }
     }
 }
 
@@ -1296,14 +1332,21 @@ mod tests {
             for _ in 0..3 {
                 assert_eq!(m.try_lock(false), Err(Error::NotRecoverable), "{ty:?}");
                 assert_eq!(m.word(0), 0, "{ty:?}: the lock word given back");
+                // The inline path (`robust.rs`) too.
+                assert_eq!(
+                    m.try_lock_robust(true),
+                    Err(Error::NotRecoverable),
+                    "{ty:?}"
+                );
+                assert_eq!(m.word(0), 0, "{ty:?}: the lock word given back inline");
             }
-            assert_eq!(m.lock_robust(), Err(Error::NotRecoverable), "{ty:?}");
+            assert_eq!(m.lock_robust(true), Err(Error::NotRecoverable), "{ty:?}");
             std::thread::scope(|s| {
                 s.spawn(|| {
                     assert_eq!(m.try_lock(false), Err(Error::NotRecoverable), "{ty:?}");
                     let started = std::time::Instant::now();
                     assert_eq!(
-                        m.lock_robust_for(Duration::from_secs(5)),
+                        m.lock_robust_for(Duration::from_secs(5), true),
                         Err(Error::NotRecoverable),
                         "{ty:?}"
                     );

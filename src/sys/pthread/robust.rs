@@ -1,0 +1,924 @@
+//! The uncontended lock and unlock of the crate's robust, process-shared mutexes (the shared
+//! lockers' `PTHREAD_PRIO_NONE` kinds), done here, inline, to glibc's own protocol; everything
+//! else (a held mutex, a dead owner, recursion, an unrepaired mutex, every other kind) goes to
+//! glibc's calls as before.
+//!
+//! # Why
+//!
+//! A shared lock does work of its own around glibc's (the region check and hold count that
+//! keep a region mapped while a robust mutex in it is held, the poison flag). glibc's
+//! `pthread_mutex_trylock` and `pthread_mutex_unlock` spend some 110 instructions on the
+//! robust kinds, most of them dispatch on `__kind` through two levels of calls: the lock
+//! itself is one compare-exchange, one exchange and a dozen stores. Done here, the same
+//! steps cost a fraction of that, and the whole shared lock costs no more than the bare
+//! glibc call (`benches/calls.rs`, the `*_shared_*` groups; figures in the README).
+//!
+//! # What "glibc's own protocol" is
+//!
+//! The bytes are glibc's and the kernel's: a robust mutex's lock word holds its owner's
+//! thread id (and `FUTEX_WAITERS`, `FUTEX_OWNER_DIED`), and a held one is linked into its
+//! owner's robust list, which the kernel walks when the thread dies (`set_robust_list(2)`,
+//! the kernel's `robust-futex-ABI`). A lock taken here is indistinguishable from one glibc
+//! took: glibc (in this process or another, a C program included) unlocks it, waits on it,
+//! finds its owner dead; the kernel cleans it up. The steps, in glibc 2.36's order
+//! (`nptl/pthread_mutex_trylock.c`, `pthread_mutex_unlock.c`, the list macros of
+//! `nptl/descr.h`; unchanged from 2.30 to 2.42), with a compiler barrier between each, so a
+//! thread killed between any two leaves the list as the kernel expects:
+//!
+//! - lock: `list_op_pending` = the entry; compare-exchange the lock word 0 -> thread id
+//!   (acquire); a `__owner` of `PTHREAD_MUTEX_NOTRECOVERABLE` gives the word back and fails;
+//!   else link the entry at the list's head; clear `list_op_pending`; `__owner` = thread id,
+//!   `++__nusers`, `__count` = 1.
+//! - unlock (held by the caller, `__owner` its id, so not an unrepaired dead owner's, which
+//!   glibc turns into not-recoverable): a recursive one counts `__count` down, and above 1
+//!   that is all; then `list_op_pending` = the entry; unlink it; `__owner` = 0, `--__nusers`; exchange
+//!   the lock word with 0 (release) and wake one waiter if `FUTEX_WAITERS` was set (a
+//!   shared-futex wake, as glibc's for every robust mutex); clear `list_op_pending`.
+//!
+//! # What it reads of glibc, and how it checks it
+//!
+//! Three things are glibc's private business, so each is found, and checked, at the first use
+//! in the process (`probe`), and where any is missing or disagrees every call goes to glibc:
+//!
+//! - the calling thread's id as glibc keeps it (glibc writes that into the lock word, and the
+//!   kernel compares it with the dying thread's): read from glibc's thread descriptor at the
+//!   offset glibc publishes for debuggers (`_thread_db_pthread_tid`, libthread_db's
+//!   interface), from the thread pointer (`%fs:0`). Always glibc's current value, so right in a
+//!   child of `fork` or `_Fork` alike; checked against `gettid`.
+//! - the thread's robust list head: where the kernel says it is (`get_robust_list`), as an
+//!   offset from the thread pointer (glibc keeps it in the descriptor); its `futex_offset` is
+//!   checked against the layout below.
+//! - the layout of `struct __pthread_mutex_s` on x86_64 (`__lock`, `__count`, `__owner`,
+//!   `__nusers`, `__kind`, `__list.__prev`, `__list.__next`: the public header's, fixed by
+//!   the ABI) and of glibc's doubly linked robust list: checked by watching glibc lock and
+//!   unlock two mutexes (every word it writes, in the mutexes and the list), then doing the
+//!   same steps here and having glibc undo them.
+//!
+//! `__kind` is read on every call: only a robust, process-shared mutex with no priority
+//! protocol takes this path (a mutex a C program armed with other attributes goes to glibc).
+//!
+//! Only x86_64 glibc: elsewhere every call goes to glibc.
+
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::{compiler_fence, AtomicI32, AtomicU64, AtomicUsize};
+
+use super::{futex_wake, Scope};
+use crate::error::Error;
+
+// `struct __pthread_mutex_s` on x86_64 (glibc's `bits/struct_mutex.h`), in bytes.
+const LOCK: usize = 0;
+const COUNT: usize = 4;
+const OWNER: usize = 8;
+const NUSERS: usize = 12;
+const KIND: usize = 16;
+/// `__list.__prev`; `__list.__next` follows. A list entry is the address of a mutex's
+/// `__next`, and `__prev` points at the previous entry's `__next` (the first's at the head).
+const PREV: usize = 24;
+const NEXT: usize = 32;
+/// glibc's `QUEUE_PTR_ADJUST`: from an entry (a `__next`) back to its `__pthread_list_t`.
+const ADJUST: usize = NEXT - PREV;
+
+// `struct robust_list_head` (the kernel's ABI), in bytes.
+const HEAD_LIST: usize = 0;
+const HEAD_FUTEX_OFFSET: usize = 8;
+const HEAD_PENDING: usize = 16;
+const HEAD_SIZE: usize = 24;
+
+const FUTEX_WAITERS: i32 = 0x8000_0000_u32 as i32;
+const FUTEX_OWNER_DIED: i32 = 0x4000_0000;
+const FUTEX_TID_MASK: i32 = 0x3fff_ffff;
+/// glibc's `PTHREAD_MUTEX_NOTRECOVERABLE` (`__owner` of a mutex whose dead owner's
+/// successor unlocked it unrepaired).
+const NOTRECOVERABLE: i32 = 0x7fff_fffe;
+
+/// `__kind`'s type bits (`PTHREAD_MUTEX_KIND_MASK_NP`) and `PTHREAD_MUTEX_NO_ELISION_NP`
+/// (which `settype(NORMAL)` records): ignored when matching the kind.
+const KIND_IGNORED: i32 = 3 | 512;
+/// `__kind` of this path's mutexes, bits outside `KIND_IGNORED`:
+/// `PTHREAD_MUTEX_ROBUST_NORMAL_NP` (16) | `PTHREAD_MUTEX_PSHARED_BIT` (128).
+const KIND_ROBUST_SHARED: i32 = 16 | 128;
+/// `__kind`'s type bits of a recursive mutex.
+const KIND_RECURSIVE: i32 = 1;
+
+/// The process's layout: 0 not probed yet; [`OFF`] every call goes to glibc; else [`ON`]
+/// with the tid's offset from the thread pointer in bits 0-15 and the robust head's in bits
+/// 16-31.
+static LAYOUT: AtomicU64 = AtomicU64::new(0);
+const OFF: u64 = 1;
+const ON: u64 = 1 << 63;
+
+/// The word of `T` at `base + off`, for atomic access.
+///
+/// # Safety
+/// `base + off` is a live, aligned `T`-sized word, for as long as the reference is used.
+#[inline(always)]
+unsafe fn at<'a>(base: usize, off: usize) -> &'a AtomicUsize {
+    // SAFETY: the caller's contract.
+    unsafe { AtomicUsize::from_ptr((base + off) as *mut usize) }
+}
+
+/// As [`at`], for an `int` word.
+///
+/// # Safety
+/// As [`at`].
+#[inline(always)]
+unsafe fn int<'a>(base: usize, off: usize) -> &'a AtomicI32 {
+    // SAFETY: the caller's contract.
+    unsafe { AtomicI32::from_ptr((base + off) as *mut i32) }
+}
+
+/// The calling thread's thread pointer: the address of its glibc descriptor.
+#[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
+#[inline(always)]
+fn thread_pointer() -> usize {
+    let tp: usize;
+    // SAFETY: on x86_64 Linux the word at `%fs:0` is the thread pointer itself (the TLS
+    // ABI's self-pointer at the start of the TCB, glibc's `tcbhead_t.tcb`); reading it has
+    // no other effect, and it never changes for the thread.
+    unsafe {
+        std::arch::asm!(
+            "mov {}, qword ptr fs:[0]",
+            out(reg) tp,
+            options(nostack, preserves_flags, readonly, pure)
+        )
+    };
+    tp
+}
+
+/// The calling thread's id as glibc keeps it, and its robust list head; `None`: every call
+/// goes to glibc.
+#[inline(always)]
+fn thread() -> Option<(i32, usize)> {
+    let layout = match LAYOUT.load(Relaxed) {
+        0 => probe(),
+        layout => layout,
+    };
+    if layout & ON == 0 {
+        return None;
+    }
+    #[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
+    {
+        let tp = thread_pointer();
+        let (tid_at, head_at) = (
+            (layout & 0xffff) as usize,
+            ((layout >> 16) & 0xffff) as usize,
+        );
+        // SAFETY: `probe` checked that the descriptor at the thread pointer holds the thread's
+        // id at `tid_at` (an aligned `pid_t` glibc keeps for the thread's whole life).
+        let tid = unsafe { int(tp, tid_at) }.load(Relaxed);
+        Some((tid, tp + head_at))
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_env = "gnu")))]
+    None
+}
+
+/// `pthread_mutex_trylock` on the robust mutex at `m`, done here: `None` when it is not this
+/// path's (not a robust, shared, no-protocol mutex; held by the caller; its owner dead; or no
+/// layout): then the caller calls glibc.
+///
+/// # Safety
+/// `m` is an initialised mutex at a stable address, live for the call.
+#[inline(always)]
+pub(super) unsafe fn try_lock(m: *mut libc::pthread_mutex_t) -> Option<Result<(), Error>> {
+    let (tid, head) = thread()?;
+    // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
+    unsafe { try_lock_with(m, tid, head) }
+}
+
+/// [`try_lock`] with the calling thread's id and robust head given (the probe checks this
+/// path before the layout is set).
+///
+/// # Safety
+/// As [`try_lock`]; `tid` and `head` are the calling thread's, as `probe` finds them.
+#[inline(always)]
+unsafe fn try_lock_with(
+    m: *mut libc::pthread_mutex_t,
+    tid: i32,
+    head: usize,
+) -> Option<Result<(), Error>> {
+    let m = m as usize;
+    // SAFETY (every `int`/`at` below): `m` is a live, aligned `pthread_mutex_t` (the caller),
+    // whose layout `probe` checked; `head` is the calling thread's robust list head (checked
+    // by `probe`), in its descriptor, live while the thread is; every entry on the list is the
+    // `__next` of a robust mutex the thread holds (held mutexes are never unmapped:
+    // `crate::regions`), or the head itself.
+    let kind = unsafe { int(m, KIND) }.load(Relaxed);
+    if kind & !KIND_IGNORED != KIND_ROBUST_SHARED {
+        return None;
+    }
+    let lock = unsafe { int(m, LOCK) };
+    let seen = lock.load(Relaxed);
+    if seen != 0 {
+        if seen & FUTEX_OWNER_DIED == 0 && seen & FUTEX_TID_MASK != tid {
+            return Some(Err(Error::WouldBlock));
+        }
+        return None;
+    }
+    let entry = m + NEXT;
+    let pending = unsafe { at(head, HEAD_PENDING) };
+    pending.store(entry, Relaxed);
+    compiler_fence(SeqCst);
+    if lock.compare_exchange(0, tid, Acquire, Relaxed).is_err() {
+        // Taken meanwhile: as glibc, nothing to undo but the pending entry; glibc decides.
+        pending.store(0, Relaxed);
+        return None;
+    }
+    if unsafe { int(m, OWNER) }.load(Relaxed) == NOTRECOVERABLE {
+        // Given back, as glibc means to (its 2.36 trylock keeps it: `not_recoverable_after_trylock`).
+        unsafe { int(m, COUNT) }.store(0, Relaxed);
+        if lock.swap(0, Release) & FUTEX_WAITERS != 0 {
+            // SAFETY: the lock word is a live, aligned u32 (above).
+            unsafe { futex_wake(m as *const u32, 1, Scope::Shared) };
+        }
+        compiler_fence(SeqCst);
+        pending.store(0, Relaxed);
+        return Some(Err(Error::NotRecoverable));
+    }
+    compiler_fence(SeqCst);
+    // glibc's ENQUEUE_MUTEX: the entry goes in at the head.
+    let list_head = unsafe { at(head, HEAD_LIST) };
+    let first = list_head.load(Relaxed);
+    unsafe { at((first & !1) - ADJUST, 0) }.store(entry, Relaxed);
+    unsafe { at(m, NEXT) }.store(first, Relaxed);
+    unsafe { at(m, PREV) }.store(head, Relaxed);
+    compiler_fence(SeqCst);
+    list_head.store(entry, Relaxed);
+    compiler_fence(SeqCst);
+    pending.store(0, Relaxed);
+    unsafe { int(m, OWNER) }.store(tid, Relaxed);
+    let nusers = unsafe { int(m, NUSERS) };
+    nusers.store(nusers.load(Relaxed).wrapping_add(1), Relaxed);
+    unsafe { int(m, COUNT) }.store(1, Relaxed);
+    Some(Ok(()))
+}
+
+/// `pthread_mutex_unlock` on the robust mutex at `m`, held by the caller, done here: `false`
+/// when it is not this path's (as [`try_lock`], or a dead owner's not made consistent): then
+/// the caller calls glibc.
+///
+/// # Safety
+/// `m` is an initialised mutex at a stable address, held by the calling thread.
+#[inline(always)]
+pub(super) unsafe fn unlock(m: *mut libc::pthread_mutex_t) -> bool {
+    let Some((tid, head)) = thread() else {
+        return false;
+    };
+    // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
+    unsafe { unlock_with(m, tid, head) }
+}
+
+/// [`unlock`] with the calling thread's id and robust head given (as [`try_lock_with`]).
+///
+/// # Safety
+/// As [`unlock`]; `tid` and `head` are the calling thread's, as `probe` finds them.
+#[inline(always)]
+unsafe fn unlock_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> bool {
+    let m = m as usize;
+    // SAFETY (every `int`/`at` below): as in `try_lock`; the mutex is held by this thread, so
+    // its `__list` links are this thread's robust list's.
+    let kind = unsafe { int(m, KIND) }.load(Relaxed);
+    if kind & !KIND_IGNORED != KIND_ROBUST_SHARED || unsafe { int(m, OWNER) }.load(Relaxed) != tid {
+        return false;
+    }
+    if kind & 3 == KIND_RECURSIVE {
+        let count = unsafe { int(m, COUNT) };
+        match count.load(Relaxed) {
+            // The last level: glibc counts it down to 0 too, then unlocks.
+            1 => count.store(0, Relaxed),
+            0 => return false,
+            n => {
+                count.store(n - 1, Relaxed);
+                return true;
+            }
+        }
+    }
+    let entry = m + NEXT;
+    let pending = unsafe { at(head, HEAD_PENDING) };
+    pending.store(entry, Relaxed);
+    compiler_fence(SeqCst);
+    // glibc's DEQUEUE_MUTEX.
+    let next = unsafe { at(m, NEXT) }.load(Relaxed);
+    let prev = unsafe { at(m, PREV) }.load(Relaxed);
+    unsafe { at((next & !1) - ADJUST, 0) }.store(prev, Relaxed);
+    unsafe { at((prev & !1) - ADJUST, ADJUST) }.store(next, Relaxed);
+    compiler_fence(SeqCst);
+    unsafe { at(m, PREV) }.store(0, Relaxed);
+    unsafe { at(m, NEXT) }.store(0, Relaxed);
+    unsafe { int(m, OWNER) }.store(0, Relaxed);
+    let nusers = unsafe { int(m, NUSERS) };
+    nusers.store(nusers.load(Relaxed).wrapping_sub(1), Relaxed);
+    if unsafe { int(m, LOCK) }.swap(0, Release) & FUTEX_WAITERS != 0 {
+        // SAFETY: as in `try_lock`.
+        unsafe { futex_wake(m as *const u32, 1, Scope::Shared) };
+    }
+    compiler_fence(SeqCst);
+    pending.store(0, Relaxed);
+    true
+}
+
+/// Finds and checks the process's layout (see the module docs), once; its [`LAYOUT`] value.
+#[cold]
+#[inline(never)]
+fn probe() -> u64 {
+    let layout = find().map_or(OFF, |(tid_at, head_at)| {
+        ON | tid_at as u64 | (head_at as u64) << 16
+    });
+    // Racing probes find the same.
+    LAYOUT.store(layout, Relaxed);
+    layout
+}
+
+/// Whether this path is in use in this process (`probe` found and checked the layout).
+#[cfg(test)]
+fn enabled() -> bool {
+    thread().is_some()
+}
+
+/// The tid's and the robust head's offsets from the thread pointer, checked; `None`: not
+/// found, or glibc does not do what this path assumes.
+#[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
+fn find() -> Option<(usize, usize)> {
+    // SAFETY: `dlsym` with a valid NUL-terminated name; the result is null or the symbol.
+    let desc = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"_thread_db_pthread_tid".as_ptr()) };
+    if desc.is_null() {
+        return None;
+    }
+    // SAFETY: glibc defines the symbol as `const uint32_t[3]` (bits, count, offset: nptl_db's
+    // `DB_DEFINE_DESC`).
+    let [bits, count, tid_at] = unsafe { *desc.cast::<[u32; 3]>() };
+    let tid_at = tid_at as usize;
+    if bits != 32 || count != 1 || tid_at >= 0x1_0000 || tid_at % 4 != 0 {
+        return None;
+    }
+    let tp = thread_pointer();
+    // SAFETY: a plain system call.
+    let tid = unsafe { libc::gettid() };
+    // SAFETY: the descriptor is at least `tid_at + 4` bytes (glibc says the field is there).
+    if unsafe { int(tp, tid_at) }.load(Relaxed) != tid {
+        return None;
+    }
+    let mut head: usize = 0;
+    let mut len: usize = 0;
+    // SAFETY: get_robust_list(0, ..) writes the calling thread's head pointer and its length
+    // to the two valid out-pointers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_get_robust_list,
+            0,
+            &mut head as *mut usize,
+            &mut len as *mut usize,
+        )
+    };
+    if r != 0 || len != HEAD_SIZE || head <= tp || head - tp >= 0x1_0000 || head % 8 != 0 {
+        return None;
+    }
+    // SAFETY: the kernel's head, the thread's own, live while it is.
+    let futex_offset = unsafe { at(head, HEAD_FUTEX_OFFSET) }.load(Relaxed) as isize;
+    if futex_offset != LOCK as isize - NEXT as isize {
+        return None;
+    }
+    check::glibc_agrees(tid, head).then_some((tid_at, head - tp))
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_env = "gnu")))]
+fn find() -> Option<(usize, usize)> {
+    None
+}
+
+/// The behavioural check of `probe`.
+#[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
+mod check {
+    use super::super::RawMutex;
+    use super::*;
+    use crate::sys::{InPlace, MutexAttr, MutexType, Protocol};
+
+    /// Two robust mutexes and the thread's robust list, as glibc leaves them.
+    struct Probe {
+        /// Boxed: they never move until dropped (destroyed first).
+        mutexes: Box<[RawMutex; 2]>,
+        tid: i32,
+        head: usize,
+        /// The list's head entry before the probe (the thread may hold robust mutexes).
+        first: usize,
+    }
+
+    impl Probe {
+        fn m(&self, i: usize) -> usize {
+            self.ptr(i) as usize
+        }
+        fn ptr(&self, i: usize) -> *mut libc::pthread_mutex_t {
+            self.mutexes[i].ptr()
+        }
+        fn int(&self, i: usize, off: usize) -> i32 {
+            // SAFETY: inside the boxed mutex `i`.
+            unsafe { int(self.m(i), off) }.load(Relaxed)
+        }
+        fn word(&self, i: usize, off: usize) -> usize {
+            // SAFETY: inside the boxed mutex `i`.
+            unsafe { at(self.m(i), off) }.load(Relaxed)
+        }
+        fn head(&self, off: usize) -> usize {
+            // SAFETY: the thread's own robust head (checked by `find`).
+            unsafe { at(self.head, off) }.load(Relaxed)
+        }
+        /// The `__prev` word that an entry linked before `entry` updates.
+        fn prev_of(&self, entry: usize) -> usize {
+            // SAFETY: `entry` is the list's first entry before the probe (a held robust
+            // mutex's `__next`, or the head), so `entry - ADJUST` is its `__prev` word (for
+            // the head, glibc's `robust_prev` just before it): the word glibc itself writes.
+            unsafe { at((entry & !1) - ADJUST, 0) }.load(Relaxed)
+        }
+        /// Mutex `i` is held by this thread, linked in front of `after`.
+        fn held(&self, i: usize, after: usize) -> bool {
+            self.int(i, LOCK) == self.tid
+                && self.int(i, OWNER) == self.tid
+                && self.int(i, NUSERS) == 1
+                && self.int(i, COUNT) == 1
+                && self.word(i, NEXT) == after
+                && self.word(i, PREV) == self.head
+                && self.head(HEAD_LIST) == self.m(i) + NEXT
+                && self.head(HEAD_PENDING) == 0
+                && self.prev_of(after) == self.m(i) + NEXT
+        }
+        /// Mutex `i` is free, unlinked, and the list begins with `first`.
+        fn free(&self, i: usize, first: usize) -> bool {
+            self.int(i, LOCK) == 0
+                && self.int(i, OWNER) == 0
+                && self.int(i, NUSERS) == 0
+                && self.word(i, NEXT) == 0
+                && self.word(i, PREV) == 0
+                && self.head(HEAD_LIST) == first
+                && self.head(HEAD_PENDING) == 0
+        }
+        fn glibc_lock(&self, i: usize) -> bool {
+            // SAFETY: an initialised mutex at a stable (boxed) address.
+            unsafe { libc::pthread_mutex_trylock(self.ptr(i)) == 0 }
+        }
+        fn glibc_unlock(&self, i: usize) -> bool {
+            // SAFETY: as above; held by this thread when called.
+            unsafe { libc::pthread_mutex_unlock(self.ptr(i)) == 0 }
+        }
+    }
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            for i in 0..2 {
+                // Unlocked if a check failed while it was held (glibc's own unlock, which
+                // unlinks it), then destroyed.
+                if self.int(i, OWNER) == self.tid {
+                    self.glibc_unlock(i);
+                }
+                // SAFETY: initialised (by `pthread_mutex_init`, or still the static
+                // initialiser's bytes), not held.
+                unsafe { libc::pthread_mutex_destroy(self.ptr(i)) };
+            }
+        }
+    }
+
+    /// Whether glibc does what this path assumes: the three kinds' `__kind` match, and two
+    /// mutexes locked and unlocked by glibc and by this path, in both orders, leave every
+    /// word where glibc would.
+    pub(super) fn glibc_agrees(tid: i32, head: usize) -> bool {
+        for ty in [
+            MutexType::Normal,
+            MutexType::ErrorCheck,
+            MutexType::Recursive,
+        ] {
+            let Some(kind) = kind_of(ty) else {
+                return false;
+            };
+            let bits = match ty {
+                MutexType::Normal => 0,
+                MutexType::ErrorCheck => 2,
+                MutexType::Recursive => KIND_RECURSIVE,
+            };
+            if kind & !KIND_IGNORED != KIND_ROBUST_SHARED || kind & 3 != bits {
+                return false;
+            }
+        }
+        // SAFETY: the thread's own robust head.
+        let first = unsafe { at(head, HEAD_LIST) }.load(Relaxed);
+        let Some(probe) = Probe::new(tid, head, first) else {
+            return false;
+        };
+        let first = probe.first;
+        let (a, b) = (probe.m(0) + NEXT, probe.m(1) + NEXT);
+        // glibc alone: A, then B in front of it; B out from the front, A out.
+        let glibc = probe.glibc_lock(0)
+            && probe.held(0, first)
+            && probe.glibc_lock(1)
+            && probe.held(1, a)
+            && probe.word(0, PREV) == b
+            && probe.glibc_unlock(1)
+            && probe.free(1, a)
+            && probe.word(0, PREV) == head
+            && probe.glibc_unlock(0)
+            && probe.free(0, first);
+        if !glibc {
+            return false;
+        }
+        // This path and glibc mixed: A here, B by glibc; A out from behind B here, B out by
+        // glibc; then B by glibc, A here in front of it; B out from behind A by glibc, A out
+        // here.
+        // SAFETY (each call): an initialised robust shared mutex at a stable address; the
+        // unlocks of mutexes this thread holds.
+        matches!(
+            unsafe { try_lock_with(probe.ptr(0), tid, head) },
+            Some(Ok(()))
+        ) && probe.held(0, first)
+            && probe.glibc_lock(1)
+            && probe.held(1, a)
+            && unsafe { unlock_with(probe.ptr(0), tid, head) }
+            && probe.word(1, NEXT) == first
+            && probe.prev_of(first) == b
+            && probe.free_of(0)
+            && probe.glibc_unlock(1)
+            && probe.free(1, first)
+            && probe.glibc_lock(1)
+            && matches!(
+                unsafe { try_lock_with(probe.ptr(0), tid, head) },
+                Some(Ok(()))
+            )
+            && probe.held(0, b)
+            && probe.glibc_unlock(1)
+            && probe.word(0, NEXT) == first
+            && probe.prev_of(first) == a
+            && unsafe { unlock_with(probe.ptr(0), tid, head) }
+            && probe.free(0, first)
+    }
+
+    impl Probe {
+        fn new(tid: i32, head: usize, first: usize) -> Option<Probe> {
+            let probe = Probe {
+                mutexes: Box::new([
+                    RawMutex::new(MutexType::Normal),
+                    RawMutex::new(MutexType::Normal),
+                ]),
+                tid,
+                head,
+                first,
+            };
+            for m in probe.mutexes.iter() {
+                // SAFETY: a mutex not in use, boxed: it never moves until the probe drops it.
+                unsafe { RawMutex::init_in_place(m.ptr().cast(), &ATTR) }.ok()?;
+            }
+            Some(probe)
+        }
+
+        /// Mutex `i` is free and unlinked (its words; the list checked elsewhere).
+        fn free_of(&self, i: usize) -> bool {
+            self.int(i, LOCK) == 0
+                && self.int(i, OWNER) == 0
+                && self.int(i, NUSERS) == 0
+                && self.word(i, NEXT) == 0
+                && self.word(i, PREV) == 0
+        }
+    }
+
+    /// `__kind` of a robust shared mutex of type `ty` as `pthread_mutex_init` writes it.
+    fn kind_of(ty: MutexType) -> Option<i32> {
+        let m = Box::new(RawMutex::new(ty));
+        // SAFETY: a mutex not in use, boxed (never moves).
+        unsafe { RawMutex::init_in_place(m.ptr().cast(), &MutexAttr { ty, ..ATTR }) }.ok()?;
+        // SAFETY: inside the boxed mutex.
+        let kind = unsafe { int(m.ptr() as usize, KIND) }.load(Relaxed);
+        // SAFETY: initialised, never locked.
+        unsafe { libc::pthread_mutex_destroy(m.ptr()) };
+        Some(kind)
+    }
+
+    /// The attributes of the probe's mutexes: the shared lockers' (normal type).
+    const ATTR: MutexAttr = MutexAttr {
+        ty: MutexType::Normal,
+        pshared: true,
+        robust: true,
+        protocol: Protocol::None,
+    };
+}
+
+#[cfg(all(test, target_arch = "x86_64", target_env = "gnu"))]
+mod tests {
+    use super::super::RawMutex;
+    use super::*;
+    use crate::sys::{InPlace, MutexAttr, MutexType, Protocol};
+
+    const TYPES: [MutexType; 3] = [
+        MutexType::Normal,
+        MutexType::ErrorCheck,
+        MutexType::Recursive,
+    ];
+
+    /// `n` robust, process-shared mutexes of type `ty`, in a boxed slice (they never move).
+    fn mutexes(ty: MutexType, n: usize) -> Box<[RawMutex]> {
+        let attr = MutexAttr {
+            ty,
+            pshared: true,
+            robust: true,
+            protocol: Protocol::None,
+        };
+        let ms: Box<[RawMutex]> = (0..n).map(|_| RawMutex::new(ty)).collect();
+        for m in ms.iter() {
+            // SAFETY: a fresh mutex nothing uses, at its final address in the box.
+            unsafe { RawMutex::init_in_place(m.ptr().cast(), &attr) }.unwrap();
+        }
+        ms
+    }
+
+    /// The calling thread's robust list head (the kernel's answer).
+    fn head() -> usize {
+        let (mut head, mut len) = (0usize, 0usize);
+        // SAFETY: two valid out-pointers.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_get_robust_list,
+                0,
+                &mut head as *mut usize,
+                &mut len as *mut usize,
+            )
+        };
+        assert_eq!((r, len), (0, HEAD_SIZE));
+        head
+    }
+
+    /// The entries of the calling thread's robust list, first to last, each checked against
+    /// its back link (as glibc's unlink needs it).
+    fn list(head: usize) -> Vec<usize> {
+        let mut entries = Vec::new();
+        let mut prev = head;
+        // SAFETY: the thread's own list: the head, then held mutexes' `__next` words.
+        let mut e = unsafe { at(head, HEAD_LIST) }.load(Relaxed);
+        while e & !1 != head {
+            assert!(entries.len() < 64, "the list does not end");
+            // SAFETY: as above.
+            assert_eq!(
+                unsafe { at(e - ADJUST, 0) }.load(Relaxed),
+                prev,
+                "back link"
+            );
+            entries.push(e);
+            prev = e;
+            // SAFETY: as above.
+            e = unsafe { at(e, 0) }.load(Relaxed);
+        }
+        entries
+    }
+
+    /// The glibc on this machine is one the inline path knows: it is in use.
+    #[test]
+    fn the_inline_path_is_in_use_on_this_glibc() {
+        assert!(enabled(), "the probe refused this glibc");
+        let (tid, head_at) = thread().unwrap();
+        // SAFETY: a plain system call.
+        assert_eq!(tid, unsafe { libc::gettid() });
+        assert_eq!(head_at, head());
+        // Another thread: its own id and head.
+        std::thread::spawn(|| {
+            let (tid, head_at) = thread().unwrap();
+            // SAFETY: a plain system call.
+            assert_eq!(tid, unsafe { libc::gettid() });
+            assert_eq!(head_at, head());
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// One mutex's words after a step, its list links named relative to the thread's list.
+    #[derive(Debug, PartialEq, Eq)]
+    struct Seen {
+        result: Result<(), Error>,
+        lock: i32,
+        count: i32,
+        owner: i32,
+        nusers: i32,
+        kind: i32,
+        /// `__prev`, `__next` and the list's first entry, as names.
+        links: [&'static str; 3],
+    }
+
+    fn seen(m: &RawMutex, result: Result<(), Error>, head: usize, first: usize) -> Seen {
+        let m = m.ptr() as usize;
+        let name = |p: usize| match p {
+            0 => "null",
+            p if p == head => "head",
+            p if p == first => "first",
+            p if p == m + NEXT => "self",
+            _ => "other",
+        };
+        // SAFETY: a live boxed mutex, and the thread's own head.
+        let word = |off| unsafe { int(m, off) }.load(Relaxed);
+        // SAFETY: as above.
+        let link = |base, off| name(unsafe { at(base, off) }.load(Relaxed));
+        Seen {
+            result,
+            lock: word(LOCK),
+            count: word(COUNT),
+            owner: word(OWNER),
+            nusers: word(NUSERS),
+            kind: word(KIND),
+            links: [link(m, PREV), link(m, NEXT), link(head, HEAD_LIST)],
+        }
+    }
+
+    /// The anchor is glibc itself: the same steps (lock, relock, unlock, unlock, lock,
+    /// unlock) on a mutex of each type, once inline and once through glibc's calls, give the
+    /// same results and leave every word of the mutex and of the thread's list the same.
+    #[test]
+    fn each_step_leaves_the_words_glibc_leaves() {
+        let head = head();
+        for ty in TYPES {
+            let run = |m: &RawMutex, inline: bool| -> Vec<Seen> {
+                let first = list(head).first().copied().unwrap_or(head);
+                let lock = || {
+                    if inline {
+                        m.try_lock_robust(true)
+                    } else {
+                        m.try_lock(false)
+                    }
+                };
+                let unlock = || {
+                    // SAFETY: called only while this thread holds `m`.
+                    if inline {
+                        unsafe { m.unlock_robust(true) }
+                    } else {
+                        unsafe { m.unlock_held() }
+                    }
+                };
+                let mut steps = Vec::new();
+                let r = lock();
+                steps.push(seen(m, r, head, first));
+                let relock = lock();
+                steps.push(seen(m, relock, head, first));
+                if relock.is_ok() {
+                    unlock();
+                    steps.push(seen(m, Ok(()), head, first));
+                }
+                unlock();
+                steps.push(seen(m, Ok(()), head, first));
+                let r = lock();
+                steps.push(seen(m, r, head, first));
+                unlock();
+                steps.push(seen(m, Ok(()), head, first));
+                steps
+            };
+            let ms = mutexes(ty, 2);
+            let inline = run(&ms[0], true);
+            let glibc = run(&ms[1], false);
+            assert_eq!(inline, glibc, "{ty:?}");
+            assert!(list(head).is_empty());
+        }
+    }
+
+    /// Four mutexes locked and unlocked in a pseudo-random order, each step inline or through
+    /// glibc at random: after every step the thread's robust list holds exactly the held
+    /// mutexes, most recent first, every back link right (glibc's unlink of one relies on its
+    /// neighbours' links, whichever side linked them).
+    #[test]
+    fn mixed_with_glibc_the_list_stays_whole() {
+        let head = head();
+        for ty in TYPES {
+            let ms = mutexes(ty, 4);
+            let mut held: Vec<usize> = Vec::new(); // indices, most recent first
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            for step in 0..20_000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let (i, inline) = ((x % 4) as usize, (x >> 8) & 1 == 1);
+                let m = &ms[i];
+                if let Some(at) = held.iter().position(|&h| h == i) {
+                    // SAFETY: held by this thread.
+                    unsafe {
+                        if inline {
+                            m.unlock_robust(true)
+                        } else {
+                            m.unlock_held()
+                        }
+                    }
+                    held.remove(at);
+                } else {
+                    let r = if inline {
+                        m.try_lock_robust(true)
+                    } else {
+                        m.try_lock(false)
+                    };
+                    assert_eq!(r, Ok(()), "{ty:?} step {step}");
+                    held.insert(0, i);
+                }
+                let expected: Vec<usize> =
+                    held.iter().map(|&h| ms[h].ptr() as usize + NEXT).collect();
+                assert_eq!(list(head), expected, "{ty:?} step {step}");
+            }
+            for i in held {
+                // SAFETY: held by this thread.
+                unsafe { ms[i].unlock_robust(true) };
+            }
+            assert!(list(head).is_empty());
+        }
+    }
+
+    /// A thread that exits holding mutexes it locked inline and through glibc, linked in
+    /// between: the kernel finds each on its list, and every next locker gets `OwnerDied`
+    /// (glibc's `EOWNERDEAD`), from glibc's call and the inline path alike.
+    #[test]
+    fn a_thread_that_exits_holding_inline_locks_leaves_them_owner_died() {
+        for ty in TYPES {
+            let ms = mutexes(ty, 3);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    assert_eq!(ms[0].try_lock_robust(true), Ok(()));
+                    assert_eq!(ms[1].try_lock(false), Ok(()));
+                    assert_eq!(ms[2].try_lock_robust(true), Ok(()));
+                })
+                .join()
+                .unwrap()
+            });
+            assert_eq!(ms[0].try_lock(false), Err(Error::OwnerDied), "{ty:?}");
+            assert_eq!(ms[1].try_lock_robust(true), Err(Error::OwnerDied), "{ty:?}");
+            assert_eq!(ms[2].lock_robust(true), Err(Error::OwnerDied), "{ty:?}");
+            for m in &ms {
+                // SAFETY: held (owner died), made consistent, then unlocked inline.
+                unsafe {
+                    m.consistent().unwrap();
+                    m.unlock_robust(true);
+                }
+                assert_eq!(m.try_lock_robust(true), Ok(()), "{ty:?}: consistent again");
+                // SAFETY: held.
+                unsafe { m.unlock_robust(true) };
+            }
+        }
+    }
+
+    /// A process SIGKILLed holding mutexes in shared memory that it locked inline and
+    /// through glibc: the kernel walks its list at its death, and the parent gets
+    /// `OwnerDied` for each. A waiter blocked on one when the holder dies wakes with it too.
+    #[test]
+    fn a_process_killed_holding_inline_locks_leaves_them_owner_died() {
+        const N: usize = 3;
+        let size = N * size_of::<RawMutex>();
+        // SAFETY: a fresh anonymous shared mapping.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(map, libc::MAP_FAILED);
+        let ms: Vec<&RawMutex> = (0..N)
+            .map(|i| {
+                // SAFETY: inside the mapping, aligned, unused; initialised before any use.
+                let place = unsafe { map.cast::<RawMutex>().add(i) };
+                let attr = MutexAttr {
+                    ty: MutexType::ErrorCheck,
+                    pshared: true,
+                    robust: true,
+                    protocol: Protocol::None,
+                };
+                // SAFETY: as above.
+                unsafe { RawMutex::init_in_place(place, &attr) }.unwrap();
+                // SAFETY: initialised; the mapping outlives every use below.
+                unsafe { &*place }
+            })
+            .collect();
+        // SAFETY: the child only locks (the inline path's first use was in the parent: the
+        // probe ran before the fork), then kills itself: async-signal-safe work.
+        assert!(enabled());
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let ok = ms[0].try_lock_robust(true).is_ok()
+                && ms[1].try_lock(false).is_ok()
+                && ms[2].try_lock_robust(true).is_ok();
+            // SAFETY: async-signal-safe calls in the child.
+            unsafe {
+                if !ok {
+                    libc::_exit(1);
+                }
+                libc::raise(libc::SIGKILL);
+                libc::_exit(2);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: our child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+            "child status {status:#x}"
+        );
+        for m in &ms {
+            assert_eq!(m.try_lock_robust(true), Err(Error::OwnerDied));
+            // SAFETY: held (owner died); made consistent, unlocked.
+            unsafe {
+                m.consistent().unwrap();
+                m.unlock_robust(true);
+            }
+            // SAFETY: not held by anyone now.
+            unsafe { libc::pthread_mutex_destroy(m.ptr()) };
+        }
+        // SAFETY: the mapping made above; nothing uses it any more.
+        assert_eq!(unsafe { libc::munmap(map, size) }, 0);
+    }
+}
