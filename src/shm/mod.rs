@@ -905,6 +905,9 @@ impl<T: ShmSafe> ShmBox<T> {
         object: regions::Object,
     ) -> Result<Self, Error> {
         let data = map.as_ptr() as usize + Layout::<T>::DATA_OFFSET;
+        // The robust locks' one-time check of glibc, done here rather than at a first lock
+        // that may come in a forked child.
+        crate::sys::RawMutex::prepare_robust();
         let slot = regions::register(data, data + size_of::<T>(), object)?;
         Ok(ShmBox {
             map,
@@ -1036,6 +1039,52 @@ mod tests {
     use super::*;
     use crate::regions::contains;
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    /// Mapping a region runs the inline robust path's check of glibc (`sys::pthread::robust`),
+    /// so a process's first shared lock is already inline (and never probes inside a lock
+    /// call); `PTHREAD_SYNC_ROBUST_GLIBC=1` keeps it off. Each case in a fresh process (this
+    /// test binary run again for this one test), where nothing probed before.
+    #[test]
+    fn mapping_a_region_turns_the_inline_robust_path_on() {
+        const CHILD: &str = "PTHREAD_SYNC_TEST_PROBE_CHILD";
+        if let Some(expected) = std::env::var_os(CHILD) {
+            let expected = expected == "on";
+            assert!(
+                !crate::sys::RawMutex::robust_inline_active(),
+                "on before any region"
+            );
+            let region = ShmBox::anonymous(crate::SharedLocker::new(0u64)).unwrap();
+            assert_eq!(
+                crate::sys::RawMutex::robust_inline_active(),
+                expected,
+                "after the mapping"
+            );
+            *region.lock().unwrap() += 1;
+            assert_eq!(*region.lock().unwrap(), 1);
+            return;
+        }
+        for (glibc_only, expected) in [(None, "on"), (Some("1"), "off")] {
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+            child
+                .args([
+                    "--exact",
+                    "shm::tests::mapping_a_region_turns_the_inline_robust_path_on",
+                    "--test-threads=1",
+                ])
+                .env(CHILD, expected)
+                .env_remove("PTHREAD_SYNC_ROBUST_GLIBC");
+            if let Some(v) = glibc_only {
+                child.env("PTHREAD_SYNC_ROBUST_GLIBC", v);
+            }
+            let out = child.output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.contains("1 passed"),
+                "{expected}: {stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
 
     #[test]
     fn anonymous_region_is_registered_while_alive() {

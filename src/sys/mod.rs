@@ -10,7 +10,7 @@
 //!
 //! | type | constructors | operations |
 //! |---|---|---|
-//! | `RawMutex` | `new(MutexType)`, `with_protocol(MutexType, Protocol)` (`const fn`s: glibc's static initialiser, and its bytes with a protocol), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `lock_robust`, `lock_robust_for`, `try_lock_robust`, `unsafe unlock`, `unsafe unlock_held`, `unsafe unlock_robust` (the robust kinds' uncontended lock and unlock inline, to glibc's protocol: `pthread/robust.rs`), `priority_ceiling`, `set_priority_ceiling` |
+//! | `RawMutex` | `new(MutexType)`, `with_protocol(MutexType, Protocol)` (`const fn`s: glibc's static initialiser, and its bytes with a protocol), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `lock_robust`, `lock_robust_for`, `try_lock_robust`, `unsafe unlock`, `unsafe unlock_held`, `unsafe unlock_robust`, `prepare_robust` (the robust kinds' uncontended lock and unlock inline, to glibc's protocol: `pthread/robust.rs`), `priority_ceiling`, `set_priority_ceiling` |
 //! | (functions) | | `fifo_priority_range()` (`sched_get_priority_min`/`max` of `SCHED_FIFO`), `ceiling_ready()` (whether glibc can raise the calling thread to a ceiling: `SCHED_FIFO` or `SCHED_RR`) |
 //! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
@@ -264,6 +264,7 @@ const _: () = {
     let _: unsafe fn(&RawMutex) -> Result<(), Error> = RawMutex::unlock;
     let _: unsafe fn(&RawMutex) = RawMutex::unlock_held;
     let _: unsafe fn(&RawMutex, bool) = RawMutex::unlock_robust;
+    let _: fn() = RawMutex::prepare_robust;
     let _: unsafe fn(*mut RawMutex, &MutexAttr) -> Result<(), Error> =
         <RawMutex as InPlace>::init_in_place;
 

@@ -326,6 +326,9 @@ impl RawMutex {
         }
     }
 
+    /// Nothing to prepare in the model.
+    pub fn prepare_robust() {}
+
     /// A robust mutex's release: as `unlock_held`.
     ///
     /// # Safety

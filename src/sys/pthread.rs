@@ -701,6 +701,20 @@ impl RawMutex {
         self.try_lock(false)
     }
 
+    /// Runs the inline robust path's one-time check of glibc now (`robust.rs`), if it has not
+    /// run: called when a region is mapped, so that a process that maps one and then forks
+    /// has done it before the fork (the child inherits the answer; the check looks a symbol
+    /// up with `dlsym`, which a child of a multithreaded parent should not call).
+    pub fn prepare_robust() {
+        robust::prepare();
+    }
+
+    /// Whether the inline robust path is on in this process (for tests).
+    #[cfg(test)]
+    pub(crate) fn robust_inline_active() -> bool {
+        robust::enabled()
+    }
+
     /// `unlock_held` of a robust mutex: with `inline` (as [`RawMutex::try_lock_robust`]),
     /// done inline where `try_lock_robust` can lock inline (`robust.rs`), else glibc's
     /// `pthread_mutex_unlock`.

@@ -37,8 +37,11 @@
 //!
 //! # What it reads of glibc, and how it checks it
 //!
-//! Three things are glibc's private business, so each is found, and checked, at the first use
-//! in the process (`probe`), and where any is missing or disagrees every call goes to glibc:
+//! Three things are glibc's private business, so each is found, and checked, once in the
+//! process (`probe`, run when the process maps a region: `prepare`; never inside a lock call,
+//! and it allocates nothing), and where any is missing or disagrees, or before the check has
+//! run, or with `PTHREAD_SYNC_ROBUST_GLIBC=1` in the environment then, every call goes to
+//! glibc:
 //!
 //! - the calling thread's id as glibc keeps it (glibc writes that into the lock word, and the
 //!   kernel compares it with the dying thread's): read from glibc's thread descriptor at the
@@ -88,7 +91,9 @@ const FUTEX_WAITERS: i32 = 0x8000_0000_u32 as i32;
 const FUTEX_OWNER_DIED: i32 = 0x4000_0000;
 const FUTEX_TID_MASK: i32 = 0x3fff_ffff;
 /// glibc's `PTHREAD_MUTEX_NOTRECOVERABLE` (`__owner` of a mutex whose dead owner's
-/// successor unlocked it unrepaired).
+/// successor unlocked it unrepaired). This, `PTHREAD_MUTEX_INCONSISTENT` (which the unlock
+/// leaves to glibc by requiring `__owner` to be the caller's id) and the `FUTEX_*` bits are
+/// ABI constants, unchanged since glibc has had robust mutexes: not probed.
 const NOTRECOVERABLE: i32 = 0x7fff_fffe;
 
 /// `__kind`'s type bits (`PTHREAD_MUTEX_KIND_MASK_NP`) and `PTHREAD_MUTEX_NO_ELISION_NP`
@@ -100,12 +105,20 @@ const KIND_ROBUST_SHARED: i32 = 16 | 128;
 /// `__kind`'s type bits of a recursive mutex.
 const KIND_RECURSIVE: i32 = 1;
 
-/// The process's layout: 0 not probed yet; [`OFF`] every call goes to glibc; else [`ON`]
-/// with the tid's offset from the thread pointer in bits 0-15 and the robust head's in bits
-/// 16-31.
-static LAYOUT: AtomicU64 = AtomicU64::new(0);
+/// The process's layout: [`UNPROBED`]; [`PROBING`] (one thread is checking glibc); [`OFF`]
+/// every call goes to glibc; else [`ON`] with the tid's offset from the thread pointer in bits
+/// 0-15 and the robust head's in bits 16-31. Until it is `ON` every call goes to glibc.
+static LAYOUT: AtomicU64 = AtomicU64::new(UNPROBED);
+const UNPROBED: u64 = 0;
+const PROBING: u64 = 2;
 const OFF: u64 = 1;
 const ON: u64 = 1 << 63;
+
+/// The environment variable that, set to `1` when the process first maps a region, keeps
+/// every robust lock and unlock in glibc's calls (for tools that intercept
+/// `pthread_mutex_*`, such as ThreadSanitizer, helgrind or DRD, which would otherwise see only
+/// some of the lock and unlock events).
+pub(super) const GLIBC_ONLY: &std::ffi::CStr = c"PTHREAD_SYNC_ROBUST_GLIBC";
 
 /// The word of `T` at `base + off`, for atomic access.
 ///
@@ -146,13 +159,12 @@ fn thread_pointer() -> usize {
 }
 
 /// The calling thread's id as glibc keeps it, and its robust list head; `None`: every call
-/// goes to glibc.
+/// goes to glibc (also before the probe has run: it runs when a region is mapped, see
+/// [`prepare`], never inside a lock call, where it could not allocate or look a symbol up
+/// safely; every robust mutex the crate locks is in a region).
 #[inline(always)]
 fn thread() -> Option<(i32, usize)> {
-    let layout = match LAYOUT.load(Relaxed) {
-        0 => probe(),
-        layout => layout,
-    };
+    let layout = LAYOUT.load(Relaxed);
     if layout & ON == 0 {
         return None;
     }
@@ -228,7 +240,7 @@ unsafe fn try_lock_with(
         unsafe { int(m, COUNT) }.store(0, Relaxed);
         if lock.swap(0, Release) & FUTEX_WAITERS != 0 {
             // SAFETY: the lock word is a live, aligned u32 (above).
-            unsafe { futex_wake(m as *const u32, 1, Scope::Shared) };
+            unsafe { wake_one(m) };
         }
         compiler_fence(SeqCst);
         pending.store(0, Relaxed);
@@ -286,8 +298,9 @@ unsafe fn unlock_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> b
             // The last level: glibc counts it down to 0 too, then unlocks.
             1 => count.store(0, Relaxed),
             0 => return false,
+            // `__count` is glibc's `unsigned int`: any value above 1 counts down.
             n => {
-                count.store(n - 1, Relaxed);
+                count.store(n.wrapping_sub(1), Relaxed);
                 return true;
             }
         }
@@ -309,28 +322,67 @@ unsafe fn unlock_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> b
     nusers.store(nusers.load(Relaxed).wrapping_sub(1), Relaxed);
     if unsafe { int(m, LOCK) }.swap(0, Release) & FUTEX_WAITERS != 0 {
         // SAFETY: as in `try_lock`.
-        unsafe { futex_wake(m as *const u32, 1, Scope::Shared) };
+        unsafe { wake_one(m) };
     }
     compiler_fence(SeqCst);
     pending.store(0, Relaxed);
     true
 }
 
+/// Wakes one waiter of the robust mutex at `m` (a shared-futex wake, as glibc's for every
+/// robust mutex), leaving `errno` as it was: glibc's own wake never sets it, and a guard
+/// dropped between a failing call and the caller's read of `errno` must not change it (the
+/// wake fails, with `EFAULT`, only if the mutex was unmapped after the release).
+///
+/// # Safety
+/// `m` is the address of a mutex's lock word, an aligned `u32` (it may be freed by then:
+/// the kernel then returns an error, nothing is written).
+#[cold]
+unsafe fn wake_one(m: usize) {
+    // SAFETY: glibc's thread-local errno, live for the thread.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *errno };
+    // SAFETY: the caller's contract; FUTEX_WAKE only reads the word's address.
+    unsafe { futex_wake(m as *const u32, 1, Scope::Shared) };
+    // SAFETY: as above.
+    unsafe { *errno = saved };
+}
+
 /// Finds and checks the process's layout (see the module docs), once; its [`LAYOUT`] value.
+///
+/// One thread probes (it claims [`PROBING`]); the others go on through glibc meanwhile.
 #[cold]
 #[inline(never)]
-fn probe() -> u64 {
-    let layout = find().map_or(OFF, |(tid_at, head_at)| {
+fn probe() {
+    if LAYOUT
+        .compare_exchange(UNPROBED, PROBING, Relaxed, Relaxed)
+        .is_err()
+    {
+        return;
+    }
+    let mut buf = [0u8; 16];
+    let glibc_only = super::super::diag::getenv(GLIBC_ONLY, &mut buf) == Some(b"1".as_slice());
+    let layout = if glibc_only { None } else { find() };
+    let layout = layout.map_or(OFF, |(tid_at, head_at)| {
         ON | tid_at as u64 | (head_at as u64) << 16
     });
-    // Racing probes find the same.
     LAYOUT.store(layout, Relaxed);
-    layout
+}
+
+/// Runs [`probe`] now if it has not run (called when a region is mapped: before any robust
+/// mutex of the crate can be locked, and, in a parent that maps a region and forks, before
+/// the fork; a child inherits the answer). It allocates nothing; it calls `dlsym` and
+/// `getenv` once.
+pub(super) fn prepare() {
+    if LAYOUT.load(Relaxed) == UNPROBED {
+        probe();
+    }
 }
 
 /// Whether this path is in use in this process (`probe` found and checked the layout).
 #[cfg(test)]
-fn enabled() -> bool {
+pub(super) fn enabled() -> bool {
     thread().is_some()
 }
 
@@ -392,10 +444,24 @@ mod check {
     use super::*;
     use crate::sys::{InPlace, MutexAttr, MutexType, Protocol};
 
+    /// The probe's mutexes: statics, so the probe allocates nothing (it runs when a region is
+    /// mapped, and a `#[global_allocator]` may be built on the crate's locks), and a mutex a
+    /// failed check left on the thread's robust list is never freed memory. Only the one
+    /// thread that claimed the probe (`PROBING`) uses them, once per process.
+    static MUTEXES: [RawMutex; 2] = [
+        RawMutex::new(MutexType::Normal),
+        RawMutex::new(MutexType::Normal),
+    ];
+    /// One mutex of each type, initialised to read the `__kind` glibc gives it.
+    static KINDS: [RawMutex; 3] = [
+        RawMutex::new(MutexType::Normal),
+        RawMutex::new(MutexType::ErrorCheck),
+        RawMutex::new(MutexType::Recursive),
+    ];
+
     /// Two robust mutexes and the thread's robust list, as glibc leaves them.
     struct Probe {
-        /// Boxed: they never move until dropped (destroyed first).
-        mutexes: Box<[RawMutex; 2]>,
+        mutexes: &'static [RawMutex; 2],
         tid: i32,
         head: usize,
         /// The list's head entry before the probe (the thread may hold robust mutexes).
@@ -410,11 +476,11 @@ mod check {
             self.mutexes[i].ptr()
         }
         fn int(&self, i: usize, off: usize) -> i32 {
-            // SAFETY: inside the boxed mutex `i`.
+            // SAFETY: inside the static mutex `i`.
             unsafe { int(self.m(i), off) }.load(Relaxed)
         }
         fn word(&self, i: usize, off: usize) -> usize {
-            // SAFETY: inside the boxed mutex `i`.
+            // SAFETY: inside the static mutex `i`.
             unsafe { at(self.m(i), off) }.load(Relaxed)
         }
         fn head(&self, off: usize) -> usize {
@@ -451,7 +517,7 @@ mod check {
                 && self.head(HEAD_PENDING) == 0
         }
         fn glibc_lock(&self, i: usize) -> bool {
-            // SAFETY: an initialised mutex at a stable (boxed) address.
+            // SAFETY: an initialised mutex at a stable (static) address.
             unsafe { libc::pthread_mutex_trylock(self.ptr(i)) == 0 }
         }
         fn glibc_unlock(&self, i: usize) -> bool {
@@ -463,14 +529,12 @@ mod check {
     impl Drop for Probe {
         fn drop(&mut self) {
             for i in 0..2 {
-                // Unlocked if a check failed while it was held (glibc's own unlock, which
-                // unlinks it), then destroyed.
+                // Unlocked by glibc's own unlock (which unlinks it) if a check failed while it
+                // was held. Never destroyed nor freed: should it stay linked all the same, the
+                // list's writes land in this static, and the kernel's at the thread's exit.
                 if self.int(i, OWNER) == self.tid {
                     self.glibc_unlock(i);
                 }
-                // SAFETY: initialised (by `pthread_mutex_init`, or still the static
-                // initialiser's bytes), not held.
-                unsafe { libc::pthread_mutex_destroy(self.ptr(i)) };
             }
         }
     }
@@ -549,20 +613,16 @@ mod check {
 
     impl Probe {
         fn new(tid: i32, head: usize, first: usize) -> Option<Probe> {
-            let probe = Probe {
-                mutexes: Box::new([
-                    RawMutex::new(MutexType::Normal),
-                    RawMutex::new(MutexType::Normal),
-                ]),
+            for m in MUTEXES.iter() {
+                // SAFETY: a static mutex nothing else uses (only the probing thread, once).
+                unsafe { RawMutex::init_in_place(m.ptr().cast(), &ATTR) }.ok()?;
+            }
+            Some(Probe {
+                mutexes: &MUTEXES,
                 tid,
                 head,
                 first,
-            };
-            for m in probe.mutexes.iter() {
-                // SAFETY: a mutex not in use, boxed: it never moves until the probe drops it.
-                unsafe { RawMutex::init_in_place(m.ptr().cast(), &ATTR) }.ok()?;
-            }
-            Some(probe)
+            })
         }
 
         /// Mutex `i` is free and unlinked (its words; the list checked elsewhere).
@@ -577,14 +637,16 @@ mod check {
 
     /// `__kind` of a robust shared mutex of type `ty` as `pthread_mutex_init` writes it.
     fn kind_of(ty: MutexType) -> Option<i32> {
-        let m = Box::new(RawMutex::new(ty));
-        // SAFETY: a mutex not in use, boxed (never moves).
+        let m = &KINDS[match ty {
+            MutexType::Normal => 0,
+            MutexType::ErrorCheck => 1,
+            MutexType::Recursive => 2,
+        }];
+        // SAFETY: a static mutex nothing else uses (only the probing thread, once), never
+        // locked.
         unsafe { RawMutex::init_in_place(m.ptr().cast(), &MutexAttr { ty, ..ATTR }) }.ok()?;
-        // SAFETY: inside the boxed mutex.
-        let kind = unsafe { int(m.ptr() as usize, KIND) }.load(Relaxed);
-        // SAFETY: initialised, never locked.
-        unsafe { libc::pthread_mutex_destroy(m.ptr()) };
-        Some(kind)
+        // SAFETY: inside the static mutex.
+        Some(unsafe { int(m.ptr() as usize, KIND) }.load(Relaxed))
     }
 
     /// The attributes of the probe's mutexes: the shared lockers' (normal type).
@@ -622,6 +684,12 @@ mod tests {
             unsafe { RawMutex::init_in_place(m.ptr().cast(), &attr) }.unwrap();
         }
         ms
+    }
+
+    /// Runs the probe (as mapping a region does) and checks that the inline path is on.
+    fn ready() {
+        prepare();
+        assert!(enabled(), "the probe refused this glibc");
     }
 
     /// The calling thread's robust list head (the kernel's answer).
@@ -666,7 +734,7 @@ mod tests {
     /// The glibc on this machine is one the inline path knows: it is in use.
     #[test]
     fn the_inline_path_is_in_use_on_this_glibc() {
-        assert!(enabled(), "the probe refused this glibc");
+        ready();
         let (tid, head_at) = thread().unwrap();
         // SAFETY: a plain system call.
         assert_eq!(tid, unsafe { libc::gettid() });
@@ -724,6 +792,7 @@ mod tests {
     /// same results and leave every word of the mutex and of the thread's list the same.
     #[test]
     fn each_step_leaves_the_words_glibc_leaves() {
+        ready();
         let head = head();
         for ty in TYPES {
             let run = |m: &RawMutex, inline: bool| -> Vec<Seen> {
@@ -774,6 +843,7 @@ mod tests {
     /// neighbours' links, whichever side linked them).
     #[test]
     fn mixed_with_glibc_the_list_stays_whole() {
+        ready();
         let head = head();
         for ty in TYPES {
             let ms = mutexes(ty, 4);
@@ -821,6 +891,7 @@ mod tests {
     /// (glibc's `EOWNERDEAD`), from glibc's call and the inline path alike.
     #[test]
     fn a_thread_that_exits_holding_inline_locks_leaves_them_owner_died() {
+        ready();
         for ty in TYPES {
             let ms = mutexes(ty, 3);
             std::thread::scope(|s| {
@@ -883,9 +954,9 @@ mod tests {
                 unsafe { &*place }
             })
             .collect();
-        // SAFETY: the child only locks (the inline path's first use was in the parent: the
-        // probe ran before the fork), then kills itself: async-signal-safe work.
-        assert!(enabled());
+        // The probe runs in the parent, before the fork (as mapping a region does).
+        ready();
+        // SAFETY: the child only locks, then kills itself: async-signal-safe work.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
@@ -918,6 +989,182 @@ mod tests {
             // SAFETY: not held by anyone now.
             unsafe { libc::pthread_mutex_destroy(m.ptr()) };
         }
+        // SAFETY: the mapping made above; nothing uses it any more.
+        assert_eq!(unsafe { libc::munmap(map, size) }, 0);
+    }
+}
+
+/// A process killed after every single instruction of a run of inline and glibc locks and
+/// unlocks, in turn (written by the change's independent review): the kernel's death cleanup
+/// must always leave the mutexes as glibc's own code would, free or owner-died, never held by
+/// the dead process.
+#[cfg(all(test, target_arch = "x86_64", target_env = "gnu"))]
+mod killed_at_every_instruction {
+    use super::super::RawMutex;
+    use super::*;
+    use crate::sys::{InPlace, MutexAttr, MutexType, Protocol};
+
+    /// The traced child's work: a glibc lock, inline locks (one recursive, twice), an inline
+    /// unlock from the middle of the list, the rest inline; an inline trylock of a mutex that
+    /// is not recoverable; a relock and unlock.
+    fn work(ms: &[&RawMutex]) -> bool {
+        let ok = ms[0].try_lock(false).is_ok()
+            && ms[1].try_lock_robust(true).is_ok()
+            && ms[2].try_lock_robust(true).is_ok()
+            && ms[2].try_lock_robust(true).is_ok();
+        if !ok {
+            return false;
+        }
+        // SAFETY: each held by this thread (just above), released once per acquisition.
+        unsafe {
+            ms[1].unlock_robust(true);
+            ms[2].unlock_robust(true);
+            ms[2].unlock_robust(true);
+            ms[0].unlock_robust(true);
+        }
+        if ms[3].try_lock_robust(true) != Err(Error::NotRecoverable) {
+            return false;
+        }
+        if ms[1].try_lock_robust(true).is_err() {
+            return false;
+        }
+        // SAFETY: held (just above).
+        unsafe { ms[1].unlock_robust(true) };
+        true
+    }
+
+    /// Quadratic in the child's instructions (each run steps the child from the start): some
+    /// 660 steps and a few seconds in a release build, far longer in a debug one.
+    #[test]
+    #[cfg_attr(
+        debug_assertions,
+        ignore = "single-steps quadratically: runs in release builds (`cargo test --release --lib killed_at_every`)"
+    )]
+    fn a_process_killed_after_any_instruction_leaves_every_mutex_free_or_owner_died() {
+        const N: usize = 4;
+        super::prepare();
+        assert!(super::enabled());
+        let size = N * size_of::<RawMutex>();
+        // SAFETY: a fresh anonymous shared mapping.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(map, libc::MAP_FAILED);
+        let types = [
+            MutexType::ErrorCheck,
+            MutexType::Normal,
+            MutexType::Recursive,
+            MutexType::Normal,
+        ];
+        let ms: Vec<&RawMutex> = (0..N)
+            .map(|i| {
+                let attr = MutexAttr {
+                    ty: types[i],
+                    pshared: true,
+                    robust: true,
+                    protocol: Protocol::None,
+                };
+                // SAFETY: inside the mapping, aligned, unused; initialised before any use.
+                let place = unsafe { map.cast::<RawMutex>().add(i) };
+                // SAFETY: as above.
+                unsafe { RawMutex::init_in_place(place, &attr) }.unwrap();
+                // SAFETY: initialised; the mapping outlives every use below.
+                unsafe { &*place }
+            })
+            .collect();
+        // Mutex 3: not recoverable (its owner died, its successor unlocked it unrepaired).
+        std::thread::scope(|s| {
+            s.spawn(|| assert_eq!(ms[3].try_lock(false), Ok(())))
+                .join()
+                .unwrap()
+        });
+        assert_eq!(ms[3].try_lock(false), Err(Error::OwnerDied));
+        // SAFETY: held (owner died), released unrepaired on purpose.
+        unsafe { ms[3].unlock_held() };
+        let (mut steps, mut owner_died) = (0u64, 0u64);
+        loop {
+            // SAFETY: the child stops itself for the parent's tracing, then locks and
+            // unlocks (no allocation), then `_exit`s.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                // SAFETY: async-signal-safe calls in the child.
+                unsafe {
+                    libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+                    libc::raise(libc::SIGSTOP);
+                }
+                let ok = work(&ms);
+                // SAFETY: leaves the child.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+            }
+            let mut status = 0;
+            // SAFETY: our child (each call below too).
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            assert!(libc::WIFSTOPPED(status));
+            let mut finished = false;
+            for _ in 0..steps {
+                // SAFETY: our stopped tracee.
+                unsafe { libc::ptrace(libc::PTRACE_SINGLESTEP, pid, 0, 0) };
+                // SAFETY: our child.
+                assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+                if libc::WIFEXITED(status) {
+                    assert_eq!(libc::WEXITSTATUS(status), 0, "the child's work failed");
+                    finished = true;
+                    break;
+                }
+                assert!(libc::WIFSTOPPED(status), "status {status:#x}");
+            }
+            if !finished {
+                // SAFETY: our child, stopped.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, &mut status, 0);
+                }
+            }
+            for (i, m) in ms.iter().enumerate() {
+                // SAFETY: inside the mapping.
+                let word = unsafe { int(m.ptr() as usize, LOCK) }.load(Relaxed);
+                assert!(
+                    word == 0 || word & FUTEX_OWNER_DIED != 0,
+                    "step {steps}: mutex {i}'s word {word:#x}: held by the dead child"
+                );
+                if i == 3 {
+                    continue;
+                }
+                match m.try_lock(false) {
+                    Ok(()) => {}
+                    Err(Error::OwnerDied) => {
+                        owner_died += 1;
+                        // SAFETY: held (owner died).
+                        unsafe { m.consistent() }.unwrap();
+                    }
+                    e => panic!("step {steps}: mutex {i}: {e:?}"),
+                }
+                // SAFETY: held.
+                unsafe { m.unlock_held() };
+            }
+            // A death inside the trylock of mutex 3 leaves it owner-died (as with glibc):
+            // back to not recoverable.
+            match ms[3].try_lock(false) {
+                Err(Error::NotRecoverable) => {}
+                // SAFETY: held (owner died); released unrepaired again.
+                Err(Error::OwnerDied) => unsafe { ms[3].unlock_held() },
+                r => panic!("step {steps}: mutex 3: {r:?}"),
+            }
+            if finished {
+                break;
+            }
+            steps += 1;
+        }
+        assert!(steps > 100, "the child finished after {steps} steps");
+        assert!(owner_died > 0, "no kill landed while a mutex was held");
         // SAFETY: the mapping made above; nothing uses it any more.
         assert_eq!(unsafe { libc::munmap(map, size) }, 0);
     }
