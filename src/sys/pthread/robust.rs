@@ -184,6 +184,84 @@ fn thread() -> Option<(i32, usize)> {
     None
 }
 
+/// A robust mutex's words (the layout above, checked by `probe`), for the calling thread.
+#[derive(Clone, Copy)]
+struct Words(usize);
+
+impl Words {
+    /// # Safety
+    /// `m` is a live, aligned, initialised `pthread_mutex_t` at a stable address, for as long
+    /// as the value is used.
+    #[inline(always)]
+    unsafe fn new(m: *mut libc::pthread_mutex_t) -> Words {
+        Words(m as usize)
+    }
+
+    /// The `int` at `off`.
+    #[inline(always)]
+    fn int(self, off: usize) -> &'static AtomicI32 {
+        // SAFETY: inside the live, aligned mutex (`new`'s contract), an `int` of the layout.
+        unsafe { int(self.0, off) }
+    }
+
+    /// The pointer word at `off` (`__list.__prev` or `__list.__next`).
+    #[inline(always)]
+    fn word(self, off: usize) -> &'static AtomicUsize {
+        // SAFETY: inside the live, aligned mutex (`new`'s contract), a pointer of the layout.
+        unsafe { at(self.0, off) }
+    }
+
+    /// The mutex's robust list entry: the address of its `__next`.
+    #[inline(always)]
+    fn entry(self) -> usize {
+        self.0 + NEXT
+    }
+}
+
+/// The calling thread's robust list head, and the links of the entries on its list.
+#[derive(Clone, Copy)]
+struct List(usize);
+
+impl List {
+    /// # Safety
+    /// `head` is the calling thread's robust list head (`probe` checked where it is): in its
+    /// descriptor, live while the thread is; only this thread writes it.
+    #[inline(always)]
+    unsafe fn new(head: usize) -> List {
+        List(head)
+    }
+
+    /// `robust_list_head.list`: the first entry (the head itself when empty).
+    #[inline(always)]
+    fn first(self) -> &'static AtomicUsize {
+        // SAFETY: the head's first word (`new`'s contract).
+        unsafe { at(self.0, HEAD_LIST) }
+    }
+
+    /// `robust_list_head.list_op_pending`.
+    #[inline(always)]
+    fn pending(self) -> &'static AtomicUsize {
+        // SAFETY: the head's third word (`new`'s contract).
+        unsafe { at(self.0, HEAD_PENDING) }
+    }
+
+    /// The `__prev` (`ADJUST` bytes before) and `__next` of `entry`, an entry on this
+    /// thread's list or the head, as glibc's list macros reach them (the head's "`__prev`" is
+    /// glibc's `robust_prev`, the word before the head in the descriptor, which glibc keeps
+    /// for exactly this).
+    ///
+    /// # Safety
+    /// `entry` (its low bit masked: glibc marks a PI entry so) is on this thread's list or is
+    /// its head: a robust mutex this thread holds (held mutexes are never unmapped:
+    /// `crate::regions`) or the descriptor.
+    #[inline(always)]
+    unsafe fn links(self, entry: usize) -> (&'static AtomicUsize, &'static AtomicUsize) {
+        let entry = entry & !1;
+        // SAFETY: the caller's contract: both words are live and aligned.
+        unsafe { (at(entry - ADJUST, 0), at(entry, 0)) }
+    }
+}
+
 /// `pthread_mutex_trylock` on the robust mutex at `m`, done here: `None` when it is not this
 /// path's (not a robust, shared, no-protocol mutex; held by the caller; its owner dead; or no
 /// layout): then the caller calls glibc.
@@ -208,17 +286,12 @@ unsafe fn try_lock_with(
     tid: i32,
     head: usize,
 ) -> Option<Result<(), Error>> {
-    let m = m as usize;
-    // SAFETY (every `int`/`at` below): `m` is a live, aligned `pthread_mutex_t` (the caller),
-    // whose layout `probe` checked; `head` is the calling thread's robust list head (checked
-    // by `probe`), in its descriptor, live while the thread is; every entry on the list is the
-    // `__next` of a robust mutex the thread holds (held mutexes are never unmapped:
-    // `crate::regions`), or the head itself.
-    let kind = unsafe { int(m, KIND) }.load(Relaxed);
-    if kind & !KIND_IGNORED != KIND_ROBUST_SHARED {
+    // SAFETY: the caller's contract.
+    let (m, list) = unsafe { (Words::new(m), List::new(head)) };
+    if m.int(KIND).load(Relaxed) & !KIND_IGNORED != KIND_ROBUST_SHARED {
         return None;
     }
-    let lock = unsafe { int(m, LOCK) };
+    let lock = m.int(LOCK);
     let seen = lock.load(Relaxed);
     if seen != 0 {
         if seen & FUTEX_OWNER_DIED == 0 && seen & FUTEX_TID_MASK != tid {
@@ -226,41 +299,41 @@ unsafe fn try_lock_with(
         }
         return None;
     }
-    let entry = m + NEXT;
-    let pending = unsafe { at(head, HEAD_PENDING) };
-    pending.store(entry, Relaxed);
+    let entry = m.entry();
+    list.pending().store(entry, Relaxed);
     compiler_fence(SeqCst);
     if lock.compare_exchange(0, tid, Acquire, Relaxed).is_err() {
         // Taken meanwhile: as glibc, nothing to undo but the pending entry; glibc decides.
-        pending.store(0, Relaxed);
+        list.pending().store(0, Relaxed);
         return None;
     }
-    if unsafe { int(m, OWNER) }.load(Relaxed) == NOTRECOVERABLE {
-        // Given back, as glibc means to (its 2.36 trylock keeps it: `not_recoverable_after_trylock`).
-        unsafe { int(m, COUNT) }.store(0, Relaxed);
+    if m.int(OWNER).load(Relaxed) == NOTRECOVERABLE {
+        // Given back, as glibc means to (its 2.36 trylock keeps it:
+        // `not_recoverable_after_trylock`).
+        m.int(COUNT).store(0, Relaxed);
         if lock.swap(0, Release) & FUTEX_WAITERS != 0 {
-            // SAFETY: the lock word is a live, aligned u32 (above).
-            unsafe { wake_one(m) };
+            wake_one(m);
         }
         compiler_fence(SeqCst);
-        pending.store(0, Relaxed);
+        list.pending().store(0, Relaxed);
         return Some(Err(Error::NotRecoverable));
     }
     compiler_fence(SeqCst);
     // glibc's ENQUEUE_MUTEX: the entry goes in at the head.
-    let list_head = unsafe { at(head, HEAD_LIST) };
-    let first = list_head.load(Relaxed);
-    unsafe { at((first & !1) - ADJUST, 0) }.store(entry, Relaxed);
-    unsafe { at(m, NEXT) }.store(first, Relaxed);
-    unsafe { at(m, PREV) }.store(head, Relaxed);
+    let first = list.first().load(Relaxed);
+    // SAFETY: `first` is the list's first entry (or the head).
+    let (first_prev, _) = unsafe { list.links(first) };
+    first_prev.store(entry, Relaxed);
+    m.word(NEXT).store(first, Relaxed);
+    m.word(PREV).store(head, Relaxed);
     compiler_fence(SeqCst);
-    list_head.store(entry, Relaxed);
+    list.first().store(entry, Relaxed);
     compiler_fence(SeqCst);
-    pending.store(0, Relaxed);
-    unsafe { int(m, OWNER) }.store(tid, Relaxed);
-    let nusers = unsafe { int(m, NUSERS) };
+    list.pending().store(0, Relaxed);
+    m.int(OWNER).store(tid, Relaxed);
+    let nusers = m.int(NUSERS);
     nusers.store(nusers.load(Relaxed).wrapping_add(1), Relaxed);
-    unsafe { int(m, COUNT) }.store(1, Relaxed);
+    m.int(COUNT).store(1, Relaxed);
     Some(Ok(()))
 }
 
@@ -285,15 +358,14 @@ pub(super) unsafe fn unlock(m: *mut libc::pthread_mutex_t) -> bool {
 /// As [`unlock`]; `tid` and `head` are the calling thread's, as `probe` finds them.
 #[inline(always)]
 unsafe fn unlock_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> bool {
-    let m = m as usize;
-    // SAFETY (every `int`/`at` below): as in `try_lock`; the mutex is held by this thread, so
-    // its `__list` links are this thread's robust list's.
-    let kind = unsafe { int(m, KIND) }.load(Relaxed);
-    if kind & !KIND_IGNORED != KIND_ROBUST_SHARED || unsafe { int(m, OWNER) }.load(Relaxed) != tid {
+    // SAFETY: the caller's contract.
+    let (m, list) = unsafe { (Words::new(m), List::new(head)) };
+    let kind = m.int(KIND).load(Relaxed);
+    if kind & !KIND_IGNORED != KIND_ROBUST_SHARED || m.int(OWNER).load(Relaxed) != tid {
         return false;
     }
     if kind & 3 == KIND_RECURSIVE {
-        let count = unsafe { int(m, COUNT) };
+        let count = m.int(COUNT);
         match count.load(Relaxed) {
             // The last level: glibc counts it down to 0 too, then unlocks.
             1 => count.store(0, Relaxed),
@@ -305,46 +377,43 @@ unsafe fn unlock_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> b
             }
         }
     }
-    let entry = m + NEXT;
-    let pending = unsafe { at(head, HEAD_PENDING) };
-    pending.store(entry, Relaxed);
+    list.pending().store(m.entry(), Relaxed);
     compiler_fence(SeqCst);
     // glibc's DEQUEUE_MUTEX.
-    let next = unsafe { at(m, NEXT) }.load(Relaxed);
-    let prev = unsafe { at(m, PREV) }.load(Relaxed);
-    unsafe { at((next & !1) - ADJUST, 0) }.store(prev, Relaxed);
-    unsafe { at((prev & !1) - ADJUST, ADJUST) }.store(next, Relaxed);
+    let next = m.word(NEXT).load(Relaxed);
+    let prev = m.word(PREV).load(Relaxed);
+    // SAFETY: the mutex is held by this thread (the caller), so it is on this thread's list
+    // and its neighbours are entries of it (or the head).
+    let ((next_prev, _), (_, prev_next)) = unsafe { (list.links(next), list.links(prev)) };
+    next_prev.store(prev, Relaxed);
+    prev_next.store(next, Relaxed);
     compiler_fence(SeqCst);
-    unsafe { at(m, PREV) }.store(0, Relaxed);
-    unsafe { at(m, NEXT) }.store(0, Relaxed);
-    unsafe { int(m, OWNER) }.store(0, Relaxed);
-    let nusers = unsafe { int(m, NUSERS) };
+    m.word(PREV).store(0, Relaxed);
+    m.word(NEXT).store(0, Relaxed);
+    m.int(OWNER).store(0, Relaxed);
+    let nusers = m.int(NUSERS);
     nusers.store(nusers.load(Relaxed).wrapping_sub(1), Relaxed);
-    if unsafe { int(m, LOCK) }.swap(0, Release) & FUTEX_WAITERS != 0 {
-        // SAFETY: as in `try_lock`.
-        unsafe { wake_one(m) };
+    if m.int(LOCK).swap(0, Release) & FUTEX_WAITERS != 0 {
+        wake_one(m);
     }
     compiler_fence(SeqCst);
-    pending.store(0, Relaxed);
+    list.pending().store(0, Relaxed);
     true
 }
 
-/// Wakes one waiter of the robust mutex at `m` (a shared-futex wake, as glibc's for every
+/// Wakes one waiter of the robust mutex `m` (a shared-futex wake, as glibc's for every
 /// robust mutex), leaving `errno` as it was: glibc's own wake never sets it, and a guard
 /// dropped between a failing call and the caller's read of `errno` must not change it (the
 /// wake fails, with `EFAULT`, only if the mutex was unmapped after the release).
-///
-/// # Safety
-/// `m` is the address of a mutex's lock word, an aligned `u32` (it may be freed by then:
-/// the kernel then returns an error, nothing is written).
 #[cold]
-unsafe fn wake_one(m: usize) {
+fn wake_one(m: Words) {
     // SAFETY: glibc's thread-local errno, live for the thread.
     let errno = unsafe { libc::__errno_location() };
     // SAFETY: as above.
     let saved = unsafe { *errno };
-    // SAFETY: the caller's contract; FUTEX_WAKE only reads the word's address.
-    unsafe { futex_wake(m as *const u32, 1, Scope::Shared) };
+    // SAFETY: the lock word's address, aligned; FUTEX_WAKE only reads the address (the
+    // mutex may be gone by now: the kernel then fails the call, writing nothing).
+    unsafe { futex_wake(m.0 as *const u32, 1, Scope::Shared) };
     // SAFETY: as above.
     unsafe { *errno = saved };
 }
@@ -520,6 +589,18 @@ mod check {
             // SAFETY: an initialised mutex at a stable (static) address.
             unsafe { libc::pthread_mutex_trylock(self.ptr(i)) == 0 }
         }
+        /// This path's lock of mutex `i`, with the probe's thread id and head.
+        fn inline_lock(&self, i: usize) -> Option<Result<(), Error>> {
+            // SAFETY: an initialised robust shared mutex at a stable (static) address; `tid`
+            // and `head` are this thread's (`find` checked them; the layout's words glibc's
+            // own calls have just been seen to write).
+            unsafe { try_lock_with(self.ptr(i), self.tid, self.head) }
+        }
+        /// This path's unlock of mutex `i`, which this thread holds.
+        fn inline_unlock(&self, i: usize) -> bool {
+            // SAFETY: as above; called only while this thread holds it.
+            unsafe { unlock_with(self.ptr(i), self.tid, self.head) }
+        }
         fn glibc_unlock(&self, i: usize) -> bool {
             // SAFETY: as above; held by this thread when called.
             unsafe { libc::pthread_mutex_unlock(self.ptr(i)) == 0 }
@@ -584,30 +665,23 @@ mod check {
         // This path and glibc mixed: A here, B by glibc; A out from behind B here, B out by
         // glibc; then B by glibc, A here in front of it; B out from behind A by glibc, A out
         // here.
-        // SAFETY (each call): an initialised robust shared mutex at a stable address; the
-        // unlocks of mutexes this thread holds.
-        matches!(
-            unsafe { try_lock_with(probe.ptr(0), tid, head) },
-            Some(Ok(()))
-        ) && probe.held(0, first)
+        matches!(probe.inline_lock(0), Some(Ok(())))
+            && probe.held(0, first)
             && probe.glibc_lock(1)
             && probe.held(1, a)
-            && unsafe { unlock_with(probe.ptr(0), tid, head) }
+            && probe.inline_unlock(0)
             && probe.word(1, NEXT) == first
             && probe.prev_of(first) == b
             && probe.free_of(0)
             && probe.glibc_unlock(1)
             && probe.free(1, first)
             && probe.glibc_lock(1)
-            && matches!(
-                unsafe { try_lock_with(probe.ptr(0), tid, head) },
-                Some(Ok(()))
-            )
+            && matches!(probe.inline_lock(0), Some(Ok(())))
             && probe.held(0, b)
             && probe.glibc_unlock(1)
             && probe.word(0, NEXT) == first
             && probe.prev_of(first) == a
-            && unsafe { unlock_with(probe.ptr(0), tid, head) }
+            && probe.inline_unlock(0)
             && probe.free(0, first)
     }
 
@@ -690,6 +764,62 @@ mod tests {
     fn ready() {
         prepare();
         assert!(enabled(), "the probe refused this glibc");
+    }
+
+    /// Robust, process-shared mutexes of the given types in an anonymous shared mapping (a
+    /// forked child shares them); unmapped on drop.
+    pub(super) struct SharedMutexes {
+        map: *mut libc::c_void,
+        size: usize,
+        n: usize,
+    }
+
+    impl SharedMutexes {
+        pub(super) fn new(types: &[MutexType]) -> SharedMutexes {
+            let size = types.len() * size_of::<RawMutex>();
+            // SAFETY: a fresh anonymous shared mapping.
+            let map = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    size,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(map, libc::MAP_FAILED);
+            for (i, &ty) in types.iter().enumerate() {
+                let attr = MutexAttr {
+                    ty,
+                    pshared: true,
+                    robust: true,
+                    protocol: Protocol::None,
+                };
+                // SAFETY: inside the fresh mapping, aligned, unused.
+                unsafe { RawMutex::init_in_place(map.cast::<RawMutex>().add(i), &attr) }.unwrap();
+            }
+            SharedMutexes {
+                map,
+                size,
+                n: types.len(),
+            }
+        }
+
+        /// The mutexes, initialised, alive as long as `self`.
+        pub(super) fn get(&self) -> Vec<&RawMutex> {
+            // SAFETY: `n` initialised mutexes at the start of the live mapping.
+            (0..self.n)
+                .map(|i| unsafe { &*self.map.cast::<RawMutex>().add(i) })
+                .collect()
+        }
+    }
+
+    impl Drop for SharedMutexes {
+        fn drop(&mut self) {
+            // SAFETY: the mapping `new` made; the borrows `get` gave have ended.
+            assert_eq!(unsafe { libc::munmap(self.map, self.size) }, 0);
+        }
     }
 
     /// The calling thread's robust list head (the kernel's answer).
@@ -924,36 +1054,8 @@ mod tests {
     /// `OwnerDied` for each. A waiter blocked on one when the holder dies wakes with it too.
     #[test]
     fn a_process_killed_holding_inline_locks_leaves_them_owner_died() {
-        const N: usize = 3;
-        let size = N * size_of::<RawMutex>();
-        // SAFETY: a fresh anonymous shared mapping.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                size,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(map, libc::MAP_FAILED);
-        let ms: Vec<&RawMutex> = (0..N)
-            .map(|i| {
-                // SAFETY: inside the mapping, aligned, unused; initialised before any use.
-                let place = unsafe { map.cast::<RawMutex>().add(i) };
-                let attr = MutexAttr {
-                    ty: MutexType::ErrorCheck,
-                    pshared: true,
-                    robust: true,
-                    protocol: Protocol::None,
-                };
-                // SAFETY: as above.
-                unsafe { RawMutex::init_in_place(place, &attr) }.unwrap();
-                // SAFETY: initialised; the mapping outlives every use below.
-                unsafe { &*place }
-            })
-            .collect();
+        let shared = SharedMutexes::new(&[MutexType::ErrorCheck; 3]);
+        let ms = shared.get();
         // The probe runs in the parent, before the fork (as mapping a region does).
         ready();
         // SAFETY: the child only locks, then kills itself: async-signal-safe work.
@@ -986,11 +1088,7 @@ mod tests {
                 m.consistent().unwrap();
                 m.unlock_robust(true);
             }
-            // SAFETY: not held by anyone now.
-            unsafe { libc::pthread_mutex_destroy(m.ptr()) };
         }
-        // SAFETY: the mapping made above; nothing uses it any more.
-        assert_eq!(unsafe { libc::munmap(map, size) }, 0);
     }
 }
 
@@ -1002,7 +1100,7 @@ mod tests {
 mod killed_at_every_instruction {
     use super::super::RawMutex;
     use super::*;
-    use crate::sys::{InPlace, MutexAttr, MutexType, Protocol};
+    use crate::sys::MutexType;
 
     /// The traced child's work: a glibc lock, inline locks (one recursive, twice), an inline
     /// unlock from the middle of the list, the rest inline; an inline trylock of a mutex that
@@ -1041,44 +1139,15 @@ mod killed_at_every_instruction {
         ignore = "single-steps quadratically: runs in release builds (`cargo test --release --lib killed_at_every`)"
     )]
     fn a_process_killed_after_any_instruction_leaves_every_mutex_free_or_owner_died() {
-        const N: usize = 4;
         super::prepare();
         assert!(super::enabled());
-        let size = N * size_of::<RawMutex>();
-        // SAFETY: a fresh anonymous shared mapping.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                size,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(map, libc::MAP_FAILED);
-        let types = [
+        let shared = super::tests::SharedMutexes::new(&[
             MutexType::ErrorCheck,
             MutexType::Normal,
             MutexType::Recursive,
             MutexType::Normal,
-        ];
-        let ms: Vec<&RawMutex> = (0..N)
-            .map(|i| {
-                let attr = MutexAttr {
-                    ty: types[i],
-                    pshared: true,
-                    robust: true,
-                    protocol: Protocol::None,
-                };
-                // SAFETY: inside the mapping, aligned, unused; initialised before any use.
-                let place = unsafe { map.cast::<RawMutex>().add(i) };
-                // SAFETY: as above.
-                unsafe { RawMutex::init_in_place(place, &attr) }.unwrap();
-                // SAFETY: initialised; the mapping outlives every use below.
-                unsafe { &*place }
-            })
-            .collect();
+        ]);
+        let ms = shared.get();
         // Mutex 3: not recoverable (its owner died, its successor unlocked it unrepaired).
         std::thread::scope(|s| {
             s.spawn(|| assert_eq!(ms[3].try_lock(false), Ok(())))
@@ -1165,7 +1234,5 @@ mod killed_at_every_instruction {
         }
         assert!(steps > 100, "the child finished after {steps} steps");
         assert!(owner_died > 0, "no kill landed while a mutex was held");
-        // SAFETY: the mapping made above; nothing uses it any more.
-        assert_eq!(unsafe { libc::munmap(map, size) }, 0);
     }
 }
