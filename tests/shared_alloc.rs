@@ -16,6 +16,8 @@ static REGION: AtomicPtr<ShmBox<SharedLocker<u64>>> = AtomicPtr::new(std::ptr::n
 /// Every allocation also takes this std lock; `SLOW` makes a holder keep it for a while.
 static GATE: Mutex<()> = Mutex::new(());
 static SLOW: AtomicBool = AtomicBool::new(false);
+/// Set by a slow allocation once it holds the gate.
+static INSIDE: AtomicBool = AtomicBool::new(false);
 /// Allocations seen, counted without a lock.
 static SEEN: AtomicU64 = AtomicU64::new(0);
 
@@ -27,6 +29,7 @@ unsafe impl GlobalAlloc for Guarded {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _gate = GATE.lock().unwrap_or_else(|e| e.into_inner());
         if SLOW.load(Ordering::Relaxed) {
+            INSIDE.store(true, Ordering::Release);
             std::thread::sleep(Duration::from_millis(300));
         }
         SEEN.fetch_add(1, Ordering::Relaxed);
@@ -77,12 +80,12 @@ fn a_shared_lock_guards_the_allocator_and_locks_in_a_forked_child() {
         SLOW.store(true, Ordering::Relaxed);
         drop(Box::new(1u8));
     });
-    while !SLOW.load(Ordering::Relaxed) {
+    // The other thread holds the gate (it set `INSIDE` under it, and sleeps 300 ms there).
+    while !INSIDE.load(Ordering::Acquire) {
         std::thread::yield_now();
     }
-    std::thread::sleep(Duration::from_millis(100)); // well inside its 300 ms allocation
-                                                    // SAFETY: the child does only async-signal-safe work (a lock of the crate's, which
-                                                    // allocates nothing, alarm and _exit).
+    // SAFETY: the child does only async-signal-safe work (a lock of the crate's, which
+    // allocates nothing, alarm and _exit).
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork");
     if pid == 0 {

@@ -158,16 +158,19 @@ impl<K: SharedKind> Robust<K> {
         let Some(hold) = regions::hold(self as *const Self as usize, size_of::<Self>()) else {
             return Err(Error::NotInRegion);
         };
+        // Counted before locking, uncounted if it fails: a count briefly one too high is
+        // harmless, since nobody reads it until this thread's borrow of the region ends (a
+        // region is dropped only then) or the thread exits (not inside a lock call). Not
+        // after: an entry counting 0 is free for the taking, and during a blocking lock a
+        // signal handler's shared lock in another region would take this one, so the mutex
+        // would be held uncounted (its region unmapped at drop while on the robust list).
+        hold.acquired(Self::RECURSIVE);
         let acquired = match self.mutex.get(|| Self::ATTR) {
             Ok(mutex) => acquire(mutex),
             Err(e) => Err(e),
         };
-        // Counted once acquired (nobody reads the count until this thread's borrow of the
-        // region ends, a region is dropped only then, or the thread exits, which it cannot do
-        // inside a lock call): after the acquisition's atomic operation, so its store is not
-        // one more that the locked instruction waits to drain.
-        if let Ok(()) | Err(Error::OwnerDied) = acquired {
-            hold.acquired(Self::RECURSIVE);
+        if !matches!(acquired, Ok(()) | Err(Error::OwnerDied)) {
+            hold.failed(Self::RECURSIVE);
         }
         acquired
     }

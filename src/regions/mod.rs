@@ -62,6 +62,8 @@ pub(crate) struct Hold;
 impl Hold {
     #[inline(always)]
     pub(crate) fn acquired(&self, _recursive: bool) {}
+    #[inline(always)]
+    pub(crate) fn failed(&self, _recursive: bool) {}
 }
 
 /// In the model, every object is in a region; nothing is counted.

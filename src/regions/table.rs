@@ -389,8 +389,8 @@ std::thread_local! {
     static LAST: Cell<*const Entry> = const { Cell::new(&EMPTY) };
 }
 
-/// A robust lock's hold on its region, found before locking by [`hold`]: counts the lock once
-/// acquired.
+/// A robust lock's hold on its region, taken before locking by [`hold`]: counts the lock
+/// before it is acquired (uncounted if that fails).
 pub(crate) struct Hold(&'static Entry);
 
 /// One lock more in a hold word (written by its owner only, or an uncounted sink, whose
@@ -408,14 +408,22 @@ fn take_down(word: &AtomicU64) {
 }
 
 impl Hold {
-    /// The lock was acquired (also with its owner dead): count it (`recursive`: a
-    /// recursive mutex).
+    /// The lock is about to be acquired: count it (`recursive`: a recursive mutex).
     #[inline(always)]
     pub(crate) fn acquired(&self, recursive: bool) {
         up(&self.0.held);
         if recursive {
             up(&self.0.recursive);
         }
+    }
+
+    /// The acquisition counted before locking failed: uncount it.
+    #[inline(always)]
+    pub(crate) fn failed(&self, recursive: bool) {
+        if recursive {
+            take_down(&self.0.recursive);
+        }
+        take_down(&self.0.held);
     }
 }
 

@@ -1076,7 +1076,21 @@ mod tests {
             if let Some(v) = glibc_only {
                 child.env("PTHREAD_SYNC_ROBUST_GLIBC", v);
             }
-            let out = child.output().unwrap();
+            let mut child = child
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Bounded: a hung child is killed (then it fails below).
+            let started = std::time::Instant::now();
+            while child.try_wait().unwrap().is_none() {
+                if started.elapsed() > std::time::Duration::from_secs(60) {
+                    child.kill().unwrap();
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let out = child.wait_with_output().unwrap();
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert!(
                 out.status.success() && stdout.contains("1 passed"),

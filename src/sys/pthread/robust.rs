@@ -62,6 +62,7 @@
 //!
 //! Only x86_64 glibc: elsewhere every call goes to glibc.
 
+use std::marker::PhantomData;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{compiler_fence, AtomicI32, AtomicU64, AtomicUsize};
 
@@ -105,9 +106,11 @@ const KIND_ROBUST_SHARED: i32 = 16 | 128;
 /// `__kind`'s type bits of a recursive mutex.
 const KIND_RECURSIVE: i32 = 1;
 
-/// The process's layout: [`UNPROBED`]; [`PROBING`] (one thread is checking glibc); [`OFF`]
-/// every call goes to glibc; else [`ON`] with the tid's offset from the thread pointer in bits
-/// 0-15 and the robust head's in bits 16-31. Until it is `ON` every call goes to glibc.
+/// The process's layout: [`UNPROBED`]; [`PROBING`] with the probing process's id in bits
+/// 32-62 (one thread is checking glibc; a child forked meanwhile, which inherits the value,
+/// sees another process's claim and probes again); [`OFF`] every call goes to glibc; else
+/// [`ON`] with the tid's offset from the thread pointer in bits 0-15 and the robust head's in
+/// bits 16-31. Until it is `ON` every call goes to glibc.
 static LAYOUT: AtomicU64 = AtomicU64::new(UNPROBED);
 const UNPROBED: u64 = 0;
 const PROBING: u64 = 2;
@@ -186,27 +189,26 @@ fn thread() -> Option<(i32, usize)> {
 
 /// A robust mutex's words (the layout above, checked by `probe`), for the calling thread.
 #[derive(Clone, Copy)]
-struct Words(usize);
+struct Words<'a>(usize, PhantomData<&'a libc::pthread_mutex_t>);
 
-impl Words {
+impl<'a> Words<'a> {
     /// # Safety
-    /// `m` is a live, aligned, initialised `pthread_mutex_t` at a stable address, for as long
-    /// as the value is used.
+    /// `m` is a live, aligned, initialised `pthread_mutex_t` at a stable address, for `'a`.
     #[inline(always)]
-    unsafe fn new(m: *mut libc::pthread_mutex_t) -> Words {
-        Words(m as usize)
+    unsafe fn new(m: *mut libc::pthread_mutex_t) -> Words<'a> {
+        Words(m as usize, PhantomData)
     }
 
     /// The `int` at `off`.
     #[inline(always)]
-    fn int(self, off: usize) -> &'static AtomicI32 {
+    fn int(self, off: usize) -> &'a AtomicI32 {
         // SAFETY: inside the live, aligned mutex (`new`'s contract), an `int` of the layout.
         unsafe { int(self.0, off) }
     }
 
     /// The pointer word at `off` (`__list.__prev` or `__list.__next`).
     #[inline(always)]
-    fn word(self, off: usize) -> &'static AtomicUsize {
+    fn word(self, off: usize) -> &'a AtomicUsize {
         // SAFETY: inside the live, aligned mutex (`new`'s contract), a pointer of the layout.
         unsafe { at(self.0, off) }
     }
@@ -220,27 +222,28 @@ impl Words {
 
 /// The calling thread's robust list head, and the links of the entries on its list.
 #[derive(Clone, Copy)]
-struct List(usize);
+struct List<'a>(usize, PhantomData<&'a ()>);
 
-impl List {
+impl<'a> List<'a> {
     /// # Safety
     /// `head` is the calling thread's robust list head (`probe` checked where it is): in its
-    /// descriptor, live while the thread is; only this thread writes it.
+    /// descriptor, live while the thread is (for `'a`, on this thread); only this thread
+    /// writes it.
     #[inline(always)]
-    unsafe fn new(head: usize) -> List {
-        List(head)
+    unsafe fn new(head: usize) -> List<'a> {
+        List(head, PhantomData)
     }
 
     /// `robust_list_head.list`: the first entry (the head itself when empty).
     #[inline(always)]
-    fn first(self) -> &'static AtomicUsize {
+    fn first(self) -> &'a AtomicUsize {
         // SAFETY: the head's first word (`new`'s contract).
         unsafe { at(self.0, HEAD_LIST) }
     }
 
     /// `robust_list_head.list_op_pending`.
     #[inline(always)]
-    fn pending(self) -> &'static AtomicUsize {
+    fn pending(self) -> &'a AtomicUsize {
         // SAFETY: the head's third word (`new`'s contract).
         unsafe { at(self.0, HEAD_PENDING) }
     }
@@ -252,10 +255,10 @@ impl List {
     ///
     /// # Safety
     /// `entry` (its low bit masked: glibc marks a PI entry so) is on this thread's list or is
-    /// its head: a robust mutex this thread holds (held mutexes are never unmapped:
+    /// its head, for `'a`: a robust mutex this thread holds (held mutexes are never unmapped:
     /// `crate::regions`) or the descriptor.
     #[inline(always)]
-    unsafe fn links(self, entry: usize) -> (&'static AtomicUsize, &'static AtomicUsize) {
+    unsafe fn links(self, entry: usize) -> (&'a AtomicUsize, &'a AtomicUsize) {
         let entry = entry & !1;
         // SAFETY: the caller's contract: both words are live and aligned.
         unsafe { (at(entry - ADJUST, 0), at(entry, 0)) }
@@ -406,7 +409,7 @@ unsafe fn unlock_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> b
 /// dropped between a failing call and the caller's read of `errno` must not change it (the
 /// wake fails, with `EFAULT`, only if the mutex was unmapped after the release).
 #[cold]
-fn wake_one(m: Words) {
+fn wake_one(m: Words<'_>) {
     // SAFETY: glibc's thread-local errno, live for the thread.
     let errno = unsafe { libc::__errno_location() };
     // SAFETY: as above.
@@ -420,16 +423,23 @@ fn wake_one(m: Words) {
 
 /// Finds and checks the process's layout (see the module docs), once; its [`LAYOUT`] value.
 ///
-/// One thread probes (it claims [`PROBING`]); the others go on through glibc meanwhile.
+/// One thread probes (it claims [`PROBING`] with its process's id, from `seen`, what
+/// `LAYOUT` held: [`UNPROBED`], or a claim another process made before forking this one);
+/// the others go on through glibc meanwhile.
 #[cold]
 #[inline(never)]
-fn probe() {
+fn probe(seen: u64) {
+    let me = my_pid();
     if LAYOUT
-        .compare_exchange(UNPROBED, PROBING, Relaxed, Relaxed)
+        .compare_exchange(seen, PROBING | me << 32, Relaxed, Relaxed)
         .is_err()
     {
         return;
     }
+    // `getenv` itself, not `std::env::var_os`: no lock and no allocation, so a child of
+    // `fork` can map its first region while another thread of the parent held std's
+    // environment lock at the fork (a concurrent `std::env::set_var` is the caller's race,
+    // as std's docs say: edition 2024 makes it `unsafe`).
     let mut buf = [0u8; 16];
     let glibc_only = super::super::diag::getenv(GLIBC_ONLY, &mut buf) == Some(b"1".as_slice());
     let layout = if glibc_only { None } else { find() };
@@ -441,12 +451,22 @@ fn probe() {
 
 /// Runs [`probe`] now if it has not run (called when a region is mapped: before any robust
 /// mutex of the crate can be locked, and, in a parent that maps a region and forks, before
-/// the fork; a child inherits the answer). It allocates nothing; it calls `dlsym` and
-/// `getenv` once.
+/// the fork; a child inherits the answer, or probes itself if the parent was probing at the
+/// fork). It allocates nothing but the environment variable's value; it calls `dlsym` once
+/// (so a process's first region must not be mapped where the loader's lock may be held by
+/// another thread for ever, in a child of `_Fork` or a raw `clone` of a multithreaded
+/// parent: `fork` resets that lock in the child, they do not).
 pub(super) fn prepare() {
-    if LAYOUT.load(Relaxed) == UNPROBED {
-        probe();
+    let seen = LAYOUT.load(Relaxed);
+    if seen == UNPROBED || (seen & 3 == PROBING && seen >> 32 != my_pid()) {
+        probe(seen);
     }
+}
+
+/// The calling process's id, as a claim records it.
+fn my_pid() -> u64 {
+    // SAFETY: a plain system call.
+    u64::from(unsafe { libc::getpid() }.unsigned_abs())
 }
 
 /// Whether this path is in use in this process (`probe` found and checked the layout).
@@ -761,8 +781,17 @@ mod tests {
     }
 
     /// Runs the probe (as mapping a region does) and checks that the inline path is on.
-    fn ready() {
+    pub(super) fn ready() {
         prepare();
+        // Another test thread may be probing (mapping a region): wait for its answer.
+        let started = std::time::Instant::now();
+        while LAYOUT.load(Relaxed) & 3 == PROBING {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "the probe never ended"
+            );
+            std::thread::yield_now();
+        }
         assert!(enabled(), "the probe refused this glibc");
     }
 
@@ -848,11 +877,8 @@ mod tests {
         while e & !1 != head {
             assert!(entries.len() < 64, "the list does not end");
             // SAFETY: as above.
-            assert_eq!(
-                unsafe { at(e - ADJUST, 0) }.load(Relaxed),
-                prev,
-                "back link"
-            );
+            let back = unsafe { at(e - ADJUST, 0) }.load(Relaxed);
+            assert_eq!(back, prev, "back link");
             entries.push(e);
             prev = e;
             // SAFETY: as above.
@@ -878,6 +904,38 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    /// A child forked while its parent was probing inherits the parent's claim: its first
+    /// mapping sees another process's claim and probes itself. Simulated in this process
+    /// (no child): a claim with another process's id is put in place, as a fork would have
+    /// copied it (other test threads meanwhile take glibc's calls, which mix with the inline
+    /// path by design), then a mapping's `prepare`.
+    #[test]
+    fn an_inherited_claim_of_another_process_is_probed_again() {
+        ready();
+        let other = my_pid() + 1;
+        assert!(LAYOUT
+            .compare_exchange(
+                LAYOUT.load(Relaxed),
+                PROBING | other << 32,
+                Relaxed,
+                Relaxed
+            )
+            .is_ok());
+        // (Another test thread's mapping may re-probe first: either way, the claim of
+        // another process must give way to a probe, or `ready` waits in vain.)
+        ready();
+        // This process's own claim is left to its prober.
+        let on = LAYOUT.load(Relaxed);
+        LAYOUT.store(PROBING | my_pid() << 32, Relaxed);
+        prepare();
+        assert_eq!(
+            LAYOUT.load(Relaxed) & 3,
+            PROBING,
+            "its own claim taken over"
+        );
+        LAYOUT.store(on, Relaxed);
     }
 
     /// One mutex's words after a step, its list links named relative to the thread's list.
@@ -935,10 +993,11 @@ mod tests {
                     }
                 };
                 let unlock = || {
-                    // SAFETY: called only while this thread holds `m`.
                     if inline {
+                        // SAFETY: called only while this thread holds `m`.
                         unsafe { m.unlock_robust(true) }
                     } else {
+                        // SAFETY: as above.
                         unsafe { m.unlock_held() }
                     }
                 };
@@ -1051,7 +1110,7 @@ mod tests {
 
     /// A process SIGKILLed holding mutexes in shared memory that it locked inline and
     /// through glibc: the kernel walks its list at its death, and the parent gets
-    /// `OwnerDied` for each. A waiter blocked on one when the holder dies wakes with it too.
+    /// `OwnerDied` for each.
     #[test]
     fn a_process_killed_holding_inline_locks_leaves_them_owner_died() {
         let shared = SharedMutexes::new(&[MutexType::ErrorCheck; 3]);
@@ -1139,8 +1198,7 @@ mod killed_at_every_instruction {
         ignore = "single-steps quadratically: runs in release builds (`cargo test --release --lib killed_at_every`)"
     )]
     fn a_process_killed_after_any_instruction_leaves_every_mutex_free_or_owner_died() {
-        super::prepare();
-        assert!(super::enabled());
+        super::tests::ready();
         let shared = super::tests::SharedMutexes::new(&[
             MutexType::ErrorCheck,
             MutexType::Normal,
@@ -1164,9 +1222,12 @@ mod killed_at_every_instruction {
             let pid = unsafe { libc::fork() };
             assert!(pid >= 0);
             if pid == 0 {
-                // SAFETY: async-signal-safe calls in the child.
+                // SAFETY: async-signal-safe calls in the child; where tracing is refused it
+                // leaves at once (3), rather than stopping untraced for ever.
                 unsafe {
-                    libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0);
+                    if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
+                        libc::_exit(3);
+                    }
                     libc::raise(libc::SIGSTOP);
                 }
                 let ok = work(&ms);
@@ -1176,6 +1237,10 @@ mod killed_at_every_instruction {
             let mut status = 0;
             // SAFETY: our child (each call below too).
             assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            assert!(
+                !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 3),
+                "ptrace(PTRACE_TRACEME) refused here: this test needs tracing allowed"
+            );
             assert!(libc::WIFSTOPPED(status));
             let mut finished = false;
             for _ in 0..steps {
