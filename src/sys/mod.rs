@@ -108,6 +108,18 @@ impl MutexAttr {
             protocol: Protocol::None,
         }
     }
+
+    /// A robust, process-shared mutex of type `ty` without a priority protocol: the shared
+    /// lockers' mutexes (the inline robust path's, `pthread/robust.rs`).
+    #[allow(dead_code)] // not in the model build's own code
+    pub const fn robust_shared(ty: MutexType) -> MutexAttr {
+        MutexAttr {
+            ty,
+            pshared: true,
+            robust: true,
+            protocol: Protocol::None,
+        }
+    }
 }
 
 /// What a semaphore is initialised with in place (`sem_init(sem, pshared, value)`).

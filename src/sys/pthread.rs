@@ -513,21 +513,9 @@ impl RawMutex {
     #[cold]
     #[inline(never)]
     fn not_recoverable_after_trylock(&self) -> Result<(), Error> {
-        /// The thread id bits of a robust mutex's lock word (`FUTEX_TID_MASK`).
-        const TID_MASK: i32 = 0x3fff_ffff;
-        // SAFETY: the lock word is the mutex's first `int`, aligned (compile-time check
-        // above), alive as long as `self`; glibc changes it only atomically.
-        let word = unsafe { AtomicI32::from_ptr(self.ptr().cast::<i32>()) };
-        // SAFETY: a plain system call.
-        let me = unsafe { libc::gettid() };
-        // Only this thread can release a word holding its id; others can only add
-        // FUTEX_WAITERS to it, which the exchange takes along.
-        if word.load(Relaxed) & TID_MASK == me && word.swap(0, Ordering::Release) != 0 {
-            // SAFETY: FUTEX_WAKE on the live, aligned lock word; reads no other pointer. No
-            // FUTEX_PRIVATE_FLAG: glibc waits on robust mutexes with shared futex operations
-            // (`PTHREAD_ROBUST_MUTEX_PSHARED` is `LLL_SHARED`), as the kernel wakes them.
-            unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1) };
-        }
+        // SAFETY: `self` is an initialised mutex at a stable address; `gettid` is a plain
+        // system call (glibc wrote its own copy of this id into the word).
+        unsafe { robust::give_back(self.ptr(), libc::gettid()) };
         Err(Error::NotRecoverable)
     }
 
@@ -1328,12 +1316,7 @@ mod tests {
     #[test]
     fn trylock_of_a_not_recoverable_mutex_leaves_it_free() {
         for ty in TYPES {
-            let attr = MutexAttr {
-                ty,
-                pshared: true,
-                robust: true,
-                protocol: Protocol::None,
-            };
+            let attr = MutexAttr::robust_shared(ty);
             let m = Box::new(RawMutex::new(ty));
             // SAFETY: a fresh, unused mutex on the heap, never moved while the box lives.
             unsafe { RawMutex::init_in_place(&*m as *const RawMutex as *mut RawMutex, &attr) }

@@ -316,9 +316,7 @@ unsafe fn try_lock_with(
         // Given back, as glibc means to (its 2.36 trylock keeps it:
         // `not_recoverable_after_trylock`).
         m.int(COUNT).store(0, Relaxed);
-        if lock.swap(0, Release) & FUTEX_WAITERS != 0 {
-            wake_one(m);
-        }
+        release(m);
         compiler_fence(SeqCst);
         list.pending().store(0, Relaxed);
         return Some(Err(Error::NotRecoverable));
@@ -398,12 +396,37 @@ unsafe fn unlock_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> b
     m.int(OWNER).store(0, Relaxed);
     let nusers = m.int(NUSERS);
     nusers.store(nusers.load(Relaxed).wrapping_sub(1), Relaxed);
-    if m.int(LOCK).swap(0, Release) & FUTEX_WAITERS != 0 {
-        wake_one(m);
-    }
+    release(m);
     compiler_fence(SeqCst);
     list.pending().store(0, Relaxed);
     true
+}
+
+/// Releases the lock word of the robust mutex `m`: exchanges it with 0 (release) and wakes
+/// one waiter if `FUTEX_WAITERS` was set (every robust waiter sets it before it sleeps).
+#[inline(always)]
+fn release(m: Words<'_>) {
+    if m.int(LOCK).swap(0, Release) & FUTEX_WAITERS != 0 {
+        wake_one(m);
+    }
+}
+
+/// glibc 2.36's `pthread_mutex_trylock` of a not-recoverable robust mutex returns
+/// `ENOTRECOVERABLE` but leaves the lock word holding the caller's id (see
+/// `RawMutex::not_recoverable_after_trylock`): gives it back as [`release`] does, if it is
+/// the caller's (`tid`, from `gettid`: this runs whatever the probe found). Nothing else of
+/// the mutex changed: glibc returned before linking it.
+///
+/// # Safety
+/// `m` is an initialised mutex at a stable address, live for the call.
+pub(super) unsafe fn give_back(m: *mut libc::pthread_mutex_t, tid: i32) {
+    // SAFETY: the caller's contract (the lock word is the first `int` on every ABI).
+    let m = unsafe { Words::new(m) };
+    // Only this thread can release a word holding its id; others can only add
+    // FUTEX_WAITERS to it, which the exchange takes along.
+    if m.int(LOCK).load(Relaxed) & FUTEX_TID_MASK == tid {
+        release(m);
+    }
 }
 
 /// Wakes one waiter of the robust mutex `m` (a shared-futex wake, as glibc's for every
@@ -500,19 +523,8 @@ fn find() -> Option<(usize, usize)> {
     if unsafe { int(tp, tid_at) }.load(Relaxed) != tid {
         return None;
     }
-    let mut head: usize = 0;
-    let mut len: usize = 0;
-    // SAFETY: get_robust_list(0, ..) writes the calling thread's head pointer and its length
-    // to the two valid out-pointers.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_get_robust_list,
-            0,
-            &mut head as *mut usize,
-            &mut len as *mut usize,
-        )
-    };
-    if r != 0 || len != HEAD_SIZE || head <= tp || head - tp >= 0x1_0000 || head % 8 != 0 {
+    let head = robust_head()?;
+    if head <= tp || head - tp >= 0x1_0000 || head % 8 != 0 {
         return None;
     }
     // SAFETY: the kernel's head, the thread's own, live while it is.
@@ -528,12 +540,30 @@ fn find() -> Option<(usize, usize)> {
     None
 }
 
+/// The calling thread's robust list head, where the kernel has it (`get_robust_list`);
+/// `None` if the call fails or the head is not the kernel ABI's size.
+#[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
+fn robust_head() -> Option<usize> {
+    let (mut head, mut len) = (0usize, 0usize);
+    // SAFETY: get_robust_list(0, ..) writes the calling thread's head pointer and its length
+    // to the two valid out-pointers.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_get_robust_list,
+            0,
+            &mut head as *mut usize,
+            &mut len as *mut usize,
+        )
+    };
+    (r == 0 && len == HEAD_SIZE).then_some(head)
+}
+
 /// The behavioural check of `probe`.
 #[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
 mod check {
     use super::super::RawMutex;
     use super::*;
-    use crate::sys::{InPlace, MutexAttr, MutexType, Protocol};
+    use crate::sys::{InPlace, MutexAttr, MutexType};
 
     /// The probe's mutexes: statics, so the probe allocates nothing (it runs when a region is
     /// mapped, and a `#[global_allocator]` may be built on the crate's locks), and a mutex a
@@ -566,24 +596,33 @@ mod check {
         fn ptr(&self, i: usize) -> *mut libc::pthread_mutex_t {
             self.mutexes[i].ptr()
         }
+        fn words(&self, i: usize) -> Words<'static> {
+            // SAFETY: a static, initialised mutex.
+            unsafe { Words::new(self.ptr(i)) }
+        }
+        fn list(&self) -> List<'_> {
+            // SAFETY: the thread's own robust head (checked by `find`); the probe runs on it.
+            unsafe { List::new(self.head) }
+        }
         fn int(&self, i: usize, off: usize) -> i32 {
-            // SAFETY: inside the static mutex `i`.
-            unsafe { int(self.m(i), off) }.load(Relaxed)
+            self.words(i).int(off).load(Relaxed)
         }
         fn word(&self, i: usize, off: usize) -> usize {
-            // SAFETY: inside the static mutex `i`.
-            unsafe { at(self.m(i), off) }.load(Relaxed)
+            self.words(i).word(off).load(Relaxed)
         }
-        fn head(&self, off: usize) -> usize {
-            // SAFETY: the thread's own robust head (checked by `find`).
-            unsafe { at(self.head, off) }.load(Relaxed)
+        /// The list's first entry and its pending operation.
+        fn first_entry(&self) -> usize {
+            self.list().first().load(Relaxed)
+        }
+        fn pending(&self) -> usize {
+            self.list().pending().load(Relaxed)
         }
         /// The `__prev` word that an entry linked before `entry` updates.
         fn prev_of(&self, entry: usize) -> usize {
             // SAFETY: `entry` is the list's first entry before the probe (a held robust
-            // mutex's `__next`, or the head), so `entry - ADJUST` is its `__prev` word (for
-            // the head, glibc's `robust_prev` just before it): the word glibc itself writes.
-            unsafe { at((entry & !1) - ADJUST, 0) }.load(Relaxed)
+            // mutex's `__next`, or the head) or a probe mutex's entry while held: on this
+            // thread's list (for the head, its "`__prev`" is glibc's `robust_prev`).
+            unsafe { self.list().links(entry) }.0.load(Relaxed)
         }
         /// Mutex `i` is held by this thread, linked in front of `after`.
         fn held(&self, i: usize, after: usize) -> bool {
@@ -593,8 +632,8 @@ mod check {
                 && self.int(i, COUNT) == 1
                 && self.word(i, NEXT) == after
                 && self.word(i, PREV) == self.head
-                && self.head(HEAD_LIST) == self.m(i) + NEXT
-                && self.head(HEAD_PENDING) == 0
+                && self.first_entry() == self.m(i) + NEXT
+                && self.pending() == 0
                 && self.prev_of(after) == self.m(i) + NEXT
         }
         /// Mutex `i` is free, unlinked, and the list begins with `first`.
@@ -604,8 +643,8 @@ mod check {
                 && self.int(i, NUSERS) == 0
                 && self.word(i, NEXT) == 0
                 && self.word(i, PREV) == 0
-                && self.head(HEAD_LIST) == first
-                && self.head(HEAD_PENDING) == 0
+                && self.first_entry() == first
+                && self.pending() == 0
         }
         fn glibc_lock(&self, i: usize) -> bool {
             // SAFETY: an initialised mutex at a stable (static) address.
@@ -663,9 +702,7 @@ mod check {
                 return false;
             }
         }
-        // SAFETY: the thread's own robust head.
-        let first = unsafe { at(head, HEAD_LIST) }.load(Relaxed);
-        let Some(probe) = Probe::new(tid, head, first) else {
+        let Some(probe) = Probe::new(tid, head) else {
             return false;
         };
         let first = probe.first;
@@ -708,17 +745,19 @@ mod check {
     }
 
     impl Probe {
-        fn new(tid: i32, head: usize, first: usize) -> Option<Probe> {
+        fn new(tid: i32, head: usize) -> Option<Probe> {
             for m in MUTEXES.iter() {
                 // SAFETY: a static mutex nothing else uses (only the probing thread, once).
                 unsafe { RawMutex::init_in_place(m.ptr().cast(), &ATTR) }.ok()?;
             }
-            Some(Probe {
+            let mut probe = Probe {
                 mutexes: &MUTEXES,
                 tid,
                 head,
-                first,
-            })
+                first: 0,
+            };
+            probe.first = probe.first_entry();
+            Some(probe)
         }
 
         /// Mutex `i` is free and unlinked (its words; the list checked elsewhere).
@@ -741,46 +780,25 @@ mod check {
         // SAFETY: a static mutex nothing else uses (only the probing thread, once), never
         // locked.
         unsafe { RawMutex::init_in_place(m.ptr().cast(), &MutexAttr { ty, ..ATTR }) }.ok()?;
-        // SAFETY: inside the static mutex.
-        Some(unsafe { int(m.ptr() as usize, KIND) }.load(Relaxed))
+        // SAFETY: a static, initialised mutex.
+        Some(unsafe { Words::new(m.ptr()) }.int(KIND).load(Relaxed))
     }
 
     /// The attributes of the probe's mutexes: the shared lockers' (normal type).
-    const ATTR: MutexAttr = MutexAttr {
-        ty: MutexType::Normal,
-        pshared: true,
-        robust: true,
-        protocol: Protocol::None,
-    };
+    const ATTR: MutexAttr = MutexAttr::robust_shared(MutexType::Normal);
 }
 
 #[cfg(all(test, target_arch = "x86_64", target_env = "gnu"))]
 mod tests {
     use super::super::RawMutex;
     use super::*;
-    use crate::sys::{InPlace, MutexAttr, MutexType, Protocol};
+    use crate::sys::{InPlace, MutexAttr, MutexType};
 
     const TYPES: [MutexType; 3] = [
         MutexType::Normal,
         MutexType::ErrorCheck,
         MutexType::Recursive,
     ];
-
-    /// `n` robust, process-shared mutexes of type `ty`, in a boxed slice (they never move).
-    fn mutexes(ty: MutexType, n: usize) -> Box<[RawMutex]> {
-        let attr = MutexAttr {
-            ty,
-            pshared: true,
-            robust: true,
-            protocol: Protocol::None,
-        };
-        let ms: Box<[RawMutex]> = (0..n).map(|_| RawMutex::new(ty)).collect();
-        for m in ms.iter() {
-            // SAFETY: a fresh mutex nothing uses, at its final address in the box.
-            unsafe { RawMutex::init_in_place(m.ptr().cast(), &attr) }.unwrap();
-        }
-        ms
-    }
 
     /// Runs the probe (as mapping a region does) and checks that the inline path is on.
     pub(super) fn ready() {
@@ -821,12 +839,7 @@ mod tests {
             };
             assert_ne!(map, libc::MAP_FAILED);
             for (i, &ty) in types.iter().enumerate() {
-                let attr = MutexAttr {
-                    ty,
-                    pshared: true,
-                    robust: true,
-                    protocol: Protocol::None,
-                };
+                let attr = MutexAttr::robust_shared(ty);
                 // SAFETY: inside the fresh mapping, aligned, unused.
                 unsafe { RawMutex::init_in_place(map.cast::<RawMutex>().add(i), &attr) }.unwrap();
             }
@@ -855,18 +868,7 @@ mod tests {
 
     /// The calling thread's robust list head (the kernel's answer).
     fn head() -> usize {
-        let (mut head, mut len) = (0usize, 0usize);
-        // SAFETY: two valid out-pointers.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_get_robust_list,
-                0,
-                &mut head as *mut usize,
-                &mut len as *mut usize,
-            )
-        };
-        assert_eq!((r, len), (0, HEAD_SIZE));
-        head
+        robust_head().expect("get_robust_list")
     }
 
     /// The entries of the calling thread's robust list, first to last, each checked against
@@ -1020,9 +1022,10 @@ mod tests {
                 steps.push(seen(m, Ok(()), head, first));
                 steps
             };
-            let ms = mutexes(ty, 2);
-            let inline = run(&ms[0], true);
-            let glibc = run(&ms[1], false);
+            let shared = SharedMutexes::new(&[ty; 2]);
+            let ms = shared.get();
+            let inline = run(ms[0], true);
+            let glibc = run(ms[1], false);
             assert_eq!(inline, glibc, "{ty:?}");
             assert!(list(head).is_empty());
         }
@@ -1037,7 +1040,8 @@ mod tests {
         ready();
         let head = head();
         for ty in TYPES {
-            let ms = mutexes(ty, 4);
+            let shared = SharedMutexes::new(&[ty; 4]);
+            let ms = shared.get();
             let mut held: Vec<usize> = Vec::new(); // indices, most recent first
             let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
             for step in 0..20_000 {
@@ -1045,7 +1049,7 @@ mod tests {
                 x ^= x >> 7;
                 x ^= x << 17;
                 let (i, inline) = ((x % 4) as usize, (x >> 8) & 1 == 1);
-                let m = &ms[i];
+                let m = ms[i];
                 if let Some(at) = held.iter().position(|&h| h == i) {
                     // SAFETY: held by this thread.
                     unsafe {
@@ -1084,7 +1088,8 @@ mod tests {
     fn a_thread_that_exits_holding_inline_locks_leaves_them_owner_died() {
         ready();
         for ty in TYPES {
-            let ms = mutexes(ty, 3);
+            let shared = SharedMutexes::new(&[ty; 3]);
+            let ms = shared.get();
             std::thread::scope(|s| {
                 s.spawn(|| {
                     assert_eq!(ms[0].try_lock_robust(true), Ok(()));
