@@ -93,10 +93,8 @@ impl<O: InPlace> Placed<O> {
     /// initialisation (the object is then left unarmed, for the next user to try).
     #[inline(always)]
     pub(crate) fn get(&self, attr: impl FnOnce() -> O::Attr) -> Result<&O, Error> {
-        if self.state.load(Acquire) == ARMED {
-            // SAFETY: armed (published with Release, seen with Acquire): initialised once and
-            // never written again.
-            return Ok(unsafe { &*self.obj.get() });
+        if let Some(armed) = self.armed() {
+            return Ok(armed);
         }
         self.arm(|place| {
             let attr = attr();
@@ -105,6 +103,18 @@ impl<O: InPlace> Placed<O> {
             // there was built by `O`'s constructor (`new`) and is unused.
             unsafe { O::init_in_place(place, &attr) }
         })
+    }
+
+    /// The object if it is armed (`get` without the arming, for a fast path that leaves
+    /// everything else to `get`).
+    #[inline(always)]
+    pub(crate) fn armed(&self) -> Option<&O> {
+        if self.state.load(Acquire) == ARMED {
+            // SAFETY: armed (published with Release, seen with Acquire): initialised once and
+            // never written again.
+            return Some(unsafe { &*self.obj.get() });
+        }
+        None
     }
 
     /// The object, which the caller knows is armed.

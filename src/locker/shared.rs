@@ -14,7 +14,7 @@ use crate::placed::Placed;
 use crate::poison::{Flag, Policy};
 use crate::regions;
 use crate::shim::const_fn;
-use crate::sys::{MutexAttr, MutexType, Protocol, RawMutex};
+use crate::sys::{MutexAttr, MutexType, Protocol, RawMutex, Released, Take};
 
 /// The process-shared placement of kind `K`: `Lock<Shared<K>, T>` is a lock of `K`'s type
 /// over a `PTHREAD_PROCESS_SHARED`, `PTHREAD_MUTEX_ROBUST` mutex that lives, with its data,
@@ -175,6 +175,130 @@ impl<K: SharedKind> Robust<K> {
         acquired
     }
 
+    /// The fast path of every acquisition: the acquisition [`Robust::acquire`] makes when the
+    /// mutex is armed, in the region this thread used last, and free, with its last owner
+    /// alive, done inline (`sys::RawMutex::try_lock_robust_uncontended`); `false`: not
+    /// acquired, nothing counted, for `acquire` to do it all (a PI kind always). One straight
+    /// line that calls nothing, every other case out of it, so that the uncontended lock
+    /// costs what its work does.
+    #[inline(always)]
+    fn uncontended(&self) -> bool {
+        if !Self::INLINE {
+            return false;
+        }
+        let Some(mutex) = self.mutex.armed() else {
+            return false;
+        };
+        let Some(hold) = regions::hold_last(self as *const Self as usize, size_of::<Self>()) else {
+            return false;
+        };
+        // Counted before locking, as in `acquire`.
+        hold.acquired(Self::RECURSIVE);
+        match mutex.try_lock_robust_uncontended() {
+            Take::Acquired => true,
+            Take::NotRecoverable => Self::not_recoverable(mutex, hold),
+            Take::Busy | Take::Glibc => {
+                hold.failed(Self::RECURSIVE);
+                false
+            }
+        }
+    }
+
+    /// After [`Take::NotRecoverable`]: gives the word back and uncounts the hold; `false`
+    /// (`acquire` then finds the mutex not recoverable through glibc, and says so).
+    #[cold]
+    #[inline(never)]
+    fn not_recoverable(mutex: &RawMutex, hold: regions::Hold) -> bool {
+        // SAFETY: `try_lock_robust_uncontended` has just returned `NotRecoverable`.
+        unsafe { mutex.give_back_taken() };
+        hold.failed(Self::RECURSIVE);
+        false
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lock_slow(&self) -> Result<(), Error> {
+        self.acquire(|m| m.lock_robust(Self::INLINE))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn try_lock_slow(&self) -> Result<(), Error> {
+        self.acquire(|m| m.try_lock_robust(Self::INLINE))
+    }
+
+    /// The fast path of every release: the release [`Robust::unlock_slow`] makes when the
+    /// region is the one this thread used last and the inline path can release the mutex
+    /// (`sys::RawMutex::unlock_robust_uncontended`); `false`: nothing done, for
+    /// `unlock_slow`. Straight, as [`Robust::uncontended`].
+    ///
+    /// # Safety
+    /// As [`RawLock::unlock`].
+    #[inline(always)]
+    unsafe fn released(&self) -> bool {
+        if !Self::INLINE {
+            return false;
+        }
+        let Some(release) = regions::released_last(self as *const Self as usize, size_of::<Self>())
+        else {
+            return false;
+        };
+        // SAFETY: the caller holds the lock, so the mutex is armed and held by this thread.
+        let mutex = unsafe { self.mutex.get_armed() };
+        // SAFETY: as above.
+        match unsafe { mutex.unlock_robust_uncontended(Self::RECURSIVE) } {
+            Released::Done => release.down(Self::RECURSIVE),
+            // SAFETY: `unlock_robust_uncontended` has just returned `Wake`.
+            Released::Wake => unsafe { Self::woken(mutex, release) },
+            Released::Glibc => return false,
+        }
+        true
+    }
+
+    /// After [`Released::Wake`]: wakes a waiter, then uncounts the hold (not before: until
+    /// the wake the mutex is the thread's pending robust operation).
+    ///
+    /// # Safety
+    /// `unlock_robust_uncontended` of `mutex` has just returned `Wake`.
+    #[cold]
+    #[inline(never)]
+    unsafe fn woken(mutex: &RawMutex, release: regions::Unhold) {
+        // SAFETY: the caller's contract.
+        unsafe { mutex.wake_released() };
+        release.down(Self::RECURSIVE);
+    }
+
+    /// Every release but [`Robust::released`]'s: the robust unlock (inline where it can be,
+    /// else glibc's), then one hold fewer (out of line).
+    ///
+    /// # Safety
+    /// As [`RawLock::unlock`].
+    #[cold]
+    #[inline(never)]
+    unsafe fn unlock_slow(&self) {
+        // SAFETY: the caller's contract.
+        unsafe { self.unlock_all() }
+    }
+
+    /// [`Robust::unlock_slow`], in line (a PI kind's every release).
+    ///
+    /// # Safety
+    /// As [`RawLock::unlock`].
+    #[inline(always)]
+    unsafe fn unlock_all(&self) {
+        // SAFETY: the caller holds the lock, so the mutex is armed and held by this thread.
+        unsafe {
+            self.mutex
+                .get_armed()
+                .unlock_robust(Self::INLINE, Self::RECURSIVE)
+        };
+        regions::released(
+            self as *const Self as usize,
+            size_of::<Self>(),
+            Self::RECURSIVE,
+        );
+    }
+
     /// The mutex (armed) for a call that is not an acquisition, such as `force_unlock` or an
     /// ownership check (`RawMutex::held_by_me`).
     pub(crate) fn armed(&self) -> Result<&RawMutex, Error> {
@@ -192,30 +316,49 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
         Robust::new_const()
     }
 
+    // A PI kind (no inline path) calls glibc in line, as before the fast paths existed: its
+    // `if`s fold away at compile time.
+
     #[inline(always)]
     fn lock(&self) -> Result<(), Error> {
-        self.acquire(|m| m.lock_robust(Self::INLINE))
+        if !Self::INLINE {
+            return self.acquire(|m| m.lock_robust(false));
+        }
+        if self.uncontended() {
+            return Ok(());
+        }
+        self.lock_slow()
     }
 
     #[inline(always)]
     fn try_lock(&self) -> Result<(), Error> {
-        self.acquire(|m| m.try_lock_robust(Self::INLINE))
+        if !Self::INLINE {
+            return self.acquire(|m| m.try_lock_robust(false));
+        }
+        if self.uncontended() {
+            return Ok(());
+        }
+        self.try_lock_slow()
     }
 
     #[inline]
     fn lock_for(&self, dur: Duration) -> Result<(), Error> {
+        if self.uncontended() {
+            return Ok(());
+        }
         self.acquire(|m| m.lock_robust_for(dur, Self::INLINE))
     }
 
     #[inline(always)]
     unsafe fn unlock(&self) {
-        // SAFETY: the caller holds the lock, so the mutex is armed and held by this thread.
-        unsafe { self.mutex.get_armed().unlock_robust(Self::INLINE) };
-        regions::released(
-            self as *const Self as usize,
-            size_of::<Self>(),
-            Self::RECURSIVE,
-        );
+        if !Self::INLINE {
+            // SAFETY: the caller holds the lock.
+            return unsafe { self.unlock_all() };
+        }
+        // SAFETY: as above (both).
+        if !unsafe { self.released() } {
+            unsafe { self.unlock_slow() }
+        }
     }
 
     #[inline(always)]

@@ -6,7 +6,8 @@
 //! - [`register`] / [`unregister`]: `shm` enters a region it mapped, and removes it at drop,
 //!   learning whether the memory must stay mapped (a robust mutex in it is still held);
 //! - [`hold`] / [`released`]: a robust lock checks before each acquisition that it lies in a
-//!   live region and counts the acquisition, and uncounts it at release;
+//!   live region and counts the acquisition, and uncounts it at release ([`hold_last`],
+//!   [`released_last`]: the same for the region the thread used last, the lock's fast path);
 //! - [`identity`]: where an object lies in the underlying shared-memory object, the same
 //!   through every mapping of it (a named region opened twice in one process), for the
 //!   process-local records that must name one object whichever mapping reaches it.
@@ -17,7 +18,9 @@
 #[cfg(not(loom))]
 mod table;
 #[cfg(not(loom))]
-pub(crate) use table::{contains, hold, identity, released};
+pub(crate) use table::{
+    contains, hold, hold_last, identity, released, released_last, Hold, Unhold,
+};
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub(crate) use table::{register, unregister, Object};
 
@@ -71,6 +74,30 @@ impl Hold {
 #[inline(always)]
 pub(crate) fn hold(_addr: usize, _len: usize) -> Option<Hold> {
     Some(Hold)
+}
+
+/// In the model, every object is in a region; nothing is counted.
+#[cfg(loom)]
+#[inline(always)]
+pub(crate) fn hold_last(_addr: usize, _len: usize) -> Option<Hold> {
+    Some(Hold)
+}
+
+/// In the model, nothing is counted.
+#[cfg(loom)]
+pub(crate) struct Unhold;
+
+#[cfg(loom)]
+impl Unhold {
+    #[inline(always)]
+    pub(crate) fn down(self, _recursive: bool) {}
+}
+
+/// In the model, nothing is counted.
+#[cfg(loom)]
+#[inline(always)]
+pub(crate) fn released_last(_addr: usize, _len: usize) -> Option<Unhold> {
+    Some(Unhold)
 }
 
 /// In the model, nothing is counted.

@@ -69,8 +69,9 @@
 //!   thread's robust list at its address in the first, and the first guard dropped leaves
 //!   that region's count at 0 while the mutex is held. So each slot and each entry also
 //!   names the region's **object** ([`Object`]: a named region's `(st_dev, st_ino)`, an
-//!   anonymous region's number, unique in the process), each entry also counts the
-//!   **recursive** robust locks among its own, and a region's drop keeps it mapped while
+//!   anonymous region's number, unique in the process), each entry counts its
+//!   **recursive** robust locks apart from the others (a word each), and a region's drop
+//!   keeps it mapped while
 //!   an entry of it counts a lock, or an entry of **any region of its object** a recursive
 //!   one; a thread's exit and a record's overflow pin every region of the object. Only a
 //!   recursive lock can be held through one region while on the list at its address in
@@ -86,7 +87,7 @@
 //!   takes a value twice ([`Record::holds`]). The same identity, with the offset, names an
 //!   object whichever mapping reaches it ([`identity`]).
 
-use std::cell::Cell;
+use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
 
@@ -200,27 +201,69 @@ pub(crate) fn unregister(slot: usize) -> bool {
 struct Entry {
     /// The region's key (`Registry::key_of`); 0: empty.
     key: AtomicU64,
-    /// The region's data range.
-    start: AtomicUsize,
-    end: AtomicUsize,
+    /// The region's data range (the owning thread's alone).
+    start: Own<usize>,
+    end: Own<usize>,
     /// The region's object (`Object`): a robust mutex held through this region may be on
     /// the thread's robust list at its address in another mapping of the object.
     dev: AtomicU64,
     ino: AtomicU64,
-    /// Robust locks the owning thread holds in the region now ([`COUNT`] bits), and above
-    /// them how many times the count went down ([`DOWN`]): the word never takes a value
-    /// twice, so a reader on another thread that reads it twice alike knows it did not
-    /// change in between (see [`Record::holds`]).
+    /// The normal and errorcheck robust locks the owning thread holds in the region now
+    /// ([`COUNT`] bits), and above them how many times the count went down ([`DOWN`]): the
+    /// word never takes a value twice, so a reader on another thread that reads it twice
+    /// alike knows it did not change in between (see [`Record::holds`]).
     held: AtomicU64,
-    /// The recursive ones among them (the same layout): the only robust locks held through
-    /// this region that can be on the thread's robust list at their address in another
-    /// mapping of the object (taken there first, that guard dropped, relocked here).
+    /// The recursive ones (the same layout), counted here alone (one word written per lock
+    /// and unlock): the only robust locks held through this region that can be on the
+    /// thread's robust list at their address in another mapping of the object (taken there
+    /// first, that guard dropped, relocked here). The entry's locks are `held` plus these.
     recursive: AtomicU64,
     /// The region's slot's sequence word, and its value at registration: the fast path's
     /// check that the region is still the one registered (the key's meaning, without
-    /// decoding the key).
-    seq_word: std::sync::atomic::AtomicPtr<AtomicUsize>,
-    seq: AtomicUsize,
+    /// decoding the key). The owning thread's alone.
+    seq_word: Own<*const AtomicUsize>,
+    seq: Own<usize>,
+}
+
+/// A field of an entry that only the thread owning the entry's record reads and writes (the
+/// range and registration an entry's fast-path check reads; other threads read only the key,
+/// the object and the hold words): plain memory, so the check compares straight from memory
+/// (a `cmp` with a memory operand, not an atomic load and a `cmp`), as much as the fast path
+/// is worth. The shared entries `EMPTY` and `UNCOUNTED` are never written through one.
+struct Own<T>(UnsafeCell<T>);
+
+// SAFETY: an `Own` is read and written by one thread only, the owner of its entry's record
+// (the record pool's entries, claimed by one thread at a time: `my_record`, and given back at
+// the thread's exit, on that thread, by `release_record`), or only read (the statics `EMPTY`
+// and `UNCOUNTED`, which every thread may read and none writes through it): never accessed
+// from two threads at once. Its values are plain numbers and a pointer into the static table.
+unsafe impl<T: Copy> Sync for Own<T> {}
+
+impl<T: Copy> Own<T> {
+    const fn new(value: T) -> Own<T> {
+        Own(UnsafeCell::new(value))
+    }
+
+    /// The value.
+    ///
+    /// # Safety
+    /// The caller is the thread that owns the entry's record, or the entry is never written
+    /// (`EMPTY`, `UNCOUNTED`).
+    #[inline(always)]
+    unsafe fn get(&self) -> T {
+        // SAFETY: the caller's contract: no other thread accesses it meanwhile.
+        unsafe { *self.0.get() }
+    }
+
+    /// Sets the value.
+    ///
+    /// # Safety
+    /// The caller is the thread that owns the entry's record.
+    #[inline(always)]
+    unsafe fn set(&self, value: T) {
+        // SAFETY: the caller's contract: no other thread accesses it meanwhile.
+        unsafe { *self.0.get() = value }
+    }
 }
 
 /// One thread's hold record.
@@ -233,31 +276,34 @@ impl Entry {
     const fn new() -> Entry {
         Entry {
             key: AtomicU64::new(0),
-            start: AtomicUsize::new(0),
-            end: AtomicUsize::new(0),
+            start: Own::new(0),
+            end: Own::new(0),
             dev: AtomicU64::new(0),
             ino: AtomicU64::new(0),
             held: AtomicU64::new(0),
             recursive: AtomicU64::new(0),
-            seq_word: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
-            seq: AtomicUsize::new(0),
+            seq_word: Own::new(std::ptr::null()),
+            seq: Own::new(0),
         }
     }
 
     /// Whether `[addr, addr + len)` is in this entry's region and the region is still live
-    /// (its key current). Read by the owning thread only.
+    /// (its key current). Called by the owning thread only (or on `EMPTY`).
     #[inline(always)]
     fn covers(&self, addr: usize, len: usize) -> bool {
         self.in_range(addr, len)
-            // SAFETY: a nonempty range implies a `seq_word` set (before the range, by this
-            // same thread) to a slot of the static table.
-            && unsafe { &*self.seq_word.load(Relaxed) }.load(Acquire) == self.seq.load(Relaxed)
+            // SAFETY: called by the owning thread (`EMPTY`'s empty range never gets here); a
+            // nonempty range implies a `seq_word` set (before the range, by this same thread)
+            // to a slot of the static table.
+            && unsafe { &*self.seq_word.get() }.load(Acquire) == unsafe { self.seq.get() }
     }
 
-    /// Whether `[addr, addr + len)` is in this entry's range (live or not).
+    /// Whether `[addr, addr + len)` is in this entry's range (live or not). Called by the
+    /// owning thread only (or on `EMPTY`).
     #[inline(always)]
     fn in_range(&self, addr: usize, len: usize) -> bool {
-        self.start.load(Relaxed) <= addr && addr.wrapping_add(len) <= self.end.load(Relaxed)
+        // SAFETY: the owning thread's fields (`EMPTY`'s are never written).
+        unsafe { self.start.get() <= addr && addr.wrapping_add(len) <= self.end.get() }
     }
 }
 
@@ -342,6 +388,16 @@ struct Seen {
 }
 
 impl Entry {
+    /// The hold word that counts a robust lock of the kind: `recursive` or `held`.
+    #[inline(always)]
+    fn word(&self, recursive: bool) -> &AtomicU64 {
+        if recursive {
+            &self.recursive
+        } else {
+            &self.held
+        }
+    }
+
     /// This entry as a reader on another thread sees it, for the region `key` of `object`.
     fn seen(&self, key: u64, object: Object) -> Seen {
         let before = self.key.load(SeqCst);
@@ -364,7 +420,8 @@ impl Entry {
             } else {
                 recursive
             },
-            counts: (own && held & COUNT > 0) || (sibling && recursive & COUNT > 0),
+            counts: (own && (held & COUNT > 0 || recursive & COUNT > 0))
+                || (sibling && recursive & COUNT > 0),
         }
     }
 }
@@ -411,19 +468,13 @@ impl Hold {
     /// The lock is about to be acquired: count it (`recursive`: a recursive mutex).
     #[inline(always)]
     pub(crate) fn acquired(&self, recursive: bool) {
-        up(&self.0.held);
-        if recursive {
-            up(&self.0.recursive);
-        }
+        up(self.0.word(recursive));
     }
 
     /// The acquisition counted before locking failed: uncount it.
     #[inline(always)]
     pub(crate) fn failed(&self, recursive: bool) {
-        if recursive {
-            take_down(&self.0.recursive);
-        }
-        take_down(&self.0.held);
+        take_down(self.0.word(recursive));
     }
 }
 
@@ -431,13 +482,17 @@ impl Hold {
 /// (checked on every use; `None`: it does not), and the hold to count the acquisition with.
 #[inline(always)]
 pub(crate) fn hold(addr: usize, len: usize) -> Option<Hold> {
+    hold_last(addr, len).or_else(|| hold_slow(addr, len))
+}
+
+/// [`hold`] when the region is the one this thread used last, else `None` (the region may
+/// still be live: [`hold`] finds it), for a fast path that leaves everything else to `hold`.
+#[inline(always)]
+pub(crate) fn hold_last(addr: usize, len: usize) -> Option<Hold> {
     let last = LAST.with(Cell::get);
     // SAFETY: `LAST` always points into the static pool or at `EMPTY`.
-    if unsafe { &*last }.covers(addr, len) {
-        // SAFETY: as above.
-        return Some(Hold(unsafe { &*last }));
-    }
-    hold_slow(addr, len)
+    let last = unsafe { &*last };
+    last.covers(addr, len).then_some(Hold(last))
 }
 
 #[cold]
@@ -460,13 +515,13 @@ fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
             // Emptied first: a reader never pairs the new key with an old count (the count
             // is 0 throughout anyway).
             free.key.store(0, SeqCst);
-            free.seq_word.store(
-                &REGISTRY.slots[slot].seq as *const AtomicUsize as *mut AtomicUsize,
-                Relaxed,
-            );
-            free.seq.store(seq, Relaxed);
-            free.start.store(start, Relaxed);
-            free.end.store(end, Relaxed);
+            // SAFETY: an entry of this thread's own record.
+            unsafe {
+                free.seq_word.set(&REGISTRY.slots[slot].seq);
+                free.seq.set(seq);
+                free.start.set(start);
+                free.end.set(end);
+            }
             free.dev.store(object.dev, SeqCst);
             free.ino.store(object.ino, SeqCst);
             free.key.store(key, SeqCst);
@@ -495,36 +550,51 @@ fn pin_for_good(addr: usize, len: usize) -> Hold {
 /// held by this thread; `recursive`: a recursive mutex): one lock fewer.
 #[inline(always)]
 pub(crate) fn released(addr: usize, len: usize, recursive: bool) {
+    if let Some(release) = released_last(addr, len).or_else(|| released_entry(addr, len)) {
+        release.down(recursive);
+    }
+}
+
+/// The entry [`released`] counts down when it is the one this thread used last, else `None`
+/// (then [`released`] finds it), for a fast path that leaves everything else to `released`.
+/// Taken before or after the unlock: the entry counts the lock, so it stays this region's.
+#[inline(always)]
+pub(crate) fn released_last(addr: usize, len: usize) -> Option<Unhold> {
     let last = LAST.with(Cell::get);
+    // SAFETY: `LAST` always points into the static pool or at `EMPTY`.
+    let last = unsafe { &*last };
     // The range suffices here: `LAST` is set only to an entry whose region was live then, and
     // every region live since the lock was taken is disjoint from the lock's, which is live.
-    // SAFETY: `LAST` always points into the static pool or at `EMPTY`.
-    let entry = if unsafe { &*last }.in_range(addr, len) {
-        // SAFETY: as above.
-        Some(unsafe { &*last })
-    } else {
-        released_entry(addr, len)
-    };
-    if let Some(entry) = entry {
+    last.in_range(addr, len).then_some(Unhold(last))
+}
+
+/// The entry a robust lock's release counts down ([`released`], [`released_last`]).
+pub(crate) struct Unhold(&'static Entry);
+
+impl Unhold {
+    /// The lock is released: one fewer (`recursive`: a recursive mutex).
+    #[inline(always)]
+    pub(crate) fn down(self, recursive: bool) {
         // Saturating: a lock counted in `UNCOUNTED` (its region pinned for good) may be
         // released here after an entry for the region appeared.
-        if recursive {
-            take_down(&entry.recursive);
-        }
-        take_down(&entry.held);
+        take_down(self.0.word(recursive));
     }
 }
 
 #[cold]
 #[inline(never)]
-fn released_entry(addr: usize, len: usize) -> Option<&'static Entry> {
+fn released_entry(addr: usize, len: usize) -> Option<Unhold> {
     let record = MINE.with(Cell::get);
     if record.is_null() {
         return None;
     }
     // SAFETY: a non-null `MINE` points into the static pool.
     let record = unsafe { &*record };
-    record.entries.iter().find(|e| e.covers(addr, len))
+    record
+        .entries
+        .iter()
+        .find(|e| e.covers(addr, len))
+        .map(Unhold)
 }
 
 /// This thread's record, claimed on first use (`None`: the pool is full, or no key).
@@ -558,7 +628,8 @@ unsafe extern "C" fn release_record(record: *mut std::ffi::c_void) {
     let record = unsafe { &*record.cast::<Record>() };
     for entry in &record.entries {
         let held = entry.held.load(Relaxed);
-        if held & COUNT > 0 {
+        let recursive = entry.recursive.load(Relaxed);
+        if held & COUNT > 0 || recursive & COUNT > 0 {
             // Every live region of the entry's object (its own, if it is still live): the
             // kernel walks the robust list at an address in any mapping of it.
             REGISTRY.hold_object(Object {
@@ -567,7 +638,6 @@ unsafe extern "C" fn release_record(record: *mut std::ffi::c_void) {
             });
         }
         entry.held.store((held & !COUNT).wrapping_add(DOWN), SeqCst);
-        let recursive = entry.recursive.load(Relaxed);
         entry
             .recursive
             .store((recursive & !COUNT).wrapping_add(DOWN), SeqCst);

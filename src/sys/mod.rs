@@ -10,7 +10,7 @@
 //!
 //! | type | constructors | operations |
 //! |---|---|---|
-//! | `RawMutex` | `new(MutexType)`, `with_protocol(MutexType, Protocol)` (`const fn`s: glibc's static initialiser, and its bytes with a protocol), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `lock_robust`, `lock_robust_for`, `try_lock_robust`, `unsafe unlock`, `unsafe unlock_held`, `unsafe unlock_robust`, `prepare_robust` (the robust kinds' uncontended lock and unlock inline, to glibc's protocol: `pthread/robust.rs`), `priority_ceiling`, `set_priority_ceiling` |
+//! | `RawMutex` | `new(MutexType)`, `with_protocol(MutexType, Protocol)` (`const fn`s: glibc's static initialiser, and its bytes with a protocol), `InPlace::init_in_place(place, &MutexAttr)` | `lock` (bounded spin), `lock_checked`, `try_lock`, `try_lock_checked`, `lock_for`, `lock_for_checked`, `lock_robust`, `lock_robust_for`, `try_lock_robust`, `try_lock_robust_uncontended` (and `unsafe give_back_taken`), `unsafe unlock`, `unsafe unlock_held`, `unsafe unlock_robust`, `unsafe unlock_robust_uncontended` (and `unsafe wake_released`), `prepare_robust` (the robust kinds' uncontended lock and unlock inline, to glibc's protocol: `pthread/robust.rs`), `priority_ceiling`, `set_priority_ceiling` |
 //! | (functions) | | `fifo_priority_range()` (`sched_get_priority_min`/`max` of `SCHED_FIFO`), `ceiling_ready()` (whether glibc can raise the calling thread to a ceiling: `SCHED_FIFO` or `SCHED_RR`) |
 //! | `RawSem` | `new(u32)` (a `const fn`), `InPlace::init_in_place(place, &SemAttr)` | `wait`, `try_wait`, `wait_for`, `post`, `value` |
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
@@ -120,6 +120,37 @@ impl MutexAttr {
             protocol: Protocol::None,
         }
     }
+}
+
+/// What a robust mutex's inline uncontended acquisition did
+/// (`RawMutex::try_lock_robust_uncontended`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Take {
+    /// Acquired: the mutex was free and its last owner alive.
+    Acquired,
+    /// Not acquired: held by another thread, alive as far as the lock word says.
+    Busy,
+    /// Not acquired, nothing changed: not the inline path's case (held by the caller, its
+    /// owner dead, taken meanwhile, not a robust shared no-protocol mutex, no layout
+    /// checked, or the model build); glibc's calls decide.
+    Glibc,
+    /// The lock word was taken, but the mutex is not recoverable: it must be given back at
+    /// once (`RawMutex::give_back_taken`), before any other robust call of the thread.
+    NotRecoverable,
+}
+
+/// What a robust mutex's inline release did (`RawMutex::unlock_robust_uncontended`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Released {
+    /// Not released, nothing changed: not the inline path's case (as [`Take::Glibc`], or
+    /// an owner-died mutex not made consistent, or of another type than the caller's); the
+    /// caller calls `RawMutex::unlock_robust`.
+    Glibc,
+    /// Released (a recursive one: counted down).
+    Done,
+    /// Released, and a waiter must be woken at once (`RawMutex::wake_released`), before any
+    /// other robust call of the thread.
+    Wake,
 }
 
 /// What a semaphore is initialised with in place (`sem_init(sem, pshared, value)`).
@@ -269,13 +300,17 @@ const _: () = {
     let _: fn(&RawMutex, Duration, bool) -> Result<(), Error> = RawMutex::lock_robust_for;
     let _: fn(&RawMutex, bool) -> Result<(), Error> = RawMutex::try_lock;
     let _: fn(&RawMutex, bool) -> Result<(), Error> = RawMutex::try_lock_robust;
+    let _: fn(&RawMutex) -> Take = RawMutex::try_lock_robust_uncontended;
+    let _: unsafe fn(&RawMutex) = RawMutex::give_back_taken;
+    let _: unsafe fn(&RawMutex, bool) -> Released = RawMutex::unlock_robust_uncontended;
+    let _: unsafe fn(&RawMutex) = RawMutex::wake_released;
     let _: fn(&RawMutex, Duration, bool) -> Result<(), Error> = RawMutex::lock_for;
     let _: fn(&RawMutex) -> bool = RawMutex::held_by_me;
     let _: unsafe fn(&RawMutex, MutexType, Protocol) = RawMutex::reinit;
     let _: unsafe fn(&RawMutex) -> Result<(), Error> = RawMutex::consistent;
     let _: unsafe fn(&RawMutex) -> Result<(), Error> = RawMutex::unlock;
     let _: unsafe fn(&RawMutex) = RawMutex::unlock_held;
-    let _: unsafe fn(&RawMutex, bool) = RawMutex::unlock_robust;
+    let _: unsafe fn(&RawMutex, bool, bool) = RawMutex::unlock_robust;
     let _: fn() = RawMutex::prepare_robust;
     let _: unsafe fn(*mut RawMutex, &MutexAttr) -> Result<(), Error> =
         <RawMutex as InPlace>::init_in_place;

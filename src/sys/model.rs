@@ -32,7 +32,8 @@ use loom::sync::{Condvar, Mutex, MutexGuard};
 use loom::thread::{self, ThreadId};
 
 use super::{
-    InPlace, MutexAttr, MutexType, Protocol, Scope, SemAttr, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE,
+    InPlace, MutexAttr, MutexType, Protocol, Released, Scope, SemAttr, Take, SEM_VALUE_MAX,
+    SEM_VALUE_TOO_LARGE,
 };
 use crate::error::Error;
 
@@ -329,11 +330,36 @@ impl RawMutex {
     /// Nothing to prepare in the model.
     pub fn prepare_robust() {}
 
+    /// No inline path in the model: never acquires, so every lock takes the model's own.
+    pub fn try_lock_robust_uncontended(&self) -> Take {
+        Take::Glibc
+    }
+
+    /// Not reached in the model (`try_lock_robust_uncontended` never takes a word).
+    ///
+    /// # Safety
+    /// As for the real backend.
+    pub unsafe fn give_back_taken(&self) {}
+
+    /// No inline path in the model: never releases, so every unlock takes the model's own.
+    ///
+    /// # Safety
+    /// As for the real backend.
+    pub unsafe fn unlock_robust_uncontended(&self, _recursive: bool) -> Released {
+        Released::Glibc
+    }
+
+    /// Not reached in the model (`unlock_robust_uncontended` never releases).
+    ///
+    /// # Safety
+    /// As for the real backend.
+    pub unsafe fn wake_released(&self) {}
+
     /// A robust mutex's release: as `unlock_held`.
     ///
     /// # Safety
     /// As [`RawMutex::unlock_held`].
-    pub unsafe fn unlock_robust(&self, _inline: bool) {
+    pub unsafe fn unlock_robust(&self, _inline: bool, _recursive: bool) {
         // SAFETY: the caller's contract.
         unsafe { self.unlock_held() }
     }

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
 use std::time::Duration;
 
 use super::{
-    InPlace, MutexAttr, MutexType, Protocol, Scope, SemAttr, SEM_VALUE_MAX, SEM_VALUE_TOO_LARGE,
+    InPlace, MutexAttr, MutexType, Protocol, Released, Scope, SemAttr, Take, SEM_VALUE_MAX,
+    SEM_VALUE_TOO_LARGE,
 };
 use crate::error::Error;
 
@@ -689,6 +690,56 @@ impl RawMutex {
         self.try_lock(false)
     }
 
+    /// The uncontended acquisition of a robust mutex alone, done inline (`robust.rs`; the
+    /// caller's type says the mutex has no priority protocol): [`Take::Acquired`] when the
+    /// mutex was free and its last owner alive; [`Take::Busy`] or [`Take::Glibc`] when not
+    /// acquired, nothing changed, for [`RawMutex::try_lock_robust`] or
+    /// [`RawMutex::lock_robust`] to decide; [`Take::NotRecoverable`]: the caller must call
+    /// [`RawMutex::give_back_taken`] next. Separate calls so that the shared lockers'
+    /// uncontended lock is a short straight line, everything else out of it.
+    #[inline(always)]
+    pub fn try_lock_robust_uncontended(&self) -> Take {
+        // SAFETY: `self` is an initialised mutex at a stable address.
+        unsafe { robust::take(self.ptr()) }
+    }
+
+    /// Gives back the lock word [`RawMutex::try_lock_robust_uncontended`] took of a mutex it
+    /// found not recoverable.
+    ///
+    /// # Safety
+    /// The calling thread's `try_lock_robust_uncontended` of this mutex has just returned
+    /// [`Take::NotRecoverable`], and the thread has made no other robust call since.
+    pub unsafe fn give_back_taken(&self) {
+        // SAFETY: the caller's contract.
+        unsafe { robust::give_back_taken(self.ptr()) }
+    }
+
+    /// The uncontended release of a robust mutex alone, done inline where
+    /// [`RawMutex::unlock_robust`] would (`recursive`: a constant of the caller's type, as
+    /// there): [`Released::Done`]; [`Released::Glibc`] when not released, nothing changed
+    /// (the caller calls `unlock_robust`); [`Released::Wake`]: released, and the caller must
+    /// call [`RawMutex::wake_released`] next.
+    ///
+    /// # Safety
+    /// As [`RawMutex::unlock_held`].
+    #[inline(always)]
+    pub unsafe fn unlock_robust_uncontended(&self, recursive: bool) -> Released {
+        // SAFETY: `self` is initialised and held by the calling thread (the caller).
+        unsafe { robust::release_held(self.ptr(), recursive) }
+    }
+
+    /// Wakes a waiter of a mutex [`RawMutex::unlock_robust_uncontended`] released, and
+    /// finishes the release.
+    ///
+    /// # Safety
+    /// The calling thread's `unlock_robust_uncontended` of this mutex has just returned
+    /// [`Released::Wake`], and the thread has made no other robust call since. (The mutex may
+    /// be unmapped by now: only its address is used.)
+    pub unsafe fn wake_released(&self) {
+        // SAFETY: the caller's contract.
+        unsafe { robust::wake_released(self.ptr()) }
+    }
+
     /// Runs the inline robust path's one-time check of glibc now (`robust.rs`), if it has not
     /// run: called when a region is mapped, so that a process that maps one and then forks
     /// has done it before the fork (the child inherits the answer; the check looks a symbol
@@ -704,15 +755,16 @@ impl RawMutex {
     }
 
     /// `unlock_held` of a robust mutex: with `inline` (as [`RawMutex::try_lock_robust`]),
-    /// done inline where `try_lock_robust` can lock inline (`robust.rs`), else glibc's
-    /// `pthread_mutex_unlock`.
+    /// done inline where `try_lock_robust` can lock inline (`robust.rs`) and the mutex is of
+    /// the type the caller's `recursive` says (a constant of its type, as `inline`), else
+    /// glibc's `pthread_mutex_unlock`.
     ///
     /// # Safety
     /// As [`RawMutex::unlock_held`].
     #[inline(always)]
-    pub unsafe fn unlock_robust(&self, inline: bool) {
+    pub unsafe fn unlock_robust(&self, inline: bool, recursive: bool) {
         // SAFETY: `self` is initialised and held by the calling thread (the caller).
-        if !inline || !unsafe { robust::unlock(self.ptr()) } {
+        if !inline || !unsafe { robust::unlock(self.ptr(), recursive) } {
             // SAFETY: as above.
             unsafe { self.unlock_held() };
         }

@@ -68,6 +68,7 @@ use std::marker::PhantomData;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{compiler_fence, AtomicI32, AtomicU64, AtomicUsize};
 
+use super::super::{Released, Take};
 use super::{futex_wake, Scope};
 use crate::error::Error;
 
@@ -100,13 +101,17 @@ const FUTEX_TID_MASK: i32 = 0x3fff_ffff;
 const NOTRECOVERABLE: i32 = 0x7fff_fffe;
 
 /// `__kind`'s type bits (`PTHREAD_MUTEX_KIND_MASK_NP`) and `PTHREAD_MUTEX_NO_ELISION_NP`
-/// (which `settype(NORMAL)` records): ignored when matching the kind.
-const KIND_IGNORED: i32 = 3 | 512;
+/// (which `settype(NORMAL)` records): ignored when matching the kind to lock.
+const KIND_IGNORED: i32 = 3 | KIND_NO_ELISION;
 /// `__kind` of this path's mutexes, bits outside `KIND_IGNORED`:
 /// `PTHREAD_MUTEX_ROBUST_NORMAL_NP` (16) | `PTHREAD_MUTEX_PSHARED_BIT` (128).
 const KIND_ROBUST_SHARED: i32 = 16 | 128;
 /// `__kind`'s type bits of a recursive mutex.
 const KIND_RECURSIVE: i32 = 1;
+/// `__kind`'s type bits of an errorcheck mutex.
+const KIND_ERRORCHECK: i32 = 2;
+/// `PTHREAD_MUTEX_NO_ELISION_NP`.
+const KIND_NO_ELISION: i32 = 512;
 
 /// The process's layout: [`UNPROBED`]; [`PROBING`] with the probing process's id in bits
 /// 32-62 (one thread is checking glibc; a child forked meanwhile, which inherits the value,
@@ -267,12 +272,26 @@ impl<'a> List<'a> {
     }
 }
 
-/// `pthread_mutex_trylock` on the robust mutex at `m`, done here: `None` when it is not this
-/// path's (not a robust, shared, no-protocol mutex; held by the caller; its owner dead; or no
-/// layout): then the caller calls glibc.
+/// `pthread_mutex_trylock` on the robust mutex at `m`, done here, except the giving back of
+/// a not-recoverable one ([`Take::NotRecoverable`]: the caller calls [`give_back_taken`]); for
+/// [`Take::Glibc`] the caller calls glibc.
 ///
 /// # Safety
 /// `m` is an initialised mutex at a stable address, live for the call.
+#[inline(always)]
+pub(super) unsafe fn take(m: *mut libc::pthread_mutex_t) -> Take {
+    let Some((tid, head)) = thread() else {
+        return Take::Glibc;
+    };
+    // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
+    unsafe { take_with(m, tid, head) }
+}
+
+/// `pthread_mutex_trylock` on the robust mutex at `m`, done here ([`take`], and the giving
+/// back): `None` for [`Take::Glibc`], when the caller calls glibc.
+///
+/// # Safety
+/// As [`take`].
 #[inline(always)]
 pub(super) unsafe fn try_lock(m: *mut libc::pthread_mutex_t) -> Option<Result<(), Error>> {
     let (tid, head) = thread()?;
@@ -292,17 +311,36 @@ unsafe fn try_lock_with(
     head: usize,
 ) -> Option<Result<(), Error>> {
     // SAFETY: the caller's contract.
+    match unsafe { take_with(m, tid, head) } {
+        Take::Acquired => Some(Ok(())),
+        Take::Busy => Some(Err(Error::WouldBlock)),
+        Take::Glibc => None,
+        Take::NotRecoverable => {
+            // SAFETY: just taken by this thread, as `give_back_taken_with` requires.
+            unsafe { give_back_taken_with(m, head) };
+            Some(Err(Error::NotRecoverable))
+        }
+    }
+}
+
+/// [`take`] with the calling thread's id and robust head given.
+///
+/// # Safety
+/// As [`try_lock_with`].
+#[inline(always)]
+unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> Take {
+    // SAFETY: the caller's contract.
     let (m, list) = unsafe { (Words::new(m), List::new(head)) };
     if m.int(KIND).load(Relaxed) & !KIND_IGNORED != KIND_ROBUST_SHARED {
-        return None;
+        return Take::Glibc;
     }
     let lock = m.int(LOCK);
     let seen = lock.load(Relaxed);
     if seen != 0 {
         if seen & FUTEX_OWNER_DIED == 0 && seen & FUTEX_TID_MASK != tid {
-            return Some(Err(Error::WouldBlock));
+            return Take::Busy;
         }
-        return None;
+        return Take::Glibc;
     }
     let entry = m.entry();
     list.pending().store(entry, Relaxed);
@@ -310,16 +348,12 @@ unsafe fn try_lock_with(
     if lock.compare_exchange(0, tid, Acquire, Relaxed).is_err() {
         // Taken meanwhile: as glibc, nothing to undo but the pending entry; glibc decides.
         list.pending().store(0, Relaxed);
-        return None;
+        return Take::Glibc;
     }
     if m.int(OWNER).load(Relaxed) == NOTRECOVERABLE {
-        // Given back, as glibc means to (its 2.36 trylock keeps it:
-        // `not_recoverable_after_trylock`).
-        m.int(COUNT).store(0, Relaxed);
-        release(m);
-        compiler_fence(SeqCst);
-        list.pending().store(0, Relaxed);
-        return Some(Err(Error::NotRecoverable));
+        // To be given back, as glibc means to (its 2.36 trylock keeps it:
+        // `not_recoverable_after_trylock`): by `give_back_taken`, out of this line.
+        return Take::NotRecoverable;
     }
     compiler_fence(SeqCst);
     // glibc's ENQUEUE_MUTEX: the entry goes in at the head.
@@ -337,22 +371,70 @@ unsafe fn try_lock_with(
     let nusers = m.int(NUSERS);
     nusers.store(nusers.load(Relaxed).wrapping_add(1), Relaxed);
     m.int(COUNT).store(1, Relaxed);
-    Some(Ok(()))
+    Take::Acquired
 }
 
-/// `pthread_mutex_unlock` on the robust mutex at `m`, held by the caller, done here: `false`
-/// when it is not this path's (as [`try_lock`], or a dead owner's not made consistent): then
-/// the caller calls glibc.
+/// After [`Take::NotRecoverable`]: gives the lock word back (as glibc's trylock means to)
+/// and clears the pending entry.
+///
+/// # Safety
+/// As [`take`]; the calling thread's [`take`] of `m` has just returned
+/// [`Take::NotRecoverable`], and nothing else was done with `m` since.
+#[cold]
+#[inline(never)]
+pub(super) unsafe fn give_back_taken(m: *mut libc::pthread_mutex_t) {
+    match thread() {
+        // SAFETY: the caller's contract.
+        Some((_, head)) => unsafe { give_back_taken_with(m, head) },
+        // Not reached: `take` took the word, so the layout was on, and it never turns off.
+        // SAFETY: as above; `gettid` is a plain system call.
+        None => unsafe { give_back(m, libc::gettid()) },
+    }
+}
+
+/// [`give_back_taken`] with the calling thread's robust head given.
+///
+/// # Safety
+/// As [`give_back_taken`]; `head` is the calling thread's.
+#[inline(always)]
+unsafe fn give_back_taken_with(m: *mut libc::pthread_mutex_t, head: usize) {
+    // SAFETY: the caller's contract.
+    let (m, list) = unsafe { (Words::new(m), List::new(head)) };
+    m.int(COUNT).store(0, Relaxed);
+    release(m);
+    compiler_fence(SeqCst);
+    list.pending().store(0, Relaxed);
+}
+
+/// `pthread_mutex_unlock` on the robust mutex at `m`, held by the caller, done here, except
+/// the wake of a waiter ([`Released::Wake`]: the caller calls [`wake_released`]).
+/// `recursive` is a constant of the caller's type, so that a normal or errorcheck unlock has
+/// no recursion count to look at.
 ///
 /// # Safety
 /// `m` is an initialised mutex at a stable address, held by the calling thread.
 #[inline(always)]
-pub(super) unsafe fn unlock(m: *mut libc::pthread_mutex_t) -> bool {
+pub(super) unsafe fn release_held(m: *mut libc::pthread_mutex_t, recursive: bool) -> Released {
+    let Some((tid, head)) = thread() else {
+        return Released::Glibc;
+    };
+    // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
+    unsafe { release_held_with(m, tid, head, recursive) }
+}
+
+/// `pthread_mutex_unlock` on the robust mutex at `m`, held by the caller, done here
+/// ([`release_held`], and the wake): `false` for [`Released::Glibc`], when the caller calls
+/// glibc.
+///
+/// # Safety
+/// As [`release_held`].
+#[inline(always)]
+pub(super) unsafe fn unlock(m: *mut libc::pthread_mutex_t, recursive: bool) -> bool {
     let Some((tid, head)) = thread() else {
         return false;
     };
     // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
-    unsafe { unlock_with(m, tid, head) }
+    unsafe { unlock_with(m, tid, head, recursive) }
 }
 
 /// [`unlock`] with the calling thread's id and robust head given (as [`try_lock_with`]).
@@ -360,23 +442,58 @@ pub(super) unsafe fn unlock(m: *mut libc::pthread_mutex_t) -> bool {
 /// # Safety
 /// As [`unlock`]; `tid` and `head` are the calling thread's, as `probe` finds them.
 #[inline(always)]
-unsafe fn unlock_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> bool {
+unsafe fn unlock_with(
+    m: *mut libc::pthread_mutex_t,
+    tid: i32,
+    head: usize,
+    recursive: bool,
+) -> bool {
+    // SAFETY: the caller's contract.
+    match unsafe { release_held_with(m, tid, head, recursive) } {
+        Released::Glibc => false,
+        Released::Done => true,
+        Released::Wake => {
+            // SAFETY: just released by this thread, as `wake_released_with` requires.
+            unsafe { wake_released_with(m, head) };
+            true
+        }
+    }
+}
+
+/// [`release_held`] with the calling thread's id and robust head given.
+///
+/// # Safety
+/// As [`unlock_with`].
+#[inline(always)]
+unsafe fn release_held_with(
+    m: *mut libc::pthread_mutex_t,
+    tid: i32,
+    head: usize,
+    recursive: bool,
+) -> Released {
     // SAFETY: the caller's contract.
     let (m, list) = unsafe { (Words::new(m), List::new(head)) };
     let kind = m.int(KIND).load(Relaxed);
-    if kind & !KIND_IGNORED != KIND_ROBUST_SHARED || m.int(OWNER).load(Relaxed) != tid {
-        return false;
+    // A normal or errorcheck mutex (their robust unlocks are the same) or a recursive one,
+    // as the caller expects; any other type (a C program's adaptive mutex) goes to glibc.
+    let matches = if recursive {
+        kind & !KIND_NO_ELISION == KIND_ROBUST_SHARED | KIND_RECURSIVE
+    } else {
+        kind & !(KIND_NO_ELISION | KIND_ERRORCHECK) == KIND_ROBUST_SHARED
+    };
+    if !matches || m.int(OWNER).load(Relaxed) != tid {
+        return Released::Glibc;
     }
-    if kind & 3 == KIND_RECURSIVE {
+    if recursive {
         let count = m.int(COUNT);
         match count.load(Relaxed) {
             // The last level: glibc counts it down to 0 too, then unlocks.
             1 => count.store(0, Relaxed),
-            0 => return false,
+            0 => return Released::Glibc,
             // `__count` is glibc's `unsigned int`: any value above 1 counts down.
             n => {
                 count.store(n.wrapping_sub(1), Relaxed);
-                return true;
+                return Released::Done;
             }
         }
     }
@@ -396,10 +513,47 @@ unsafe fn unlock_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> b
     m.int(OWNER).store(0, Relaxed);
     let nusers = m.int(NUSERS);
     nusers.store(nusers.load(Relaxed).wrapping_sub(1), Relaxed);
-    release(m);
+    if m.int(LOCK).swap(0, Release) & FUTEX_WAITERS != 0 {
+        // The wake before the pending entry is cleared, as glibc: a thread killed between
+        // the exchange and the wake leaves the kernel a pending entry whose word is 0, and
+        // the kernel's death cleanup then wakes a waiter itself.
+        return Released::Wake;
+    }
     compiler_fence(SeqCst);
     list.pending().store(0, Relaxed);
-    true
+    Released::Done
+}
+
+/// After [`Released::Wake`]: wakes one waiter, then clears the list's pending entry.
+///
+/// # Safety
+/// `m` is a mutex at a stable address (it may have been unlocked and unmapped since: only
+/// its address is used); the calling thread's [`release_held`] of it has just returned
+/// [`Released::Wake`], and the thread has done nothing with its robust list since.
+#[cold]
+#[inline(never)]
+pub(super) unsafe fn wake_released(m: *mut libc::pthread_mutex_t) {
+    match thread() {
+        // SAFETY: the caller's contract.
+        Some((_, head)) => unsafe { wake_released_with(m, head) },
+        // Not reached: `release_held` released the word, so the layout was on (it never
+        // turns off); the wake all the same.
+        // SAFETY: as above.
+        None => wake_one(unsafe { Words::new(m) }),
+    }
+}
+
+/// [`wake_released`] with the calling thread's robust head given.
+///
+/// # Safety
+/// As [`wake_released`]; `head` is the calling thread's.
+#[inline(always)]
+unsafe fn wake_released_with(m: *mut libc::pthread_mutex_t, head: usize) {
+    // SAFETY: the caller's contract.
+    let (m, list) = unsafe { (Words::new(m), List::new(head)) };
+    wake_one(m);
+    compiler_fence(SeqCst);
+    list.pending().store(0, Relaxed);
 }
 
 /// Releases the lock word of the robust mutex `m`: exchanges it with 0 (release) and wakes
@@ -659,8 +813,8 @@ mod check {
         }
         /// This path's unlock of mutex `i`, which this thread holds.
         fn inline_unlock(&self, i: usize) -> bool {
-            // SAFETY: as above; called only while this thread holds it.
-            unsafe { unlock_with(self.ptr(i), self.tid, self.head) }
+            // SAFETY: as above; called only while this thread holds it. Normal mutexes.
+            unsafe { unlock_with(self.ptr(i), self.tid, self.head, false) }
         }
         fn glibc_unlock(&self, i: usize) -> bool {
             // SAFETY: as above; held by this thread when called.
@@ -999,7 +1153,7 @@ mod tests {
                 let unlock = || {
                     if inline {
                         // SAFETY: called only while this thread holds `m`.
-                        unsafe { m.unlock_robust(true) }
+                        unsafe { m.unlock_robust(true, ty == MutexType::Recursive) }
                     } else {
                         // SAFETY: as above.
                         unsafe { m.unlock_held() }
@@ -1054,7 +1208,7 @@ mod tests {
                     // SAFETY: held by this thread.
                     unsafe {
                         if inline {
-                            m.unlock_robust(true)
+                            m.unlock_robust(true, ty == MutexType::Recursive)
                         } else {
                             m.unlock_held()
                         }
@@ -1075,7 +1229,7 @@ mod tests {
             }
             for i in held {
                 // SAFETY: held by this thread.
-                unsafe { ms[i].unlock_robust(true) };
+                unsafe { ms[i].unlock_robust(true, ty == MutexType::Recursive) };
             }
             assert!(list(head).is_empty());
         }
@@ -1106,11 +1260,11 @@ mod tests {
                 // SAFETY: held (owner died), made consistent, then unlocked inline.
                 unsafe {
                     m.consistent().unwrap();
-                    m.unlock_robust(true);
+                    m.unlock_robust(true, ty == MutexType::Recursive);
                 }
                 assert_eq!(m.try_lock_robust(true), Ok(()), "{ty:?}: consistent again");
                 // SAFETY: held.
-                unsafe { m.unlock_robust(true) };
+                unsafe { m.unlock_robust(true, ty == MutexType::Recursive) };
             }
         }
     }
@@ -1152,7 +1306,7 @@ mod tests {
             // SAFETY: held (owner died); made consistent, unlocked.
             unsafe {
                 m.consistent().unwrap();
-                m.unlock_robust(true);
+                m.unlock_robust(true, false);
             }
         }
     }
@@ -1170,7 +1324,8 @@ mod killed_at_every_instruction {
 
     /// The traced child's work: a glibc lock, inline locks (one recursive, twice), an inline
     /// unlock from the middle of the list, the rest inline; an inline trylock of a mutex that
-    /// is not recoverable; a relock and unlock.
+    /// is not recoverable; a relock and unlock; then the same through the split calls of the
+    /// shared lockers' fast paths (the not-recoverable one given back).
     fn work(ms: &[&RawMutex]) -> bool {
         let ok = ms[0].try_lock(false).is_ok()
             && ms[1].try_lock_robust(true).is_ok()
@@ -1181,10 +1336,10 @@ mod killed_at_every_instruction {
         }
         // SAFETY: each held by this thread (just above), released once per acquisition.
         unsafe {
-            ms[1].unlock_robust(true);
-            ms[2].unlock_robust(true);
-            ms[2].unlock_robust(true);
-            ms[0].unlock_robust(true);
+            ms[1].unlock_robust(true, false);
+            ms[2].unlock_robust(true, true);
+            ms[2].unlock_robust(true, true);
+            ms[0].unlock_robust(true, false);
         }
         if ms[3].try_lock_robust(true) != Err(Error::NotRecoverable) {
             return false;
@@ -1193,8 +1348,23 @@ mod killed_at_every_instruction {
             return false;
         }
         // SAFETY: held (just above).
-        unsafe { ms[1].unlock_robust(true) };
-        true
+        unsafe { ms[1].unlock_robust(true, false) };
+        // The shared lockers' own fast paths (`locker::shared`): the split calls.
+        if ms[3].try_lock_robust_uncontended() != Take::NotRecoverable {
+            return false;
+        }
+        // SAFETY: it has just returned `NotRecoverable`.
+        unsafe { ms[3].give_back_taken() };
+        if ms[1].try_lock_robust_uncontended() != Take::Acquired
+            || ms[2].try_lock_robust_uncontended() != Take::Acquired
+        {
+            return false;
+        }
+        // SAFETY: each held by this thread (just above); no waiter, so no wake is due.
+        unsafe {
+            ms[2].unlock_robust_uncontended(true) == Released::Done
+                && ms[1].unlock_robust_uncontended(false) == Released::Done
+        }
     }
 
     /// Quadratic in the child's instructions (each run steps the child from the start): some
