@@ -135,9 +135,13 @@ impl<K: SharedKind> Robust<K> {
     /// (`crate::regions`).
     const RECURSIVE: bool = matches!(K::TYPE, MutexType::Recursive);
 
-    /// Whether the mutex has no priority protocol: then its uncontended lock and unlock are
-    /// done inline (`sys::RawMutex::try_lock_robust`); a PI one always calls glibc.
-    const INLINE: bool = matches!(K::PROTOCOL, Protocol::None);
+    /// Whether the mutex's uncontended lock and unlock are done inline
+    /// (`sys::RawMutex::try_lock_robust`): no protocol, or priority inheritance (the only
+    /// protocols of the shared kinds); glibc's calls otherwise.
+    const INLINE: bool = matches!(K::PROTOCOL, Protocol::None | Protocol::Inherit);
+
+    /// Whether the mutex is a priority-inheritance one (its inline steps differ a little).
+    const PI: bool = matches!(K::PROTOCOL, Protocol::Inherit);
 
     /// Every attribute of the mutex.
     const ATTR: MutexAttr = MutexAttr {
@@ -178,7 +182,7 @@ impl<K: SharedKind> Robust<K> {
     /// The fast path of every acquisition: the acquisition [`Robust::acquire`] makes when the
     /// mutex is armed, in the region this thread used last, and free, with its last owner
     /// alive, done inline (`sys::RawMutex::try_lock_robust_uncontended`); `false`: not
-    /// acquired, nothing counted, for `acquire` to do it all (a PI kind always). One straight
+    /// acquired, nothing counted, for `acquire` to do it all. One straight
     /// line that calls nothing, every other case out of it, so that the uncontended lock
     /// costs what its work does.
     #[inline(always)]
@@ -194,7 +198,7 @@ impl<K: SharedKind> Robust<K> {
         };
         // Counted before locking, as in `acquire`.
         hold.acquired(Self::RECURSIVE);
-        match mutex.try_lock_robust_uncontended() {
+        match mutex.try_lock_robust_uncontended(Self::PI) {
             Take::Acquired => true,
             Take::NotRecoverable => Self::not_recoverable(mutex, hold),
             Take::Busy | Take::Glibc => {
@@ -210,7 +214,7 @@ impl<K: SharedKind> Robust<K> {
     #[inline(never)]
     fn not_recoverable(mutex: &RawMutex, hold: regions::Hold) -> bool {
         // SAFETY: `try_lock_robust_uncontended` has just returned `NotRecoverable`.
-        unsafe { mutex.give_back_taken() };
+        unsafe { mutex.give_back_taken(Self::PI) };
         hold.failed(Self::RECURSIVE);
         false
     }
@@ -246,7 +250,7 @@ impl<K: SharedKind> Robust<K> {
         // SAFETY: the caller holds the lock, so the mutex is armed and held by this thread.
         let mutex = unsafe { self.mutex.get_armed() };
         // SAFETY: as above.
-        match unsafe { mutex.unlock_robust_uncontended(Self::RECURSIVE) } {
+        match unsafe { mutex.unlock_robust_uncontended(Self::RECURSIVE, Self::PI) } {
             Released::Done => release.down(Self::RECURSIVE),
             // SAFETY: `unlock_robust_uncontended` has just returned `Wake`.
             Released::Wake => unsafe { Self::woken(mutex, release) },
@@ -264,7 +268,7 @@ impl<K: SharedKind> Robust<K> {
     #[inline(never)]
     unsafe fn woken(mutex: &RawMutex, release: regions::Unhold) {
         // SAFETY: the caller's contract.
-        unsafe { mutex.wake_released() };
+        unsafe { mutex.wake_released(Self::PI) };
         release.down(Self::RECURSIVE);
     }
 
@@ -280,7 +284,7 @@ impl<K: SharedKind> Robust<K> {
         unsafe { self.unlock_all() }
     }
 
-    /// [`Robust::unlock_slow`], in line (a PI kind's every release).
+    /// [`Robust::unlock_slow`], in line (the whole release of a kind with no inline path).
     ///
     /// # Safety
     /// As [`RawLock::unlock`].
@@ -316,8 +320,9 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
         Robust::new_const()
     }
 
-    // A PI kind (no inline path) calls glibc in line, as before the fast paths existed: its
-    // `if`s fold away at compile time.
+    // A kind with no inline path (none of the shared kinds today: a ceiling one would be)
+    // calls glibc in line, as before the fast paths existed: its `if`s fold away at compile
+    // time.
 
     #[inline(always)]
     fn lock(&self) -> Result<(), Error> {

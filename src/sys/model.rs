@@ -331,7 +331,7 @@ impl RawMutex {
     pub fn prepare_robust() {}
 
     /// No inline path in the model: never acquires, so every lock takes the model's own.
-    pub fn try_lock_robust_uncontended(&self) -> Take {
+    pub fn try_lock_robust_uncontended(&self, _pi: bool) -> Take {
         Take::Glibc
     }
 
@@ -339,13 +339,13 @@ impl RawMutex {
     ///
     /// # Safety
     /// As for the real backend.
-    pub unsafe fn give_back_taken(&self) {}
+    pub unsafe fn give_back_taken(&self, _pi: bool) {}
 
     /// No inline path in the model: never releases, so every unlock takes the model's own.
     ///
     /// # Safety
     /// As for the real backend.
-    pub unsafe fn unlock_robust_uncontended(&self, _recursive: bool) -> Released {
+    pub unsafe fn unlock_robust_uncontended(&self, _recursive: bool, _pi: bool) -> Released {
         Released::Glibc
     }
 
@@ -353,7 +353,7 @@ impl RawMutex {
     ///
     /// # Safety
     /// As for the real backend.
-    pub unsafe fn wake_released(&self) {}
+    pub unsafe fn wake_released(&self, _pi: bool) {}
 
     /// A robust mutex's release: as `unlock_held`.
     ///

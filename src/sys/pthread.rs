@@ -697,10 +697,13 @@ impl RawMutex {
     /// [`RawMutex::lock_robust`] to decide; [`Take::NotRecoverable`]: the caller must call
     /// [`RawMutex::give_back_taken`] next. Separate calls so that the shared lockers'
     /// uncontended lock is a short straight line, everything else out of it.
+    ///
+    /// `pi`: the caller's type says the mutex is a priority-inheritance one (a constant, as
+    /// in every call of this family: a mutex of the other protocol goes to glibc).
     #[inline(always)]
-    pub fn try_lock_robust_uncontended(&self) -> Take {
+    pub fn try_lock_robust_uncontended(&self, pi: bool) -> Take {
         // SAFETY: `self` is an initialised mutex at a stable address.
-        unsafe { robust::take(self.ptr()) }
+        unsafe { robust::take(self.ptr(), pi) }
     }
 
     /// Gives back the lock word [`RawMutex::try_lock_robust_uncontended`] took of a mutex it
@@ -709,9 +712,9 @@ impl RawMutex {
     /// # Safety
     /// The calling thread's `try_lock_robust_uncontended` of this mutex has just returned
     /// [`Take::NotRecoverable`], and the thread has made no other robust call since.
-    pub unsafe fn give_back_taken(&self) {
+    pub unsafe fn give_back_taken(&self, pi: bool) {
         // SAFETY: the caller's contract.
-        unsafe { robust::give_back_taken(self.ptr()) }
+        unsafe { robust::give_back_taken(self.ptr(), pi) }
     }
 
     /// The uncontended release of a robust mutex alone, done inline where
@@ -723,9 +726,9 @@ impl RawMutex {
     /// # Safety
     /// As [`RawMutex::unlock_held`].
     #[inline(always)]
-    pub unsafe fn unlock_robust_uncontended(&self, recursive: bool) -> Released {
+    pub unsafe fn unlock_robust_uncontended(&self, recursive: bool, pi: bool) -> Released {
         // SAFETY: `self` is initialised and held by the calling thread (the caller).
-        unsafe { robust::release_held(self.ptr(), recursive) }
+        unsafe { robust::release_held(self.ptr(), recursive, pi) }
     }
 
     /// Wakes a waiter of a mutex [`RawMutex::unlock_robust_uncontended`] released, and
@@ -735,9 +738,9 @@ impl RawMutex {
     /// The calling thread's `unlock_robust_uncontended` of this mutex has just returned
     /// [`Released::Wake`], and the thread has made no other robust call since. (The mutex may
     /// be unmapped by now: only its address is used.)
-    pub unsafe fn wake_released(&self) {
+    pub unsafe fn wake_released(&self, pi: bool) {
         // SAFETY: the caller's contract.
-        unsafe { robust::wake_released(self.ptr()) }
+        unsafe { robust::wake_released(self.ptr(), pi) }
     }
 
     /// Runs the inline robust path's one-time check of glibc now (`robust.rs`), if it has not
@@ -1139,6 +1142,17 @@ unsafe fn futex_wake(word: *const u32, n: i32, scope: Scope) -> usize {
         )
     };
     usize::try_from(r).unwrap_or(0)
+}
+
+/// `FUTEX_UNLOCK_PI` (process-shared) on a PI futex word the caller owns: the kernel releases
+/// it to its first queued waiter, or to 0. Its result is ignored, as glibc's
+/// `futex_unlock_pi` does (it fails only for a word the caller does not own).
+///
+/// # Safety
+/// `word` is aligned (the kernel reads and writes it only if mapped).
+unsafe fn futex_unlock_pi(word: *const u32) {
+    // SAFETY: the caller guarantees `word`; FUTEX_UNLOCK_PI reads no other argument.
+    unsafe { libc::syscall(libc::SYS_futex, word, libc::FUTEX_UNLOCK_PI, 0, 0, 0, 0) };
 }
 
 fn private_flag(scope: Scope) -> libc::c_int {

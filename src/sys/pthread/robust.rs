@@ -1,7 +1,8 @@
-//! The uncontended lock and unlock of the crate's robust, process-shared mutexes (the shared
-//! lockers' `PTHREAD_PRIO_NONE` kinds), done here, inline, to glibc's own protocol; everything
-//! else (a held mutex, a dead owner, recursion, an unrepaired mutex, every other kind) goes to
-//! glibc's calls as before.
+//! The uncontended lock and unlock of the crate's robust, process-shared mutexes (every
+//! shared locker: `PTHREAD_PRIO_NONE` and `PTHREAD_PRIO_INHERIT`), done here, inline, to
+//! glibc's own protocol; everything else (a held mutex, a dead owner, recursion, an
+//! unrepaired mutex, a waiter to wake, every other kind) goes to glibc's calls, or to the
+//! kernel's, as glibc's would.
 //!
 //! # Why
 //!
@@ -10,9 +11,12 @@
 //! `pthread_mutex_trylock` and `pthread_mutex_unlock` spend some 110 instructions on the
 //! robust kinds, most of them dispatch on `__kind` through two levels of calls: the lock
 //! itself is one compare-exchange, one exchange and a dozen stores. Done here, the same
-//! steps cost some 40, and a whole `SharedLocker` lock and unlock, checks and hold count
-//! included, about what the bare glibc calls cost (`benches/calls.rs`, the `*_shared_*`
-//! groups; figures in the README).
+//! steps cost some 40, and a whole `SharedLocker` lock and unlock, checks, hold count and
+//! poisoning included, what the bare glibc calls cost (`benches/calls.rs`, the `*_shared_*`
+//! groups; figures in the README). The calls come in two shapes: [`take`] and
+//! [`release_held`] (the shared lockers' fast paths) stop where a call to the kernel or a
+//! give-back is due and say so, for the caller to finish out of its straight line
+//! ([`give_back_taken`], [`wake_released`]); [`try_lock`] and [`unlock`] do it all.
 //!
 //! # What "glibc's own protocol" is
 //!
@@ -35,7 +39,15 @@
 //!   that is all; then `list_op_pending` = the entry; unlink it; `__owner` = 0,
 //!   `--__nusers`; exchange the lock word with 0 (release) and wake one waiter if
 //!   `FUTEX_WAITERS` was set (a shared-futex wake, as glibc's for every robust mutex); clear
-//!   `list_op_pending`.
+//!   `list_op_pending`. The wake comes before the clear: a thread killed between the exchange
+//!   and the wake leaves the kernel a pending entry whose word is 0, for which the kernel's
+//!   death cleanup wakes a waiter itself.
+//! - a priority-inheritance mutex (glibc's `PTHREAD_MUTEX_PI_ROBUST_*` cases): the same, but
+//!   its entry is marked in bit 0 in `list_op_pending` and in the list's link to it (never in
+//!   a `__prev`), the word is released by a compare-exchange of the caller's id with 0
+//!   (release), or, when it holds anything else (`FUTEX_WAITERS`: a waiter queued in the
+//!   kernel), by the kernel (`FUTEX_UNLOCK_PI`, which hands it to the waiter), and a
+//!   not-recoverable one is given back by `FUTEX_UNLOCK_PI` too.
 //!
 //! # What it reads of glibc, and how it checks it
 //!
@@ -57,10 +69,12 @@
 //!   `__nusers`, `__kind`, `__list.__prev`, `__list.__next`: the public header's, fixed by
 //!   the ABI) and of glibc's doubly linked robust list: checked by watching glibc lock and
 //!   unlock two mutexes (every word it writes, in the mutexes and the list), then doing the
-//!   same steps here and having glibc undo them.
+//!   same steps here and having glibc undo them; once without a protocol and once with
+//!   priority inheritance, and the `__kind` of each type and protocol.
 //!
-//! `__kind` is read on every call: only a robust, process-shared mutex with no priority
-//! protocol takes this path (a mutex a C program armed with other attributes goes to glibc).
+//! `__kind` is read on every call: only a robust, process-shared mutex of the protocol and
+//! type the caller's kind says takes this path (a mutex a C program armed with other
+//! attributes goes to glibc).
 //!
 //! Only x86_64 glibc: elsewhere every call goes to glibc.
 
@@ -69,7 +83,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::sync::atomic::{compiler_fence, AtomicI32, AtomicU64, AtomicUsize};
 
 use super::super::{Released, Take};
-use super::{futex_wake, Scope};
+use super::{futex_unlock_pi, futex_wake, Scope};
 use crate::error::Error;
 
 // `struct __pthread_mutex_s` on x86_64 (glibc's `bits/struct_mutex.h`), in bytes.
@@ -106,6 +120,19 @@ const KIND_IGNORED: i32 = 3 | KIND_NO_ELISION;
 /// `__kind` of this path's mutexes, bits outside `KIND_IGNORED`:
 /// `PTHREAD_MUTEX_ROBUST_NORMAL_NP` (16) | `PTHREAD_MUTEX_PSHARED_BIT` (128).
 const KIND_ROBUST_SHARED: i32 = 16 | 128;
+/// `PTHREAD_MUTEX_PRIO_INHERIT_NP`: `__kind`'s bit of a priority-inheritance mutex.
+const KIND_PI: i32 = 32;
+
+/// `__kind` of this path's mutexes, bits outside `KIND_IGNORED`, of the protocol `pi` says.
+#[inline(always)]
+const fn robust_kind(pi: bool) -> i32 {
+    if pi {
+        KIND_ROBUST_SHARED | KIND_PI
+    } else {
+        KIND_ROBUST_SHARED
+    }
+}
+
 /// `__kind`'s type bits of a recursive mutex.
 const KIND_RECURSIVE: i32 = 1;
 /// `__kind`'s type bits of an errorcheck mutex.
@@ -279,12 +306,12 @@ impl<'a> List<'a> {
 /// # Safety
 /// `m` is an initialised mutex at a stable address, live for the call.
 #[inline(always)]
-pub(super) unsafe fn take(m: *mut libc::pthread_mutex_t) -> Take {
+pub(super) unsafe fn take(m: *mut libc::pthread_mutex_t, pi: bool) -> Take {
     let Some((tid, head)) = thread() else {
         return Take::Glibc;
     };
     // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
-    unsafe { take_with(m, tid, head) }
+    unsafe { take_with(m, tid, head, pi) }
 }
 
 /// `pthread_mutex_trylock` on the robust mutex at `m`, done here ([`take`], and the giving
@@ -300,7 +327,7 @@ pub(super) unsafe fn try_lock(m: *mut libc::pthread_mutex_t) -> Option<Result<()
 }
 
 /// [`try_lock`] with the calling thread's id and robust head given (the probe checks this
-/// path before the layout is set).
+/// path before the layout is set); a PI mutex or not, as its `__kind` says.
 ///
 /// # Safety
 /// As [`try_lock`]; `tid` and `head` are the calling thread's, as `probe` finds them.
@@ -311,27 +338,33 @@ unsafe fn try_lock_with(
     head: usize,
 ) -> Option<Result<(), Error>> {
     // SAFETY: the caller's contract.
-    match unsafe { take_with(m, tid, head) } {
+    let pi = unsafe { Words::new(m) }.int(KIND).load(Relaxed) & KIND_PI != 0;
+    // SAFETY: the caller's contract.
+    match unsafe { take_with(m, tid, head, pi) } {
         Take::Acquired => Some(Ok(())),
         Take::Busy => Some(Err(Error::WouldBlock)),
         Take::Glibc => None,
         Take::NotRecoverable => {
             // SAFETY: just taken by this thread, as `give_back_taken_with` requires.
-            unsafe { give_back_taken_with(m, head) };
+            unsafe { give_back_taken_with(m, head, pi) };
             Some(Err(Error::NotRecoverable))
         }
     }
 }
 
-/// [`take`] with the calling thread's id and robust head given.
+/// [`take`] with the calling thread's id and robust head given. `pi`: the mutex is to be
+/// a priority-inheritance one (`PTHREAD_PRIO_INHERIT`; glibc's steps are the same but for
+/// the entry, marked in bit 0 for the kernel in `list_op_pending` and in the list, and the
+/// giving back of a not-recoverable one): a constant of the caller's type, checked against
+/// `__kind` (a mutex of the other protocol goes to glibc).
 ///
 /// # Safety
 /// As [`try_lock_with`].
 #[inline(always)]
-unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> Take {
+unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize, pi: bool) -> Take {
     // SAFETY: the caller's contract.
     let (m, list) = unsafe { (Words::new(m), List::new(head)) };
-    if m.int(KIND).load(Relaxed) & !KIND_IGNORED != KIND_ROBUST_SHARED {
+    if m.int(KIND).load(Relaxed) & !KIND_IGNORED != robust_kind(pi) {
         return Take::Glibc;
     }
     let lock = m.int(LOCK);
@@ -343,7 +376,9 @@ unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> Tak
         return Take::Glibc;
     }
     let entry = m.entry();
-    list.pending().store(entry, Relaxed);
+    // A PI entry is marked in bit 0 (`list_op_pending` and the list's links to it).
+    let marked = entry | usize::from(pi);
+    list.pending().store(marked, Relaxed);
     compiler_fence(SeqCst);
     if lock.compare_exchange(0, tid, Acquire, Relaxed).is_err() {
         // Taken meanwhile: as glibc, nothing to undo but the pending entry; glibc decides.
@@ -356,7 +391,8 @@ unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> Tak
         return Take::NotRecoverable;
     }
     compiler_fence(SeqCst);
-    // glibc's ENQUEUE_MUTEX: the entry goes in at the head.
+    // glibc's ENQUEUE_MUTEX (ENQUEUE_MUTEX_PI): the entry goes in at the head; `__prev`
+    // words are never marked, the head's link to a PI entry is.
     let first = list.first().load(Relaxed);
     // SAFETY: `first` is the list's first entry (or the head).
     let (first_prev, _) = unsafe { list.links(first) };
@@ -364,7 +400,7 @@ unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> Tak
     m.word(NEXT).store(first, Relaxed);
     m.word(PREV).store(head, Relaxed);
     compiler_fence(SeqCst);
-    list.first().store(entry, Relaxed);
+    list.first().store(marked, Relaxed);
     compiler_fence(SeqCst);
     list.pending().store(0, Relaxed);
     m.int(OWNER).store(tid, Relaxed);
@@ -382,10 +418,10 @@ unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize) -> Tak
 /// [`Take::NotRecoverable`], and nothing else was done with `m` since.
 #[cold]
 #[inline(never)]
-pub(super) unsafe fn give_back_taken(m: *mut libc::pthread_mutex_t) {
+pub(super) unsafe fn give_back_taken(m: *mut libc::pthread_mutex_t, pi: bool) {
     match thread() {
         // SAFETY: the caller's contract.
-        Some((_, head)) => unsafe { give_back_taken_with(m, head) },
+        Some((_, head)) => unsafe { give_back_taken_with(m, head, pi) },
         // Not reached: `take` took the word, so the layout was on, and it never turns off.
         // SAFETY: as above; `gettid` is a plain system call.
         None => unsafe { give_back(m, libc::gettid()) },
@@ -395,13 +431,18 @@ pub(super) unsafe fn give_back_taken(m: *mut libc::pthread_mutex_t) {
 /// [`give_back_taken`] with the calling thread's robust head given.
 ///
 /// # Safety
-/// As [`give_back_taken`]; `head` is the calling thread's.
+/// As [`give_back_taken`]; `head` is the calling thread's; `pi` as the [`take`] said.
 #[inline(always)]
-unsafe fn give_back_taken_with(m: *mut libc::pthread_mutex_t, head: usize) {
+unsafe fn give_back_taken_with(m: *mut libc::pthread_mutex_t, head: usize, pi: bool) {
     // SAFETY: the caller's contract.
     let (m, list) = unsafe { (Words::new(m), List::new(head)) };
     m.int(COUNT).store(0, Relaxed);
-    release(m);
+    if pi {
+        // As glibc: the kernel gives a PI word back (and hands it to a waiter, if any).
+        unlock_pi(m);
+    } else {
+        release(m);
+    }
     compiler_fence(SeqCst);
     list.pending().store(0, Relaxed);
 }
@@ -414,12 +455,16 @@ unsafe fn give_back_taken_with(m: *mut libc::pthread_mutex_t, head: usize) {
 /// # Safety
 /// `m` is an initialised mutex at a stable address, held by the calling thread.
 #[inline(always)]
-pub(super) unsafe fn release_held(m: *mut libc::pthread_mutex_t, recursive: bool) -> Released {
+pub(super) unsafe fn release_held(
+    m: *mut libc::pthread_mutex_t,
+    recursive: bool,
+    pi: bool,
+) -> Released {
     let Some((tid, head)) = thread() else {
         return Released::Glibc;
     };
     // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
-    unsafe { release_held_with(m, tid, head, recursive) }
+    unsafe { release_held_with(m, tid, head, recursive, pi) }
 }
 
 /// `pthread_mutex_unlock` on the robust mutex at `m`, held by the caller, done here
@@ -437,7 +482,8 @@ pub(super) unsafe fn unlock(m: *mut libc::pthread_mutex_t, recursive: bool) -> b
     unsafe { unlock_with(m, tid, head, recursive) }
 }
 
-/// [`unlock`] with the calling thread's id and robust head given (as [`try_lock_with`]).
+/// [`unlock`] with the calling thread's id and robust head given (as [`try_lock_with`]; a
+/// PI mutex or not, as its `__kind` says).
 ///
 /// # Safety
 /// As [`unlock`]; `tid` and `head` are the calling thread's, as `probe` finds them.
@@ -449,18 +495,23 @@ unsafe fn unlock_with(
     recursive: bool,
 ) -> bool {
     // SAFETY: the caller's contract.
-    match unsafe { release_held_with(m, tid, head, recursive) } {
+    let pi = unsafe { Words::new(m) }.int(KIND).load(Relaxed) & KIND_PI != 0;
+    // SAFETY: the caller's contract.
+    match unsafe { release_held_with(m, tid, head, recursive, pi) } {
         Released::Glibc => false,
         Released::Done => true,
         Released::Wake => {
             // SAFETY: just released by this thread, as `wake_released_with` requires.
-            unsafe { wake_released_with(m, head) };
+            unsafe { wake_released_with(m, head, pi) };
             true
         }
     }
 }
 
-/// [`release_held`] with the calling thread's id and robust head given.
+/// [`release_held`] with the calling thread's id and robust head given (`pi`: as in
+/// [`take_with`]; glibc's PI release differs in the marked entry and in the word's release:
+/// a compare-exchange of the caller's id with 0, the kernel's `FUTEX_UNLOCK_PI` if a waiter
+/// is queued).
 ///
 /// # Safety
 /// As [`unlock_with`].
@@ -470,6 +521,7 @@ unsafe fn release_held_with(
     tid: i32,
     head: usize,
     recursive: bool,
+    pi: bool,
 ) -> Released {
     // SAFETY: the caller's contract.
     let (m, list) = unsafe { (Words::new(m), List::new(head)) };
@@ -477,9 +529,9 @@ unsafe fn release_held_with(
     // A normal or errorcheck mutex (their robust unlocks are the same) or a recursive one,
     // as the caller expects; any other type (a C program's adaptive mutex) goes to glibc.
     let matches = if recursive {
-        kind & !KIND_NO_ELISION == KIND_ROBUST_SHARED | KIND_RECURSIVE
+        kind & !KIND_NO_ELISION == robust_kind(pi) | KIND_RECURSIVE
     } else {
-        kind & !(KIND_NO_ELISION | KIND_ERRORCHECK) == KIND_ROBUST_SHARED
+        kind & !(KIND_NO_ELISION | KIND_ERRORCHECK) == robust_kind(pi)
     };
     if !matches || m.int(OWNER).load(Relaxed) != tid {
         return Released::Glibc;
@@ -497,7 +549,7 @@ unsafe fn release_held_with(
             }
         }
     }
-    list.pending().store(m.entry(), Relaxed);
+    list.pending().store(m.entry() | usize::from(pi), Relaxed);
     compiler_fence(SeqCst);
     // glibc's DEQUEUE_MUTEX.
     let next = m.word(NEXT).load(Relaxed);
@@ -513,7 +565,21 @@ unsafe fn release_held_with(
     m.int(OWNER).store(0, Relaxed);
     let nusers = m.int(NUSERS);
     nusers.store(nusers.load(Relaxed).wrapping_sub(1), Relaxed);
-    if m.int(LOCK).swap(0, Release) & FUTEX_WAITERS != 0 {
+    if pi {
+        // A waiter queued in the kernel (`FUTEX_WAITERS`), or any other bit: the kernel
+        // releases the word, and hands it to the waiter (`wake_released`).
+        let lock = m.int(LOCK);
+        let mut seen = lock.load(Relaxed);
+        loop {
+            if seen != tid {
+                return Released::Wake;
+            }
+            match lock.compare_exchange_weak(seen, 0, Release, Relaxed) {
+                Ok(_) => break,
+                Err(now) => seen = now,
+            }
+        }
+    } else if m.int(LOCK).swap(0, Release) & FUTEX_WAITERS != 0 {
         // The wake before the pending entry is cleared, as glibc: a thread killed between
         // the exchange and the wake leaves the kernel a pending entry whose word is 0, and
         // the kernel's death cleanup then wakes a waiter itself.
@@ -532,26 +598,37 @@ unsafe fn release_held_with(
 /// [`Released::Wake`], and the thread has done nothing with its robust list since.
 #[cold]
 #[inline(never)]
-pub(super) unsafe fn wake_released(m: *mut libc::pthread_mutex_t) {
+pub(super) unsafe fn wake_released(m: *mut libc::pthread_mutex_t, pi: bool) {
     match thread() {
         // SAFETY: the caller's contract.
-        Some((_, head)) => unsafe { wake_released_with(m, head) },
+        Some((_, head)) => unsafe { wake_released_with(m, head, pi) },
         // Not reached: `release_held` released the word, so the layout was on (it never
         // turns off); the wake all the same.
-        // SAFETY: as above.
-        None => wake_one(unsafe { Words::new(m) }),
+        None => {
+            // SAFETY: as above.
+            let m = unsafe { Words::new(m) };
+            if pi {
+                unlock_pi(m);
+            } else {
+                wake_one(m);
+            }
+        }
     }
 }
 
 /// [`wake_released`] with the calling thread's robust head given.
 ///
 /// # Safety
-/// As [`wake_released`]; `head` is the calling thread's.
+/// As [`wake_released`]; `head` is the calling thread's; `pi` as the release said.
 #[inline(always)]
-unsafe fn wake_released_with(m: *mut libc::pthread_mutex_t, head: usize) {
+unsafe fn wake_released_with(m: *mut libc::pthread_mutex_t, head: usize, pi: bool) {
     // SAFETY: the caller's contract.
     let (m, list) = unsafe { (Words::new(m), List::new(head)) };
-    wake_one(m);
+    if pi {
+        unlock_pi(m);
+    } else {
+        wake_one(m);
+    }
     compiler_fence(SeqCst);
     list.pending().store(0, Relaxed);
 }
@@ -596,6 +673,21 @@ fn wake_one(m: Words<'_>) {
     // SAFETY: the lock word's address, aligned; FUTEX_WAKE only reads the address (the
     // mutex may be gone by now: the kernel then fails the call, writing nothing).
     unsafe { futex_wake(m.0 as *const u32, 1, Scope::Shared) };
+    // SAFETY: as above.
+    unsafe { *errno = saved };
+}
+
+/// Gives the PI robust mutex `m`, held by the caller, back through the kernel
+/// (`FUTEX_UNLOCK_PI`, process-shared, as glibc's for a robust one): the word goes to the
+/// first waiter the kernel queued, or to 0. `errno` is left as it was (see [`wake_one`]).
+#[cold]
+fn unlock_pi(m: Words<'_>) {
+    // SAFETY: glibc's thread-local errno, live for the thread.
+    let errno = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *errno };
+    // SAFETY: the lock word's address, aligned, of a mutex the caller holds (so mapped).
+    unsafe { futex_unlock_pi(m.0 as *const u32) };
     // SAFETY: as above.
     unsafe { *errno = saved };
 }
@@ -717,7 +809,7 @@ fn robust_head() -> Option<usize> {
 mod check {
     use super::super::RawMutex;
     use super::*;
-    use crate::sys::{InPlace, MutexAttr, MutexType};
+    use crate::sys::{InPlace, MutexAttr, MutexType, Protocol};
 
     /// The probe's mutexes: statics, so the probe allocates nothing (it runs when a region is
     /// mapped, and a `#[global_allocator]` may be built on the crate's locks), and a mutex a
@@ -727,8 +819,11 @@ mod check {
         RawMutex::new(MutexType::Normal),
         RawMutex::new(MutexType::Normal),
     ];
-    /// One mutex of each type, initialised to read the `__kind` glibc gives it.
-    static KINDS: [RawMutex; 3] = [
+    /// One mutex of each type and protocol, initialised to read the `__kind` glibc gives it.
+    static KINDS: [RawMutex; 6] = [
+        RawMutex::new(MutexType::Normal),
+        RawMutex::new(MutexType::ErrorCheck),
+        RawMutex::new(MutexType::Recursive),
         RawMutex::new(MutexType::Normal),
         RawMutex::new(MutexType::ErrorCheck),
         RawMutex::new(MutexType::Recursive),
@@ -739,6 +834,8 @@ mod check {
         mutexes: &'static [RawMutex; 2],
         tid: i32,
         head: usize,
+        /// The mutexes are PI ones: the list's links to them are marked in bit 0.
+        mark: usize,
         /// The list's head entry before the probe (the thread may hold robust mutexes).
         first: usize,
     }
@@ -778,7 +875,8 @@ mod check {
             // thread's list (for the head, its "`__prev`" is glibc's `robust_prev`).
             unsafe { self.list().links(entry) }.0.load(Relaxed)
         }
-        /// Mutex `i` is held by this thread, linked in front of `after`.
+        /// Mutex `i` is held by this thread, linked in front of `after` (a link, marked if
+        /// it is to a PI entry).
         fn held(&self, i: usize, after: usize) -> bool {
             self.int(i, LOCK) == self.tid
                 && self.int(i, OWNER) == self.tid
@@ -786,7 +884,7 @@ mod check {
                 && self.int(i, COUNT) == 1
                 && self.word(i, NEXT) == after
                 && self.word(i, PREV) == self.head
-                && self.first_entry() == self.m(i) + NEXT
+                && self.first_entry() == (self.m(i) + NEXT) | self.mark
                 && self.pending() == 0
                 && self.prev_of(after) == self.m(i) + NEXT
         }
@@ -835,79 +933,102 @@ mod check {
         }
     }
 
-    /// Whether glibc does what this path assumes: the three kinds' `__kind` match, and two
-    /// mutexes locked and unlocked by glibc and by this path, in both orders, leave every
-    /// word where glibc would.
+    /// Whether glibc does what this path assumes: the three kinds' `__kind` match, with and
+    /// without priority inheritance, and two mutexes of each protocol locked and unlocked by
+    /// glibc and by this path, in both orders, leave every word where glibc would.
     pub(super) fn glibc_agrees(tid: i32, head: usize) -> bool {
-        for ty in [
-            MutexType::Normal,
-            MutexType::ErrorCheck,
-            MutexType::Recursive,
-        ] {
-            let Some(kind) = kind_of(ty) else {
-                return false;
-            };
-            let bits = match ty {
-                MutexType::Normal => 0,
-                MutexType::ErrorCheck => 2,
-                MutexType::Recursive => KIND_RECURSIVE,
-            };
-            if kind & !KIND_IGNORED != KIND_ROBUST_SHARED || kind & 3 != bits {
+        for pi in [false, true] {
+            for ty in [
+                MutexType::Normal,
+                MutexType::ErrorCheck,
+                MutexType::Recursive,
+            ] {
+                let Some(kind) = kind_of(ty, pi) else {
+                    return false;
+                };
+                let bits = match ty {
+                    MutexType::Normal => 0,
+                    MutexType::ErrorCheck => KIND_ERRORCHECK,
+                    MutexType::Recursive => KIND_RECURSIVE,
+                };
+                if kind & !KIND_IGNORED != robust_kind(pi) || kind & 3 != bits {
+                    return false;
+                }
+            }
+            if !Probe::new(tid, head, pi).is_some_and(|probe| probe.agrees()) {
                 return false;
             }
         }
-        let Some(probe) = Probe::new(tid, head) else {
-            return false;
-        };
-        let first = probe.first;
-        let (a, b) = (probe.m(0) + NEXT, probe.m(1) + NEXT);
-        // glibc alone: A, then B in front of it; B out from the front, A out.
-        let glibc = probe.glibc_lock(0)
-            && probe.held(0, first)
-            && probe.glibc_lock(1)
-            && probe.held(1, a)
-            && probe.word(0, PREV) == b
-            && probe.glibc_unlock(1)
-            && probe.free(1, a)
-            && probe.word(0, PREV) == head
-            && probe.glibc_unlock(0)
-            && probe.free(0, first);
-        if !glibc {
-            return false;
-        }
-        // This path and glibc mixed: A here, B by glibc; A out from behind B here, B out by
-        // glibc; then B by glibc, A here in front of it; B out from behind A by glibc, A out
-        // here.
-        matches!(probe.inline_lock(0), Some(Ok(())))
-            && probe.held(0, first)
-            && probe.glibc_lock(1)
-            && probe.held(1, a)
-            && probe.inline_unlock(0)
-            && probe.word(1, NEXT) == first
-            && probe.prev_of(first) == b
-            && probe.free_of(0)
-            && probe.glibc_unlock(1)
-            && probe.free(1, first)
-            && probe.glibc_lock(1)
-            && matches!(probe.inline_lock(0), Some(Ok(())))
-            && probe.held(0, b)
-            && probe.glibc_unlock(1)
-            && probe.word(0, NEXT) == first
-            && probe.prev_of(first) == a
-            && probe.inline_unlock(0)
-            && probe.free(0, first)
+        true
     }
 
     impl Probe {
-        fn new(tid: i32, head: usize) -> Option<Probe> {
+        /// The two mutexes' steps, by glibc alone and mixed with this path.
+        fn agrees(&self) -> bool {
+            let (first, head) = (self.first, self.head);
+            let (a, b) = (self.m(0) + NEXT, self.m(1) + NEXT);
+            // The list's links to them.
+            let (la, lb) = (a | self.mark, b | self.mark);
+            // glibc alone: A, then B in front of it; B out from the front, A out.
+            let glibc = self.glibc_lock(0)
+                && self.held(0, first)
+                && self.glibc_lock(1)
+                && self.held(1, la)
+                && self.word(0, PREV) == b
+                && self.glibc_unlock(1)
+                && self.free(1, la)
+                && self.word(0, PREV) == head
+                && self.glibc_unlock(0)
+                && self.free(0, first);
+            if !glibc {
+                return false;
+            }
+            // This path and glibc mixed: A here, B by glibc; A out from behind B here, B out
+            // by glibc; then B by glibc, A here in front of it; B out from behind A by glibc,
+            // A out here.
+            matches!(self.inline_lock(0), Some(Ok(())))
+                && self.held(0, first)
+                && self.glibc_lock(1)
+                && self.held(1, la)
+                && self.inline_unlock(0)
+                && self.word(1, NEXT) == first
+                && self.prev_of(first) == b
+                && self.free_of(0)
+                && self.glibc_unlock(1)
+                && self.free(1, first)
+                && self.glibc_lock(1)
+                && matches!(self.inline_lock(0), Some(Ok(())))
+                && self.held(0, lb)
+                && self.glibc_unlock(1)
+                && self.word(0, NEXT) == first
+                && self.prev_of(first) == a
+                && self.inline_unlock(0)
+                && self.free(0, first)
+        }
+    }
+
+    impl Probe {
+        /// The two mutexes initialised (again: each protocol's run leaves them free and
+        /// unlinked), of the protocol `pi` says.
+        fn new(tid: i32, head: usize, pi: bool) -> Option<Probe> {
+            let attr = MutexAttr {
+                protocol: if pi {
+                    Protocol::Inherit
+                } else {
+                    Protocol::None
+                },
+                ..ATTR
+            };
             for m in MUTEXES.iter() {
-                // SAFETY: a static mutex nothing else uses (only the probing thread, once).
-                unsafe { RawMutex::init_in_place(m.ptr().cast(), &ATTR) }.ok()?;
+                // SAFETY: a static mutex nothing else uses (only the probing thread, once per
+                // protocol), free and on no list (never locked, or left so by the last run).
+                unsafe { RawMutex::init_in_place(m.ptr().cast(), &attr) }.ok()?;
             }
             let mut probe = Probe {
                 mutexes: &MUTEXES,
                 tid,
                 head,
+                mark: usize::from(pi),
                 first: 0,
             };
             probe.first = probe.first_entry();
@@ -924,16 +1045,26 @@ mod check {
         }
     }
 
-    /// `__kind` of a robust shared mutex of type `ty` as `pthread_mutex_init` writes it.
-    fn kind_of(ty: MutexType) -> Option<i32> {
+    /// `__kind` of a robust shared mutex of type `ty` (`pi`: with priority inheritance) as
+    /// `pthread_mutex_init` writes it.
+    fn kind_of(ty: MutexType, pi: bool) -> Option<i32> {
         let m = &KINDS[match ty {
             MutexType::Normal => 0,
             MutexType::ErrorCheck => 1,
             MutexType::Recursive => 2,
-        }];
+        } + if pi { 3 } else { 0 }];
+        let attr = MutexAttr {
+            ty,
+            protocol: if pi {
+                Protocol::Inherit
+            } else {
+                Protocol::None
+            },
+            ..ATTR
+        };
         // SAFETY: a static mutex nothing else uses (only the probing thread, once), never
         // locked.
-        unsafe { RawMutex::init_in_place(m.ptr().cast(), &MutexAttr { ty, ..ATTR }) }.ok()?;
+        unsafe { RawMutex::init_in_place(m.ptr().cast(), &attr) }.ok()?;
         // SAFETY: a static, initialised mutex.
         Some(unsafe { Words::new(m.ptr()) }.int(KIND).load(Relaxed))
     }
@@ -946,13 +1077,35 @@ mod check {
 mod tests {
     use super::super::RawMutex;
     use super::*;
-    use crate::sys::{InPlace, MutexAttr, MutexType};
+    use crate::sys::{InPlace, MutexAttr, MutexType, Protocol};
 
-    const TYPES: [MutexType; 3] = [
-        MutexType::Normal,
-        MutexType::ErrorCheck,
-        MutexType::Recursive,
+    /// Every type, without a protocol and with priority inheritance: the shared lockers'.
+    const ALL: [MutexAttr; 6] = [
+        MutexAttr::robust_shared(MutexType::Normal),
+        MutexAttr::robust_shared(MutexType::ErrorCheck),
+        MutexAttr::robust_shared(MutexType::Recursive),
+        pi(MutexType::Normal),
+        pi(MutexType::ErrorCheck),
+        pi(MutexType::Recursive),
     ];
+
+    /// A robust shared mutex of type `ty` with priority inheritance.
+    pub(super) const fn pi(ty: MutexType) -> MutexAttr {
+        MutexAttr {
+            protocol: Protocol::Inherit,
+            ..MutexAttr::robust_shared(ty)
+        }
+    }
+
+    /// Whether `attr` is a recursive mutex's (what the unlock is told).
+    fn recursive(attr: MutexAttr) -> bool {
+        attr.ty == MutexType::Recursive
+    }
+
+    /// The list's link to a mutex of `attr` whose entry is `entry` (a PI one's is marked).
+    fn link(attr: MutexAttr, entry: usize) -> usize {
+        entry | usize::from(attr.protocol == Protocol::Inherit)
+    }
 
     /// Runs the probe (as mapping a region does) and checks that the inline path is on.
     pub(super) fn ready() {
@@ -969,8 +1122,8 @@ mod tests {
         assert!(enabled(), "the probe refused this glibc");
     }
 
-    /// Robust, process-shared mutexes of the given types in an anonymous shared mapping (a
-    /// forked child shares them); unmapped on drop.
+    /// Robust, process-shared mutexes of the given attributes in an anonymous shared mapping
+    /// (a forked child shares them); unmapped on drop.
     pub(super) struct SharedMutexes {
         map: *mut libc::c_void,
         size: usize,
@@ -978,8 +1131,8 @@ mod tests {
     }
 
     impl SharedMutexes {
-        pub(super) fn new(types: &[MutexType]) -> SharedMutexes {
-            let size = types.len() * size_of::<RawMutex>();
+        pub(super) fn with(attrs: &[MutexAttr]) -> SharedMutexes {
+            let size = attrs.len() * size_of::<RawMutex>();
             // SAFETY: a fresh anonymous shared mapping.
             let map = unsafe {
                 libc::mmap(
@@ -992,15 +1145,14 @@ mod tests {
                 )
             };
             assert_ne!(map, libc::MAP_FAILED);
-            for (i, &ty) in types.iter().enumerate() {
-                let attr = MutexAttr::robust_shared(ty);
+            for (i, attr) in attrs.iter().enumerate() {
                 // SAFETY: inside the fresh mapping, aligned, unused.
-                unsafe { RawMutex::init_in_place(map.cast::<RawMutex>().add(i), &attr) }.unwrap();
+                unsafe { RawMutex::init_in_place(map.cast::<RawMutex>().add(i), attr) }.unwrap();
             }
             SharedMutexes {
                 map,
                 size,
-                n: types.len(),
+                n: attrs.len(),
             }
         }
 
@@ -1025,24 +1177,26 @@ mod tests {
         robust_head().expect("get_robust_list")
     }
 
-    /// The entries of the calling thread's robust list, first to last, each checked against
-    /// its back link (as glibc's unlink needs it).
+    /// The links of the calling thread's robust list, first to last (a PI entry's marked in
+    /// bit 0), each entry checked against its back link (never marked; as glibc's unlink
+    /// needs it).
     fn list(head: usize) -> Vec<usize> {
-        let mut entries = Vec::new();
+        let mut links = Vec::new();
         let mut prev = head;
         // SAFETY: the thread's own list: the head, then held mutexes' `__next` words.
         let mut e = unsafe { at(head, HEAD_LIST) }.load(Relaxed);
         while e & !1 != head {
-            assert!(entries.len() < 64, "the list does not end");
+            assert!(links.len() < 64, "the list does not end");
+            let entry = e & !1;
             // SAFETY: as above.
-            let back = unsafe { at(e - ADJUST, 0) }.load(Relaxed);
+            let back = unsafe { at(entry - ADJUST, 0) }.load(Relaxed);
             assert_eq!(back, prev, "back link");
-            entries.push(e);
-            prev = e;
+            links.push(e);
+            prev = entry;
             // SAFETY: as above.
-            e = unsafe { at(e, 0) }.load(Relaxed);
+            e = unsafe { at(entry, 0) }.load(Relaxed);
         }
-        entries
+        links
     }
 
     /// The glibc on this machine is one the inline path knows: it is in use.
@@ -1140,7 +1294,7 @@ mod tests {
     fn each_step_leaves_the_words_glibc_leaves() {
         ready();
         let head = head();
-        for ty in TYPES {
+        for attr in ALL {
             let run = |m: &RawMutex, inline: bool| -> Vec<Seen> {
                 let first = list(head).first().copied().unwrap_or(head);
                 let lock = || {
@@ -1153,7 +1307,7 @@ mod tests {
                 let unlock = || {
                     if inline {
                         // SAFETY: called only while this thread holds `m`.
-                        unsafe { m.unlock_robust(true, ty == MutexType::Recursive) }
+                        unsafe { m.unlock_robust(true, recursive(attr)) }
                     } else {
                         // SAFETY: as above.
                         unsafe { m.unlock_held() }
@@ -1176,11 +1330,11 @@ mod tests {
                 steps.push(seen(m, Ok(()), head, first));
                 steps
             };
-            let shared = SharedMutexes::new(&[ty; 2]);
+            let shared = SharedMutexes::with(&[attr; 2]);
             let ms = shared.get();
             let inline = run(ms[0], true);
             let glibc = run(ms[1], false);
-            assert_eq!(inline, glibc, "{ty:?}");
+            assert_eq!(inline, glibc, "{attr:?}");
             assert!(list(head).is_empty());
         }
     }
@@ -1193,8 +1347,8 @@ mod tests {
     fn mixed_with_glibc_the_list_stays_whole() {
         ready();
         let head = head();
-        for ty in TYPES {
-            let shared = SharedMutexes::new(&[ty; 4]);
+        for attr in ALL {
+            let shared = SharedMutexes::with(&[attr; 4]);
             let ms = shared.get();
             let mut held: Vec<usize> = Vec::new(); // indices, most recent first
             let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -1208,7 +1362,7 @@ mod tests {
                     // SAFETY: held by this thread.
                     unsafe {
                         if inline {
-                            m.unlock_robust(true, ty == MutexType::Recursive)
+                            m.unlock_robust(true, recursive(attr))
                         } else {
                             m.unlock_held()
                         }
@@ -1220,16 +1374,18 @@ mod tests {
                     } else {
                         m.try_lock(false)
                     };
-                    assert_eq!(r, Ok(()), "{ty:?} step {step}");
+                    assert_eq!(r, Ok(()), "{attr:?} step {step}");
                     held.insert(0, i);
                 }
-                let expected: Vec<usize> =
-                    held.iter().map(|&h| ms[h].ptr() as usize + NEXT).collect();
-                assert_eq!(list(head), expected, "{ty:?} step {step}");
+                let expected: Vec<usize> = held
+                    .iter()
+                    .map(|&h| link(attr, ms[h].ptr() as usize + NEXT))
+                    .collect();
+                assert_eq!(list(head), expected, "{attr:?} step {step}");
             }
             for i in held {
                 // SAFETY: held by this thread.
-                unsafe { ms[i].unlock_robust(true, ty == MutexType::Recursive) };
+                unsafe { ms[i].unlock_robust(true, recursive(attr)) };
             }
             assert!(list(head).is_empty());
         }
@@ -1241,8 +1397,8 @@ mod tests {
     #[test]
     fn a_thread_that_exits_holding_inline_locks_leaves_them_owner_died() {
         ready();
-        for ty in TYPES {
-            let shared = SharedMutexes::new(&[ty; 3]);
+        for attr in ALL {
+            let shared = SharedMutexes::with(&[attr; 3]);
             let ms = shared.get();
             std::thread::scope(|s| {
                 s.spawn(|| {
@@ -1253,19 +1409,84 @@ mod tests {
                 .join()
                 .unwrap()
             });
-            assert_eq!(ms[0].try_lock(false), Err(Error::OwnerDied), "{ty:?}");
-            assert_eq!(ms[1].try_lock_robust(true), Err(Error::OwnerDied), "{ty:?}");
-            assert_eq!(ms[2].lock_robust(true), Err(Error::OwnerDied), "{ty:?}");
+            assert_eq!(ms[0].try_lock(false), Err(Error::OwnerDied), "{attr:?}");
+            assert_eq!(
+                ms[1].try_lock_robust(true),
+                Err(Error::OwnerDied),
+                "{attr:?}"
+            );
+            assert_eq!(ms[2].lock_robust(true), Err(Error::OwnerDied), "{attr:?}");
             for m in &ms {
                 // SAFETY: held (owner died), made consistent, then unlocked inline.
                 unsafe {
                     m.consistent().unwrap();
-                    m.unlock_robust(true, ty == MutexType::Recursive);
+                    m.unlock_robust(true, recursive(attr));
                 }
-                assert_eq!(m.try_lock_robust(true), Ok(()), "{ty:?}: consistent again");
+                assert_eq!(
+                    m.try_lock_robust(true),
+                    Ok(()),
+                    "{attr:?}: consistent again"
+                );
                 // SAFETY: held.
-                unsafe { m.unlock_robust(true, ty == MutexType::Recursive) };
+                unsafe { m.unlock_robust(true, recursive(attr)) };
             }
+        }
+    }
+
+    /// A release with a waiter queued: the waiter, blocked in glibc's `pthread_mutex_lock`
+    /// (a futex wait, or for a PI mutex the kernel's PI queue), gets the mutex from the inline
+    /// release and its wake (`Released::Wake`, then `wake_released`), for every type and
+    /// protocol, and the releasing thread's list is empty again.
+    #[test]
+    fn a_release_with_a_waiter_hands_the_mutex_over() {
+        ready();
+        let head = head();
+        for attr in ALL {
+            let shared = SharedMutexes::with(&[attr]);
+            let m = shared.get()[0];
+            let pi = attr.protocol == Protocol::Inherit;
+            assert_eq!(
+                m.try_lock_robust_uncontended(pi),
+                Take::Acquired,
+                "{attr:?}"
+            );
+            std::thread::scope(|s| {
+                let waiter = s.spawn(|| {
+                    let got = m.lock_direct();
+                    // SAFETY: held by this thread when `got` is `Ok`.
+                    if got.is_ok() {
+                        unsafe { m.unlock_held() };
+                    }
+                    got
+                });
+                // SAFETY: inside the live mapping.
+                let word = unsafe { int(m.ptr() as usize, LOCK) };
+                let started = std::time::Instant::now();
+                while word.load(Relaxed) & FUTEX_WAITERS == 0 {
+                    assert!(
+                        started.elapsed().as_secs() < 10,
+                        "{attr:?}: no waiter queued"
+                    );
+                    std::thread::yield_now();
+                }
+                // SAFETY: held by this thread; `wake_released` right after `Wake`.
+                unsafe {
+                    assert_eq!(
+                        m.unlock_robust_uncontended(recursive(attr), pi),
+                        Released::Wake,
+                        "{attr:?}"
+                    );
+                    m.wake_released(pi);
+                }
+                assert!(list(head).is_empty(), "{attr:?}");
+                assert_eq!(waiter.join().unwrap(), Ok(()), "{attr:?}");
+            });
+            // SAFETY: as above.
+            assert_eq!(
+                unsafe { int(m.ptr() as usize, LOCK) }.load(Relaxed),
+                0,
+                "{attr:?}"
+            );
         }
     }
 
@@ -1274,7 +1495,16 @@ mod tests {
     /// `OwnerDied` for each.
     #[test]
     fn a_process_killed_holding_inline_locks_leaves_them_owner_died() {
-        let shared = SharedMutexes::new(&[MutexType::ErrorCheck; 3]);
+        for attr in [
+            MutexAttr::robust_shared(MutexType::ErrorCheck),
+            pi(MutexType::ErrorCheck),
+        ] {
+            killed_holding(attr);
+        }
+    }
+
+    fn killed_holding(attr: MutexAttr) {
+        let shared = SharedMutexes::with(&[attr; 3]);
         let ms = shared.get();
         // The probe runs in the parent, before the fork (as mapping a region does).
         ready();
@@ -1320,7 +1550,10 @@ mod tests {
 mod killed_at_every_instruction {
     use super::super::RawMutex;
     use super::*;
-    use crate::sys::MutexType;
+    use crate::sys::{MutexAttr, MutexType};
+
+    /// The child's mutexes that are not recoverable.
+    const NOT_RECOVERABLE: [usize; 2] = [3, 6];
 
     /// The traced child's work: a glibc lock, inline locks (one recursive, twice), an inline
     /// unlock from the middle of the list, the rest inline; an inline trylock of a mutex that
@@ -1349,21 +1582,34 @@ mod killed_at_every_instruction {
         }
         // SAFETY: held (just above).
         unsafe { ms[1].unlock_robust(true, false) };
-        // The shared lockers' own fast paths (`locker::shared`): the split calls.
-        if ms[3].try_lock_robust_uncontended() != Take::NotRecoverable {
-            return false;
+        // The shared lockers' own fast paths (`locker::shared`): the split calls, without a
+        // protocol and with priority inheritance (4: normal, 5: recursive, 6: not
+        // recoverable), the PI ones mixed with glibc's calls.
+        for (nr, pi) in [(3, false), (6, true)] {
+            if ms[nr].try_lock_robust_uncontended(pi) != Take::NotRecoverable {
+                return false;
+            }
+            // SAFETY: it has just returned `NotRecoverable`.
+            unsafe { ms[nr].give_back_taken(pi) };
         }
-        // SAFETY: it has just returned `NotRecoverable`.
-        unsafe { ms[3].give_back_taken() };
-        if ms[1].try_lock_robust_uncontended() != Take::Acquired
-            || ms[2].try_lock_robust_uncontended() != Take::Acquired
+        if ms[1].try_lock_robust_uncontended(false) != Take::Acquired
+            || ms[2].try_lock_robust_uncontended(false) != Take::Acquired
+            || ms[4].try_lock_robust_uncontended(true) != Take::Acquired
+            || ms[5].try_lock(false).is_err()
+            || ms[5].try_lock_robust_uncontended(true) != Take::Glibc
+            || ms[5].try_lock_robust(true).is_err()
         {
             return false;
         }
-        // SAFETY: each held by this thread (just above); no waiter, so no wake is due.
+        // SAFETY: each held by this thread (just above), released once per acquisition; no
+        // waiter, so no wake is due.
         unsafe {
-            ms[2].unlock_robust_uncontended(true) == Released::Done
-                && ms[1].unlock_robust_uncontended(false) == Released::Done
+            let split = ms[4].unlock_robust_uncontended(false, true) == Released::Done
+                && ms[5].unlock_robust_uncontended(true, true) == Released::Done
+                && ms[2].unlock_robust_uncontended(true, false) == Released::Done
+                && ms[1].unlock_robust_uncontended(false, false) == Released::Done;
+            ms[5].unlock_robust(true, true);
+            split
         }
     }
 
@@ -1376,22 +1622,29 @@ mod killed_at_every_instruction {
     )]
     fn a_process_killed_after_any_instruction_leaves_every_mutex_free_or_owner_died() {
         super::tests::ready();
-        let shared = super::tests::SharedMutexes::new(&[
-            MutexType::ErrorCheck,
-            MutexType::Normal,
-            MutexType::Recursive,
-            MutexType::Normal,
+        let pi = super::tests::pi;
+        let shared = super::tests::SharedMutexes::with(&[
+            MutexAttr::robust_shared(MutexType::ErrorCheck),
+            MutexAttr::robust_shared(MutexType::Normal),
+            MutexAttr::robust_shared(MutexType::Recursive),
+            MutexAttr::robust_shared(MutexType::Normal),
+            pi(MutexType::Normal),
+            pi(MutexType::Recursive),
+            pi(MutexType::Normal),
         ]);
         let ms = shared.get();
-        // Mutex 3: not recoverable (its owner died, its successor unlocked it unrepaired).
-        std::thread::scope(|s| {
-            s.spawn(|| assert_eq!(ms[3].try_lock(false), Ok(())))
-                .join()
-                .unwrap()
-        });
-        assert_eq!(ms[3].try_lock(false), Err(Error::OwnerDied));
-        // SAFETY: held (owner died), released unrepaired on purpose.
-        unsafe { ms[3].unlock_held() };
+        // Mutexes 3 and 6: not recoverable (the owner died, its successor unlocked it
+        // unrepaired).
+        for nr in NOT_RECOVERABLE {
+            std::thread::scope(|s| {
+                s.spawn(|| assert_eq!(ms[nr].try_lock(false), Ok(())))
+                    .join()
+                    .unwrap()
+            });
+            assert_eq!(ms[nr].try_lock(false), Err(Error::OwnerDied));
+            // SAFETY: held (owner died), released unrepaired on purpose.
+            unsafe { ms[nr].unlock_held() };
+        }
         let (mut steps, mut owner_died) = (0u64, 0u64);
         loop {
             // SAFETY: the child stops itself for the parent's tracing, then locks and
@@ -1446,7 +1699,7 @@ mod killed_at_every_instruction {
                     word == 0 || word & FUTEX_OWNER_DIED != 0,
                     "step {steps}: mutex {i}'s word {word:#x}: held by the dead child"
                 );
-                if i == 3 {
+                if NOT_RECOVERABLE.contains(&i) {
                     continue;
                 }
                 match m.try_lock(false) {
@@ -1461,13 +1714,15 @@ mod killed_at_every_instruction {
                 // SAFETY: held.
                 unsafe { m.unlock_held() };
             }
-            // A death inside the trylock of mutex 3 leaves it owner-died (as with glibc):
-            // back to not recoverable.
-            match ms[3].try_lock(false) {
-                Err(Error::NotRecoverable) => {}
-                // SAFETY: held (owner died); released unrepaired again.
-                Err(Error::OwnerDied) => unsafe { ms[3].unlock_held() },
-                r => panic!("step {steps}: mutex 3: {r:?}"),
+            // A death inside the trylock of mutex 3 or 6 leaves it owner-died (as with
+            // glibc): back to not recoverable.
+            for nr in NOT_RECOVERABLE {
+                match ms[nr].try_lock(false) {
+                    Err(Error::NotRecoverable) => {}
+                    // SAFETY: held (owner died); released unrepaired again.
+                    Err(Error::OwnerDied) => unsafe { ms[nr].unlock_held() },
+                    r => panic!("step {steps}: mutex {nr}: {r:?}"),
+                }
             }
             if finished {
                 break;
