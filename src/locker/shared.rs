@@ -159,16 +159,21 @@ impl<K: SharedKind> Robust<K> {
     /// list: a region is never unmapped while one of its robust mutexes is held.
     #[inline(always)]
     fn acquire(&self, acquire: impl FnOnce(&RawMutex) -> Result<(), Error>) -> Result<(), Error> {
-        let Some(hold) = regions::hold(self as *const Self as usize, size_of::<Self>()) else {
-            return Err(Error::NotInRegion);
-        };
         // Counted before locking, uncounted if it fails: a count briefly one too high is
         // harmless, since nobody reads it until this thread's borrow of the region ends (a
         // region is dropped only then) or the thread exits (not inside a lock call). Not
         // after: an entry counting 0 is free for the taking, and during a blocking lock a
         // signal handler's shared lock in another region would take this one, so the mutex
         // would be held uncounted (its region unmapped at drop while on the robust list).
-        hold.acquired(Self::RECURSIVE);
+        // Found again if a signal handler took the entry over before it counted (rare).
+        let hold = loop {
+            let Some(hold) = regions::hold(self as *const Self as usize, size_of::<Self>()) else {
+                return Err(Error::NotInRegion);
+            };
+            if hold.acquired(Self::RECURSIVE) {
+                break hold;
+            }
+        };
         let acquired = match self.mutex.get(|| Self::ATTR) {
             Ok(mutex) => acquire(mutex),
             Err(e) => Err(e),
@@ -196,8 +201,10 @@ impl<K: SharedKind> Robust<K> {
         let Some(hold) = regions::hold_last(self as *const Self as usize, size_of::<Self>()) else {
             return false;
         };
-        // Counted before locking, as in `acquire`.
-        hold.acquired(Self::RECURSIVE);
+        // Counted before locking, as in `acquire` (not counted: `acquire` finds it again).
+        if !hold.acquired(Self::RECURSIVE) {
+            return false;
+        }
         match mutex.try_lock_robust_uncontended(Self::PI) {
             Take::Acquired => true,
             Take::NotRecoverable => Self::not_recoverable(mutex, hold),

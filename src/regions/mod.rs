@@ -64,7 +64,9 @@ pub(crate) struct Hold;
 #[cfg(loom)]
 impl Hold {
     #[inline(always)]
-    pub(crate) fn acquired(&self, _recursive: bool) {}
+    pub(crate) fn acquired(&self, _recursive: bool) -> bool {
+        true
+    }
     #[inline(always)]
     pub(crate) fn failed(&self, _recursive: bool) {}
 }

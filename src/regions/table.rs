@@ -89,7 +89,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::atomic::{compiler_fence, fence, AtomicBool, AtomicU64, AtomicUsize};
 
 use crate::error::Error;
 use crate::sys::thread_key::ThreadKey;
@@ -444,11 +444,17 @@ std::thread_local! {
     static MINE: Cell<*const Record> = const { Cell::new(std::ptr::null()) };
     /// The entry this thread used last (`EMPTY`: none).
     static LAST: Cell<*const Entry> = const { Cell::new(&EMPTY) };
+    /// Set while [`claim`] looks for a free entry and rewrites it for another region (a
+    /// signal handler that runs meanwhile rewrites none itself).
+    static CLAIMING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// A robust lock's hold on its region, taken before locking by [`hold`]: counts the lock
-/// before it is acquired (uncounted if that fails).
-pub(crate) struct Hold(&'static Entry);
+/// before it is acquired (uncounted if that fails). With the entry's key as it was found:
+/// between the finding and the counting, a signal handler's shared lock in another region
+/// may take the entry over (it counted nothing then), which the key, never the same for two
+/// regions, tells ([`Hold::acquired`]).
+pub(crate) struct Hold(&'static Entry, u64);
 
 /// One lock more in a hold word (written by its owner only, or an uncounted sink, whose
 /// value means nothing). Release, as every store of a hold word: a reader that sees it sees
@@ -458,17 +464,41 @@ fn up(word: &AtomicU64) {
     word.store(word.load(Relaxed).wrapping_add(1), Release);
 }
 
-/// One lock fewer in a hold word (as [`up`]).
+/// One lock fewer in a hold word (as [`up`]); the word at 0 (see [`down`]) out of line.
 #[inline(always)]
 fn take_down(word: &AtomicU64) {
-    word.store(down(word.load(Relaxed)), Release);
+    let value = word.load(Relaxed);
+    if value & COUNT == 0 {
+        return at_zero(word, value);
+    }
+    word.store(value.wrapping_add(DOWN - 1), Release);
+}
+
+/// [`take_down`] of a word whose count is 0: only the change is marked.
+#[cold]
+#[inline(never)]
+fn at_zero(word: &AtomicU64, value: u64) {
+    word.store(down(value), Release);
 }
 
 impl Hold {
-    /// The lock is about to be acquired: count it (`recursive`: a recursive mutex).
+    /// The lock is about to be acquired: count it (`recursive`: a recursive mutex); `false`
+    /// (counted nothing): the entry was taken over for another region since it was found,
+    /// so the caller finds the region's entry again. Once counted, nothing takes it over.
     #[inline(always)]
-    pub(crate) fn acquired(&self, recursive: bool) {
+    #[must_use]
+    pub(crate) fn acquired(&self, recursive: bool) -> bool {
         up(self.0.word(recursive));
+        // The key read after the count: a handler that ran before the count has changed it.
+        compiler_fence(SeqCst);
+        // SAFETY: an entry's key is written by the thread that owns its record only (`claim`,
+        // `release_record`), which is this one (or never: `UNCOUNTED`), so a plain read
+        // races nothing (and compares straight from memory).
+        if unsafe { *self.0.key.as_ptr() } == self.1 {
+            return true;
+        }
+        take_down(self.0.word(recursive));
+        false
     }
 
     /// The acquisition counted before locking failed: uncount it.
@@ -492,7 +522,10 @@ pub(crate) fn hold_last(addr: usize, len: usize) -> Option<Hold> {
     let last = LAST.with(Cell::get);
     // SAFETY: `LAST` always points into the static pool or at `EMPTY`.
     let last = unsafe { &*last };
-    last.covers(addr, len).then_some(Hold(last))
+    // The key before the check: see `Hold::acquired`.
+    let key = last.key.load(Relaxed);
+    compiler_fence(SeqCst);
+    last.covers(addr, len).then_some(Hold(last, key))
 }
 
 #[cold]
@@ -507,33 +540,71 @@ fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
         .entries
         .iter()
         .find(|e| e.key.load(Relaxed) == key)
-        .or_else(|| {
-            // A free entry: empty, or counting nothing (its region gone or not).
-            let free = record.entries.iter().find(|e| {
-                e.held.load(Relaxed) & COUNT == 0 && e.recursive.load(Relaxed) & COUNT == 0
-            })?;
-            // Emptied first: a reader never pairs the new key with an old count (the count
-            // is 0 throughout anyway).
-            free.key.store(0, SeqCst);
-            // SAFETY: an entry of this thread's own record.
-            unsafe {
-                free.seq_word.set(&REGISTRY.slots[slot].seq);
-                free.seq.set(seq);
-                free.start.set(start);
-                free.end.set(end);
-            }
-            free.dev.store(object.dev, SeqCst);
-            free.ino.store(object.ino, SeqCst);
-            free.key.store(key, SeqCst);
-            Some(free)
-        });
+        .or_else(|| claim(record, key, (slot, seq), (start, end), object));
     match entry {
         Some(entry) => {
             LAST.with(|l| l.set(entry));
-            Some(Hold(entry))
+            Some(Hold(entry, key))
         }
         None => Some(pin_for_good(addr, len)),
     }
+}
+
+/// A free entry of this thread's `record` (empty, or counting nothing: its region gone or
+/// not), rewritten for the region `key`; `None`: none free, or this is a signal handler that
+/// interrupted the same work (its lock's region is then pinned for good instead).
+///
+/// Signal handlers on this thread may lock shared locks (the crate's tests do), so they may
+/// run between any two steps here or of the lock paths, and an entry's range is written
+/// with plain stores (`Own`): so a handler never reads an entry being rewritten, nor
+/// rewrites one the interrupted code found.
+/// - Not the entry `LAST` names: a lock's fast path may have found it and be about to count
+///   in it (and the release's fast path reads `LAST`'s range without a key check).
+/// - Not while another claim is under way on this thread ([`CLAIMING`], set before the
+///   search): a handler that interrupted one claims nothing.
+/// - Its key is 0 while its range is rewritten (the other lookups skip an entry whose key is
+///   0), and the new key is stored last.
+/// - An entry the interrupted code found (by key, or as `LAST`) but did not count in yet
+///   counts 0, so a handler, or two in turn (`LAST` moves with the first), may still claim
+///   it: the key, checked after the count, tells ([`Hold::acquired`]).
+#[cold]
+fn claim(
+    record: &'static Record,
+    key: u64,
+    (slot, seq): (usize, usize),
+    (start, end): (usize, usize),
+    object: Object,
+) -> Option<&'static Entry> {
+    if CLAIMING.with(|c| c.replace(true)) {
+        return None;
+    }
+    compiler_fence(SeqCst);
+    let last = LAST.with(Cell::get);
+    let free = record.entries.iter().find(|e| {
+        !std::ptr::eq(*e, last)
+            && e.held.load(Relaxed) & COUNT == 0
+            && e.recursive.load(Relaxed) & COUNT == 0
+    });
+    if let Some(free) = free {
+        // Emptied first: a reader never pairs the new key with an old count (the count is 0
+        // throughout anyway), and the lookups skip it while its range changes.
+        free.key.store(0, SeqCst);
+        compiler_fence(SeqCst);
+        // SAFETY: an entry of this thread's own record, read by no other code meanwhile
+        // (see above).
+        unsafe {
+            free.seq_word.set(&REGISTRY.slots[slot].seq);
+            free.seq.set(seq);
+            free.start.set(start);
+            free.end.set(end);
+        }
+        free.dev.store(object.dev, SeqCst);
+        free.ino.store(object.ino, SeqCst);
+        free.key.store(key, SeqCst);
+    }
+    compiler_fence(SeqCst);
+    CLAIMING.with(|c| c.set(false));
+    free
 }
 
 /// Keeps the region of `[addr, addr + len)` mapped for good, with every other region
@@ -543,7 +614,8 @@ fn pin_for_good(addr: usize, len: usize) -> Hold {
     if let Some((_, _, _, object)) = REGISTRY.find_with(addr, len, Slot::object) {
         REGISTRY.hold_object(object);
     }
-    Hold(&UNCOUNTED)
+    // `UNCOUNTED`'s key is always 0.
+    Hold(&UNCOUNTED, 0)
 }
 
 /// After unlocking the robust mutex at `[addr, addr + len)` (which lies in a live region,
@@ -593,7 +665,9 @@ fn released_entry(addr: usize, len: usize) -> Option<Unhold> {
     record
         .entries
         .iter()
-        .find(|e| e.covers(addr, len))
+        // Not an entry whose key is 0: empty, or being rewritten by the code a signal handler
+        // interrupted (see `claim`).
+        .find(|e| e.key.load(Relaxed) != 0 && e.covers(addr, len))
         .map(Unhold)
 }
 
@@ -1058,12 +1132,12 @@ mod tests {
             let movers: Vec<_> = (0..MOVERS)
                 .map(|_| {
                     s.spawn(|| {
-                        hold(b.0, 8).unwrap().acquired(true);
+                        assert!(hold(b.0, 8).unwrap().acquired(true));
                         holding.fetch_add(1, Release);
                         while !stop.load(Relaxed) {
-                            hold(c.0, 8).unwrap().acquired(true);
+                            assert!(hold(c.0, 8).unwrap().acquired(true));
                             released(b.0, 8, true);
-                            hold(b.0, 8).unwrap().acquired(true);
+                            assert!(hold(b.0, 8).unwrap().acquired(true));
                             released(c.0, 8, true);
                         }
                         released(b.0, 8, true);
@@ -1099,5 +1173,76 @@ mod tests {
         assert!(!unregister(slot_b), "nothing held at the end");
         assert!(!unregister(slot_c), "nothing held at the end");
         assert_eq!(missed, 0, "drops that missed a held lock, of {drops}");
+    }
+
+    /// A signal handler that interrupted a claim of a free entry (simulated: `CLAIMING` set)
+    /// claims none itself: its lock's region is pinned for good, and no entry was touched.
+    #[test]
+    fn a_handler_inside_a_claim_pins_instead() {
+        std::thread::spawn(|| {
+            let memory = Box::new([0u64; 512]);
+            let (start, end) = (memory.as_ptr() as usize, memory.as_ptr() as usize + 4096);
+            let slot = register(start, end, Object::anonymous()).unwrap();
+            CLAIMING.with(|c| c.set(true));
+            let held = hold(start, 8).unwrap();
+            CLAIMING.with(|c| c.set(false));
+            assert!(std::ptr::eq(held.0, &UNCOUNTED), "counted nowhere");
+            assert!(held.acquired(false));
+            released(start, 8, false);
+            assert!(my_record()
+                .unwrap()
+                .entries
+                .iter()
+                .all(|e| e.key.load(Relaxed) == 0));
+            assert!(unregister(slot), "pinned for good");
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// Signal handlers that run between a lock's finding its region's entry (counting 0 then)
+    /// and its counting in it, each locking and unlocking a shared lock in another region
+    /// (simulated in line, at the point a signal would arrive; found by the session 7
+    /// review): one handler never takes the entry `LAST` names over; two in turn do (the
+    /// first moved `LAST`), and the lock's count then fails, so it finds its entry again. A
+    /// lock held in the region keeps it mapped at its drop, either way.
+    #[test]
+    fn a_handler_between_finding_and_counting_never_leaves_a_lock_uncounted() {
+        for handlers in [1, 2] {
+            std::thread::spawn(move || {
+                let memory: Vec<Box<[u64; 512]>> = (0..3).map(|_| Box::new([0; 512])).collect();
+                let range = |i: usize| {
+                    let start = memory[i].as_ptr() as usize;
+                    (start, start + 4096)
+                };
+                let (a, b, c) = (range(0), range(1), range(2));
+                let slots: Vec<usize> = [a, b, c]
+                    .iter()
+                    .map(|r| register(r.0, r.1, Object::anonymous()).unwrap())
+                    .collect();
+                // A thread whose record's entries all count 0 but A's (LAST) and the
+                // handlers' own: a lock and unlock in A, then the fast path of a lock in A.
+                assert!(hold(a.0, 8).unwrap().acquired(false));
+                released(a.0, 8, false);
+                let found = hold_last(a.0, 8).expect("A's entry is LAST");
+                // ...here the handlers run...
+                for r in [b, c].iter().take(handlers) {
+                    assert!(hold(r.0, 8).unwrap().acquired(false));
+                    released(r.0, 8, false);
+                }
+                // ...and the fast path counts (then takes the mutex, held from here on).
+                let counted = found.acquired(false);
+                assert_eq!(counted, handlers == 1, "the entry found is still A's");
+                if !counted {
+                    assert!(hold(a.0, 8).unwrap().acquired(false), "found again");
+                }
+                let kept: Vec<bool> = slots.iter().map(|&slot| unregister(slot)).collect();
+                assert_eq!(kept, [true, false, false], "{handlers} handler(s)");
+                // The held lock's release (its region is kept mapped anyway).
+                released(a.0, 8, false);
+            })
+            .join()
+            .unwrap();
+        }
     }
 }

@@ -537,16 +537,18 @@ unsafe fn release_held_with(
         return Released::Glibc;
     }
     if recursive {
-        let count = m.int(COUNT);
-        match count.load(Relaxed) {
-            // The last level: glibc counts it down to 0 too, then unlocks.
-            1 => count.store(0, Relaxed),
-            0 => return Released::Glibc,
-            // `__count` is glibc's `unsigned int`: any value above 1 counts down.
-            n => {
-                count.store(n.wrapping_sub(1), Relaxed);
-                return Released::Done;
-            }
+        // glibc's `if (--mutex->__data.__count != 0) return 0;`: `__count` is an `unsigned
+        // int`, counted down whatever it holds; at 0 the last level unlocks.
+        // SAFETY: `__count` is read and written only by the mutex's holder (glibc's code, in
+        // any process, and this path), which the caller is: a plain count down races nothing
+        // (and is one instruction, as glibc's).
+        let left = unsafe {
+            let count = m.int(COUNT).as_ptr();
+            *count = (*count).wrapping_sub(1);
+            *count
+        };
+        if left != 0 {
+            return Released::Done;
         }
     }
     list.pending().store(m.entry() | usize::from(pi), Relaxed);
@@ -604,15 +606,8 @@ pub(super) unsafe fn wake_released(m: *mut libc::pthread_mutex_t, pi: bool) {
         Some((_, head)) => unsafe { wake_released_with(m, head, pi) },
         // Not reached: `release_held` released the word, so the layout was on (it never
         // turns off); the wake all the same.
-        None => {
-            // SAFETY: as above.
-            let m = unsafe { Words::new(m) };
-            if pi {
-                unlock_pi(m);
-            } else {
-                wake_one(m);
-            }
-        }
+        // SAFETY: as above.
+        None => hand_over(unsafe { Words::new(m) }, pi),
     }
 }
 
@@ -624,13 +619,20 @@ pub(super) unsafe fn wake_released(m: *mut libc::pthread_mutex_t, pi: bool) {
 unsafe fn wake_released_with(m: *mut libc::pthread_mutex_t, head: usize, pi: bool) {
     // SAFETY: the caller's contract.
     let (m, list) = unsafe { (Words::new(m), List::new(head)) };
+    hand_over(m, pi);
+    compiler_fence(SeqCst);
+    list.pending().store(0, Relaxed);
+}
+
+/// The kernel's part of a release with a waiter: one waiter woken ([`wake_one`]), or for a PI
+/// mutex the word handed to it ([`unlock_pi`]).
+#[inline(always)]
+fn hand_over(m: Words<'_>, pi: bool) {
     if pi {
         unlock_pi(m);
     } else {
         wake_one(m);
     }
-    compiler_fence(SeqCst);
-    list.pending().store(0, Relaxed);
 }
 
 /// Releases the lock word of the robust mutex `m`: exchanges it with 0 (release) and wakes
