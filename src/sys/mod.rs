@@ -131,8 +131,8 @@ pub enum Take {
     /// Not acquired: held by another thread, alive as far as the lock word says.
     Busy,
     /// Not acquired, nothing changed: not the inline path's case (held by the caller, its
-    /// owner dead, taken meanwhile, not a robust shared no-protocol mutex, no layout
-    /// checked, or the model build); glibc's calls decide.
+    /// owner dead, taken meanwhile, not a robust shared mutex of the protocol the caller
+    /// says, no layout checked, or the model build); glibc's calls decide.
     Glibc,
     /// The lock word was taken, but the mutex is not recoverable: it must be given back at
     /// once (`RawMutex::give_back_taken`), before any other robust call of the thread.
@@ -148,8 +148,9 @@ pub enum Released {
     Glibc,
     /// Released (a recursive one: counted down).
     Done,
-    /// Released, and a waiter must be woken at once (`RawMutex::wake_released`), before any
-    /// other robust call of the thread.
+    /// Unlinked, and a waiter must be woken at once (`RawMutex::wake_released`), before any
+    /// other robust call of the thread: the word released (a PI mutex: still the caller's,
+    /// for the kernel to release to the waiter).
     Wake,
 }
 

@@ -674,11 +674,11 @@ impl RawMutex {
     }
 
     /// `try_lock(false)` of a robust mutex. With `inline` (the caller's type says the mutex
-    /// has no priority protocol: a constant, so the other branch compiles away), its
-    /// uncontended acquisition is done inline, to glibc's protocol (`robust.rs`: a robust,
-    /// process-shared mutex without a priority protocol, in a process whose glibc the crate
-    /// checked); every other case is glibc's `pthread_mutex_trylock`, as
-    /// [`RawMutex::try_lock`].
+    /// has no priority protocol or priority inheritance: a constant, so the other branch
+    /// compiles away), its uncontended acquisition is done inline, to glibc's protocol
+    /// (`robust.rs`: a robust, process-shared mutex of either, as its `__kind` says, in a
+    /// process whose glibc the crate checked); every other case is glibc's
+    /// `pthread_mutex_trylock`, as [`RawMutex::try_lock`].
     #[inline(always)]
     pub fn try_lock_robust(&self, inline: bool) -> Result<(), Error> {
         if inline {
@@ -691,7 +691,7 @@ impl RawMutex {
     }
 
     /// The uncontended acquisition of a robust mutex alone, done inline (`robust.rs`; the
-    /// caller's type says the mutex has no priority protocol): [`Take::Acquired`] when the
+    /// caller's type says the mutex's protocol: `pi`, below): [`Take::Acquired`] when the
     /// mutex was free and its last owner alive; [`Take::Busy`] or [`Take::Glibc`] when not
     /// acquired, nothing changed, for [`RawMutex::try_lock_robust`] or
     /// [`RawMutex::lock_robust`] to decide; [`Take::NotRecoverable`]: the caller must call
@@ -731,13 +731,13 @@ impl RawMutex {
         unsafe { robust::release_held(self.ptr(), recursive, pi) }
     }
 
-    /// Wakes a waiter of a mutex [`RawMutex::unlock_robust_uncontended`] released, and
-    /// finishes the release.
+    /// Wakes a waiter of a mutex [`RawMutex::unlock_robust_uncontended`] released (a PI one:
+    /// has the kernel release it to its waiter), and finishes the release.
     ///
     /// # Safety
     /// The calling thread's `unlock_robust_uncontended` of this mutex has just returned
-    /// [`Released::Wake`], and the thread has made no other robust call since. (The mutex may
-    /// be unmapped by now: only its address is used.)
+    /// [`Released::Wake`], and the thread has made no other robust call since. (A mutex
+    /// without a protocol may be unmapped by now: only its address is used.)
     pub unsafe fn wake_released(&self, pi: bool) {
         // SAFETY: the caller's contract.
         unsafe { robust::wake_released(self.ptr(), pi) }
@@ -1145,8 +1145,11 @@ unsafe fn futex_wake(word: *const u32, n: i32, scope: Scope) -> usize {
 }
 
 /// `FUTEX_UNLOCK_PI` (process-shared) on a PI futex word the caller owns: the kernel releases
-/// it to its first queued waiter, or to 0. Its result is ignored, as glibc's
-/// `futex_unlock_pi` does (it fails only for a word the caller does not own).
+/// it to its first queued waiter, or to 0. It fails only for a word that is not the caller's
+/// (`EPERM`) or a kernel state that does not match it (`EINVAL`): a word corrupted by a
+/// peer. glibc aborts the process then; an unlock here cannot report it (it runs in a
+/// guard's drop), so the result is ignored and the word left as the kernel found it: the
+/// mutex stays as corrupted as it was, for the next lock to meet.
 ///
 /// # Safety
 /// `word` is aligned (the kernel reads and writes it only if mapped).

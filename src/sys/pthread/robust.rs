@@ -133,6 +133,16 @@ const fn robust_kind(pi: bool) -> i32 {
     }
 }
 
+/// Whether the mutex at `m` is a priority-inheritance one (its `__kind`).
+///
+/// # Safety
+/// `m` is an initialised mutex at a stable address, live for the call.
+#[inline(always)]
+unsafe fn is_pi(m: *mut libc::pthread_mutex_t) -> bool {
+    // SAFETY: the caller's contract.
+    unsafe { Words::new(m) }.int(KIND).load(Relaxed) & KIND_PI != 0
+}
+
 /// `__kind`'s type bits of a recursive mutex.
 const KIND_RECURSIVE: i32 = 1;
 /// `__kind`'s type bits of an errorcheck mutex.
@@ -141,15 +151,17 @@ const KIND_ERRORCHECK: i32 = 2;
 const KIND_NO_ELISION: i32 = 512;
 
 /// The process's layout: [`UNPROBED`]; [`PROBING`] with the probing process's id in bits
-/// 32-62 (one thread is checking glibc; a child forked meanwhile, which inherits the value,
+/// 32-61 (one thread is checking glibc; a child forked meanwhile, which inherits the value,
 /// sees another process's claim and probes again); [`OFF`] every call goes to glibc; else
 /// [`ON`] with the tid's offset from the thread pointer in bits 0-15 and the robust head's in
-/// bits 16-31. Until it is `ON` every call goes to glibc.
+/// bits 16-31, and [`PI_ON`] if the PI mutexes take the inline path too (checked apart: a
+/// system without PI futexes keeps the rest). Until it is `ON` every call goes to glibc.
 static LAYOUT: AtomicU64 = AtomicU64::new(UNPROBED);
 const UNPROBED: u64 = 0;
 const PROBING: u64 = 2;
 const OFF: u64 = 1;
 const ON: u64 = 1 << 63;
+const PI_ON: u64 = 1 << 62;
 
 /// The environment variable that, set to `1` when the process first maps a region, keeps
 /// every robust lock and unlock in glibc's calls (for tools that intercept
@@ -199,10 +211,13 @@ fn thread_pointer() -> usize {
 /// goes to glibc (also before the probe has run: it runs when a region is mapped, see
 /// [`prepare`], never inside a lock call, where it could not allocate or look a symbol up
 /// safely; every robust mutex the crate locks is in a region).
+///
+/// `pi`: for a PI mutex (a constant of the caller's), which takes the inline path only if
+/// [`PI_ON`] is set too.
 #[inline(always)]
-fn thread() -> Option<(i32, usize)> {
+fn thread(pi: bool) -> Option<(i32, usize)> {
     let layout = LAYOUT.load(Relaxed);
-    if layout & ON == 0 {
+    if layout & ON == 0 || (pi && layout & PI_ON == 0) {
         return None;
     }
     #[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
@@ -307,7 +322,7 @@ impl<'a> List<'a> {
 /// `m` is an initialised mutex at a stable address, live for the call.
 #[inline(always)]
 pub(super) unsafe fn take(m: *mut libc::pthread_mutex_t, pi: bool) -> Take {
-    let Some((tid, head)) = thread() else {
+    let Some((tid, head)) = thread(pi) else {
         return Take::Glibc;
     };
     // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
@@ -321,7 +336,8 @@ pub(super) unsafe fn take(m: *mut libc::pthread_mutex_t, pi: bool) -> Take {
 /// As [`take`].
 #[inline(always)]
 pub(super) unsafe fn try_lock(m: *mut libc::pthread_mutex_t) -> Option<Result<(), Error>> {
-    let (tid, head) = thread()?;
+    // SAFETY: the caller's contract.
+    let (tid, head) = thread(unsafe { is_pi(m) })?;
     // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
     unsafe { try_lock_with(m, tid, head) }
 }
@@ -338,7 +354,7 @@ unsafe fn try_lock_with(
     head: usize,
 ) -> Option<Result<(), Error>> {
     // SAFETY: the caller's contract.
-    let pi = unsafe { Words::new(m) }.int(KIND).load(Relaxed) & KIND_PI != 0;
+    let pi = unsafe { is_pi(m) };
     // SAFETY: the caller's contract.
     match unsafe { take_with(m, tid, head, pi) } {
         Take::Acquired => Some(Ok(())),
@@ -419,12 +435,22 @@ unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize, pi: bo
 #[cold]
 #[inline(never)]
 pub(super) unsafe fn give_back_taken(m: *mut libc::pthread_mutex_t, pi: bool) {
-    match thread() {
+    match thread(pi) {
         // SAFETY: the caller's contract.
         Some((_, head)) => unsafe { give_back_taken_with(m, head, pi) },
-        // Not reached: `take` took the word, so the layout was on, and it never turns off.
-        // SAFETY: as above; `gettid` is a plain system call.
-        None => unsafe { give_back(m, libc::gettid()) },
+        // Not reached in a program: `take` took the word, so the layout was on, and it never
+        // turns off (a test may turn it off for a moment). The word given back all the same
+        // (the pending entry stays: the kernel finds the word not the thread's).
+        None => {
+            // SAFETY: as above.
+            let m = unsafe { Words::new(m) };
+            m.int(COUNT).store(0, Relaxed);
+            if pi {
+                unlock_pi(m);
+            } else {
+                release(m);
+            }
+        }
     }
 }
 
@@ -460,7 +486,7 @@ pub(super) unsafe fn release_held(
     recursive: bool,
     pi: bool,
 ) -> Released {
-    let Some((tid, head)) = thread() else {
+    let Some((tid, head)) = thread(pi) else {
         return Released::Glibc;
     };
     // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
@@ -475,7 +501,8 @@ pub(super) unsafe fn release_held(
 /// As [`release_held`].
 #[inline(always)]
 pub(super) unsafe fn unlock(m: *mut libc::pthread_mutex_t, recursive: bool) -> bool {
-    let Some((tid, head)) = thread() else {
+    // SAFETY: the caller's contract.
+    let Some((tid, head)) = thread(unsafe { is_pi(m) }) else {
         return false;
     };
     // SAFETY: the caller's contract; `tid` and `head` are the calling thread's.
@@ -495,7 +522,7 @@ unsafe fn unlock_with(
     recursive: bool,
 ) -> bool {
     // SAFETY: the caller's contract.
-    let pi = unsafe { Words::new(m) }.int(KIND).load(Relaxed) & KIND_PI != 0;
+    let pi = unsafe { is_pi(m) };
     // SAFETY: the caller's contract.
     match unsafe { release_held_with(m, tid, head, recursive, pi) } {
         Released::Glibc => false,
@@ -592,20 +619,22 @@ unsafe fn release_held_with(
     Released::Done
 }
 
-/// After [`Released::Wake`]: wakes one waiter, then clears the list's pending entry.
+/// After [`Released::Wake`]: wakes one waiter (a PI mutex: has the kernel release the word
+/// and hand it to its waiter), then clears the list's pending entry.
 ///
 /// # Safety
-/// `m` is a mutex at a stable address (it may have been unlocked and unmapped since: only
-/// its address is used); the calling thread's [`release_held`] of it has just returned
-/// [`Released::Wake`], and the thread has done nothing with its robust list since.
+/// `m` is a mutex at a stable address (without a protocol it may have been unlocked and
+/// unmapped since: only its address is used; a PI one is still held, by the word); the
+/// calling thread's [`release_held`] of it has just returned [`Released::Wake`], and the
+/// thread has done nothing with its robust list since.
 #[cold]
 #[inline(never)]
 pub(super) unsafe fn wake_released(m: *mut libc::pthread_mutex_t, pi: bool) {
-    match thread() {
+    match thread(pi) {
         // SAFETY: the caller's contract.
         Some((_, head)) => unsafe { wake_released_with(m, head, pi) },
-        // Not reached: `release_held` released the word, so the layout was on (it never
-        // turns off); the wake all the same.
+        // Not reached in a program: `release_held` released the word, so the layout was on
+        // (it never turns off); the wake all the same.
         // SAFETY: as above.
         None => hand_over(unsafe { Words::new(m) }, pi),
     }
@@ -716,8 +745,8 @@ fn probe(seen: u64) {
     let mut buf = [0u8; 16];
     let glibc_only = super::super::diag::getenv(GLIBC_ONLY, &mut buf) == Some(b"1".as_slice());
     let layout = if glibc_only { None } else { find() };
-    let layout = layout.map_or(OFF, |(tid_at, head_at)| {
-        ON | tid_at as u64 | (head_at as u64) << 16
+    let layout = layout.map_or(OFF, |(tid_at, head_at, pi)| {
+        ON | if pi { PI_ON } else { 0 } | tid_at as u64 | (head_at as u64) << 16
     });
     LAYOUT.store(layout, Relaxed);
 }
@@ -745,13 +774,13 @@ fn my_pid() -> u64 {
 /// Whether this path is in use in this process (`probe` found and checked the layout).
 #[cfg(test)]
 pub(super) fn enabled() -> bool {
-    thread().is_some()
+    thread(false).is_some()
 }
 
-/// The tid's and the robust head's offsets from the thread pointer, checked; `None`: not
-/// found, or glibc does not do what this path assumes.
+/// The tid's and the robust head's offsets from the thread pointer, checked, and whether the
+/// PI mutexes agree too; `None`: not found, or glibc does not do what this path assumes.
 #[cfg(all(target_arch = "x86_64", target_env = "gnu"))]
-fn find() -> Option<(usize, usize)> {
+fn find() -> Option<(usize, usize, bool)> {
     // SAFETY: `dlsym` with a valid NUL-terminated name; the result is null or the symbol.
     let desc = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"_thread_db_pthread_tid".as_ptr()) };
     if desc.is_null() {
@@ -780,11 +809,15 @@ fn find() -> Option<(usize, usize)> {
     if futex_offset != LOCK as isize - NEXT as isize {
         return None;
     }
-    check::glibc_agrees(tid, head).then_some((tid_at, head - tp))
+    if !check::glibc_agrees(tid, head, false) {
+        return None;
+    }
+    // Apart: where PI mutexes are not supported (or disagree), the rest still take the path.
+    Some((tid_at, head - tp, check::glibc_agrees(tid, head, true)))
 }
 
 #[cfg(not(all(target_arch = "x86_64", target_env = "gnu")))]
-fn find() -> Option<(usize, usize)> {
+fn find() -> Option<(usize, usize, bool)> {
     None
 }
 
@@ -935,33 +968,29 @@ mod check {
         }
     }
 
-    /// Whether glibc does what this path assumes: the three kinds' `__kind` match, with and
-    /// without priority inheritance, and two mutexes of each protocol locked and unlocked by
-    /// glibc and by this path, in both orders, leave every word where glibc would.
-    pub(super) fn glibc_agrees(tid: i32, head: usize) -> bool {
-        for pi in [false, true] {
-            for ty in [
-                MutexType::Normal,
-                MutexType::ErrorCheck,
-                MutexType::Recursive,
-            ] {
-                let Some(kind) = kind_of(ty, pi) else {
-                    return false;
-                };
-                let bits = match ty {
-                    MutexType::Normal => 0,
-                    MutexType::ErrorCheck => KIND_ERRORCHECK,
-                    MutexType::Recursive => KIND_RECURSIVE,
-                };
-                if kind & !KIND_IGNORED != robust_kind(pi) || kind & 3 != bits {
-                    return false;
-                }
-            }
-            if !Probe::new(tid, head, pi).is_some_and(|probe| probe.agrees()) {
+    /// Whether glibc does what this path assumes, for the mutexes without a protocol or
+    /// (`pi`) with priority inheritance: the three kinds' `__kind` match, and two mutexes
+    /// locked and unlocked by glibc and by this path, in both orders, leave every word where
+    /// glibc would.
+    pub(super) fn glibc_agrees(tid: i32, head: usize, pi: bool) -> bool {
+        for ty in [
+            MutexType::Normal,
+            MutexType::ErrorCheck,
+            MutexType::Recursive,
+        ] {
+            let Some(kind) = kind_of(ty, pi) else {
+                return false;
+            };
+            let bits = match ty {
+                MutexType::Normal => 0,
+                MutexType::ErrorCheck => KIND_ERRORCHECK,
+                MutexType::Recursive => KIND_RECURSIVE,
+            };
+            if kind & !KIND_IGNORED != robust_kind(pi) || kind & 3 != bits {
                 return false;
             }
         }
-        true
+        Probe::new(tid, head, pi).is_some_and(|probe| probe.agrees())
     }
 
     impl Probe {
@@ -1109,8 +1138,22 @@ mod tests {
         entry | usize::from(attr.protocol == Protocol::Inherit)
     }
 
-    /// Runs the probe (as mapping a region does) and checks that the inline path is on.
-    pub(super) fn ready() {
+    /// Held by every test that needs the inline path on (shared: `ready`) and by the one
+    /// that turns it off for a moment (exclusive), so none of the first sees it off.
+    static LAYOUT_TESTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+    /// Runs the probe (as mapping a region does) and checks that the inline path is on; held,
+    /// it stays on.
+    pub(super) fn ready() -> std::sync::RwLockReadGuard<'static, ()> {
+        let on = LAYOUT_TESTS
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        probed();
+        on
+    }
+
+    /// The probe run (or its answer waited for), and the inline path on.
+    fn probed() {
         prepare();
         // Another test thread may be probing (mapping a region): wait for its answer.
         let started = std::time::Instant::now();
@@ -1204,14 +1247,15 @@ mod tests {
     /// The glibc on this machine is one the inline path knows: it is in use.
     #[test]
     fn the_inline_path_is_in_use_on_this_glibc() {
-        ready();
-        let (tid, head_at) = thread().unwrap();
+        let _on = ready();
+        let (tid, head_at) = thread(false).unwrap();
+        assert!(thread(true).is_some(), "the PI mutexes take it too");
         // SAFETY: a plain system call.
         assert_eq!(tid, unsafe { libc::gettid() });
         assert_eq!(head_at, head());
         // Another thread: its own id and head.
         std::thread::spawn(|| {
-            let (tid, head_at) = thread().unwrap();
+            let (tid, head_at) = thread(false).unwrap();
             // SAFETY: a plain system call.
             assert_eq!(tid, unsafe { libc::gettid() });
             assert_eq!(head_at, head());
@@ -1227,7 +1271,11 @@ mod tests {
     /// path by design), then a mapping's `prepare`.
     #[test]
     fn an_inherited_claim_of_another_process_is_probed_again() {
-        ready();
+        // Alone: it turns the inline path off for a moment.
+        let _alone = LAYOUT_TESTS
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        probed();
         let other = my_pid() + 1;
         assert!(LAYOUT
             .compare_exchange(
@@ -1238,8 +1286,8 @@ mod tests {
             )
             .is_ok());
         // (Another test thread's mapping may re-probe first: either way, the claim of
-        // another process must give way to a probe, or `ready` waits in vain.)
-        ready();
+        // another process must give way to a probe, or `probed` waits in vain.)
+        probed();
         // This process's own claim is left to its prober.
         let on = LAYOUT.load(Relaxed);
         LAYOUT.store(PROBING | my_pid() << 32, Relaxed);
@@ -1294,7 +1342,7 @@ mod tests {
     /// same results and leave every word of the mutex and of the thread's list the same.
     #[test]
     fn each_step_leaves_the_words_glibc_leaves() {
-        ready();
+        let _on = ready();
         let head = head();
         for attr in ALL {
             let run = |m: &RawMutex, inline: bool| -> Vec<Seen> {
@@ -1347,7 +1395,7 @@ mod tests {
     /// neighbours' links, whichever side linked them).
     #[test]
     fn mixed_with_glibc_the_list_stays_whole() {
-        ready();
+        let _on = ready();
         let head = head();
         for attr in ALL {
             let shared = SharedMutexes::with(&[attr; 4]);
@@ -1398,7 +1446,7 @@ mod tests {
     /// (glibc's `EOWNERDEAD`), from glibc's call and the inline path alike.
     #[test]
     fn a_thread_that_exits_holding_inline_locks_leaves_them_owner_died() {
-        ready();
+        let _on = ready();
         for attr in ALL {
             let shared = SharedMutexes::with(&[attr; 3]);
             let ms = shared.get();
@@ -1441,7 +1489,7 @@ mod tests {
     /// protocol, and the releasing thread's list is empty again.
     #[test]
     fn a_release_with_a_waiter_hands_the_mutex_over() {
-        ready();
+        let _on = ready();
         let head = head();
         for attr in ALL {
             let shared = SharedMutexes::with(&[attr]);
@@ -1509,7 +1557,7 @@ mod tests {
         let shared = SharedMutexes::with(&[attr; 3]);
         let ms = shared.get();
         // The probe runs in the parent, before the fork (as mapping a region does).
-        ready();
+        let _on = ready();
         // SAFETY: the child only locks, then kills itself: async-signal-safe work.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
@@ -1623,7 +1671,7 @@ mod killed_at_every_instruction {
         ignore = "single-steps quadratically: runs in release builds (`cargo test --release --lib killed_at_every`)"
     )]
     fn a_process_killed_after_any_instruction_leaves_every_mutex_free_or_owner_died() {
-        super::tests::ready();
+        let _on = super::tests::ready();
         let pi = super::tests::pi;
         let shared = super::tests::SharedMutexes::with(&[
             MutexAttr::robust_shared(MutexType::ErrorCheck),
