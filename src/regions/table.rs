@@ -218,11 +218,10 @@ struct Entry {
     /// thread's robust list at their address in another mapping of the object (taken there
     /// first, that guard dropped, relocked here). The entry's locks are `held` plus these.
     recursive: AtomicU64,
-    /// The region's slot's sequence word, and its value at registration: the fast path's
-    /// check that the region is still the one registered (the key's meaning, without
-    /// decoding the key). The owning thread's alone.
+    /// The region's slot's sequence word: the fast path's check that the region is still
+    /// the one registered compares it with the sequence value in the key. The owning
+    /// thread's alone.
     seq_word: Own<*const AtomicUsize>,
-    seq: Own<usize>,
 }
 
 /// A field of an entry that only the thread owning the entry's record reads and writes (the
@@ -283,19 +282,21 @@ impl Entry {
             held: AtomicU64::new(0),
             recursive: AtomicU64::new(0),
             seq_word: Own::new(std::ptr::null()),
-            seq: Own::new(0),
         }
     }
 
-    /// Whether `[addr, addr + len)` is in this entry's region and the region is still live
-    /// (its key current). Called by the owning thread only (or on `EMPTY`).
+    /// Whether `[addr, addr + len)` is in this entry's region and the region is still live:
+    /// the registration `key` (the entry's key, as the caller read it) names is its slot's
+    /// current one. A key of 0 (an empty entry, or one being rewritten or given back) never
+    /// is: a live slot's sequence value is even and above 0. Called by the owning thread
+    /// only (or on `EMPTY`).
     #[inline(always)]
-    fn covers(&self, addr: usize, len: usize) -> bool {
+    fn covers(&self, addr: usize, len: usize, key: u64) -> bool {
         self.in_range(addr, len)
             // SAFETY: called by the owning thread (`EMPTY`'s empty range never gets here); a
             // nonempty range implies a `seq_word` set (before the range, by this same thread)
             // to a slot of the static table.
-            && unsafe { &*self.seq_word.get() }.load(Acquire) == unsafe { self.seq.get() }
+            && (unsafe { &*self.seq_word.get() }.load(Acquire) as u64 ^ key) & KEY_SEQ == 0
     }
 
     /// Whether `[addr, addr + len)` is in this entry's range (live or not). Called by the
@@ -449,6 +450,28 @@ std::thread_local! {
     static CLAIMING: Cell<bool> = const { Cell::new(false) };
 }
 
+#[cfg(test)]
+std::thread_local! {
+    /// For the tests: a simulated signal handler, run at numbered points of the slow paths
+    /// ([`window`]).
+    static WINDOW: Cell<Option<fn(u8)>> = const { Cell::new(None) };
+}
+
+/// Where the tests' simulated signal handler runs ([`WINDOW`]): 1 between `hold_slow`'s
+/// search by key and its claim, 2 between the claim's choice and its key-0 store, 3 in the
+/// middle of the range's rewrite. Nothing outside the tests.
+#[cfg(test)]
+#[inline(never)]
+fn window(point: u8) {
+    if let Some(handler) = WINDOW.with(Cell::get) {
+        handler(point)
+    }
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn window(_point: u8) {}
+
 /// A robust lock's hold on its region, taken before locking by [`hold`]: counts the lock
 /// before it is acquired (uncounted if that fails). With the entry's key as it was found:
 /// between the finding and the counting, a signal handler's shared lock in another region
@@ -525,7 +548,9 @@ pub(crate) fn hold_last(addr: usize, len: usize) -> Option<Hold> {
     // The key before the check: see `Hold::acquired`.
     let key = last.key.load(Relaxed);
     compiler_fence(SeqCst);
-    last.covers(addr, len).then_some(Hold(last, key))
+    // Never an entry whose key is 0 (`covers` refuses it): `EMPTY`, or one being rewritten
+    // (`claim`) or given back (`release_record`) by the code a signal handler interrupted.
+    last.covers(addr, len, key).then_some(Hold(last, key))
 }
 
 #[cold]
@@ -540,7 +565,10 @@ fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
         .entries
         .iter()
         .find(|e| e.key.load(Relaxed) == key)
-        .or_else(|| claim(record, key, (slot, seq), (start, end), object));
+        .or_else(|| {
+            window(1);
+            claim(record, key, slot, (start, end), object)
+        });
     match entry {
         Some(entry) => {
             LAST.with(|l| l.set(entry));
@@ -558,12 +586,14 @@ fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
 /// run between any two steps here or of the lock paths, and an entry's range is written
 /// with plain stores (`Own`): so a handler never reads an entry being rewritten, nor
 /// rewrites one the interrupted code found.
-/// - Not the entry `LAST` names: a lock's fast path may have found it and be about to count
-///   in it (and the release's fast path reads `LAST`'s range without a key check).
+/// - Not the entry `LAST` names, unless it is the only free one: a lock's fast path may
+///   have found it and be about to count in it; when it is taken all the same, `LAST` is
+///   moved off it before its range changes.
 /// - Not while another claim is under way on this thread ([`CLAIMING`], set before the
-///   search): a handler that interrupted one claims nothing.
-/// - Its key is 0 while its range is rewritten (the other lookups skip an entry whose key is
-///   0), and the new key is stored last.
+///   search): a handler that interrupted one claims nothing. And the search by key is made
+///   again under it, so a handler's claim for the same region is the one used.
+/// - Its key is 0 while its range is rewritten (every lookup skips an entry whose key is 0,
+///   and `released_entry` reads the key around the range), and the new key is stored last.
 /// - An entry the interrupted code found (by key, or as `LAST`) but did not count in yet
 ///   counts 0, so a handler, or two in turn (`LAST` moves with the first), may still claim
 ///   it: the key, checked after the count, tells ([`Hold::acquired`]).
@@ -571,7 +601,7 @@ fn hold_slow(addr: usize, len: usize) -> Option<Hold> {
 fn claim(
     record: &'static Record,
     key: u64,
-    (slot, seq): (usize, usize),
+    slot: usize,
     (start, end): (usize, usize),
     object: Object,
 ) -> Option<&'static Entry> {
@@ -579,23 +609,43 @@ fn claim(
         return None;
     }
     compiler_fence(SeqCst);
+    // A handler may have claimed one for this region since the caller's search (then it is
+    // the one); none can claim from here on.
+    if let Some(found) = record.entries.iter().find(|e| e.key.load(Relaxed) == key) {
+        compiler_fence(SeqCst);
+        CLAIMING.with(|c| c.set(false));
+        return Some(found);
+    }
     let last = LAST.with(Cell::get);
-    let free = record.entries.iter().find(|e| {
-        !std::ptr::eq(*e, last)
-            && e.held.load(Relaxed) & COUNT == 0
-            && e.recursive.load(Relaxed) & COUNT == 0
-    });
+    let is_free =
+        |e: &&Entry| e.held.load(Relaxed) & COUNT == 0 && e.recursive.load(Relaxed) & COUNT == 0;
+    // The entry `LAST` names last (not never: a thread holding locks in all the others still
+    // has it), and then `LAST` is moved off it below.
+    let free = record
+        .entries
+        .iter()
+        .find(|e| !std::ptr::eq(*e, last) && is_free(e))
+        .or_else(|| record.entries.iter().find(is_free));
     if let Some(free) = free {
+        window(2);
         // Emptied first: a reader never pairs the new key with an old count (the count is 0
         // throughout anyway), and the lookups skip it while its range changes.
         free.key.store(0, SeqCst);
+        compiler_fence(SeqCst);
+        // Off `LAST`: it may be `LAST` (chosen last, or made so by a handler since the search:
+        // a lock in its old region, found by key); no handler makes it so once its key is 0.
+        LAST.with(|l| {
+            if std::ptr::eq(l.get(), free) {
+                l.set(&EMPTY)
+            }
+        });
         compiler_fence(SeqCst);
         // SAFETY: an entry of this thread's own record, read by no other code meanwhile
         // (see above).
         unsafe {
             free.seq_word.set(&REGISTRY.slots[slot].seq);
-            free.seq.set(seq);
             free.start.set(start);
+            window(3);
             free.end.set(end);
         }
         free.dev.store(object.dev, SeqCst);
@@ -667,7 +717,15 @@ fn released_entry(addr: usize, len: usize) -> Option<Unhold> {
         .iter()
         // Not an entry whose key is 0: empty, or being rewritten by the code a signal handler
         // interrupted (see `claim`).
-        .find(|e| e.key.load(Relaxed) != 0 && e.covers(addr, len))
+        .find(|e| {
+            // The key read around the range: a handler may rewrite an entry counting 0
+            // between the reads.
+            let key = e.key.load(Relaxed);
+            compiler_fence(SeqCst);
+            let covers = key != 0 && e.covers(addr, len, key);
+            compiler_fence(SeqCst);
+            covers && e.key.load(Relaxed) == key
+        })
         .map(Unhold)
 }
 
@@ -1244,5 +1302,162 @@ mod tests {
             .join()
             .unwrap();
         }
+    }
+
+    /// A handler that runs between `hold_slow`'s search by key and its `claim`, and claims an
+    /// entry for the same region: the interrupted claim takes that one, never a second entry
+    /// with the same key (a lock counted in one and released through the other would leave
+    /// the region counted for good). Found by the session 7 review of the fix.
+    #[test]
+    fn a_handler_before_the_claim_never_duplicates_a_key() {
+        static A: AtomicUsize = AtomicUsize::new(0);
+        fn handler(point: u8) {
+            if point != 1 {
+                return;
+            }
+            WINDOW.with(|w| w.set(None));
+            let a = A.load(Relaxed);
+            assert!(hold(a, 8).unwrap().acquired(false));
+            released(a, 8, false);
+        }
+        std::thread::spawn(|| {
+            let memory: Vec<Box<[u64; 512]>> = (0..2).map(|_| Box::new([0; 512])).collect();
+            let range = |i: usize| {
+                let s = memory[i].as_ptr() as usize;
+                (s, s + 4096)
+            };
+            let (a, c) = (range(0), range(1));
+            let sa = register(a.0, a.1, Object::anonymous()).unwrap();
+            let sc = register(c.0, c.1, Object::anonymous()).unwrap();
+            assert!(hold(c.0, 8).unwrap().acquired(false), "a lock held in C");
+            A.store(a.0, Relaxed);
+            WINDOW.with(|w| w.set(Some(handler)));
+            assert!(hold(a.0, 8).unwrap().acquired(false), "L held in A");
+            WINDOW.with(|w| w.set(None));
+            let key_a = REGISTRY.key_of(sa);
+            let dups = my_record()
+                .unwrap()
+                .entries
+                .iter()
+                .filter(|e| e.key.load(Relaxed) == key_a)
+                .count();
+            // Another lock in C (LAST moves to C's entry), released.
+            assert!(hold(c.0 + 8, 8).unwrap().acquired(false));
+            released(c.0 + 8, 8, false);
+            // L released; then C's first lock.
+            released(a.0, 8, false);
+            released(c.0, 8, false);
+            let kept_a = unregister(sa);
+            let kept_c = unregister(sc);
+            assert_eq!(
+                (dups, kept_a, kept_c),
+                (1, false, false),
+                "(dups, A kept, C kept)"
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A handler H1 between `claim`'s search and its key-0 store locks in the old region of
+    /// the entry being claimed (found by its key), so `LAST` names it; a handler H2 during the
+    /// range's rewrite then finds nothing through `hold_last` (not a half-written range with
+    /// key 0, whose hold `acquired` would accept). Found by the session 7 review of the fix.
+    #[test]
+    fn a_handler_during_a_rewrite_never_reads_the_entry() {
+        static X: AtomicUsize = AtomicUsize::new(0);
+        static SEEN: AtomicUsize = AtomicUsize::new(0);
+        fn handler(point: u8) {
+            let x = X.load(Relaxed);
+            match point {
+                2 => {
+                    assert!(hold(x, 8).unwrap().acquired(false));
+                    released(x, 8, false);
+                }
+                3 => {
+                    WINDOW.with(|w| w.set(None));
+                    SEEN.store(
+                        match hold_last(x, 8) {
+                            None => 1,
+                            Some(h) if h.1 == 0 && h.acquired(false) => {
+                                released(x, 8, false);
+                                2
+                            }
+                            Some(_) => 3,
+                        },
+                        Relaxed,
+                    );
+                }
+                _ => {}
+            }
+        }
+        std::thread::spawn(|| {
+            let mut memory: Vec<Box<[u64; 512]>> = (0..3).map(|_| Box::new([0; 512])).collect();
+            memory.sort_by_key(|m| m.as_ptr() as usize);
+            let range = |i: usize| {
+                let s = memory[i].as_ptr() as usize;
+                (s, s + 4096)
+            };
+            // A below X.
+            let (a, y, x) = (range(0), range(1), range(2));
+            let slots: Vec<usize> = [a, y, x]
+                .iter()
+                .map(|r| register(r.0, r.1, Object::anonymous()).unwrap())
+                .collect();
+            for r in [x, y] {
+                assert!(hold(r.0, 8).unwrap().acquired(false));
+                released(r.0, 8, false);
+            }
+            X.store(x.0, Relaxed);
+            WINDOW.with(|w| w.set(Some(handler)));
+            assert!(hold(a.0, 8).unwrap().acquired(false));
+            WINDOW.with(|w| w.set(None));
+            released(a.0, 8, false);
+            for slot in slots {
+                unregister(slot);
+            }
+            assert_eq!(
+                SEEN.load(Relaxed),
+                1,
+                "H2's hold_last: 1 none (sound), 2 a key-0 hold accepted, 3 other, 0 not run"
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// With three regions' locks held, a lock in a fourth region and then one in a fifth: the
+    /// one free entry is `LAST`'s, and the fifth takes it rather than being pinned for good
+    /// (the module docs: pinned only past `ENTRIES` regions held at once). Found by the
+    /// session 7 review of the fix.
+    #[test]
+    fn the_entry_last_names_is_claimed_when_it_is_the_only_free_one() {
+        std::thread::spawn(|| {
+            let memory: Vec<Box<[u64; 512]>> = (0..5).map(|_| Box::new([0; 512])).collect();
+            let r: Vec<(usize, usize)> = memory
+                .iter()
+                .map(|m| (m.as_ptr() as usize, m.as_ptr() as usize + 4096))
+                .collect();
+            let slots: Vec<usize> = r
+                .iter()
+                .map(|r| register(r.0, r.1, Object::anonymous()).unwrap())
+                .collect();
+            for held in &r[..3] {
+                assert!(hold(held.0, 8).unwrap().acquired(false));
+            }
+            assert!(hold(r[3].0, 8).unwrap().acquired(false));
+            released(r[3].0, 8, false);
+            let e = hold(r[4].0, 8).unwrap();
+            let pinned = std::ptr::eq(e.0, &UNCOUNTED);
+            assert!(e.acquired(false));
+            released(r[4].0, 8, false);
+            for held in &r[..3] {
+                released(held.0, 8, false);
+            }
+            let kept: Vec<bool> = slots.iter().map(|&s| unregister(s)).collect();
+            assert_eq!((pinned, kept), (false, vec![false; 5]));
+        })
+        .join()
+        .unwrap();
     }
 }
