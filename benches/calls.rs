@@ -263,6 +263,103 @@ impl Ops for RawCounted {
     }
 }
 
+/// A raw robust pshared mutex (of `kind`, `protocol`) and its counter, placed where a
+/// `SharedLocker<u64>` has them in its `ShmBox`: a fresh anonymous shared mapping, the mutex
+/// at page offset 0x48, the counter at 0x78. The groups' anchors keep theirs on the heap; this
+/// one, timed beside them, tells what the placement alone does to the same glibc calls.
+struct MappedRaw {
+    map: *mut libc::c_void,
+}
+
+impl MappedRaw {
+    const MUTEX: usize = 0x48;
+    const COUNTER: usize = 0x78;
+
+    fn new(kind: libc::c_int, protocol: libc::c_int) -> MappedRaw {
+        // SAFETY: a fresh anonymous shared mapping of one page.
+        let map = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(map, libc::MAP_FAILED, "mmap");
+        let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+        // SAFETY: the attribute object is initialised first and destroyed last; the mutex
+        // is inside the fresh, page-aligned mapping (offset 0x48: aligned), unused.
+        unsafe {
+            assert_eq!(libc::pthread_mutexattr_init(attr.as_mut_ptr()), 0);
+            let a = attr.as_mut_ptr();
+            assert_eq!(libc::pthread_mutexattr_settype(a, kind), 0);
+            assert_eq!(
+                libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED),
+                0
+            );
+            assert_eq!(
+                libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
+                0
+            );
+            assert_eq!(libc::pthread_mutexattr_setprotocol(a, protocol), 0);
+            let m = map
+                .cast::<u8>()
+                .add(Self::MUTEX)
+                .cast::<libc::pthread_mutex_t>();
+            assert_eq!(libc::pthread_mutex_init(m, a), 0);
+            libc::pthread_mutexattr_destroy(a);
+        }
+        MappedRaw { map }
+    }
+
+    fn mutex(&self) -> *mut libc::pthread_mutex_t {
+        // SAFETY: inside the mapping, which lives as long as `self`.
+        unsafe { self.map.cast::<u8>().add(Self::MUTEX).cast() }
+    }
+
+    fn counter(&self) -> &Cell<u64> {
+        // SAFETY: an aligned `u64` inside the mapping (zeroed by `mmap`), touched by this
+        // thread only, for as long as `self` lives.
+        unsafe { &*self.map.cast::<u8>().add(Self::COUNTER).cast::<Cell<u64>>() }
+    }
+}
+
+impl Drop for MappedRaw {
+    fn drop(&mut self) {
+        // SAFETY: the mapping `new` made; the mutex is unlocked and nothing borrows it.
+        unsafe { libc::munmap(self.map, 4096) };
+    }
+}
+
+impl Ops for MappedRaw {
+    fn ops(&self) -> u64 {
+        self.counter().get()
+    }
+}
+
+macro_rules! mapped_raw {
+    ($($name:ident),*) => {$(
+        #[inline(never)]
+        fn $name(c: &MappedRaw) {
+            // SAFETY: an initialised mutex in the live mapping.
+            let ret = unsafe { libc::pthread_mutex_lock(c.mutex()) };
+            if ret != 0 {
+                lock_failed(stringify!($name), ret);
+            }
+            c.counter().set(c.counter().get() + 1);
+            // SAFETY: locked just above by this thread.
+            unsafe { libc::pthread_mutex_unlock(c.mutex()) };
+        }
+    )*};
+}
+mapped_raw!(
+    mapped_anchor_normal,
+    mapped_anchor_recursive,
+    mapped_anchor_pi
+);
+
 /// This crate's `Locker` with the timeout its `lock_timeout` is given.
 struct OursTimed {
     m: Locker<u64>,
@@ -1079,6 +1176,13 @@ fn contenders() -> Vec<Entry> {
             normal_shared_raw,
         ),
         entry(
+            "shared_normal",
+            "mapped_anchor_normal",
+            false,
+            MappedRaw::new(PTHREAD_MUTEX_NORMAL, libc::PTHREAD_PRIO_NONE),
+            mapped_anchor_normal,
+        ),
+        entry(
             "shared_errorcheck",
             "errorcheck_shared_ours",
             false,
@@ -1105,6 +1209,13 @@ fn contenders() -> Vec<Entry> {
             true,
             RawMutexCell::shared(PTHREAD_MUTEX_RECURSIVE),
             recursive_shared_raw,
+        ),
+        entry(
+            "shared_recursive",
+            "mapped_anchor_recursive",
+            false,
+            MappedRaw::new(PTHREAD_MUTEX_RECURSIVE, libc::PTHREAD_PRIO_NONE),
+            mapped_anchor_recursive,
         ),
         entry(
             "shared_sem",
@@ -1274,6 +1385,13 @@ fn contenders() -> Vec<Entry> {
             true,
             RawCounted::new(PTHREAD_MUTEX_NORMAL, true, PTHREAD_PRIO_INHERIT, 0),
             pishared_raw,
+        ),
+        entry(
+            "pi_shared",
+            "mapped_anchor_pi",
+            false,
+            MappedRaw::new(PTHREAD_MUTEX_NORMAL, PTHREAD_PRIO_INHERIT),
+            mapped_anchor_pi,
         ),
     ]);
     // The ceiling groups need SCHED_FIFO: left out, and said so, where it is refused.
