@@ -135,12 +135,9 @@ impl<K: SharedKind> Robust<K> {
     /// (`crate::regions`).
     const RECURSIVE: bool = matches!(K::TYPE, MutexType::Recursive);
 
-    /// Whether the mutex's uncontended lock and unlock are done inline
-    /// (`sys::RawMutex::try_lock_robust`): no protocol, or priority inheritance (the only
-    /// protocols of the shared kinds); glibc's calls otherwise.
-    const INLINE: bool = matches!(K::PROTOCOL, Protocol::None | Protocol::Inherit);
-
     /// Whether the mutex is a priority-inheritance one (its inline steps differ a little).
+    /// Every shared kind's uncontended lock and unlock are done inline: no protocol, or
+    /// priority inheritance (a shared ceiling kind does not compile).
     const PI: bool = matches!(K::PROTOCOL, Protocol::Inherit);
 
     /// Every attribute of the mutex.
@@ -192,9 +189,6 @@ impl<K: SharedKind> Robust<K> {
     /// costs what its work does.
     #[inline(always)]
     fn uncontended(&self) -> bool {
-        if !Self::INLINE {
-            return false;
-        }
         let Some(mutex) = self.mutex.armed() else {
             return false;
         };
@@ -229,13 +223,13 @@ impl<K: SharedKind> Robust<K> {
     #[cold]
     #[inline(never)]
     fn lock_slow(&self) -> Result<(), Error> {
-        self.acquire(|m| m.lock_robust(Self::INLINE))
+        self.acquire(RawMutex::lock_robust)
     }
 
     #[cold]
     #[inline(never)]
     fn try_lock_slow(&self) -> Result<(), Error> {
-        self.acquire(|m| m.try_lock_robust(Self::INLINE))
+        self.acquire(RawMutex::try_lock_robust)
     }
 
     /// The fast path of every release: the release [`Robust::unlock_slow`] makes when the
@@ -247,9 +241,6 @@ impl<K: SharedKind> Robust<K> {
     /// As [`RawLock::unlock`].
     #[inline(always)]
     unsafe fn released(&self) -> bool {
-        if !Self::INLINE {
-            return false;
-        }
         let Some(release) = regions::released_last(self as *const Self as usize, size_of::<Self>())
         else {
             return false;
@@ -287,22 +278,8 @@ impl<K: SharedKind> Robust<K> {
     #[cold]
     #[inline(never)]
     unsafe fn unlock_slow(&self) {
-        // SAFETY: the caller's contract.
-        unsafe { self.unlock_all() }
-    }
-
-    /// [`Robust::unlock_slow`], in line (the whole release of a kind with no inline path).
-    ///
-    /// # Safety
-    /// As [`RawLock::unlock`].
-    #[inline(always)]
-    unsafe fn unlock_all(&self) {
         // SAFETY: the caller holds the lock, so the mutex is armed and held by this thread.
-        unsafe {
-            self.mutex
-                .get_armed()
-                .unlock_robust(Self::INLINE, Self::RECURSIVE)
-        };
+        unsafe { self.mutex.get_armed().unlock_robust(Self::RECURSIVE) };
         regions::released(
             self as *const Self as usize,
             size_of::<Self>(),
@@ -327,15 +304,8 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
         Robust::new_const()
     }
 
-    // A kind with no inline path (none of the shared kinds today: a ceiling one would be)
-    // calls glibc in line, as before the fast paths existed: its `if`s fold away at compile
-    // time.
-
     #[inline(always)]
     fn lock(&self) -> Result<(), Error> {
-        if !Self::INLINE {
-            return self.acquire(|m| m.lock_robust(false));
-        }
         if self.uncontended() {
             return Ok(());
         }
@@ -344,9 +314,6 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
 
     #[inline(always)]
     fn try_lock(&self) -> Result<(), Error> {
-        if !Self::INLINE {
-            return self.acquire(|m| m.try_lock_robust(false));
-        }
         if self.uncontended() {
             return Ok(());
         }
@@ -358,16 +325,12 @@ unsafe impl<K: SharedKind> RawLock for Robust<K> {
         if self.uncontended() {
             return Ok(());
         }
-        self.acquire(|m| m.lock_robust_for(dur, Self::INLINE))
+        self.acquire(|m| m.lock_robust_for(dur))
     }
 
     #[inline(always)]
     unsafe fn unlock(&self) {
-        if !Self::INLINE {
-            // SAFETY: the caller holds the lock.
-            return unsafe { self.unlock_all() };
-        }
-        // SAFETY: as above (both).
+        // SAFETY: the caller holds the lock (both).
         if !unsafe { self.released() } {
             unsafe { self.unlock_slow() }
         }

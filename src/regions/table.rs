@@ -1233,6 +1233,39 @@ mod tests {
         assert_eq!(missed, 0, "drops that missed a held lock, of {drops}");
     }
 
+    /// `n` registered scratch regions of a page each (heap memory standing for mappings),
+    /// in address order, for the tests that drive the hold records by hand.
+    struct Scratch {
+        _memory: Vec<Box<[u64; 512]>>,
+        ranges: Vec<(usize, usize)>,
+        slots: Vec<usize>,
+    }
+
+    impl Scratch {
+        fn new(n: usize) -> Scratch {
+            let mut memory: Vec<Box<[u64; 512]>> = (0..n).map(|_| Box::new([0; 512])).collect();
+            memory.sort_by_key(|m| m.as_ptr() as usize);
+            let ranges: Vec<(usize, usize)> = memory
+                .iter()
+                .map(|m| (m.as_ptr() as usize, m.as_ptr() as usize + 4096))
+                .collect();
+            let slots = ranges
+                .iter()
+                .map(|r| register(r.0, r.1, Object::anonymous()).unwrap())
+                .collect();
+            Scratch {
+                _memory: memory,
+                ranges,
+                slots,
+            }
+        }
+
+        /// Every region removed: whether each was kept mapped.
+        fn unregister(&self) -> Vec<bool> {
+            self.slots.iter().map(|&slot| unregister(slot)).collect()
+        }
+    }
+
     /// A signal handler that interrupted a claim of a free entry (simulated: `CLAIMING` set)
     /// claims none itself: its lock's region is pinned for good, and no entry was touched.
     #[test]
@@ -1268,16 +1301,8 @@ mod tests {
     fn a_handler_between_finding_and_counting_never_leaves_a_lock_uncounted() {
         for handlers in [1, 2] {
             std::thread::spawn(move || {
-                let memory: Vec<Box<[u64; 512]>> = (0..3).map(|_| Box::new([0; 512])).collect();
-                let range = |i: usize| {
-                    let start = memory[i].as_ptr() as usize;
-                    (start, start + 4096)
-                };
-                let (a, b, c) = (range(0), range(1), range(2));
-                let slots: Vec<usize> = [a, b, c]
-                    .iter()
-                    .map(|r| register(r.0, r.1, Object::anonymous()).unwrap())
-                    .collect();
+                let scratch = Scratch::new(3);
+                let (a, b, c) = (scratch.ranges[0], scratch.ranges[1], scratch.ranges[2]);
                 // A thread whose record's entries all count 0 but A's (LAST) and the
                 // handlers' own: a lock and unlock in A, then the fast path of a lock in A.
                 assert!(hold(a.0, 8).unwrap().acquired(false));
@@ -1294,8 +1319,11 @@ mod tests {
                 if !counted {
                     assert!(hold(a.0, 8).unwrap().acquired(false), "found again");
                 }
-                let kept: Vec<bool> = slots.iter().map(|&slot| unregister(slot)).collect();
-                assert_eq!(kept, [true, false, false], "{handlers} handler(s)");
+                assert_eq!(
+                    scratch.unregister(),
+                    [true, false, false],
+                    "{handlers} handler(s)"
+                );
                 // The held lock's release (its region is kept mapped anyway).
                 released(a.0, 8, false);
             })
@@ -1321,14 +1349,9 @@ mod tests {
             released(a, 8, false);
         }
         std::thread::spawn(|| {
-            let memory: Vec<Box<[u64; 512]>> = (0..2).map(|_| Box::new([0; 512])).collect();
-            let range = |i: usize| {
-                let s = memory[i].as_ptr() as usize;
-                (s, s + 4096)
-            };
-            let (a, c) = (range(0), range(1));
-            let sa = register(a.0, a.1, Object::anonymous()).unwrap();
-            let sc = register(c.0, c.1, Object::anonymous()).unwrap();
+            let scratch = Scratch::new(2);
+            let (a, c) = (scratch.ranges[0], scratch.ranges[1]);
+            let sa = scratch.slots[0];
             assert!(hold(c.0, 8).unwrap().acquired(false), "a lock held in C");
             A.store(a.0, Relaxed);
             WINDOW.with(|w| w.set(Some(handler)));
@@ -1347,12 +1370,10 @@ mod tests {
             // L released; then C's first lock.
             released(a.0, 8, false);
             released(c.0, 8, false);
-            let kept_a = unregister(sa);
-            let kept_c = unregister(sc);
             assert_eq!(
-                (dups, kept_a, kept_c),
-                (1, false, false),
-                "(dups, A kept, C kept)"
+                (dups, scratch.unregister()),
+                (1, vec![false, false]),
+                "(dups, [A kept, C kept])"
             );
         })
         .join()
@@ -1392,18 +1413,9 @@ mod tests {
             }
         }
         std::thread::spawn(|| {
-            let mut memory: Vec<Box<[u64; 512]>> = (0..3).map(|_| Box::new([0; 512])).collect();
-            memory.sort_by_key(|m| m.as_ptr() as usize);
-            let range = |i: usize| {
-                let s = memory[i].as_ptr() as usize;
-                (s, s + 4096)
-            };
-            // A below X.
-            let (a, y, x) = (range(0), range(1), range(2));
-            let slots: Vec<usize> = [a, y, x]
-                .iter()
-                .map(|r| register(r.0, r.1, Object::anonymous()).unwrap())
-                .collect();
+            // A below X (the scratch regions are in address order).
+            let scratch = Scratch::new(3);
+            let (a, y, x) = (scratch.ranges[0], scratch.ranges[1], scratch.ranges[2]);
             for r in [x, y] {
                 assert!(hold(r.0, 8).unwrap().acquired(false));
                 released(r.0, 8, false);
@@ -1413,9 +1425,7 @@ mod tests {
             assert!(hold(a.0, 8).unwrap().acquired(false));
             WINDOW.with(|w| w.set(None));
             released(a.0, 8, false);
-            for slot in slots {
-                unregister(slot);
-            }
+            scratch.unregister();
             assert_eq!(
                 SEEN.load(Relaxed),
                 1,
@@ -1433,15 +1443,8 @@ mod tests {
     #[test]
     fn the_entry_last_names_is_claimed_when_it_is_the_only_free_one() {
         std::thread::spawn(|| {
-            let memory: Vec<Box<[u64; 512]>> = (0..5).map(|_| Box::new([0; 512])).collect();
-            let r: Vec<(usize, usize)> = memory
-                .iter()
-                .map(|m| (m.as_ptr() as usize, m.as_ptr() as usize + 4096))
-                .collect();
-            let slots: Vec<usize> = r
-                .iter()
-                .map(|r| register(r.0, r.1, Object::anonymous()).unwrap())
-                .collect();
+            let scratch = Scratch::new(5);
+            let r = &scratch.ranges;
             for held in &r[..3] {
                 assert!(hold(held.0, 8).unwrap().acquired(false));
             }
@@ -1454,8 +1457,7 @@ mod tests {
             for held in &r[..3] {
                 released(held.0, 8, false);
             }
-            let kept: Vec<bool> = slots.iter().map(|&s| unregister(s)).collect();
-            assert_eq!((pinned, kept), (false, vec![false; 5]));
+            assert_eq!((pinned, scratch.unregister()), (false, vec![false; 5]));
         })
         .join()
         .unwrap();

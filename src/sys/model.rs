@@ -168,12 +168,12 @@ impl RawMutex {
     }
 
     /// A robust mutex's lock: the model has no lost wake-ups to bound, so `lock_direct`.
-    pub fn lock_robust(&self, _inline: bool) -> Result<(), Error> {
+    pub fn lock_robust(&self) -> Result<(), Error> {
         self.lock_direct()
     }
 
     /// A robust mutex's timed lock: as `lock_for`.
-    pub fn lock_robust_for(&self, dur: Duration, _inline: bool) -> Result<(), Error> {
+    pub fn lock_robust_for(&self, dur: Duration) -> Result<(), Error> {
         self.lock_for(dur, false)
     }
 
@@ -293,7 +293,7 @@ impl RawMutex {
 
     /// A robust mutex's try-lock: as `try_lock(false)` (the real backend's inline fast path
     /// has the same semantics).
-    pub fn try_lock_robust(&self, _inline: bool) -> Result<(), Error> {
+    pub fn try_lock_robust(&self) -> Result<(), Error> {
         self.try_lock(false)
     }
 
@@ -359,7 +359,7 @@ impl RawMutex {
     ///
     /// # Safety
     /// As [`RawMutex::unlock_held`].
-    pub unsafe fn unlock_robust(&self, _inline: bool, _recursive: bool) {
+    pub unsafe fn unlock_robust(&self, _recursive: bool) {
         // SAFETY: the caller's contract.
         unsafe { self.unlock_held() }
     }

@@ -550,12 +550,11 @@ impl RawMutex {
     /// left for its unlock to act on), every other waiter sleeps on a mutex that nobody will
     /// wake them for (the kernel's robust-list cleanup wakes a waiter only when the dying
     /// one left the word 0). A sleep that ends without the mutex is simply retried, so such
-    /// a waiter takes the mutex at most `ROBUST_RECHECK` after it is free.
-    ///
-    /// `inline`: as [`RawMutex::try_lock_robust`].
+    /// a waiter takes the mutex at most `ROBUST_RECHECK` after it is free. The trylock first
+    /// is [`RawMutex::try_lock_robust`].
     #[inline(always)]
-    pub fn lock_robust(&self, inline: bool) -> Result<(), Error> {
-        match self.try_lock_robust(inline) {
+    pub fn lock_robust(&self) -> Result<(), Error> {
+        match self.try_lock_robust() {
             Err(Error::WouldBlock) => self.lock_robust_until(None),
             done => done,
         }
@@ -563,8 +562,8 @@ impl RawMutex {
 
     /// As [`RawMutex::lock_robust`], giving up with `TimedOut` after `dur`.
     #[inline]
-    pub fn lock_robust_for(&self, dur: Duration, inline: bool) -> Result<(), Error> {
-        match self.try_lock_robust(inline) {
+    pub fn lock_robust_for(&self, dur: Duration) -> Result<(), Error> {
+        match self.try_lock_robust() {
             Err(Error::WouldBlock) => self.lock_robust_until(Some(Deadline::after(dur))),
             done => done,
         }
@@ -673,19 +672,16 @@ impl RawMutex {
         unsafe { libc::pthread_mutex_unlock(self.ptr()) };
     }
 
-    /// `try_lock(false)` of a robust mutex. With `inline` (the caller's type says the mutex
-    /// has no priority protocol or priority inheritance: a constant, so the other branch
-    /// compiles away), its uncontended acquisition is done inline, to glibc's protocol
-    /// (`robust.rs`: a robust, process-shared mutex of either, as its `__kind` says, in a
-    /// process whose glibc the crate checked); every other case is glibc's
-    /// `pthread_mutex_trylock`, as [`RawMutex::try_lock`].
+    /// `try_lock(false)` of a robust mutex: its uncontended acquisition done inline, to
+    /// glibc's protocol (`robust.rs`: a robust, process-shared mutex without a protocol or
+    /// with priority inheritance, as its `__kind` says, in a process whose glibc the crate
+    /// checked); every other case is glibc's `pthread_mutex_trylock`, as
+    /// [`RawMutex::try_lock`].
     #[inline(always)]
-    pub fn try_lock_robust(&self, inline: bool) -> Result<(), Error> {
-        if inline {
-            // SAFETY: `self` is an initialised mutex at a stable address.
-            if let Some(done) = unsafe { robust::try_lock(self.ptr()) } {
-                return done;
-            }
+    pub fn try_lock_robust(&self) -> Result<(), Error> {
+        // SAFETY: `self` is an initialised mutex at a stable address.
+        if let Some(done) = unsafe { robust::try_lock(self.ptr()) } {
+            return done;
         }
         self.try_lock(false)
     }
@@ -757,17 +753,16 @@ impl RawMutex {
         robust::enabled()
     }
 
-    /// `unlock_held` of a robust mutex: with `inline` (as [`RawMutex::try_lock_robust`]),
-    /// done inline where `try_lock_robust` can lock inline (`robust.rs`) and the mutex is of
-    /// the type the caller's `recursive` says (a constant of its type, as `inline`), else
-    /// glibc's `pthread_mutex_unlock`.
+    /// `unlock_held` of a robust mutex: done inline where [`RawMutex::try_lock_robust`] can
+    /// lock inline (`robust.rs`) and the mutex is of the type the caller's `recursive` says
+    /// (a constant of its type), else glibc's `pthread_mutex_unlock`.
     ///
     /// # Safety
     /// As [`RawMutex::unlock_held`].
     #[inline(always)]
-    pub unsafe fn unlock_robust(&self, inline: bool, recursive: bool) {
+    pub unsafe fn unlock_robust(&self, recursive: bool) {
         // SAFETY: `self` is initialised and held by the calling thread (the caller).
-        if !inline || !unsafe { robust::unlock(self.ptr(), recursive) } {
+        if !unsafe { robust::unlock(self.ptr(), recursive) } {
             // SAFETY: as above.
             unsafe { self.unlock_held() };
         }
@@ -1399,20 +1394,16 @@ mod tests {
                 assert_eq!(m.try_lock(false), Err(Error::NotRecoverable), "{ty:?}");
                 assert_eq!(m.word(0), 0, "{ty:?}: the lock word given back");
                 // The inline path (`robust.rs`) too.
-                assert_eq!(
-                    m.try_lock_robust(true),
-                    Err(Error::NotRecoverable),
-                    "{ty:?}"
-                );
+                assert_eq!(m.try_lock_robust(), Err(Error::NotRecoverable), "{ty:?}");
                 assert_eq!(m.word(0), 0, "{ty:?}: the lock word given back inline");
             }
-            assert_eq!(m.lock_robust(true), Err(Error::NotRecoverable), "{ty:?}");
+            assert_eq!(m.lock_robust(), Err(Error::NotRecoverable), "{ty:?}");
             std::thread::scope(|s| {
                 s.spawn(|| {
                     assert_eq!(m.try_lock(false), Err(Error::NotRecoverable), "{ty:?}");
                     let started = std::time::Instant::now();
                     assert_eq!(
-                        m.lock_robust_for(Duration::from_secs(5), true),
+                        m.lock_robust_for(Duration::from_secs(5)),
                         Err(Error::NotRecoverable),
                         "{ty:?}"
                     );

@@ -362,7 +362,7 @@ unsafe fn try_lock_with(
         Take::Glibc => None,
         Take::NotRecoverable => {
             // SAFETY: just taken by this thread, as `give_back_taken_with` requires.
-            unsafe { give_back_taken_with(m, head, pi) };
+            unsafe { give_back_taken_with(m, Some(head), pi) };
             Some(Err(Error::NotRecoverable))
         }
     }
@@ -435,33 +435,21 @@ unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize, pi: bo
 #[cold]
 #[inline(never)]
 pub(super) unsafe fn give_back_taken(m: *mut libc::pthread_mutex_t, pi: bool) {
-    match thread(pi) {
-        // SAFETY: the caller's contract.
-        Some((_, head)) => unsafe { give_back_taken_with(m, head, pi) },
-        // Not reached in a program: `take` took the word, so the layout was on, and it never
-        // turns off (a test may turn it off for a moment). The word given back all the same
-        // (the pending entry stays: the kernel finds the word not the thread's).
-        None => {
-            // SAFETY: as above.
-            let m = unsafe { Words::new(m) };
-            m.int(COUNT).store(0, Relaxed);
-            if pi {
-                unlock_pi(m);
-            } else {
-                release(m);
-            }
-        }
-    }
+    // SAFETY: the caller's contract; the head is the calling thread's.
+    unsafe { give_back_taken_with(m, thread(pi).map(|(_, head)| head), pi) }
 }
 
-/// [`give_back_taken`] with the calling thread's robust head given.
+/// [`give_back_taken`] with the calling thread's robust head given; `None` (not reached in a
+/// program: `take` took the word, so the layout was on, and it never turns off; a test may
+/// turn it off for a moment): the word given back all the same, the pending entry left (the
+/// kernel finds the word not the thread's).
 ///
 /// # Safety
 /// As [`give_back_taken`]; `head` is the calling thread's; `pi` as the [`take`] said.
 #[inline(always)]
-unsafe fn give_back_taken_with(m: *mut libc::pthread_mutex_t, head: usize, pi: bool) {
+unsafe fn give_back_taken_with(m: *mut libc::pthread_mutex_t, head: Option<usize>, pi: bool) {
     // SAFETY: the caller's contract.
-    let (m, list) = unsafe { (Words::new(m), List::new(head)) };
+    let m = unsafe { Words::new(m) };
     m.int(COUNT).store(0, Relaxed);
     if pi {
         // As glibc: the kernel gives a PI word back (and hands it to a waiter, if any).
@@ -469,8 +457,11 @@ unsafe fn give_back_taken_with(m: *mut libc::pthread_mutex_t, head: usize, pi: b
     } else {
         release(m);
     }
-    compiler_fence(SeqCst);
-    list.pending().store(0, Relaxed);
+    if let Some(head) = head {
+        compiler_fence(SeqCst);
+        // SAFETY: the caller's contract.
+        unsafe { List::new(head) }.pending().store(0, Relaxed);
+    }
 }
 
 /// `pthread_mutex_unlock` on the robust mutex at `m`, held by the caller, done here, except
@@ -529,7 +520,7 @@ unsafe fn unlock_with(
         Released::Done => true,
         Released::Wake => {
             // SAFETY: just released by this thread, as `wake_released_with` requires.
-            unsafe { wake_released_with(m, head, pi) };
+            unsafe { wake_released_with(m, Some(head), pi) };
             true
         }
     }
@@ -630,37 +621,29 @@ unsafe fn release_held_with(
 #[cold]
 #[inline(never)]
 pub(super) unsafe fn wake_released(m: *mut libc::pthread_mutex_t, pi: bool) {
-    match thread(pi) {
-        // SAFETY: the caller's contract.
-        Some((_, head)) => unsafe { wake_released_with(m, head, pi) },
-        // Not reached in a program: `release_held` released the word, so the layout was on
-        // (it never turns off); the wake all the same.
-        // SAFETY: as above.
-        None => hand_over(unsafe { Words::new(m) }, pi),
-    }
+    // SAFETY: the caller's contract; the head is the calling thread's.
+    unsafe { wake_released_with(m, thread(pi).map(|(_, head)| head), pi) }
 }
 
-/// [`wake_released`] with the calling thread's robust head given.
+/// [`wake_released`] with the calling thread's robust head given; `None` (not reached in a
+/// program, as in [`give_back_taken_with`]): the wake all the same.
 ///
 /// # Safety
 /// As [`wake_released`]; `head` is the calling thread's; `pi` as the release said.
 #[inline(always)]
-unsafe fn wake_released_with(m: *mut libc::pthread_mutex_t, head: usize, pi: bool) {
+unsafe fn wake_released_with(m: *mut libc::pthread_mutex_t, head: Option<usize>, pi: bool) {
     // SAFETY: the caller's contract.
-    let (m, list) = unsafe { (Words::new(m), List::new(head)) };
-    hand_over(m, pi);
-    compiler_fence(SeqCst);
-    list.pending().store(0, Relaxed);
-}
-
-/// The kernel's part of a release with a waiter: one waiter woken ([`wake_one`]), or for a PI
-/// mutex the word handed to it ([`unlock_pi`]).
-#[inline(always)]
-fn hand_over(m: Words<'_>, pi: bool) {
+    let m = unsafe { Words::new(m) };
+    // The kernel's part: one waiter woken, or for a PI mutex the word handed to it.
     if pi {
         unlock_pi(m);
     } else {
         wake_one(m);
+    }
+    if let Some(head) = head {
+        compiler_fence(SeqCst);
+        // SAFETY: the caller's contract.
+        unsafe { List::new(head) }.pending().store(0, Relaxed);
     }
 }
 
@@ -1349,7 +1332,7 @@ mod tests {
                 let first = list(head).first().copied().unwrap_or(head);
                 let lock = || {
                     if inline {
-                        m.try_lock_robust(true)
+                        m.try_lock_robust()
                     } else {
                         m.try_lock(false)
                     }
@@ -1357,7 +1340,7 @@ mod tests {
                 let unlock = || {
                     if inline {
                         // SAFETY: called only while this thread holds `m`.
-                        unsafe { m.unlock_robust(true, recursive(attr)) }
+                        unsafe { m.unlock_robust(recursive(attr)) }
                     } else {
                         // SAFETY: as above.
                         unsafe { m.unlock_held() }
@@ -1412,7 +1395,7 @@ mod tests {
                     // SAFETY: held by this thread.
                     unsafe {
                         if inline {
-                            m.unlock_robust(true, recursive(attr))
+                            m.unlock_robust(recursive(attr))
                         } else {
                             m.unlock_held()
                         }
@@ -1420,7 +1403,7 @@ mod tests {
                     held.remove(at);
                 } else {
                     let r = if inline {
-                        m.try_lock_robust(true)
+                        m.try_lock_robust()
                     } else {
                         m.try_lock(false)
                     };
@@ -1435,7 +1418,7 @@ mod tests {
             }
             for i in held {
                 // SAFETY: held by this thread.
-                unsafe { ms[i].unlock_robust(true, recursive(attr)) };
+                unsafe { ms[i].unlock_robust(recursive(attr)) };
             }
             assert!(list(head).is_empty());
         }
@@ -1452,33 +1435,25 @@ mod tests {
             let ms = shared.get();
             std::thread::scope(|s| {
                 s.spawn(|| {
-                    assert_eq!(ms[0].try_lock_robust(true), Ok(()));
+                    assert_eq!(ms[0].try_lock_robust(), Ok(()));
                     assert_eq!(ms[1].try_lock(false), Ok(()));
-                    assert_eq!(ms[2].try_lock_robust(true), Ok(()));
+                    assert_eq!(ms[2].try_lock_robust(), Ok(()));
                 })
                 .join()
                 .unwrap()
             });
             assert_eq!(ms[0].try_lock(false), Err(Error::OwnerDied), "{attr:?}");
-            assert_eq!(
-                ms[1].try_lock_robust(true),
-                Err(Error::OwnerDied),
-                "{attr:?}"
-            );
-            assert_eq!(ms[2].lock_robust(true), Err(Error::OwnerDied), "{attr:?}");
+            assert_eq!(ms[1].try_lock_robust(), Err(Error::OwnerDied), "{attr:?}");
+            assert_eq!(ms[2].lock_robust(), Err(Error::OwnerDied), "{attr:?}");
             for m in &ms {
                 // SAFETY: held (owner died), made consistent, then unlocked inline.
                 unsafe {
                     m.consistent().unwrap();
-                    m.unlock_robust(true, recursive(attr));
+                    m.unlock_robust(recursive(attr));
                 }
-                assert_eq!(
-                    m.try_lock_robust(true),
-                    Ok(()),
-                    "{attr:?}: consistent again"
-                );
+                assert_eq!(m.try_lock_robust(), Ok(()), "{attr:?}: consistent again");
                 // SAFETY: held.
-                unsafe { m.unlock_robust(true, recursive(attr)) };
+                unsafe { m.unlock_robust(recursive(attr)) };
             }
         }
     }
@@ -1562,9 +1537,9 @@ mod tests {
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
-            let ok = ms[0].try_lock_robust(true).is_ok()
+            let ok = ms[0].try_lock_robust().is_ok()
                 && ms[1].try_lock(false).is_ok()
-                && ms[2].try_lock_robust(true).is_ok();
+                && ms[2].try_lock_robust().is_ok();
             // SAFETY: async-signal-safe calls in the child.
             unsafe {
                 if !ok {
@@ -1582,11 +1557,11 @@ mod tests {
             "child status {status:#x}"
         );
         for m in &ms {
-            assert_eq!(m.try_lock_robust(true), Err(Error::OwnerDied));
+            assert_eq!(m.try_lock_robust(), Err(Error::OwnerDied));
             // SAFETY: held (owner died); made consistent, unlocked.
             unsafe {
                 m.consistent().unwrap();
-                m.unlock_robust(true, false);
+                m.unlock_robust(false);
             }
         }
     }
@@ -1611,27 +1586,27 @@ mod killed_at_every_instruction {
     /// shared lockers' fast paths (the not-recoverable one given back).
     fn work(ms: &[&RawMutex]) -> bool {
         let ok = ms[0].try_lock(false).is_ok()
-            && ms[1].try_lock_robust(true).is_ok()
-            && ms[2].try_lock_robust(true).is_ok()
-            && ms[2].try_lock_robust(true).is_ok();
+            && ms[1].try_lock_robust().is_ok()
+            && ms[2].try_lock_robust().is_ok()
+            && ms[2].try_lock_robust().is_ok();
         if !ok {
             return false;
         }
         // SAFETY: each held by this thread (just above), released once per acquisition.
         unsafe {
-            ms[1].unlock_robust(true, false);
-            ms[2].unlock_robust(true, true);
-            ms[2].unlock_robust(true, true);
-            ms[0].unlock_robust(true, false);
+            ms[1].unlock_robust(false);
+            ms[2].unlock_robust(true);
+            ms[2].unlock_robust(true);
+            ms[0].unlock_robust(false);
         }
-        if ms[3].try_lock_robust(true) != Err(Error::NotRecoverable) {
+        if ms[3].try_lock_robust() != Err(Error::NotRecoverable) {
             return false;
         }
-        if ms[1].try_lock_robust(true).is_err() {
+        if ms[1].try_lock_robust().is_err() {
             return false;
         }
         // SAFETY: held (just above).
-        unsafe { ms[1].unlock_robust(true, false) };
+        unsafe { ms[1].unlock_robust(false) };
         // The shared lockers' own fast paths (`locker::shared`): the split calls, without a
         // protocol and with priority inheritance (4: normal, 5: recursive, 6: not
         // recoverable), the PI ones mixed with glibc's calls.
@@ -1647,7 +1622,7 @@ mod killed_at_every_instruction {
             || ms[4].try_lock_robust_uncontended(true) != Take::Acquired
             || ms[5].try_lock(false).is_err()
             || ms[5].try_lock_robust_uncontended(true) != Take::Glibc
-            || ms[5].try_lock_robust(true).is_err()
+            || ms[5].try_lock_robust().is_err()
         {
             return false;
         }
@@ -1658,7 +1633,7 @@ mod killed_at_every_instruction {
                 && ms[5].unlock_robust_uncontended(true, true) == Released::Done
                 && ms[2].unlock_robust_uncontended(true, false) == Released::Done
                 && ms[1].unlock_robust_uncontended(false, false) == Released::Done;
-            ms[5].unlock_robust(true, true);
+            ms[5].unlock_robust(true);
             split
         }
     }
