@@ -35,7 +35,12 @@
 //! ```sh
 //! CARGO_TARGET_DIR=target cargo bench --bench calls                     # the table (~15 s)
 //! CARGO_TARGET_DIR=target cargo bench --bench calls -- --rounds 100     # fewer rounds
+//! CARGO_TARGET_DIR=target cargo bench --bench calls -- --groups shared_normal,pi_shared
 //! ```
+//!
+//! `benches/layouts.sh` runs the shared groups on several code layouts of the same source (the
+//! link order of its functions shuffled by seed) and gives each contender's ratio averaged over
+//! them: a ratio read off one build can be that build's layout luck (see its header).
 //!
 //! Callgrind mode (instructions per operation, repeatable): `--callgrind NAME N` runs only the
 //! contender `NAME` (the `contender` column of the table, which is also the name of its
@@ -1529,13 +1534,16 @@ fn print_table(entries: &[Entry], ns: &[Vec<f64>]) {
 struct Args {
     rounds: usize,
     callgrind: Option<(String, u64)>,
+    /// `--groups a,b`: only these groups run (all when empty).
+    groups: Vec<String>,
 }
 
 fn parse_args() -> Args {
-    const USAGE: &str = "usage: calls [--rounds R] [--callgrind NAME N]";
+    const USAGE: &str = "usage: calls [--rounds R] [--groups G1,G2..] [--callgrind NAME N]";
     let mut args = Args {
         rounds: ROUNDS,
         callgrind: None,
+        groups: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -1546,6 +1554,10 @@ fn parse_args() -> Args {
                 args.rounds = it.next().and_then(|r| r.parse().ok()).expect(USAGE);
                 assert!(args.rounds > 0, "{USAGE}");
             }
+            "--groups" => {
+                let list = it.next().expect(USAGE);
+                args.groups = list.split(',').map(str::to_owned).collect();
+            }
             "--callgrind" => {
                 let name = it.next().expect(USAGE);
                 let n = it.next().and_then(|n| n.parse().ok()).expect(USAGE);
@@ -1555,6 +1567,17 @@ fn parse_args() -> Args {
         }
     }
     args
+}
+
+/// The groups' names, in table order.
+fn group_names(entries: &[Entry]) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for e in entries {
+        if !names.contains(&e.group) {
+            names.push(e.group);
+        }
+    }
+    names
 }
 
 /// Runs contender `name` alone for `n` operations (for `valgrind --tool=callgrind`).
@@ -1573,7 +1596,17 @@ fn callgrind(entries: &[Entry], name: &str, n: u64) {
 fn main() {
     let args = parse_args();
     common::multithreaded();
-    let entries = contenders();
+    let mut entries = contenders();
+    if !args.groups.is_empty() {
+        for g in &args.groups {
+            assert!(
+                entries.iter().any(|e| e.group == g),
+                "no group {g:?}; groups: {}",
+                group_names(&entries).join(" ")
+            );
+        }
+        entries.retain(|e| args.groups.iter().any(|g| g == e.group));
+    }
 
     if let Some((name, n)) = &args.callgrind {
         callgrind(&entries, name, *n);

@@ -275,9 +275,26 @@ impl<K: Kind, T: ?Sized> Lock<K, T> {
     /// The calling thread has just acquired `self.raw`, once more than it held it before.
     #[inline(always)]
     pub(crate) unsafe fn guard(&self) -> Guard<'_, K, T> {
+        // SAFETY: the caller's contract; the poison token is read now.
+        unsafe { self.guard_entered(self.poison.enter()) }
+    }
+
+    /// [`Lock::guard`] with the poison token the caller read before acquiring (the same
+    /// value: whether this thread is panicking does not change while it locks). The shared
+    /// kinds' lock paths read it first, so that its loads are not left to run after the
+    /// lock's atomic instruction, where they delay the unlock's.
+    ///
+    /// # Safety
+    /// As [`Lock::guard`]; `poison` is this thread's `enter()` of `self.poison`, read since
+    /// the thread began this acquisition.
+    #[inline(always)]
+    pub(crate) unsafe fn guard_entered(
+        &self,
+        poison: <K::Poison as Policy>::Token,
+    ) -> Guard<'_, K, T> {
         Guard {
             lock: self,
-            poison: self.poison.enter(),
+            poison,
             _not_send: NotSend(PhantomData),
         }
     }

@@ -516,13 +516,18 @@ impl<K: SharedKind, T> Lock<Shared<K>, T> {
 
 impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     /// The [`SharedLockResult`] of a raw acquisition's result, made directly (no intermediate
-    /// enum on the lock path).
+    /// enum on the lock path); `entered`: the poison token, read before the acquisition
+    /// (`Lock::guard_entered`).
     #[inline(always)]
-    fn shared(&self, acquired: Result<(), Error>) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
+    fn shared(
+        &self,
+        entered: bool,
+        acquired: Result<(), Error>,
+    ) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
         match acquired {
             Ok(()) => {
-                // SAFETY: this thread has just acquired the mutex.
-                let guard = unsafe { self.guard() };
+                // SAFETY: this thread has just acquired the mutex, and `entered` is its token.
+                let guard = unsafe { self.guard_entered(entered) };
                 if self.poison.is_poisoned() {
                     Err(SharedLockError::Poisoned(PoisonError::new(guard)))
                 } else {
@@ -531,7 +536,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
             }
             // SAFETY: a robust mutex is acquired when it reports its owner's death.
             Err(Error::OwnerDied) => Err(SharedLockError::OwnerDied(OwnerDied {
-                guard: unsafe { self.guard() },
+                guard: unsafe { self.guard_entered(entered) },
             })),
             Err(e) => Err(SharedLockError::Failed(e)),
         }
@@ -549,12 +554,16 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     #[track_caller]
     pub fn lock(&self) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
         let addr = self.order_addr();
-        self.shared(crate::lock_order::acquire(
-            addr,
-            &(), // no creation site in a shared lock
-            crate::lock_order::Wait::Block,
-            || RawLock::lock(&self.raw),
-        ))
+        let entered = self.poison.enter();
+        self.shared(
+            entered,
+            crate::lock_order::acquire(
+                addr,
+                &(), // no creation site in a shared lock
+                crate::lock_order::Wait::Block,
+                || RawLock::lock(&self.raw),
+            ),
+        )
     }
 
     /// Acquires the lock if it is free (or, for the recursive kind, held by this thread),
@@ -567,12 +576,16 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     #[track_caller]
     pub fn try_lock(&self) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
         let addr = self.order_addr();
-        self.shared(crate::lock_order::acquire(
-            addr,
-            &(), // no creation site in a shared lock
-            crate::lock_order::Wait::Try,
-            || RawLock::try_lock(&self.raw),
-        ))
+        let entered = self.poison.enter();
+        self.shared(
+            entered,
+            crate::lock_order::acquire(
+                addr,
+                &(), // no creation site in a shared lock
+                crate::lock_order::Wait::Try,
+                || RawLock::try_lock(&self.raw),
+            ),
+        )
     }
 
     /// Blocks until the lock is acquired or `dur` has passed (`pthread_mutex_clocklock` on
@@ -584,12 +597,16 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     #[track_caller]
     pub fn lock_timeout(&self, dur: Duration) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
         let addr = self.order_addr();
-        self.shared(crate::lock_order::acquire(
-            addr,
-            &(), // no creation site in a shared lock
-            crate::lock_order::Wait::Block,
-            || RawLock::lock_for(&self.raw, dur),
-        ))
+        let entered = self.poison.enter();
+        self.shared(
+            entered,
+            crate::lock_order::acquire(
+                addr,
+                &(), // no creation site in a shared lock
+                crate::lock_order::Wait::Block,
+                || RawLock::lock_for(&self.raw, dur),
+            ),
+        )
     }
 
     /// Whether the lock is poisoned: a thread of some process panicked while holding it.
