@@ -515,15 +515,23 @@ impl<K: SharedKind, T> Lock<Shared<K>, T> {
 }
 
 impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
-    /// The [`SharedLockResult`] of a raw acquisition's result, made directly (no intermediate
-    /// enum on the lock path); `entered`: the poison token, read before the acquisition
-    /// (`Lock::guard_entered`).
+    /// Acquires with `acquire` (through the lock-order checker, as a `wait`), and makes the
+    /// [`SharedLockResult`] directly (no intermediate enum on the lock path). The poison token
+    /// is read before the acquisition (`Lock::guard_entered`).
     #[inline(always)]
+    #[track_caller]
     fn shared(
         &self,
-        entered: bool,
-        acquired: Result<(), Error>,
+        wait: crate::lock_order::Wait,
+        acquire: impl FnOnce(&Robust<K>) -> Result<(), Error>,
     ) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
+        let entered = self.poison.enter();
+        let acquired = crate::lock_order::acquire(
+            self.order_addr(),
+            &(), // no creation site in a shared lock
+            wait,
+            || acquire(&self.raw),
+        );
         match acquired {
             Ok(()) => {
                 // SAFETY: this thread has just acquired the mutex, and `entered` is its token.
@@ -553,17 +561,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     #[inline]
     #[track_caller]
     pub fn lock(&self) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
-        let addr = self.order_addr();
-        let entered = self.poison.enter();
-        self.shared(
-            entered,
-            crate::lock_order::acquire(
-                addr,
-                &(), // no creation site in a shared lock
-                crate::lock_order::Wait::Block,
-                || RawLock::lock(&self.raw),
-            ),
-        )
+        self.shared(crate::lock_order::Wait::Block, RawLock::lock)
     }
 
     /// Acquires the lock if it is free (or, for the recursive kind, held by this thread),
@@ -575,17 +573,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     #[inline]
     #[track_caller]
     pub fn try_lock(&self) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
-        let addr = self.order_addr();
-        let entered = self.poison.enter();
-        self.shared(
-            entered,
-            crate::lock_order::acquire(
-                addr,
-                &(), // no creation site in a shared lock
-                crate::lock_order::Wait::Try,
-                || RawLock::try_lock(&self.raw),
-            ),
-        )
+        self.shared(crate::lock_order::Wait::Try, RawLock::try_lock)
     }
 
     /// Blocks until the lock is acquired or `dur` has passed (`pthread_mutex_clocklock` on
@@ -596,17 +584,9 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     #[doc(alias = "pthread_mutex_clocklock")]
     #[track_caller]
     pub fn lock_timeout(&self, dur: Duration) -> SharedLockResult<Guard<'_, Shared<K>, T>> {
-        let addr = self.order_addr();
-        let entered = self.poison.enter();
-        self.shared(
-            entered,
-            crate::lock_order::acquire(
-                addr,
-                &(), // no creation site in a shared lock
-                crate::lock_order::Wait::Block,
-                || RawLock::lock_for(&self.raw, dur),
-            ),
-        )
+        self.shared(crate::lock_order::Wait::Block, |m| {
+            RawLock::lock_for(m, dur)
+        })
     }
 
     /// Whether the lock is poisoned: a thread of some process panicked while holding it.
