@@ -178,7 +178,17 @@ impl RawMutexCell {
 fn raw_lock(m: &PMutex, who: &'static str) {
     // SAFETY: `PMutex::new` initialised the mutex, which stays at this heap address until the
     // `PMutex` is dropped, and `m` borrows it.
-    let ret = unsafe { libc::pthread_mutex_lock(m.ptr()) };
+    unsafe { raw_lock_at(m.ptr(), who) }
+}
+
+/// [`raw_lock`] of the mutex at `m`.
+///
+/// # Safety
+/// `m` is an initialised mutex that stays at that address during the call.
+#[inline(always)]
+unsafe fn raw_lock_at(m: *mut libc::pthread_mutex_t, who: &'static str) {
+    // SAFETY: the caller's contract.
+    let ret = unsafe { libc::pthread_mutex_lock(m) };
     if ret != 0 {
         lock_failed(who, ret);
     }
@@ -293,30 +303,22 @@ impl MappedRaw {
             )
         };
         assert_ne!(map, libc::MAP_FAILED, "mmap");
-        let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
-        // SAFETY: the attribute object is initialised first and destroyed last; the mutex
-        // is inside the fresh, page-aligned mapping (offset 0x48: aligned), unused.
+        let mapped = MappedRaw { map };
+        // SAFETY: inside the fresh, page-aligned mapping (offset 0x48: aligned), unused, and
+        // unmapped only when `mapped` drops.
         unsafe {
-            assert_eq!(libc::pthread_mutexattr_init(attr.as_mut_ptr()), 0);
-            let a = attr.as_mut_ptr();
-            assert_eq!(libc::pthread_mutexattr_settype(a, kind), 0);
-            assert_eq!(
-                libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED),
-                0
-            );
-            assert_eq!(
-                libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
-                0
-            );
-            assert_eq!(libc::pthread_mutexattr_setprotocol(a, protocol), 0);
-            let m = map
-                .cast::<u8>()
-                .add(Self::MUTEX)
-                .cast::<libc::pthread_mutex_t>();
-            assert_eq!(libc::pthread_mutex_init(m, a), 0);
-            libc::pthread_mutexattr_destroy(a);
-        }
-        MappedRaw { map }
+            common::init_mutex_at(
+                mapped.mutex(),
+                MutexAttrs {
+                    kind,
+                    pshared: true,
+                    robust: true,
+                },
+                protocol,
+                0,
+            )
+        };
+        mapped
     }
 
     fn mutex(&self) -> *mut libc::pthread_mutex_t {
@@ -349,10 +351,7 @@ macro_rules! mapped_raw {
         #[inline(never)]
         fn $name(c: &MappedRaw) {
             // SAFETY: an initialised mutex in the live mapping.
-            let ret = unsafe { libc::pthread_mutex_lock(c.mutex()) };
-            if ret != 0 {
-                lock_failed(stringify!($name), ret);
-            }
+            unsafe { raw_lock_at(c.mutex(), stringify!($name)) };
             c.counter().set(c.counter().get() + 1);
             // SAFETY: locked just above by this thread.
             unsafe { libc::pthread_mutex_unlock(c.mutex()) };

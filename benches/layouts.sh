@@ -63,7 +63,10 @@ for pass in $(seq 1 "$passes"); do
   echo "layouts: pass $pass of $passes done"
 done
 
-# Per layout: the median over passes; over layouts: mean, median, min, max.
+# Per layout: the median over passes; over layouts: mean, median, min, max. The rows in
+# group order under one header.
+printf "%-18s %-24s %7s %7s %7s %7s %8s %8s   %s\n" group contender mean median min max \
+  "ns(mean)" ns/raw "per layout (seed 0 first)"
 sort -k4,4 -k1,1n -k6,6g "$out/runs.txt" | awk '
   function flush_layout() {
     if (k == 0) return
@@ -79,8 +82,6 @@ sort -k4,4 -k1,1n -k6,6g "$out/runs.txt" | awk '
   }
   END {
     flush_layout()
-    printf "%-18s %-24s %7s %7s %7s %7s %8s %8s   %s\n", "group", "contender", "mean", "median", \
-      "min", "max", "ns(mean)", "ns/raw", "per layout (seed 0 first)"
     for (i = 1; i <= names; i++) {
       c = order[i]
       if (c ~ /_raw$/) { anchor_ns[group[c]] = ns[c] / nsn[c] }

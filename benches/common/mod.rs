@@ -199,6 +199,62 @@ fn failed(what: &str, ret: libc::c_int) -> ! {
     panic!("{what} failed: {}", std::io::Error::from_raw_os_error(ret))
 }
 
+/// `pthread_mutex_init` of the mutex at `m` with explicit attributes: `attrs`, the priority
+/// protocol (`pthread_mutexattr_setprotocol`) and, for `PTHREAD_PRIO_PROTECT`, the ceiling
+/// (`pthread_mutexattr_setprioceiling`); every call checked.
+///
+/// # Safety
+/// `m` is writable, aligned storage for a `pthread_mutex_t` that nothing else uses, and stays
+/// at that address for as long as the mutex is used.
+pub unsafe fn init_mutex_at(
+    m: *mut libc::pthread_mutex_t,
+    attrs: MutexAttrs,
+    protocol: libc::c_int,
+    ceiling: libc::c_int,
+) {
+    extern "C" {
+        fn pthread_mutexattr_setprioceiling(
+            attr: *mut libc::pthread_mutexattr_t,
+            prioceiling: libc::c_int,
+        ) -> libc::c_int;
+    }
+    let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
+    let a = attr.as_mut_ptr();
+    // SAFETY: `a` points to writable storage for an attribute object, which is initialised
+    // first and destroyed last; `m` is the caller's (its contract).
+    unsafe {
+        check("pthread_mutexattr_init", libc::pthread_mutexattr_init(a));
+        check(
+            "pthread_mutexattr_settype",
+            libc::pthread_mutexattr_settype(a, attrs.kind),
+        );
+        if attrs.pshared {
+            check(
+                "pthread_mutexattr_setpshared",
+                libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED),
+            );
+        }
+        if attrs.robust {
+            check(
+                "pthread_mutexattr_setrobust",
+                libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
+            );
+        }
+        check(
+            "pthread_mutexattr_setprotocol",
+            libc::pthread_mutexattr_setprotocol(a, protocol),
+        );
+        if protocol == libc::PTHREAD_PRIO_PROTECT {
+            check(
+                "pthread_mutexattr_setprioceiling",
+                pthread_mutexattr_setprioceiling(a, ceiling),
+            );
+        }
+        check("pthread_mutex_init", libc::pthread_mutex_init(m, a));
+        libc::pthread_mutexattr_destroy(a);
+    }
+}
+
 /// A raw `pthread_mutex_t` in its own heap allocation (a stable address for its whole life),
 /// initialised with explicit attributes and destroyed on drop. No wrapper logic: each method
 /// is the libc call plus the return-value check any correct caller makes.
@@ -220,52 +276,10 @@ impl PMutex {
     /// [`PMutex::new`] with a priority protocol (`pthread_mutexattr_setprotocol`) and, for
     /// `PTHREAD_PRIO_PROTECT`, the ceiling (`pthread_mutexattr_setprioceiling`).
     pub fn with_protocol(attrs: MutexAttrs, protocol: libc::c_int, ceiling: libc::c_int) -> PMutex {
-        extern "C" {
-            fn pthread_mutexattr_setprioceiling(
-                attr: *mut libc::pthread_mutexattr_t,
-                prioceiling: libc::c_int,
-            ) -> libc::c_int;
-        }
         let m = Box::new(UnsafeCell::new(MaybeUninit::uninit()));
-        let mut attr = MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
-        let a = attr.as_mut_ptr();
-        // SAFETY: `a` points to writable storage for an attribute object, which is initialised
-        // first and destroyed last; `m` is a fresh heap allocation nobody else can see, so
-        // initialising a mutex there is allowed, and it never moves afterwards (boxed).
-        unsafe {
-            check("pthread_mutexattr_init", libc::pthread_mutexattr_init(a));
-            check(
-                "pthread_mutexattr_settype",
-                libc::pthread_mutexattr_settype(a, attrs.kind),
-            );
-            if attrs.pshared {
-                check(
-                    "pthread_mutexattr_setpshared",
-                    libc::pthread_mutexattr_setpshared(a, libc::PTHREAD_PROCESS_SHARED),
-                );
-            }
-            if attrs.robust {
-                check(
-                    "pthread_mutexattr_setrobust",
-                    libc::pthread_mutexattr_setrobust(a, libc::PTHREAD_MUTEX_ROBUST),
-                );
-            }
-            check(
-                "pthread_mutexattr_setprotocol",
-                libc::pthread_mutexattr_setprotocol(a, protocol),
-            );
-            if protocol == libc::PTHREAD_PRIO_PROTECT {
-                check(
-                    "pthread_mutexattr_setprioceiling",
-                    pthread_mutexattr_setprioceiling(a, ceiling),
-                );
-            }
-            check(
-                "pthread_mutex_init",
-                libc::pthread_mutex_init(m.get().cast(), a),
-            );
-            libc::pthread_mutexattr_destroy(a);
-        }
+        // SAFETY: `m` is a fresh heap allocation nobody else can see, and it never moves
+        // afterwards (boxed).
+        unsafe { init_mutex_at(m.get().cast(), attrs, protocol, ceiling) };
         PMutex { m }
     }
 

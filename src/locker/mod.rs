@@ -269,29 +269,19 @@ impl<K: Kind, T> Lock<K, T> {
 }
 
 impl<K: Kind, T: ?Sized> Lock<K, T> {
-    /// Makes the guard for a lock this thread has just acquired.
+    /// Makes the guard for a lock this thread has just acquired, with its poison token
+    /// (`self.poison.enter()`). The token is the same read before acquiring or after (whether
+    /// this thread is panicking does not change while it locks). The shared kinds read it
+    /// before, so that its loads do not run after the lock's atomic instruction, where they
+    /// delay the unlock's: `SharedLocker` 1.069 -> 1.036 of the raw call. The in-process
+    /// kinds read it after: before, `Locker::try_lock` measured 4.6% slower and `lock` the
+    /// same (benches/RESULTS.md, session 8).
     ///
     /// # Safety
-    /// The calling thread has just acquired `self.raw`, once more than it held it before.
+    /// The calling thread has just acquired `self.raw`, once more than it held it before;
+    /// `poison` is its `enter()` of `self.poison`, read since it began this acquisition.
     #[inline(always)]
-    pub(crate) unsafe fn guard(&self) -> Guard<'_, K, T> {
-        // SAFETY: the caller's contract; the poison token is read now.
-        unsafe { self.guard_entered(self.poison.enter()) }
-    }
-
-    /// [`Lock::guard`] with the poison token the caller read before acquiring (the same
-    /// value: whether this thread is panicking does not change while it locks). The shared
-    /// kinds' lock paths read it first, so that its loads are not left to run after the
-    /// lock's atomic instruction, where they delay the unlock's.
-    ///
-    /// # Safety
-    /// As [`Lock::guard`]; `poison` is this thread's `enter()` of `self.poison`, read since
-    /// the thread began this acquisition.
-    #[inline(always)]
-    pub(crate) unsafe fn guard_entered(
-        &self,
-        poison: <K::Poison as Policy>::Token,
-    ) -> Guard<'_, K, T> {
+    pub(crate) unsafe fn guard(&self, poison: <K::Poison as Policy>::Token) -> Guard<'_, K, T> {
         Guard {
             lock: self,
             poison,
@@ -331,13 +321,15 @@ impl<K: Kind, T: ?Sized> Lock<K, T> {
             acquire(&self.raw)
         }) {
             Ok(()) if self.poison.is_poisoned() => {
-                // SAFETY: this thread has just acquired the mutex.
-                Acquired::Poisoned(unsafe { self.guard() })
+                // SAFETY: this thread has just acquired the mutex; the token is read now.
+                Acquired::Poisoned(unsafe { self.guard(self.poison.enter()) })
             }
             // SAFETY: as above.
-            Ok(()) => Acquired::Ok(unsafe { self.guard() }),
+            Ok(()) => Acquired::Ok(unsafe { self.guard(self.poison.enter()) }),
             // SAFETY: a robust mutex is acquired when it reports its owner's death.
-            Err(Error::OwnerDied) => Acquired::OwnerDied(unsafe { self.guard() }),
+            Err(Error::OwnerDied) => {
+                Acquired::OwnerDied(unsafe { self.guard(self.poison.enter()) })
+            }
             Err(e) => Acquired::Failed(e),
         }
     }

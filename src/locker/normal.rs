@@ -164,8 +164,8 @@ impl<T: ?Sized> Locker<T> {
         if let Err(e) = acquired {
             fatal("pthread_mutex_lock", e);
         }
-        // SAFETY: this thread has just acquired the mutex.
-        poisoned(unsafe { self.guard() })
+        // SAFETY: this thread has just acquired the mutex; the token is read now.
+        poisoned(unsafe { self.guard(self.poison.enter()) })
     }
 
     /// Acquires the lock if it is free, without blocking (`pthread_mutex_trylock`).
@@ -191,8 +191,8 @@ impl<T: ?Sized> Locker<T> {
         match lock_order::acquire(self.order_addr(), self.order_site(), Wait::Try, || {
             RawLock::try_lock(&self.raw)
         }) {
-            // SAFETY: this thread has just acquired the mutex.
-            Ok(()) => Ok(poisoned(unsafe { self.guard() })?),
+            // SAFETY: this thread has just acquired the mutex; the token is read now.
+            Ok(()) => Ok(poisoned(unsafe { self.guard(self.poison.enter()) })?),
             Err(Error::WouldBlock) => Err(TryLockError::WouldBlock),
             Err(e) => fatal("pthread_mutex_trylock", e),
         }

@@ -517,7 +517,7 @@ impl<K: SharedKind, T> Lock<Shared<K>, T> {
 impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
     /// Acquires with `acquire` (through the lock-order checker, as a `wait`), and makes the
     /// [`SharedLockResult`] directly (no intermediate enum on the lock path). The poison token
-    /// is read before the acquisition (`Lock::guard_entered`).
+    /// is read before the acquisition ([`Lock::guard`]).
     #[inline(always)]
     #[track_caller]
     fn shared(
@@ -535,7 +535,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
         match acquired {
             Ok(()) => {
                 // SAFETY: this thread has just acquired the mutex, and `entered` is its token.
-                let guard = unsafe { self.guard_entered(entered) };
+                let guard = unsafe { self.guard(entered) };
                 if self.poison.is_poisoned() {
                     Err(SharedLockError::Poisoned(PoisonError::new(guard)))
                 } else {
@@ -544,7 +544,7 @@ impl<K: SharedKind, T: ?Sized> Lock<Shared<K>, T> {
             }
             // SAFETY: a robust mutex is acquired when it reports its owner's death.
             Err(Error::OwnerDied) => Err(SharedLockError::OwnerDied(OwnerDied {
-                guard: unsafe { self.guard_entered(entered) },
+                guard: unsafe { self.guard(entered) },
             })),
             Err(e) => Err(SharedLockError::Failed(e)),
         }

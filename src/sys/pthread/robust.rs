@@ -297,6 +297,14 @@ impl<'a> List<'a> {
         unsafe { at(self.0, HEAD_PENDING) }
     }
 
+    /// The robust operation is over: `list_op_pending` cleared, after every store of the
+    /// operation (a compiler fence: only this thread and the kernel, at its death, read it).
+    #[inline(always)]
+    fn clear_pending(self) {
+        compiler_fence(SeqCst);
+        self.pending().store(0, Relaxed);
+    }
+
     /// The `__prev` (`ADJUST` bytes before) and `__next` of `entry`, an entry on this
     /// thread's list or the head, as glibc's list macros reach them (the head's "`__prev`" is
     /// glibc's `robust_prev`, the word before the head in the descriptor, which glibc keeps
@@ -398,7 +406,7 @@ unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize, pi: bo
     compiler_fence(SeqCst);
     if lock.compare_exchange(0, tid, Acquire, Relaxed).is_err() {
         // Taken meanwhile: as glibc, nothing to undo but the pending entry; glibc decides.
-        list.pending().store(0, Relaxed);
+        list.clear_pending();
         return Take::Glibc;
     }
     if m.int(OWNER).load(Relaxed) == NOTRECOVERABLE {
@@ -417,8 +425,7 @@ unsafe fn take_with(m: *mut libc::pthread_mutex_t, tid: i32, head: usize, pi: bo
     m.word(PREV).store(head, Relaxed);
     compiler_fence(SeqCst);
     list.first().store(marked, Relaxed);
-    compiler_fence(SeqCst);
-    list.pending().store(0, Relaxed);
+    list.clear_pending();
     m.int(OWNER).store(tid, Relaxed);
     let nusers = m.int(NUSERS);
     nusers.store(nusers.load(Relaxed).wrapping_add(1), Relaxed);
@@ -458,9 +465,8 @@ unsafe fn give_back_taken_with(m: *mut libc::pthread_mutex_t, head: Option<usize
         release(m);
     }
     if let Some(head) = head {
-        compiler_fence(SeqCst);
         // SAFETY: the caller's contract.
-        unsafe { List::new(head) }.pending().store(0, Relaxed);
+        unsafe { List::new(head) }.clear_pending();
     }
 }
 
@@ -605,8 +611,7 @@ unsafe fn release_held_with(
         // the kernel's death cleanup then wakes a waiter itself.
         return Released::Wake;
     }
-    compiler_fence(SeqCst);
-    list.pending().store(0, Relaxed);
+    list.clear_pending();
     Released::Done
 }
 
@@ -641,9 +646,8 @@ unsafe fn wake_released_with(m: *mut libc::pthread_mutex_t, head: Option<usize>,
         wake_one(m);
     }
     if let Some(head) = head {
-        compiler_fence(SeqCst);
         // SAFETY: the caller's contract.
-        unsafe { List::new(head) }.pending().store(0, Relaxed);
+        unsafe { List::new(head) }.clear_pending();
     }
 }
 
