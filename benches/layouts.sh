@@ -17,8 +17,15 @@
 # time over all runs, with its ratio to the anchor's mean time (both sides averaged over
 # layouts).
 #
-#   benches/layouts.sh [SEEDS] [PASSES] [ROUNDS] [GROUPS]
+#   benches/layouts.sh [SEEDS] [PASSES] [ROUNDS] [GROUPS] [OTHER_TREE...]
 #   benches/layouts.sh 8 3 100 shared_normal,shared_errorcheck,shared_recursive,pi_shared
+#   benches/layouts.sh 20 3 80 shared_normal,shared_recursive /work/exp1 /work/exp2
+#
+# With OTHER_TREEs (copies of this repository with a change to measure), each is built the
+# same way (its own copy of this script, PASSES 0), and every run of a layout here is followed
+# by the same layout's run of each other tree, so that all the trees see the same machine
+# state (a VM's speed drifts by a few % over minutes: two trees run one after the other
+# differ by that much with no change); then one table per tree.
 #
 # Run it on a quiet machine (about SEEDS x PASSES x 8 s with the default groups, after the
 # builds). The raw data is left in target/layouts/runs.txt.
@@ -29,6 +36,7 @@ seeds=${1:-8}
 passes=${2:-3}
 rounds=${3:-100}
 groups=${4:-shared_normal,shared_errorcheck,shared_recursive,pi_shared}
+others=("${@:5}")
 out=target/layouts
 mkdir -p "$out"
 rm -f "$out"/calls-* "$out"/runs.txt
@@ -51,23 +59,35 @@ distinct=$(for seed in $(seq 0 "$seeds"); do addr "$out/calls-$seed"; done | sor
 echo "layouts: $((seeds + 1)) builds, calls::normal_shared_ours at $distinct distinct addresses"
 [ "$distinct" -gt 1 ] || [ "$seeds" -eq 0 ] || { echo "layouts: the shuffle moved nothing" >&2; exit 1; }
 
+# Every tree measured: this one, then the others (built by their own copy of the script).
+trees=("$PWD")
+for other in "${others[@]}"; do
+  (cd "$other" && benches/layouts.sh "$seeds" 0 "$rounds" "$groups" >/dev/null)
+  rm -f "$other/$out/runs.txt"
+  trees+=("$(cd "$other" && pwd)")
+done
+
 n=$((seeds + 1))
 for pass in $(seq 1 "$passes"); do
   for j in $(seq 0 "$seeds"); do
     seed=$(((j + pass) % n))
-    "$out/calls-$seed" --groups "$groups" --rounds "$rounds" |
-      awk -v seed="$seed" -v pass="$pass" \
-        '$2 ~ /_(ours|raw)$|^mapped_anchor/ && $5 ~ /^[0-9.]+$/ { print seed, pass, $1, $2, $3, $5 }' \
-        >>"$out/runs.txt"
+    for tree in "${trees[@]}"; do
+      "$tree/$out/calls-$seed" --groups "$groups" --rounds "$rounds" |
+        awk -v seed="$seed" -v pass="$pass" \
+          '$2 ~ /_(ours|raw)$|^mapped_anchor/ && $5 ~ /^[0-9.]+$/ { print seed, pass, $1, $2, $3, $5 }' \
+          >>"$tree/$out/runs.txt"
+    done
   done
   echo "layouts: pass $pass of $passes done"
 done
+[ "$passes" -gt 0 ] || exit 0
 
 # Per layout: the median over passes; over layouts: mean, median, min, max. The rows in
-# group order under one header.
+# group order under one header; a table per tree.
+summary() {
 printf "%-18s %-24s %7s %7s %7s %7s %8s %8s   %s\n" group contender mean median min max \
   "ns(mean)" ns/raw "per layout (seed 0 first)"
-sort -k4,4 -k1,1n -k6,6g "$out/runs.txt" | awk '
+sort -k4,4 -k1,1n -k6,6g "$1" | awk '
   function flush_layout() {
     if (k == 0) return
     med = (k % 2) ? r[(k + 1) / 2] : (r[k / 2] + r[k / 2 + 1]) / 2
@@ -96,3 +116,8 @@ sort -k4,4 -k1,1n -k6,6g "$out/runs.txt" | awk '
         v[m], ns[c] / nsn[c], ns[c] / nsn[c] / anchor_ns[group[c]], per[c]
     }
   }' | sort -s -k1,1
+}
+for tree in "${trees[@]}"; do
+  [ "${#trees[@]}" -eq 1 ] || echo "== $tree"
+  summary "$tree/$out/runs.txt"
+done
