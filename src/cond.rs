@@ -130,9 +130,34 @@ impl Protocol {
         // `None`: deliberately broken (model checks only): read after the release, so a
         // notification made in between is missed.
         let seen = seen.unwrap_or_else(|| self.seq.load(SeqCst));
-        let timed_out = self.seq.wait(seen, deadline, scope);
+        let timed_out = match (scope, crate::sys::RECHECK) {
+            (Scope::Shared, Some(slice)) => self.sleep_rechecked(seen, deadline, slice),
+            _ => self.seq.wait(seen, deadline, scope),
+        };
         self.waiters.fetch_sub(1, SeqCst);
         timed_out
+    }
+
+    /// A process-shared sleep in slices of at most `slice`: at the end of each, a sequence
+    /// word that moved means a notification came whose wake-up reached no live sleeper (it
+    /// went to a waiter killed before it ran, or its notifier was killed between the bump and
+    /// the wake), and the waiter returns as woken (a spurious wake-up, if the wake-up was
+    /// another's: the caller re-checks its condition). Unmoved, it sleeps on. Whether
+    /// `deadline` passed.
+    fn sleep_rechecked(&self, seen: u32, deadline: Option<&Deadline>, slice: Duration) -> bool {
+        loop {
+            let soon = Deadline::after(slice);
+            let until = deadline.map_or(soon, |d| soon.min(*d));
+            if !self.seq.wait(seen, Some(&until), Scope::Shared) {
+                return false;
+            }
+            if deadline.is_some_and(Deadline::passed) {
+                return true;
+            }
+            if self.seq.load(SeqCst) != seen {
+                return false;
+            }
+        }
     }
 
     /// With the mutex held again after a wait (the model's one-mutex check).
@@ -165,12 +190,13 @@ impl WaitTimeoutResult {
     }
 }
 
-/// A condition variable over `pthread_cond_t`, with the API of [`std::sync::Condvar`].
+/// A condition variable on the crate's own futex protocol (private to the process; see the
+/// module docs for why not `pthread_cond_t`), with the API of [`std::sync::Condvar`].
 ///
 /// `use pthread_sync::{Condvar, Mutex};` in place of `use std::sync::{Condvar, Mutex};`
 /// compiles and behaves the same. Differences worth knowing:
 ///
-/// - timed waits run on `CLOCK_MONOTONIC` (`pthread_condattr_setclock`), so setting the
+/// - timed waits run on `CLOCK_MONOTONIC` (`FUTEX_WAIT_BITSET` with an absolute deadline), so setting the
 ///   wall clock neither shortens nor lengthens them;
 /// - it also works with [`ErrorCheckLocker`](crate::ErrorCheckLocker) guards; a
 ///   [`RecursiveLocker`](crate::RecursiveLocker) guard does not compile (see [`CondGuard`]);
@@ -503,8 +529,9 @@ impl fmt::Debug for Cond {
 ///
 /// - **wait**: with the mutex held, add one to `waiters`, read `seq`; release the mutex; sleep
 ///   on `seq` while it still holds the value read (`FUTEX_WAIT_BITSET` without
-///   `FUTEX_PRIVATE_FLAG`, with an absolute `CLOCK_MONOTONIC` deadline for the timed forms);
-///   subtract one from `waiters`; take the mutex again (a holder that died meanwhile reaches
+///   `FUTEX_PRIVATE_FLAG`, with an absolute `CLOCK_MONOTONIC` deadline for the timed forms),
+///   20 ms at most at a time: at the end of such a slice, if `seq` has moved, return as
+///   woken, else sleep on; subtract one from `waiters`; take the mutex again (a holder that died meanwhile reaches
 ///   the waiter as [`SharedLockError::OwnerDied`], exactly as a lock does).
 /// - **notify**: if `waiters` is 0, nothing (no system call); else add one to `seq` and wake
 ///   one (`notify_one`) or every (`notify_all`) sleeper on it (`FUTEX_WAKE`).
@@ -514,13 +541,18 @@ impl fmt::Debug for Cond {
 /// waiter can sleep on the old value, or wakes it from that sleep: no wake-up is lost. A
 /// waiter killed while asleep is removed from the futex queue by the kernel; one killed
 /// anywhere in a wait leaves `waiters` one too high, which only makes later notifications
-/// make a (harmless) wake-up system call. A notifier killed anywhere leaves at most a `seq`
-/// bumped without a wake, which is a spurious wake-up for nobody. Every word is valid at any
-/// value, so there is nothing to arm and nothing a dead process can leave half-made: the
-/// condvar is two `u32`s, usable at once (also outside a region: its futex words work in any
-/// memory). A waiter that was woken and then dies before it retakes the mutex takes that
-/// wake-up with it, as a thread woken by `notify_one` that then exits would: callers that must
-/// not depend on one particular waiter use `notify_all` or timed waits.
+/// make a (harmless) wake-up system call. Two deaths spend a notification on nobody alive: a
+/// waiter woken by `notify_one` and killed before it runs (the kernel woke it, not another),
+/// and a notifier killed between its bump of `seq` and its wake. Both leave `seq` moved under
+/// sleepers that were not woken, and the 20 ms slices are for them. A sleeper cannot tell a
+/// spent wake-up from one that reached another waiter, so every waiter asleep at a
+/// `notify_one` returns within one slice of it (all but the woken one as a spurious wake-up:
+/// they re-check their condition and wait again). So a notification reaches a live waiter
+/// within 20 ms whoever dies. The cost: one clock read per wait, a wake-up every 20 ms for a
+/// sleeper, and after a `notify_one`, at most one relock per other sleeper and slice (the
+/// in-process [`Cond`] has none of this). Every word is valid at any value, so there is nothing to arm and
+/// nothing a dead process can leave half-made: the condvar is two `u32`s, usable at once
+/// (also outside a region: its futex words work in any memory).
 ///
 /// Wake-ups may be spurious (wait in a loop, or use [`SharedCond::wait_while`]). Unlike
 /// [`Cond`], it does not check that all its waiters use one mutex: the waiters may be in

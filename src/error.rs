@@ -39,10 +39,12 @@ pub enum Error {
     /// (glibc's owner field still names it). Reported by the kinds that know their owner
     /// (errorcheck, recursive) instead of a wait that would never end.
     OwnerGone,
-    /// A process-shared object (`SharedLocker`, `SharedCond`, `SharedSem`) was used outside a
+    /// A process-shared object over a pthread object (`SharedLocker` and its kinds,
+    /// `SharedSem`, `SharedRwLock`'s writer mutex, `SharedBarrier`'s seats) was used outside a
     /// shared-memory region this process mapped through [`ShmBox`](crate::ShmBox): its
     /// pthread object must be initialised at its final address inside shared memory, so it is
-    /// refused anywhere else (on the stack, on the heap) before any pthread call.
+    /// refused anywhere else (on the stack, on the heap) before any pthread call. (A
+    /// `SharedCond` is plain futex words and works in any memory.)
     NotInRegion,
     /// The thread a signal was sent to has finished (or was never started by this crate's
     /// means): nothing was sent.

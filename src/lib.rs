@@ -5,9 +5,9 @@
 //! | [`Locker`] (= [`Mutex`]) | `pthread_mutex_t`, normal | drop-in for `std::sync::Mutex` (poisoning included), plus [`Locker::lock_timeout`] |
 //! | [`ErrorCheckLocker`] | `PTHREAD_MUTEX_ERRORCHECK` | relock is [`Error::Deadlock`], foreign unlock [`Error::NotOwner`] |
 //! | [`RecursiveLocker`] | `PTHREAD_MUTEX_RECURSIVE` | re-entrant on the owning thread; guards give `&T` |
-//! | [`Cond`] (= [`Condvar`]) | `pthread_cond_t` on `CLOCK_MONOTONIC` | drop-in for `std::sync::Condvar`; works with errorcheck guards too |
+//! | [`Cond`] (= [`Condvar`]) | the crate's futex protocol (not `pthread_cond_t`, which can lose a wake-up: sourceware 25847), timed waits on `CLOCK_MONOTONIC` | drop-in for `std::sync::Condvar`; works with errorcheck guards too |
 //! | [`Sem`] | unnamed `sem_t` | counting semaphore, timed waits, RAII [`SemPermit`] |
-//! | [`RwLock`] | `pthread_rwlock_t`, writer-preferring | drop-in for `std::sync::RwLock`, reads that scale, timed forms |
+//! | [`RwLock`] | a lock word of the crate's own (futex waits), writer-preferring as glibc's `PREFER_WRITER_NONRECURSIVE_NP` kind, with a biased read path | drop-in for `std::sync::RwLock`, reads that scale, timed forms |
 //! | [`SharedRwLock`] | reader slots naming their holders and a robust writer mutex, in a [`ShmBox`] | a reader-writer lock across processes that no death stalls: a dead reader is reclaimed, a dead writer's successor repairs (`OwnerDied`) |
 //! | [`Barrier`] (module [`barrier`]) | the crate's own futex protocol | drop-in for `std::sync::Barrier`, plus [`Barrier::wait_timeout`] |
 //! | [`SharedBarrier`] | the same protocol, process-shared, and a robust mutex per member seat | rounds across processes; a member that dies breaks the round ([`Error::BarrierBroken`]) instead of hanging the others |

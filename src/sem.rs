@@ -40,6 +40,12 @@ pub type Sem = Semaphore<placement::Private>;
 /// initialises the `sem_t` in place, exactly once. Used anywhere else it is refused with
 /// [`Error::NotInRegion`], which is why [`SharedSem::wait`] and [`SharedSem::acquire`] return
 /// `Result`s.
+///
+/// Its blocking waits sleep 20 ms at most at a time and then look at the value again: glibc's
+/// `sem_post` raises the value and then wakes one sleeper, and a process killed between the
+/// two, or a woken waiter killed before it took the unit, would otherwise leave a unit that
+/// no wake-up announces beside a sleeping live waiter until the next post (see the README's
+/// table of deaths).
 #[doc(alias = "sem_t")]
 pub type SharedSem = Semaphore<placement::Shared>;
 
@@ -67,11 +73,20 @@ pub mod placement {
         fn raw(&self) -> Result<&RawSem, Error>;
         #[doc(hidden)]
         fn value_before_use(&self) -> u32;
+        /// The longest a blocked wait sleeps before it looks at the value again (`None`:
+        /// one sleep). A process-shared semaphore's waits look again every
+        /// [`sys::RECHECK`](crate::sys::RECHECK): a post's wake-up can go to a waiter that is
+        /// killed before it runs, or be lost with a poster killed between its increment and
+        /// its wake (glibc's `sem_post` makes them two steps), and then the unit waits in the
+        /// value while a live waiter sleeps on.
+        #[doc(hidden)]
+        const RECHECK: Option<std::time::Duration>;
     }
 
     impl super::sealed::Sealed for Private {}
     impl Placement for Private {
         const NAME: &'static str = "Sem";
+        const RECHECK: Option<std::time::Duration> = None;
         #[inline(always)]
         fn raw(&self) -> Result<&RawSem, Error> {
             Ok(&self.raw)
@@ -84,6 +99,7 @@ pub mod placement {
     impl super::sealed::Sealed for Shared {}
     impl Placement for Shared {
         const NAME: &'static str = "SharedSem";
+        const RECHECK: Option<std::time::Duration> = crate::sys::RECHECK;
         #[inline(always)]
         fn raw(&self) -> Result<&RawSem, Error> {
             self.raw.get(|| SemAttr {
@@ -200,14 +216,18 @@ impl SharedSem {
         }
     }
 
-    /// Takes one unit, blocking while the value is zero (`sem_wait`, retried on `EINTR`).
+    /// Takes one unit, blocking while the value is zero (`sem_wait`'s role; retried on
+    /// `EINTR`). It sleeps 20 ms at most at a time (`sem_clockwait`) and then looks at the
+    /// value again: a post whose wake-up went to a waiter killed before it ran, or whose
+    /// poster was killed between its increment and its wake, leaves a unit that no wake-up
+    /// announces, and a live waiter takes it within that.
     ///
     /// # Errors
     /// [`Error::NotInRegion`] outside a shared-memory region.
     #[doc(alias = "sem_wait")]
     #[inline]
     pub fn wait(&self) -> Result<(), Error> {
-        self.place.raw()?.wait()
+        wait_sliced(self.place.raw()?, None)
     }
 
     /// Takes one unit and returns a permit that gives it back when dropped.
@@ -217,6 +237,38 @@ impl SharedSem {
     #[inline]
     pub fn acquire(&self) -> Result<SemPermit<'_, placement::Shared>, Error> {
         self.wait().map(|()| SemPermit { sem: self })
+    }
+}
+
+/// A process-shared semaphore's wait (at most `dur`; `None`: until a unit comes) in sleeps
+/// of at most [`sys::RECHECK`], each starting with a try (glibc's fast path), so a unit left
+/// in the value without a wake-up is taken within one sleep (see [`Placement::RECHECK`]).
+/// The uncontended wait is one `sem_trywait`, with no clock read.
+fn wait_sliced(raw: &RawSem, dur: Option<Duration>) -> Result<(), Error> {
+    let Some(slice) = sys::RECHECK else {
+        return match dur {
+            Some(dur) => raw.wait_for(dur),
+            None => raw.wait(),
+        };
+    };
+    match raw.try_wait() {
+        Err(Error::WouldBlock) => {}
+        done => return done,
+    }
+    let end = dur.map(crate::shim::Expiry::after);
+    loop {
+        let left = end
+            .as_ref()
+            .map_or(Duration::MAX, crate::shim::Expiry::remaining);
+        let (sleep, last) = if left <= slice {
+            (left, true)
+        } else {
+            (slice, false)
+        };
+        match raw.wait_for(sleep) {
+            Err(Error::TimedOut) if !last => continue,
+            done => return done,
+        }
     }
 }
 
@@ -234,7 +286,8 @@ impl<P: Placement> Semaphore<P> {
     }
 
     /// Takes one unit, waiting at most `dur` (`sem_clockwait` on `CLOCK_MONOTONIC`, retried on
-    /// `EINTR` against the same deadline).
+    /// `EINTR` against the same deadline; a [`SharedSem`]'s in sleeps of 20 ms at most, as
+    /// its [`wait`](SharedSem::wait)).
     ///
     /// # Errors
     /// [`Error::TimedOut`] if the value stayed zero for `dur`.
@@ -248,7 +301,11 @@ impl<P: Placement> Semaphore<P> {
     #[doc(alias = "sem_clockwait")]
     #[doc(alias = "sem_timedwait")]
     pub fn wait_timeout(&self, dur: Duration) -> Result<(), Error> {
-        self.place.raw()?.wait_for(dur)
+        let raw = self.place.raw()?;
+        match P::RECHECK {
+            None => raw.wait_for(dur),
+            Some(_) => wait_sliced(raw, Some(dur)),
+        }
     }
 
     /// Gives one unit back, waking a waiter if there is one (`sem_post`).

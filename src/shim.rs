@@ -288,10 +288,12 @@ pub(crate) fn spin_hint(round: u32) {
 }
 
 /// A point `dur` from now, to ask whether it has passed (in the model: after three asks,
-/// so that loom explores giving up).
+/// so that loom explores giving up). A point too far to represent (`Duration::MAX`) never
+/// passes.
 pub(crate) struct Expiry {
+    /// `None`: never.
     #[cfg(not(loom))]
-    at: std::time::Instant,
+    at: Option<std::time::Instant>,
     #[cfg(loom)]
     asks: std::cell::Cell<u32>,
 }
@@ -300,18 +302,20 @@ impl Expiry {
     pub(crate) fn after(_dur: std::time::Duration) -> Expiry {
         Expiry {
             #[cfg(not(loom))]
-            at: std::time::Instant::now() + _dur,
+            at: std::time::Instant::now().checked_add(_dur),
             #[cfg(loom)]
             asks: std::cell::Cell::new(0),
         }
     }
 
-    /// How long until the point (zero once passed). In the model, zero: the model's timed
-    /// operations ignore durations (they may always time out).
+    /// How long until the point (zero once passed; `Duration::MAX` for never). In the model,
+    /// zero: the model's timed operations ignore durations (they may always time out).
     pub(crate) fn remaining(&self) -> std::time::Duration {
         #[cfg(not(loom))]
         {
-            self.at.saturating_duration_since(std::time::Instant::now())
+            self.at.map_or(std::time::Duration::MAX, |at| {
+                at.saturating_duration_since(std::time::Instant::now())
+            })
         }
         #[cfg(loom)]
         {
@@ -322,7 +326,7 @@ impl Expiry {
     pub(crate) fn passed(&self) -> bool {
         #[cfg(not(loom))]
         {
-            std::time::Instant::now() >= self.at
+            self.at.is_some_and(|at| std::time::Instant::now() >= at)
         }
         #[cfg(loom)]
         {

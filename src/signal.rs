@@ -307,13 +307,36 @@ pub struct SigInfo {
     pub code: i32,
 }
 
+/// Why a set is refused for a wait.
+const NOT_WAITABLE: &str =
+    "SIGKILL and SIGSTOP cannot be waited for (the kernel drops them from a wait's set)";
+
+/// `Err(InvalidInput)` if `set` holds `SIGKILL` or `SIGSTOP`: they can be neither blocked nor
+/// taken by a wait (Linux removes them from the set without an error, so a `sigwait` on
+/// `{SIGKILL}` alone would sleep forever).
+fn waitable(set: &SigSet) -> Result<(), Error> {
+    if set.contains(Signal::KILL) || set.contains(Signal::STOP) {
+        return Err(Error::InvalidInput(NOT_WAITABLE));
+    }
+    Ok(())
+}
+
 /// Waits for a signal of `set` (`sigwait`), which must be blocked in every thread (else it
 /// may be delivered elsewhere); retried on `EINTR`.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] for a set with a signal that cannot be waited for.
+/// [`Error::InvalidInput`] for a set with a signal that cannot be waited for (`SIGKILL`,
+/// `SIGSTOP`):
+///
+/// ```
+/// use pthread_sync::signal::{self, SigSet, Signal};
+/// use pthread_sync::Error;
+/// let r = signal::wait(&SigSet::from([Signal::KILL]));
+/// assert!(matches!(r, Err(Error::InvalidInput(_))));
+/// ```
 #[doc(alias = "sigwait")]
 pub fn wait(set: &SigSet) -> Result<Signal, Error> {
+    waitable(set)?;
     sys::wait(&set.0).map(Signal)
 }
 
@@ -324,6 +347,7 @@ pub fn wait(set: &SigSet) -> Result<Signal, Error> {
 /// As [`wait`].
 #[doc(alias = "sigtimedwait")]
 pub fn wait_timeout(set: &SigSet, timeout: Duration) -> Result<Option<SigInfo>, Error> {
+    waitable(set)?;
     Ok(sys::wait_timeout(&set.0, timeout)?.map(|i| SigInfo {
         signal: Signal(i.signo),
         pid: i.pid,
@@ -468,11 +492,13 @@ impl SignalThread {
     /// and calls `handler` with each.
     ///
     /// # Errors
-    /// What blocking the set reports; [`Error::Os`] if the thread cannot be spawned.
+    /// [`Error::InvalidInput`] for a set with `SIGKILL` or `SIGSTOP` (as [`wait`]); what
+    /// blocking the set reports; [`Error::Os`] if the thread cannot be spawned.
     pub fn spawn<F>(set: SigSet, mut handler: F) -> Result<SignalThread, Error>
     where
         F: FnMut(SigInfo) + Send + 'static,
     {
+        waitable(&set)?;
         block(&set)?.keep();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);

@@ -1,13 +1,17 @@
 //! A process may die at any instant: forked children `SIGKILL`ed in every phase of the shared
-//! primitives (waiting on a `SharedCond` plain or timed, notifying in a loop, blocked in a
-//! `SharedSem` wait, posting in a loop, blocked on or holding a `SharedLocker`, arming a
-//! primitive, creating a named region), and what the survivors must still get.
+//! primitives (waiting on a `SharedCond` plain or timed, woken and killed before it ran,
+//! notifying in a loop or between a notification's two steps, blocked in a `SharedSem` wait,
+//! woken and killed, posting in a loop or between a post's two steps, blocked on or holding a
+//! `SharedLocker`, arming a primitive, creating a named region), and what the survivors must
+//! still get.
 //!
 //! Every wait of a survivor is bounded ([`BOUND`]): a notify, a wake-up or an exit that does
 //! not come in time is a failed case, reported with what hung, and every child of the case is
-//! killed and reaped by its `Child` guard as the panic unwinds. The parent itself never calls
-//! a condvar operation (it could hang there, out of reach of any bound): notifications run in
-//! children of their own, and the parent only takes locks with a timeout.
+//! killed and reaped by its `Child` guard as the panic unwinds. The parent itself calls no
+//! condvar operation that could block (out of reach of any bound): notifications run in
+//! children of their own, but for the one case that needs a `notify_one` at a chosen instant
+//! (the protocol's notify is one `FUTEX_WAKE`, which never blocks), and the parent only
+//! takes locks with a timeout.
 //!
 //! A waiter counts as blocked once it has raised its flag holding the lock (so the parent,
 //! getting the lock after it, knows the wait released it) and its process sleeps in `futex`
@@ -912,14 +916,9 @@ fn fifo(prio: i32) -> bool {
 /// holder (priority 20) unlocks and relocks before the woken waiter (ordinary) can run, and
 /// the parent (priority 10) kills that waiter before it runs.
 fn a_waiter_killed_after_its_wake_up_strands_nobody() -> Outcome {
-    let _pinned = OneCpu::new();
-    if !fifo(1) {
+    let Some(_pinned) = one_cpu_and_fifo() else {
         return Outcome::Skipped("SCHED_FIFO refused (no privilege)");
-    }
-    // Back to the ordinary policy until the scenario needs it.
-    let param = libc::sched_param { sched_priority: 0 };
-    // SAFETY: as in `fifo`.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    };
     let region = ShmBox::anonymous(Strand {
         lock: SharedLocker::new(0),
         a_locked: AtomicU32::new(0),
@@ -968,19 +967,174 @@ fn a_waiter_killed_after_its_wake_up_strands_nobody() -> Outcome {
     while r.relocked.load(SeqCst) == 0 {
         // Spinning at priority 10: the first waiter (ordinary) gets no CPU meanwhile.
         if start.elapsed() > BOUND {
-            // SAFETY: as in `fifo`.
-            unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+            ordinary();
             panic!("the holder never relocked");
         }
         std::hint::spin_loop();
     }
     first.kill_and_reap();
-    // SAFETY: as in `fifo`.
-    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+    ordinary();
     r.killed.store(1, SeqCst);
     expect_exit(holder, 0, "the holder");
     // The mutex is free now; the third process must take it within the bound.
     expect_exit(third, 0, "the third process, stranded on a free mutex");
+    Passed
+}
+
+/// Back to the ordinary policy (`SCHED_OTHER`).
+fn ordinary() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: as in `fifo`.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &param) };
+}
+
+/// For the cases that need a wake-up to reach a process that is then killed before it runs:
+/// pinned to one CPU, and `SCHED_FIFO` allowed (`None`: refused, the case is skipped); the
+/// calling process is back at the ordinary policy, for its children to inherit.
+fn one_cpu_and_fifo() -> Option<OneCpu> {
+    let pinned = OneCpu::new();
+    if !fifo(1) {
+        return None;
+    }
+    ordinary();
+    Some(pinned)
+}
+
+/// Two processes wait on a `SharedCond` for a token; the parent, at `SCHED_FIFO` on their one
+/// CPU (so neither runs until it allows), adds a token and calls `notify_one`, which wakes the
+/// first (the futex queue is first-come), and kills that one before it runs. The wake-up is
+/// spent: a wait that slept until the next one would leave the second asleep beside a token
+/// forever. The crate's shared waits look again every 20 ms, and one that finds the
+/// sequence word moved returns as woken: the second takes the token within the bound.
+fn cond_waiter_killed_after_its_wake_up_strands_nobody() -> Outcome {
+    let Some(_pinned) = one_cpu_and_fifo() else {
+        return Outcome::Skipped("SCHED_FIFO refused (no privilege)");
+    };
+    let region = ShmBox::anonymous(Waiters::new()).unwrap();
+    let w = &*region;
+    w.watch();
+    let first = spawn_waiter(w, 0, Wait::Plain);
+    await_waiting(w, 0, &first);
+    let second = spawn_waiter(w, 1, Wait::Plain);
+    await_waiting(w, 1, &second);
+    assert!(fifo(10), "SCHED_FIFO for the parent");
+    w.add_tokens(1);
+    // One `FUTEX_WAKE` (the crate's notify never blocks): the woken waiter gets no CPU yet.
+    w.cond.notify_one();
+    first.kill_and_reap();
+    let left = w.tokens();
+    ordinary();
+    assert_eq!(left, 1, "the killed waiter took nothing");
+    expect_exit(
+        second,
+        0,
+        "the second waiter, after notify_one's wake-up went to a waiter killed before it ran",
+    );
+    assert_eq!(w.tokens(), 0);
+    Passed
+}
+
+/// A notifier killed between the two steps of a notification: the sequence word bumped (the
+/// first `u32` of a `SharedCond`, its documented layout), then `SIGKILL` before the wake. The
+/// waiter, asleep on the old value, sees the word moved at its next look (20 ms) and takes
+/// the token.
+fn cond_notifier_killed_between_its_bump_and_its_wake() -> Outcome {
+    let region = ShmBox::anonymous(Waiters::new()).unwrap();
+    let w = &*region;
+    w.watch();
+    let waiter = spawn_waiter(w, 0, Wait::Plain);
+    await_waiting(w, 0, &waiter);
+    w.add_tokens(1);
+    let notifier = fork_child(|| {
+        // SAFETY: a `SharedCond` is `#[repr(C)] { seq: u32, waiters: u32 }`, both accessed
+        // atomically (its documented layout): `seq` is an `AtomicU32` at its address.
+        let seq = unsafe { &*std::ptr::addr_of!(w.cond).cast::<AtomicU32>() };
+        seq.fetch_add(1, SeqCst);
+        // SAFETY: plain system calls: this process kills itself, before any wake.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        50
+    });
+    let status = notifier.wait_status();
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+        "the notifier was killed (status {status:#x})"
+    );
+    expect_exit(
+        waiter,
+        0,
+        "the waiter, after a notifier killed between its bump and its wake",
+    );
+    assert_eq!(w.tokens(), 0);
+    Passed
+}
+
+/// The semaphore's form of the stranded waiter: two processes blocked in `SharedSem::wait`;
+/// the parent, at `SCHED_FIFO` on their one CPU, posts (glibc wakes the first sleeper) and
+/// kills the woken one before it runs. glibc's `sem_wait` would leave the second asleep with
+/// the value at 1 until the next post; the crate's shared waits look again every 20 ms, and
+/// the second takes the unit.
+fn sem_waiter_killed_after_its_wake_up_strands_nobody() -> Outcome {
+    let Some(_pinned) = one_cpu_and_fifo() else {
+        return Outcome::Skipped("SCHED_FIFO refused (no privilege)");
+    };
+    let region = ShmBox::anonymous(Sems::new()).unwrap();
+    let s = &*region;
+    assert_eq!(s.sem.value(), 0); // arms it
+    let first = spawn_sem_waiter(s, 0);
+    await_sem_waiting(s, 0, &first);
+    let second = spawn_sem_waiter(s, 1);
+    await_sem_waiting(s, 1, &second);
+    assert!(fifo(10), "SCHED_FIFO for the parent");
+    s.sem.post().unwrap();
+    first.kill_and_reap();
+    let left = s.sem.value();
+    ordinary();
+    assert_eq!(left, 1, "the killed waiter took nothing");
+    expect_exit(
+        second,
+        0,
+        "the second semaphore waiter, after the post's wake-up went to a waiter killed before it ran",
+    );
+    assert_eq!(s.sem.value(), 0);
+    Passed
+}
+
+/// A poster killed between the two steps of glibc 2.36's `sem_post`: the value raised (the
+/// low 32 bits of the `sem_t`'s first 64-bit word, `struct new_sem`'s `data`; the `sem_t` at
+/// byte 8 of a `SharedSem`, its documented layout), then `SIGKILL` before the wake. The waiter,
+/// asleep, takes the unit at its next look (20 ms).
+fn sem_poster_killed_between_its_increment_and_its_wake() -> Outcome {
+    let region = ShmBox::anonymous(Sems::new()).unwrap();
+    let s = &*region;
+    assert_eq!(s.sem.value(), 0); // arms it
+    let waiter = spawn_sem_waiter(s, 0);
+    await_sem_waiting(s, 0, &waiter);
+    let poster = fork_child(|| {
+        // SAFETY: the armed `sem_t` lies at byte 8 of the `SharedSem` (8-aligned); glibc's
+        // 64-bit `sem_t` keeps its value in the low half of its first word, which its own
+        // calls change atomically.
+        let data = unsafe {
+            &*std::ptr::addr_of!(s.sem)
+                .cast::<u8>()
+                .add(8)
+                .cast::<AtomicU64>()
+        };
+        data.fetch_add(1, SeqCst);
+        // SAFETY: as in the notifier's case.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        50
+    });
+    let status = poster.wait_status();
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+        "the poster was killed (status {status:#x})"
+    );
+    expect_exit(
+        waiter,
+        0,
+        "the semaphore waiter, after a poster killed between its increment and its wake",
+    );
+    assert_eq!(s.sem.value(), 0);
     Passed
 }
 
@@ -1023,6 +1177,22 @@ fn main() {
         (
             "a_waiter_killed_after_its_wake_up_strands_nobody",
             a_waiter_killed_after_its_wake_up_strands_nobody,
+        ),
+        (
+            "cond_waiter_killed_after_its_wake_up_strands_nobody",
+            cond_waiter_killed_after_its_wake_up_strands_nobody,
+        ),
+        (
+            "cond_notifier_killed_between_its_bump_and_its_wake",
+            cond_notifier_killed_between_its_bump_and_its_wake,
+        ),
+        (
+            "sem_waiter_killed_after_its_wake_up_strands_nobody",
+            sem_waiter_killed_after_its_wake_up_strands_nobody,
+        ),
+        (
+            "sem_poster_killed_between_its_increment_and_its_wake",
+            sem_poster_killed_between_its_increment_and_its_wake,
         ),
     ];
     support::run(cases);

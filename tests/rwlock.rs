@@ -375,3 +375,30 @@ fn a_static_lock_works() {
     GLOBAL.write().unwrap().push(1);
     assert_eq!(GLOBAL.read().unwrap().len(), 1);
 }
+
+#[test]
+fn timed_forms_with_a_huge_duration_wait_and_never_panic() {
+    // Duration::MAX (and any duration past what an `Instant` holds) is a wait without an end:
+    // free, it succeeds at once; held, it waits for the release.
+    let l = Arc::new(RwLock::new(0u32));
+    for dur in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+        drop(l.read_timeout(dur).unwrap());
+        drop(l.write_timeout(dur).unwrap());
+    }
+    let held = l.write().unwrap();
+    let l2 = Arc::clone(&l);
+    let reader = thread::spawn(move || *l2.read_timeout(Duration::MAX).unwrap());
+    let l3 = Arc::clone(&l);
+    let writer = thread::spawn(move || {
+        *l3.write_timeout(Duration::MAX).unwrap() += 1;
+    });
+    thread::sleep(Duration::from_millis(30));
+    assert!(
+        !reader.is_finished() && !writer.is_finished(),
+        "a Duration::MAX timed form returned early"
+    );
+    drop(held);
+    writer.join().unwrap();
+    assert!(reader.join().unwrap() <= 1);
+    assert_eq!(*l.read().unwrap(), 1);
+}

@@ -353,6 +353,52 @@ fn killed_writer_the_next_writer_repairs() -> Outcome {
     Passed
 }
 
+/// `Duration::MAX` (and any duration past what an `Instant` holds) is a wait without an end:
+/// free, both timed forms succeed at once; held for writing by a child, a timed write waits
+/// for its release.
+fn timed_forms_with_a_huge_duration_wait_and_never_panic() -> Outcome {
+    let region = ShmBox::anonymous(SharedRwLock::new(0u32)).unwrap();
+    let lock = &*region;
+    for dur in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+        drop(lock.read_timeout(dur).unwrap());
+        drop(lock.write_timeout(dur).unwrap());
+    }
+    let flags = ShmBox::anonymous([AtomicU32::new(0), AtomicU32::new(0)]).unwrap();
+    let (held_flag, release_flag) = (&flags[0], &flags[1]);
+    let holder = fork_child(|| {
+        let Ok(mut g) = lock.write() else { return 60 };
+        held_flag.store(1, SeqCst);
+        while release_flag.load(SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        *g += 1;
+        0
+    });
+    let start = Instant::now();
+    while held_flag.load(SeqCst) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the holder never locked"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let waited = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(30));
+            release_flag.store(1, SeqCst);
+        });
+        let g = lock.write_timeout(Duration::MAX).unwrap();
+        assert!(
+            waited.elapsed() >= Duration::from_millis(30),
+            "returned early"
+        );
+        assert_eq!(*g, 1);
+    });
+    assert_eq!(holder.wait(), 0);
+    Passed
+}
+
 /// Every call of a process on a lock left not recoverable: `Failed(NotRecoverable)`.
 fn all_not_recoverable(lock: &SharedRwLock<Pair>) -> bool {
     let short = Duration::from_millis(50);
@@ -1840,6 +1886,10 @@ fn a_seventeenth_reader_takes_any_freed_slot() -> Outcome {
 fn main() {
     let cases: &[Case] = &[
         ("four_processes_count_exactly", four_processes_count_exactly),
+        (
+            "timed_forms_with_a_huge_duration_wait_and_never_panic",
+            timed_forms_with_a_huge_duration_wait_and_never_panic,
+        ),
         (
             "killed_writer_the_next_reader_repairs",
             killed_writer_the_next_reader_repairs,

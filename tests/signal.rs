@@ -240,11 +240,41 @@ fn killing_finished_threads_is_reported() -> Outcome {
     Passed
 }
 
+/// `SIGKILL` and `SIGSTOP` can be neither blocked nor waited for: Linux drops them from a
+/// wait's set silently, so `sigwait` on `{SIGKILL}` would sleep forever. Every wait, and a
+/// signal thread, refuses a set holding one, also beside other signals; the rest still work.
+fn waits_refuse_sigkill_and_sigstop() -> Outcome {
+    for bad in [
+        SigSet::from([Signal::KILL]),
+        SigSet::from([Signal::STOP]),
+        SigSet::from([Signal::USR1, Signal::KILL]),
+    ] {
+        assert!(matches!(signal::wait(&bad), Err(Error::InvalidInput(_))));
+        assert!(matches!(
+            signal::wait_timeout(&bad, Duration::from_secs(60)),
+            Err(Error::InvalidInput(_))
+        ));
+        assert!(matches!(
+            SignalThread::spawn(bad, |_| {}),
+            Err(Error::InvalidInput(_))
+        ));
+    }
+    assert_eq!(
+        signal::wait_timeout(&SigSet::from([Signal::USR1]), Duration::ZERO),
+        Ok(None)
+    );
+    Passed
+}
+
 fn main() {
     // Before any other thread: every thread from now on inherits the block.
     signal::block(&test_signals()).unwrap().keep();
     let cases: &[Case] = &[
         ("sets_and_numbers", sets_and_numbers),
+        (
+            "waits_refuse_sigkill_and_sigstop",
+            waits_refuse_sigkill_and_sigstop,
+        ),
         (
             "masks_are_restored_also_on_panic",
             masks_are_restored_also_on_panic,

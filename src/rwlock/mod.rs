@@ -145,8 +145,8 @@ unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
 
 impl<T> RwLock<T> {
     const_fn! {
-        /// A new unlocked lock holding `t`: a `const fn` (glibc's static initialiser of the
-        /// writer-preferring kind), so `static` locks work; nothing is allocated.
+        /// A new unlocked lock holding `t`: a `const fn` (the lock word at zero), so `static`
+        /// locks work; nothing is allocated.
         #[inline]
         #[cfg_attr(feature = "lock-order", track_caller)]
         pub const fn new(t: T) -> RwLock<T> {

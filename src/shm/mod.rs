@@ -165,6 +165,10 @@
 //! Unlocking without that makes the mutex not recoverable for every process, Rust users
 //! included ([`Error::NotRecoverable`]), as POSIX says. An armed semaphore takes `sem_wait`,
 //! `sem_trywait`, `sem_clockwait`, `sem_post` and `sem_getvalue` on the `sem_t` at offset 8.
+//! (The crate's own blocking waits are `sem_clockwait`s of 20 ms at most, retried: a post's
+//! wake-up can go to a process killed before it ran, or die with its poster between glibc's
+//! increment and its wake, and a plain `sem_wait` then sleeps beside the unit until the next
+//! post. A C waiter that must not depend on other processes staying alive waits the same way.)
 //!
 //! ## The condition variable, from C
 //!
@@ -175,17 +179,22 @@
 //!
 //! - wait, holding the `SharedLocker` mutex it goes with: `__atomic_add_fetch(&waiters, 1)`;
 //!   `s = __atomic_load_n(&seq)`; `pthread_mutex_unlock(&mutex)`; `syscall(SYS_futex, &seq,
-//!   FUTEX_WAIT_BITSET, s, deadline_or_NULL, NULL, FUTEX_BITSET_MATCH_ANY)` (no
-//!   `FUTEX_PRIVATE_FLAG`; `deadline` an absolute `CLOCK_MONOTONIC` `struct timespec`; any
-//!   return is a wake-up: `EAGAIN`, `EINTR`, `ETIMEDOUT` included); `__atomic_sub_fetch(&waiters,
+//!   FUTEX_WAIT_BITSET, s, deadline, NULL, FUTEX_BITSET_MATCH_ANY)` (no
+//!   `FUTEX_PRIVATE_FLAG`; `deadline` an absolute `CLOCK_MONOTONIC` `struct timespec`, at most
+//!   20 ms away, the caller's own deadline if that is sooner; when it was the 20 ms one that
+//!   passed and `seq` still holds `s`, the same call again with the next 20 ms; any other
+//!   return is a wake-up: `EAGAIN`, `EINTR` included); `__atomic_sub_fetch(&waiters,
 //!   1)`; `pthread_mutex_lock(&mutex)` (and `EOWNERDEAD` as above); then check the condition
 //!   again, as with any condvar;
 //! - notify: if `__atomic_load_n(&waiters)` is 0, nothing; else `__atomic_add_fetch(&seq, 1)`,
 //!   then `syscall(SYS_futex, &seq, FUTEX_WAKE, 1, ...)` (one) or `INT_MAX` (all).
 //!
 //! A process killed anywhere in those steps leaves at most `waiters` too high (later
-//! notifications then make a wake-up call for nobody) and `seq` bumped: nothing anyone waits
-//! for. `tests/shared.rs` runs a C program that waits and notifies on the same condvar as Rust.
+//! notifications then make a wake-up call for nobody) and `seq` bumped without a wake (or a
+//! wake spent on a waiter killed before it ran), which the 20 ms looks turn into a wake-up
+//! of every sleeper within that. A waiter that sleeps without them (a `NULL` deadline)
+//! still works with the crate's notifiers, but may be stranded by such a death.
+//! `tests/shared.rs` runs a C program that waits and notifies on the same condvar as Rust.
 //!
 //! ## The barrier, from C
 //!

@@ -64,6 +64,10 @@ impl Deadline {
     }
 }
 
+/// None: the model's waits are exact (a wake reaches a sleeper or the word's change is seen),
+/// and a model thread is not killed inside one, so its waits need no second look.
+pub const RECHECK: Option<Duration> = None;
+
 struct Owner {
     thread: Option<ThreadId>,
     count: u32,

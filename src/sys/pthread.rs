@@ -148,6 +148,12 @@ const SPIN_PAUSES: u32 = 64;
 /// `RawMutex::lock_robust`): the bound on how long a lost wake-up can strand it.
 const ROBUST_RECHECK: Duration = Duration::from_millis(20);
 
+/// The longest a waiter on a process-shared object of the crate's own or a `sem_t` sleeps
+/// before it looks again (`SharedCond`, `SharedSem`): the bound on how long a wake-up spent on
+/// a process that was killed before it ran, or never made by a poster or notifier killed
+/// between its change and its wake, can strand a live waiter. The same as the robust mutex's.
+pub const RECHECK: Option<Duration> = Some(ROBUST_RECHECK);
+
 /// How often a checked wait for a held mutex looks again whether its owner is gone.
 const OWNER_CHECK_PERIOD: Duration = Duration::from_millis(100);
 
