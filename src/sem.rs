@@ -251,9 +251,12 @@ fn wait_sliced(raw: &RawSem, dur: Option<Duration>) -> Result<(), Error> {
             None => raw.wait(),
         };
     };
-    match raw.try_wait() {
-        Err(Error::WouldBlock) => {}
-        done => return done,
+    // Each `wait_for` tries first; a timed wait tries once more before it reads the clock.
+    if dur.is_some() {
+        match raw.try_wait() {
+            Err(Error::WouldBlock) => {}
+            done => return done,
+        }
     }
     let end = dur.map(crate::shim::Expiry::after);
     loop {
