@@ -1034,6 +1034,22 @@ fn cond_waiter_killed_after_its_wake_up_strands_nobody() -> Outcome {
     Passed
 }
 
+/// Runs `step` in a child that then `SIGKILL`s itself (the death at exactly that point), and
+/// checks that the signal ended it.
+fn killed_right_after(who: &str, step: impl FnOnce()) {
+    let child = fork_child(|| {
+        step();
+        // SAFETY: plain system calls: the process kills itself.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        50
+    });
+    let status = child.wait_status();
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+        "{who} was killed (status {status:#x})"
+    );
+}
+
 /// A notifier killed between the two steps of a notification: the sequence word bumped (the
 /// first `u32` of a `SharedCond`, its documented layout), then `SIGKILL` before the wake. The
 /// waiter, asleep on the old value, sees the word moved at its next look (20 ms) and takes
@@ -1045,20 +1061,12 @@ fn cond_notifier_killed_between_its_bump_and_its_wake() -> Outcome {
     let waiter = spawn_waiter(w, 0, Wait::Plain);
     await_waiting(w, 0, &waiter);
     w.add_tokens(1);
-    let notifier = fork_child(|| {
+    killed_right_after("the notifier", || {
         // SAFETY: a `SharedCond` is `#[repr(C)] { seq: u32, waiters: u32 }`, both accessed
         // atomically (its documented layout): `seq` is an `AtomicU32` at its address.
         let seq = unsafe { &*std::ptr::addr_of!(w.cond).cast::<AtomicU32>() };
         seq.fetch_add(1, SeqCst);
-        // SAFETY: plain system calls: this process kills itself, before any wake.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-        50
     });
-    let status = notifier.wait_status();
-    assert!(
-        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
-        "the notifier was killed (status {status:#x})"
-    );
     expect_exit(
         waiter,
         0,
@@ -1109,7 +1117,7 @@ fn sem_poster_killed_between_its_increment_and_its_wake() -> Outcome {
     assert_eq!(s.sem.value(), 0); // arms it
     let waiter = spawn_sem_waiter(s, 0);
     await_sem_waiting(s, 0, &waiter);
-    let poster = fork_child(|| {
+    killed_right_after("the poster", || {
         // SAFETY: the armed `sem_t` lies at byte 8 of the `SharedSem` (8-aligned); glibc's
         // 64-bit `sem_t` keeps its value in the low half of its first word, which its own
         // calls change atomically.
@@ -1120,15 +1128,7 @@ fn sem_poster_killed_between_its_increment_and_its_wake() -> Outcome {
                 .cast::<AtomicU64>()
         };
         data.fetch_add(1, SeqCst);
-        // SAFETY: as in the notifier's case.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-        50
     });
-    let status = poster.wait_status();
-    assert!(
-        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
-        "the poster was killed (status {status:#x})"
-    );
     expect_exit(
         waiter,
         0,
