@@ -196,8 +196,8 @@ impl WaitTimeoutResult {
 /// `use pthread_sync::{Condvar, Mutex};` in place of `use std::sync::{Condvar, Mutex};`
 /// compiles and behaves the same. Differences worth knowing:
 ///
-/// - timed waits run on `CLOCK_MONOTONIC` (`FUTEX_WAIT_BITSET` with an absolute deadline), so setting the
-///   wall clock neither shortens nor lengthens them;
+/// - timed waits run on `CLOCK_MONOTONIC` (`FUTEX_WAIT_BITSET` with an absolute deadline),
+///   so setting the wall clock neither shortens nor lengthens them;
 /// - it also works with [`ErrorCheckLocker`](crate::ErrorCheckLocker) guards; a
 ///   [`RecursiveLocker`](crate::RecursiveLocker) guard does not compile (see [`CondGuard`]);
 /// - while threads wait on a `Cond` with one mutex, waiting on it with another mutex panics
@@ -531,8 +531,9 @@ impl fmt::Debug for Cond {
 ///   on `seq` while it still holds the value read (`FUTEX_WAIT_BITSET` without
 ///   `FUTEX_PRIVATE_FLAG`, with an absolute `CLOCK_MONOTONIC` deadline for the timed forms),
 ///   20 ms at most at a time: at the end of such a slice, if `seq` has moved, return as
-///   woken, else sleep on; subtract one from `waiters`; take the mutex again (a holder that died meanwhile reaches
-///   the waiter as [`SharedLockError::OwnerDied`], exactly as a lock does).
+///   woken, else sleep on; subtract one from `waiters`; take the mutex again (a holder that
+///   died meanwhile reaches the waiter as [`SharedLockError::OwnerDied`], exactly as a lock
+///   does).
 /// - **notify**: if `waiters` is 0, nothing (no system call); else add one to `seq` and wake
 ///   one (`notify_one`) or every (`notify_all`) sleeper on it (`FUTEX_WAKE`).
 ///
@@ -550,9 +551,9 @@ impl fmt::Debug for Cond {
 /// they re-check their condition and wait again). So a notification reaches a live waiter
 /// within 20 ms whoever dies. The cost: one clock read per wait, a wake-up every 20 ms for a
 /// sleeper, and after a `notify_one`, at most one relock per other sleeper and slice (the
-/// in-process [`Cond`] has none of this). Every word is valid at any value, so there is nothing to arm and
-/// nothing a dead process can leave half-made: the condvar is two `u32`s, usable at once
-/// (also outside a region: its futex words work in any memory).
+/// in-process [`Cond`] has none of this). Every word is valid at any value, so there is
+/// nothing to arm and nothing a dead process can leave half-made: the condvar is two `u32`s,
+/// usable at once (also outside a region: its futex words work in any memory).
 ///
 /// Wake-ups may be spurious (wait in a loop, or use [`SharedCond::wait_while`]). Unlike
 /// [`Cond`], it does not check that all its waiters use one mutex: the waiters may be in

@@ -1101,7 +1101,8 @@ fn sem_waiter_killed_after_its_wake_up_strands_nobody() -> Outcome {
     expect_exit(
         second,
         0,
-        "the second semaphore waiter, after the post's wake-up went to a waiter killed before it ran",
+        "the second semaphore waiter, after the post's wake-up went to a waiter killed before \
+         it ran",
     );
     assert_eq!(s.sem.value(), 0);
     Passed
