@@ -227,7 +227,7 @@ impl SharedSem {
     #[doc(alias = "sem_wait")]
     #[inline]
     pub fn wait(&self) -> Result<(), Error> {
-        wait_sliced(self.place.raw()?, None)
+        wait_sliced(self.place.raw()?, None, placement::Shared::RECHECK)
     }
 
     /// Takes one unit and returns a permit that gives it back when dropped.
@@ -240,12 +240,16 @@ impl SharedSem {
     }
 }
 
-/// A process-shared semaphore's wait (at most `dur`; `None`: until a unit comes) in sleeps
-/// of at most [`sys::RECHECK`], each starting with a try (glibc's fast path), so a unit left
-/// in the value without a wake-up is taken within one sleep (see [`Placement::RECHECK`]).
-/// The uncontended wait is one `sem_trywait`, with no clock read.
-fn wait_sliced(raw: &RawSem, dur: Option<Duration>) -> Result<(), Error> {
-    let Some(slice) = sys::RECHECK else {
+/// A semaphore's wait (at most `dur`; `None`: until a unit comes) in sleeps of at most
+/// `recheck` (the placement's [`Placement::RECHECK`]; `None`: one sleep), each starting with
+/// a try (glibc's fast path), so a unit left in the value without a wake-up is taken within
+/// one sleep. The uncontended wait is one `sem_trywait`, with no clock read.
+fn wait_sliced(
+    raw: &RawSem,
+    dur: Option<Duration>,
+    recheck: Option<Duration>,
+) -> Result<(), Error> {
+    let Some(slice) = recheck else {
         return match dur {
             Some(dur) => raw.wait_for(dur),
             None => raw.wait(),
@@ -304,11 +308,7 @@ impl<P: Placement> Semaphore<P> {
     #[doc(alias = "sem_clockwait")]
     #[doc(alias = "sem_timedwait")]
     pub fn wait_timeout(&self, dur: Duration) -> Result<(), Error> {
-        let raw = self.place.raw()?;
-        match P::RECHECK {
-            None => raw.wait_for(dur),
-            Some(_) => wait_sliced(raw, Some(dur)),
-        }
+        wait_sliced(self.place.raw()?, Some(dur), P::RECHECK)
     }
 
     /// Gives one unit back, waking a waiter if there is one (`sem_post`).
