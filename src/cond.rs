@@ -130,7 +130,7 @@ impl Protocol {
         // `None`: deliberately broken (model checks only): read after the release, so a
         // notification made in between is missed.
         let seen = seen.unwrap_or_else(|| self.seq.load(SeqCst));
-        let timed_out = match (scope, crate::sys::RECHECK) {
+        let timed_out = match (scope, crate::sys::recheck()) {
             (Scope::Shared, Some(slice)) => self.sleep_rechecked(seen, deadline, slice),
             _ => self.seq.wait(seen, deadline, scope),
         };

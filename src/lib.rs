@@ -95,7 +95,7 @@ pub mod model_check {
     /// words), for the differential test (against glibc and the kernel themselves) and the
     /// word's own model checks.
     pub use crate::rwlock::word::Word as RwWord;
-    pub use crate::switches::{set_mutation, set_spurious_wakeups, Mutation};
+    pub use crate::switches::{set_lost_wakeups, set_mutation, set_spurious_wakeups, Mutation};
     pub use crate::sys::{Deadline, Futex, RawRwLock, Scope};
 
     /// A barrier member's death, as the kernel makes it of a thread that ends holding its

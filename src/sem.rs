@@ -75,18 +75,21 @@ pub mod placement {
         fn value_before_use(&self) -> u32;
         /// The longest a blocked wait sleeps before it looks at the value again (`None`:
         /// one sleep). A process-shared semaphore's waits look again every
-        /// [`sys::RECHECK`](crate::sys::RECHECK): a post's wake-up can go to a waiter that is
+        /// [`sys::recheck()`](crate::sys::recheck): a post's wake-up can go to a waiter that is
         /// killed before it runs, or be lost with a poster killed between its increment and
         /// its wake (glibc's `sem_post` makes them two steps), and then the unit waits in the
         /// value while a live waiter sleeps on.
         #[doc(hidden)]
-        const RECHECK: Option<std::time::Duration>;
+        fn recheck() -> Option<std::time::Duration>;
     }
 
     impl super::sealed::Sealed for Private {}
     impl Placement for Private {
         const NAME: &'static str = "Sem";
-        const RECHECK: Option<std::time::Duration> = None;
+        #[inline(always)]
+        fn recheck() -> Option<std::time::Duration> {
+            None
+        }
         #[inline(always)]
         fn raw(&self) -> Result<&RawSem, Error> {
             Ok(&self.raw)
@@ -99,7 +102,10 @@ pub mod placement {
     impl super::sealed::Sealed for Shared {}
     impl Placement for Shared {
         const NAME: &'static str = "SharedSem";
-        const RECHECK: Option<std::time::Duration> = crate::sys::RECHECK;
+        #[inline(always)]
+        fn recheck() -> Option<std::time::Duration> {
+            crate::sys::recheck()
+        }
         #[inline(always)]
         fn raw(&self) -> Result<&RawSem, Error> {
             self.raw.get(|| SemAttr {
@@ -227,7 +233,7 @@ impl SharedSem {
     #[doc(alias = "sem_wait")]
     #[inline]
     pub fn wait(&self) -> Result<(), Error> {
-        wait_sliced(self.place.raw()?, None, placement::Shared::RECHECK)
+        wait_sliced(self.place.raw()?, None, placement::Shared::recheck())
     }
 
     /// Takes one unit and returns a permit that gives it back when dropped.
@@ -241,7 +247,7 @@ impl SharedSem {
 }
 
 /// A semaphore's wait (at most `dur`; `None`: until a unit comes) in sleeps of at most
-/// `recheck` (the placement's [`Placement::RECHECK`]; `None`: one sleep), each starting with
+/// `recheck` (the placement's [`Placement::recheck`]; `None`: one sleep), each starting with
 /// a try (glibc's fast path), so a unit left in the value without a wake-up is taken within
 /// one sleep. The uncontended wait is one `sem_trywait`, with no clock read.
 fn wait_sliced(
@@ -308,7 +314,7 @@ impl<P: Placement> Semaphore<P> {
     #[doc(alias = "sem_clockwait")]
     #[doc(alias = "sem_timedwait")]
     pub fn wait_timeout(&self, dur: Duration) -> Result<(), Error> {
-        wait_sliced(self.place.raw()?, Some(dur), P::RECHECK)
+        wait_sliced(self.place.raw()?, Some(dur), P::recheck())
     }
 
     /// Gives one unit back, waking a waiter if there is one (`sem_post`).

@@ -1,5 +1,5 @@
 //! Switches for the model checks: deliberately broken variants of the crate's own concurrent
-//! logic, and a model of spurious wake-ups.
+//! logic, a model of spurious wake-ups, and one of wake-ups lost to dead processes.
 //!
 //! The broken variants exist so that the loom tests can show their checks fail when the logic
 //! is wrong. Everything here can be switched on only in the model build (`cfg(loom)`); in the
@@ -51,12 +51,19 @@ pub enum Mutation {
     /// `RwLock`'s lock word, released by a writer with readers queued behind it and no
     /// writer waiting, never wakes them.
     RwWordForgetsReaders = 13,
+    /// The process-shared waits (`SharedCond`, `SharedSem`) sleep once, as glibc's do,
+    /// instead of looking again every `sys::recheck()`: a wake-up lost to a dead process
+    /// (`set_lost_wakeups`) then strands a live waiter beside the change it waits for. Read by
+    /// the model's `sys::recheck()` (its `None`), so it exists in the model build only.
+    #[cfg_attr(not(loom), allow(dead_code))]
+    SharedWaitsSleepOnce = 14,
 }
 
 #[cfg(loom)]
 std::thread_local! {
     static ACTIVE: std::cell::Cell<u8> = const { std::cell::Cell::new(0) };
     static SPURIOUS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Switches `mutation` on (or every mutation off, with `None`) for models run on this thread.
@@ -78,6 +85,24 @@ pub fn set_spurious_wakeups(on: bool) {
 #[cfg(loom)]
 pub(crate) fn spurious_wakeups() -> bool {
     SPURIOUS.with(|s| s.get())
+}
+
+/// With `on`, every wake-up of the model's [`Futex`](crate::sys::Futex) words (a condition
+/// variable's) and semaphores reaches nobody: each is
+/// spent as it is when the process it woke is killed before it runs, or lost with a notifier
+/// or poster killed between its change of the word and its wake. Only the change is left, and
+/// a waiter sees it only if it looks again: the process-shared waits do (`sys::recheck()`
+/// is then the model's `Some`). For models of `SharedCond` and `SharedSem` only: the other
+/// primitives' waits do not look again in the model, and would sleep for good.
+#[cfg(loom)]
+pub fn set_lost_wakeups(on: bool) {
+    LOST.with(|l| l.set(on));
+}
+
+/// Whether wake-ups are lost (model build only).
+#[cfg(loom)]
+pub(crate) fn lost_wakeups() -> bool {
+    LOST.with(|l| l.get())
 }
 
 /// Whether `mutation` is switched on. Always `false` outside the model build.

@@ -207,3 +207,74 @@ fn shared_cond_reading_seq_after_unlock_is_rejected() {
     );
     assert!(report.contains("deadlock"), "{report}");
 }
+
+/// A waiter (a thread standing for a process) takes a unit of a `SharedSem` at 0 that the
+/// main thread posts: with `timed`, by `wait_timeout` (then a timeout leaves the unit in the
+/// value), else by `wait`. The untimed waiter must return: a lost post leaves it asleep, which
+/// loom reports as a deadlock (of the join).
+fn shared_sem_hand_off(timed: bool) {
+    let s = Arc::new(SharedSem::new(0).unwrap());
+    let waiter = {
+        let s = Arc::clone(&s);
+        thread::spawn(move || {
+            if timed {
+                s.wait_timeout(std::time::Duration::from_secs(1)).is_ok()
+            } else {
+                s.wait().unwrap();
+                true
+            }
+        })
+    };
+    s.post().unwrap();
+    let took = waiter.join().unwrap();
+    assert_eq!(s.value(), u32::from(!took));
+}
+
+/// Every wake-up spent on nobody alive (as on a waiter killed before it ran, or lost with a
+/// notifier or poster killed between its change and its wake, `tests/death.rs` makes each of
+/// these happen with real processes): the process-shared waits still return, because they
+/// look again (`sys::recheck()`), and no unit or notification is lost. One waiter each: in
+/// the model a look again is a timed sleep that yields once, so a waiter that finds nothing
+/// changed spins, and loom would explore two spinning waiters taking turns while the notifier
+/// waits, without bound (a switch away from a thread that yielded costs no preemption). Many
+/// waiters, some killed, are `tests/death.rs`'s.
+#[test]
+fn shared_waits_survive_lost_wakeups() {
+    common::check_with_lost_wakeups(|| shared_cond_hand_off(false));
+    common::check_with_lost_wakeups(|| shared_cond_hand_off(true));
+    common::check_with_lost_wakeups(|| shared_sem_hand_off(false));
+    common::check_with_lost_wakeups(|| shared_sem_hand_off(true));
+}
+
+/// The mutant runs of [`shared_waits_that_sleep_once_are_rejected`], in a child process (as
+/// [`mutant_shared_cond_seq_after_unlock`]).
+#[test]
+#[ignore = "run by shared_waits_that_sleep_once_are_rejected, in a child process"]
+fn mutant_shared_cond_sleeps_once() {
+    pthread_sync::model_check::set_mutation(Some(Mutation::SharedWaitsSleepOnce));
+    common::check_with_lost_wakeups(|| shared_cond_hand_off(false));
+}
+
+#[test]
+#[ignore = "run by shared_waits_that_sleep_once_are_rejected, in a child process"]
+fn mutant_shared_sem_sleeps_once() {
+    pthread_sync::model_check::set_mutation(Some(Mutation::SharedWaitsSleepOnce));
+    common::check_with_lost_wakeups(|| shared_sem_hand_off(false));
+}
+
+#[test]
+fn shared_waits_that_sleep_once_are_rejected() {
+    // Correct: passes (above). Broken: the shared waits sleep once, as glibc's do, and a
+    // wake-up that reached nobody alive leaves the waiter asleep beside the change.
+    for mutant in [
+        "mutant_shared_cond_sleeps_once",
+        "mutant_shared_sem_sleeps_once",
+    ] {
+        let (failed, report) = common::run_mutant(mutant);
+        assert!(
+            failed,
+            "loom accepted {mutant}: a shared wait that sleeps once"
+        );
+        assert!(report.contains("deadlock"), "{mutant}: {report}");
+    }
+}

@@ -17,7 +17,7 @@
 //! | `Futex64` | `new(u64)` (a `const fn`) | `load`, `store`, `fetch_sub`, `compare_exchange`, `wait(expected low 32 bits, ..)`, `wake(n, Scope)`: a 64-bit word whose low half is a futex word (the model: an atomic plus a queue) |
 //! | (functions) | | `thread_identity()` (a thread's id, its process's id and start-time tag, for `SharedRwLock`'s slots), `holder_alive(id)` (the process: `/proc/<pid>/stat`; the model: a set of dead ids) |
 //! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC`; `min`, `passed` (the model: no clock, every deadline passed once a wait on it timed out) |
-//! | `RECHECK` | | the longest a waiter on a process-shared `sem_t` or condvar sleeps before it looks again (20 ms; the model: `None`, its waits are exact) |
+//! | (functions) | | `recheck()`: the longest a waiter on a process-shared `sem_t` or condvar sleeps before it looks again (20 ms; the model: `None`, its waits are exact, unless a run loses wake-ups to dead processes: `switches::set_lost_wakeups`) |
 //!
 //! `model.rs` has one type more, `RawRwLock` (a mutex and a condition variable): a coarse model
 //! of `RwLock`'s lock word (`crate::rwlock::word`, the crate's own, on `Futex64` and `Futex`),
@@ -218,15 +218,15 @@ pub mod signal;
 pub mod thread_key;
 #[cfg(not(loom))]
 pub use pthread::{
-    ceiling_ready, fifo_priority_range, Deadline, Futex, Futex64, RawMutex, RawSem, RECHECK,
+    ceiling_ready, fifo_priority_range, recheck, Deadline, Futex, Futex64, RawMutex, RawSem,
 };
 
 #[cfg(loom)]
 mod model;
 #[cfg(loom)]
 pub use model::{
-    ceiling_ready, fifo_priority_range, Deadline, Futex, Futex64, RawMutex, RawRwLock, RawSem,
-    RECHECK,
+    ceiling_ready, fifo_priority_range, recheck, Deadline, Futex, Futex64, RawMutex, RawRwLock,
+    RawSem,
 };
 
 use crate::error::Error;
@@ -291,7 +291,7 @@ const _: () = {
     let _: fn() -> u64 = Deadline::now_ns;
     let _: fn(Deadline, Deadline) -> Deadline = Deadline::min;
     let _: fn(&Deadline) -> bool = Deadline::passed;
-    let _: Option<Duration> = RECHECK;
+    let _: fn() -> Option<Duration> = recheck;
 
     let _: fn(MutexType) -> RawMutex = RawMutex::new;
     let _: fn(MutexType, Protocol) -> RawMutex = RawMutex::with_protocol;

@@ -64,9 +64,16 @@ impl Deadline {
     }
 }
 
-/// None: the model's waits are exact (a wake reaches a sleeper or the word's change is seen),
-/// and a model thread is not killed inside one, so its waits need no second look.
-pub const RECHECK: Option<Duration> = None;
+/// `None`: the model's waits are exact (a wake reaches a sleeper or the word's change is
+/// seen), and a model thread is not killed inside one, so its waits need no second look;
+/// `Some` (the real backend's 20 ms, which the model ignores: every timed sleep may end) in a
+/// run that loses wake-ups to dead processes ([`crate::switches::set_lost_wakeups`]), unless
+/// the mutation that makes the shared waits sleep once is on.
+pub fn recheck() -> Option<Duration> {
+    let looks = crate::switches::lost_wakeups()
+        && !crate::switches::active(crate::switches::Mutation::SharedWaitsSleepOnce);
+    looks.then_some(Duration::from_millis(20))
+}
 
 struct Owner {
     thread: Option<ThreadId>,
@@ -481,14 +488,17 @@ impl RawSem {
         self.try_wait().map_err(|_| Error::TimedOut)
     }
 
-    /// Adds one and wakes a waiter; `Err(Overflow)` at `SEM_VALUE_MAX`.
+    /// Adds one and wakes a waiter (none, in a run that loses wake-ups:
+    /// `switches::set_lost_wakeups`); `Err(Overflow)` at `SEM_VALUE_MAX`.
     pub fn post(&self) -> Result<(), Error> {
         let mut v = self.state();
         if *v == SEM_VALUE_MAX {
             return Err(Error::Overflow);
         }
         *v += 1;
-        self.posted.notify_one();
+        if !crate::switches::lost_wakeups() {
+            self.posted.notify_one();
+        }
         Ok(())
     }
 
@@ -602,10 +612,12 @@ impl Futex {
         false
     }
 
-    /// Wakes the sleepers.
+    /// Wakes the sleepers (none, in a run that loses wake-ups: `switches::set_lost_wakeups`).
     pub fn wake(&self, _n: i32, _scope: Scope) -> usize {
         let _queue = self.queue.lock().expect("model poisoned");
-        self.woken.notify_all();
+        if !crate::switches::lost_wakeups() {
+            self.woken.notify_all();
+        }
         0
     }
 
@@ -695,10 +707,12 @@ impl Futex64 {
         false
     }
 
-    /// Wakes the sleepers.
+    /// Wakes the sleepers (none, in a run that loses wake-ups: `switches::set_lost_wakeups`).
     pub fn wake(&self, _n: i32, _scope: Scope) -> usize {
         let _queue = self.queue.lock().expect("model poisoned");
-        self.woken.notify_all();
+        if !crate::switches::lost_wakeups() {
+            self.woken.notify_all();
+        }
         0
     }
 }

@@ -152,7 +152,11 @@ const ROBUST_RECHECK: Duration = Duration::from_millis(20);
 /// before it looks again (`SharedCond`, `SharedSem`): the bound on how long a wake-up spent on
 /// a process that was killed before it ran, or never made by a poster or notifier killed
 /// between its change and its wake, can strand a live waiter. The same as the robust mutex's.
-pub const RECHECK: Option<Duration> = Some(ROBUST_RECHECK);
+/// A constant here (the model's depends on whether its run loses wake-ups).
+#[inline(always)]
+pub fn recheck() -> Option<Duration> {
+    Some(ROBUST_RECHECK)
+}
 
 /// How often a checked wait for a held mutex looks again whether its owner is gone.
 const OWNER_CHECK_PERIOD: Duration = Duration::from_millis(100);

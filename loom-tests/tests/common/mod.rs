@@ -29,6 +29,21 @@ where
     }
 }
 
+/// Runs `f` under loom with every wake-up of the model's futex words and semaphores lost, as
+/// to processes killed before they ran (`set_lost_wakeups`): only the process-shared waits'
+/// second looks can see a change.
+pub fn check_with_lost_wakeups<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    pthread_sync::model_check::set_lost_wakeups(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(f)));
+    pthread_sync::model_check::set_lost_wakeups(false);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// Runs `f` under loom with `mutation` switched on. Returns the first failure loom reported
 /// (a failed assertion, a data race, a deadlock...), or `None` if every interleaving passed.
 pub fn rejected_with<F>(mutation: pthread_sync::model_check::Mutation, f: F) -> Option<String>
