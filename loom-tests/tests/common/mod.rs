@@ -16,17 +16,25 @@ where
     builder.check(f);
 }
 
+/// Runs `f` under loom with the model switch `set` on (off again after, also if `f` fails).
+fn check_switched<F>(set: fn(bool), f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    set(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(f)));
+    set(false);
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// Runs `f` under loom with the model's spurious wake-ups switched on.
 pub fn check_with_spurious_wakeups<F>(f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
-    pthread_sync::model_check::set_spurious_wakeups(true);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(f)));
-    pthread_sync::model_check::set_spurious_wakeups(false);
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    check_switched(pthread_sync::model_check::set_spurious_wakeups, f);
 }
 
 /// Runs `f` under loom with every wake-up of the model's futex words and semaphores lost, as
@@ -36,12 +44,7 @@ pub fn check_with_lost_wakeups<F>(f: F)
 where
     F: Fn() + Sync + Send + 'static,
 {
-    pthread_sync::model_check::set_lost_wakeups(true);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(f)));
-    pthread_sync::model_check::set_lost_wakeups(false);
-    if let Err(panic) = result {
-        std::panic::resume_unwind(panic);
-    }
+    check_switched(pthread_sync::model_check::set_lost_wakeups, f);
 }
 
 /// Runs `f` under loom with `mutation` switched on. Returns the first failure loom reported
