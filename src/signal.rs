@@ -308,14 +308,16 @@ pub struct SigInfo {
 }
 
 /// Why a set is refused for a wait.
-const NOT_WAITABLE: &str =
-    "SIGKILL and SIGSTOP cannot be waited for (the kernel drops them from a wait's set)";
+const NOT_WAITABLE: &str = "no signal in the set can be waited for (the kernel drops SIGKILL \
+     and SIGSTOP from a wait's set, glibc its internal signals)";
 
-/// `Err(InvalidInput)` if `set` holds `SIGKILL` or `SIGSTOP`: they can be neither blocked nor
-/// taken by a wait (Linux removes them from the set without an error, so a `sigwait` on
-/// `{SIGKILL}` alone would sleep forever).
+/// `Err(InvalidInput)` if no signal of `set` can be taken by a wait, which would then sleep
+/// forever: an empty set, or one of `SIGKILL`, `SIGSTOP` (which Linux removes from a wait's
+/// set without an error: they can be neither blocked nor waited for) and glibc's internal
+/// signals (which glibc removes) alone. Beside other signals they are ignored, as in C, so
+/// the idiom of blocking [`SigSet::full`] and waiting on it works.
 fn waitable(set: &SigSet) -> Result<(), Error> {
-    if set.contains(Signal::KILL) || set.contains(Signal::STOP) {
+    if set.iter().all(|s| s == Signal::KILL || s == Signal::STOP) {
         return Err(Error::InvalidInput(NOT_WAITABLE));
     }
     Ok(())
@@ -324,9 +326,12 @@ fn waitable(set: &SigSet) -> Result<(), Error> {
 /// Waits for a signal of `set` (`sigwait`), which must be blocked in every thread (else it
 /// may be delivered elsewhere); retried on `EINTR`.
 ///
+/// `SIGKILL` and `SIGSTOP` in `set` are ignored (Linux drops them from a wait's set: they can
+/// be neither blocked nor waited for), as are glibc's internal signals.
+///
 /// # Errors
-/// [`Error::InvalidInput`] for a set with a signal that cannot be waited for (`SIGKILL`,
-/// `SIGSTOP`):
+/// [`Error::InvalidInput`] for a set with no signal that can be waited for (empty, or
+/// `SIGKILL` and `SIGSTOP` alone), on which a wait would sleep forever:
 ///
 /// ```
 /// use pthread_sync::signal::{self, SigSet, Signal};
@@ -492,8 +497,8 @@ impl SignalThread {
     /// and calls `handler` with each.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] for a set with `SIGKILL` or `SIGSTOP` (as [`wait`]); what
-    /// blocking the set reports; [`Error::Os`] if the thread cannot be spawned.
+    /// [`Error::InvalidInput`] for a set with no signal that can be waited for (as [`wait`]);
+    /// what blocking the set reports; [`Error::Os`] if the thread cannot be spawned.
     pub fn spawn<F>(set: SigSet, mut handler: F) -> Result<SignalThread, Error>
     where
         F: FnMut(SigInfo) + Send + 'static,

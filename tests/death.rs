@@ -1000,38 +1000,88 @@ fn one_cpu_and_fifo() -> Option<OneCpu> {
     Some(pinned)
 }
 
+/// `SCHED_FIFO` at priority 10 for the calling process while it lives, the ordinary policy
+/// after (also when a case panics).
+struct Fifo;
+
+impl Fifo {
+    fn new() -> Fifo {
+        assert!(fifo(10), "SCHED_FIFO for the parent");
+        Fifo
+    }
+}
+
+impl Drop for Fifo {
+    fn drop(&mut self) {
+        ordinary();
+    }
+}
+
+/// Two children asleep in futex waits on this one CPU; the parent, at `SCHED_FIFO` (so
+/// neither can run), calls `wake`, which wakes one of them, and kills the woken one (the
+/// kernel's choice: runnable now, the other still asleep) before it runs. Returns the other;
+/// `None` if the states do not tell which was woken (a look's 20 ms timer made a waiter
+/// runnable in that instant), and then both are killed and the caller starts again.
+fn kill_the_woken(pair: [Child; 2], wake: impl FnOnce()) -> Option<Child> {
+    let _fifo = Fifo::new();
+    if !pair.iter().all(|c| sleeps_in_futex(c.pid())) {
+        return None;
+    }
+    wake();
+    let runnable = pair.each_ref().map(|c| proc_state(c.pid()) == Some('R'));
+    let [a, b] = pair;
+    let (woken, other) = match runnable {
+        [true, false] => (a, b),
+        [false, true] => (b, a),
+        _ => return None,
+    };
+    woken.kill_and_reap();
+    Some(other)
+}
+
+/// Runs `attempt` until it returns `Some` (3 tries: `kill_the_woken` can fail to tell only
+/// when a 20 ms timer fires within a few microseconds).
+fn with_retries(what: &str, mut attempt: impl FnMut() -> Option<Outcome>) -> Outcome {
+    for _ in 0..3 {
+        if let Some(outcome) = attempt() {
+            return outcome;
+        }
+    }
+    panic!("{what}: the woken waiter could not be told from the other in 3 tries");
+}
+
 /// Two processes wait on a `SharedCond` for a token; the parent, at `SCHED_FIFO` on their one
-/// CPU (so neither runs until it allows), adds a token and calls `notify_one`, which wakes the
-/// first (the futex queue is first-come), and kills that one before it runs. The wake-up is
-/// spent: a wait that slept until the next one would leave the second asleep beside a token
-/// forever. The crate's shared waits look again every 20 ms, and one that finds the
-/// sequence word moved returns as woken: the second takes the token within the bound.
+/// CPU (so neither runs until it allows), adds a token and calls `notify_one`, which wakes
+/// one of them, and kills that one before it runs. The wake-up is spent: a wait that slept
+/// until the next one would leave the other asleep beside a token forever. The crate's
+/// shared waits look again every 20 ms, and one that finds the sequence word moved returns
+/// as woken: the other takes the token within the bound (a waiter exits 0 only once it took
+/// a token, so the killed one took nothing).
 fn cond_waiter_killed_after_its_wake_up_strands_nobody() -> Outcome {
     let Some(_pinned) = one_cpu_and_fifo() else {
         return Outcome::Skipped("SCHED_FIFO refused (no privilege)");
     };
-    let region = ShmBox::anonymous(Waiters::new()).unwrap();
-    let w = &*region;
-    w.watch();
-    let first = spawn_waiter(w, 0, Wait::Plain);
-    await_waiting(w, 0, &first);
-    let second = spawn_waiter(w, 1, Wait::Plain);
-    await_waiting(w, 1, &second);
-    assert!(fifo(10), "SCHED_FIFO for the parent");
-    w.add_tokens(1);
-    // One `FUTEX_WAKE` (the crate's notify never blocks): the woken waiter gets no CPU yet.
-    w.cond.notify_one();
-    first.kill_and_reap();
-    let left = w.tokens();
-    ordinary();
-    assert_eq!(left, 1, "the killed waiter took nothing");
-    expect_exit(
-        second,
-        0,
-        "the second waiter, after notify_one's wake-up went to a waiter killed before it ran",
-    );
-    assert_eq!(w.tokens(), 0);
-    Passed
+    with_retries("SharedCond", || {
+        let region = ShmBox::anonymous(Waiters::new()).unwrap();
+        let w = &*region;
+        w.watch();
+        let first = spawn_waiter(w, 0, Wait::Plain);
+        await_waiting(w, 0, &first);
+        let second = spawn_waiter(w, 1, Wait::Plain);
+        await_waiting(w, 1, &second);
+        let other = kill_the_woken([first, second], || {
+            w.add_tokens(1);
+            // One `FUTEX_WAKE` (the crate's notify never blocks): the woken one gets no CPU.
+            w.cond.notify_one();
+        })?;
+        expect_exit(
+            other,
+            0,
+            "the other waiter, after notify_one's wake-up went to a waiter killed before it ran",
+        );
+        assert_eq!(w.tokens(), 0);
+        Some(Passed)
+    })
 }
 
 /// Runs `step` in a child that then `SIGKILL`s itself (the death at exactly that point), and
@@ -1077,35 +1127,32 @@ fn cond_notifier_killed_between_its_bump_and_its_wake() -> Outcome {
 }
 
 /// The semaphore's form of the stranded waiter: two processes blocked in `SharedSem::wait`;
-/// the parent, at `SCHED_FIFO` on their one CPU, posts (glibc wakes the first sleeper) and
-/// kills the woken one before it runs. glibc's `sem_wait` would leave the second asleep with
-/// the value at 1 until the next post; the crate's shared waits look again every 20 ms, and
-/// the second takes the unit.
+/// the parent, at `SCHED_FIFO` on their one CPU, posts (glibc wakes one sleeper) and kills the
+/// woken one before it runs (`kill_the_woken`). glibc's `sem_wait` would leave the other
+/// asleep with the value at 1 until the next post; the crate's shared waits look again every
+/// 20 ms, and the other takes the unit (a waiter exits 0 only once it took one).
 fn sem_waiter_killed_after_its_wake_up_strands_nobody() -> Outcome {
     let Some(_pinned) = one_cpu_and_fifo() else {
         return Outcome::Skipped("SCHED_FIFO refused (no privilege)");
     };
-    let region = ShmBox::anonymous(Sems::new()).unwrap();
-    let s = &*region;
-    assert_eq!(s.sem.value(), 0); // arms it
-    let first = spawn_sem_waiter(s, 0);
-    await_sem_waiting(s, 0, &first);
-    let second = spawn_sem_waiter(s, 1);
-    await_sem_waiting(s, 1, &second);
-    assert!(fifo(10), "SCHED_FIFO for the parent");
-    s.sem.post().unwrap();
-    first.kill_and_reap();
-    let left = s.sem.value();
-    ordinary();
-    assert_eq!(left, 1, "the killed waiter took nothing");
-    expect_exit(
-        second,
-        0,
-        "the second semaphore waiter, after the post's wake-up went to a waiter killed before \
-         it ran",
-    );
-    assert_eq!(s.sem.value(), 0);
-    Passed
+    with_retries("SharedSem", || {
+        let region = ShmBox::anonymous(Sems::new()).unwrap();
+        let s = &*region;
+        assert_eq!(s.sem.value(), 0); // arms it
+        let first = spawn_sem_waiter(s, 0);
+        await_sem_waiting(s, 0, &first);
+        let second = spawn_sem_waiter(s, 1);
+        await_sem_waiting(s, 1, &second);
+        let other = kill_the_woken([first, second], || s.sem.post().unwrap())?;
+        expect_exit(
+            other,
+            0,
+            "the other semaphore waiter, after the post's wake-up went to a waiter killed \
+             before it ran",
+        );
+        assert_eq!(s.sem.value(), 0);
+        Some(Passed)
+    })
 }
 
 /// A poster killed between the two steps of glibc 2.36's `sem_post`: the value raised (the

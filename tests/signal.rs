@@ -242,12 +242,14 @@ fn killing_finished_threads_is_reported() -> Outcome {
 
 /// `SIGKILL` and `SIGSTOP` can be neither blocked nor waited for: Linux drops them from a
 /// wait's set silently, so `sigwait` on `{SIGKILL}` would sleep forever. Every wait, and a
-/// signal thread, refuses a set holding one, also beside other signals; the rest still work.
+/// signal thread, refuses a set with no other signal (an empty one too); beside others they
+/// are ignored, as in C, so a wait on the full set (after blocking it) takes a signal.
 fn waits_refuse_sigkill_and_sigstop() -> Outcome {
     for bad in [
         SigSet::from([Signal::KILL]),
         SigSet::from([Signal::STOP]),
-        SigSet::from([Signal::USR1, Signal::KILL]),
+        SigSet::from([Signal::KILL, Signal::STOP]),
+        SigSet::empty(),
     ] {
         assert!(matches!(signal::wait(&bad), Err(Error::InvalidInput(_))));
         assert!(matches!(
@@ -260,9 +262,15 @@ fn waits_refuse_sigkill_and_sigstop() -> Outcome {
         ));
     }
     assert_eq!(
-        signal::wait_timeout(&SigSet::from([Signal::USR1]), Duration::ZERO),
+        signal::wait_timeout(&SigSet::from([Signal::USR1, Signal::KILL]), Duration::ZERO),
         Ok(None)
     );
+    // Blocking the full set and waiting on it, the C idiom (the block is undone after).
+    let blocked = signal::block(&SigSet::full()).unwrap();
+    signal::raise_process(Signal::USR1).unwrap();
+    let got = signal::wait_timeout(&SigSet::full(), Duration::from_secs(10)).unwrap();
+    assert_eq!(got.map(|i| i.signal), Some(Signal::USR1));
+    drop(blocked);
     Passed
 }
 

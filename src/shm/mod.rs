@@ -194,7 +194,9 @@
 //! wake spent on a waiter killed before it ran), which the 20 ms looks turn into a wake-up
 //! of every sleeper within that. A waiter that sleeps without them (a `NULL` deadline)
 //! still works with the crate's notifiers, but may be stranded by such a death.
-//! `tests/shared.rs` runs a C program that waits and notifies on the same condvar as Rust.
+//! `tests/shared.rs` runs a C program that waits and notifies on the same condvar as Rust by
+//! these steps, and Rust leaves some of its notifications half-done (the bump, no wake): the C
+//! waiter's 20 ms looks see them.
 //!
 //! ## The barrier, from C
 //!

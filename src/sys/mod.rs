@@ -16,7 +16,7 @@
 //! | `Futex` | `new(u32)` (a `const fn`) | `load`, `fetch_add`, `fetch_or`, `compare_exchange`, `wait(expected, Option<&Deadline>, Scope)` (absolute `CLOCK_MONOTONIC` deadline), `wake(n, Scope)`: a 32-bit futex word (the model: an atomic plus a queue) |
 //! | `Futex64` | `new(u64)` (a `const fn`) | `load`, `store`, `fetch_sub`, `compare_exchange`, `wait(expected low 32 bits, ..)`, `wake(n, Scope)`: a 64-bit word whose low half is a futex word (the model: an atomic plus a queue) |
 //! | (functions) | | `thread_identity()` (a thread's id, its process's id and start-time tag, for `SharedRwLock`'s slots), `holder_alive(id)` (the process: `/proc/<pid>/stat`; the model: a set of dead ids) |
-//! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC`; `min`, `passed` (the model: no clock, every deadline passed once a wait on it timed out) |
+//! | `Deadline` | `after(Duration)` | an absolute point on `CLOCK_MONOTONIC`; `min`, `passed`, `same` (the model: no clock, every deadline passed once a wait on it timed out) |
 //! | (functions) | | `recheck()`: the longest a waiter on a process-shared `sem_t` or condvar sleeps before it looks again (20 ms; the model: `None`, its waits are exact, unless a run loses wake-ups to dead processes: `switches::set_lost_wakeups`) |
 //!
 //! `model.rs` has one type more, `RawRwLock` (a mutex and a condition variable): a coarse model
@@ -291,6 +291,7 @@ const _: () = {
     let _: fn() -> u64 = Deadline::now_ns;
     let _: fn(Deadline, Deadline) -> Deadline = Deadline::min;
     let _: fn(&Deadline) -> bool = Deadline::passed;
+    let _: fn(&Deadline, &Deadline) -> bool = Deadline::same;
     let _: fn() -> Option<Duration> = recheck;
 
     let _: fn(MutexType) -> RawMutex = RawMutex::new;

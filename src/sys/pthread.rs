@@ -134,7 +134,10 @@ impl Deadline {
         (now.0.tv_sec, now.0.tv_nsec) >= (self.0.tv_sec, self.0.tv_nsec)
     }
 
-    fn same(&self, other: &Deadline) -> bool {
+    /// Whether two deadlines are the same point (a wait bounded by the earlier of two can tell
+    /// which one ended it, without reading the clock).
+    #[inline]
+    pub fn same(&self, other: &Deadline) -> bool {
         (self.0.tv_sec, self.0.tv_nsec) == (other.0.tv_sec, other.0.tv_nsec)
     }
 }
