@@ -553,9 +553,10 @@ impl fmt::Debug for Cond {
 /// they re-check their condition and wait again). So a notification reaches a live waiter
 /// within 20 ms whoever dies. The cost: a clock read and a kernel timer per slice (about
 /// 0.3 µs here), a wake-up every 20 ms for a sleeper, and after a `notify_one`, at most one
-/// relock per other sleeper and slice (the in-process [`Cond`] has none of this). Every word is valid at any value, so there is
-/// nothing to arm and nothing a dead process can leave half-made: the condvar is two `u32`s,
-/// usable at once (also outside a region: its futex words work in any memory).
+/// relock per other sleeper and slice (the in-process [`Cond`] has none of this). Every word
+/// is valid at any value, so there is nothing to arm and nothing a dead process can leave
+/// half-made: the condvar is two `u32`s, usable at once (also outside a region: its futex
+/// words work in any memory).
 ///
 /// Wake-ups may be spurious (wait in a loop, or use [`SharedCond::wait_while`]). Unlike
 /// [`Cond`], it does not check that all its waiters use one mutex: the waiters may be in

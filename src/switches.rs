@@ -87,13 +87,13 @@ pub(crate) fn spurious_wakeups() -> bool {
     SPURIOUS.with(|s| s.get())
 }
 
-/// With `on`, every wake-up of the model's [`Futex`](crate::sys::Futex) words (a condition
-/// variable's) and semaphores reaches nobody: each is
-/// spent as it is when the process it woke is killed before it runs, or lost with a notifier
-/// or poster killed between its change of the word and its wake. Only the change is left, and
-/// a waiter sees it only if it looks again: the process-shared waits do (`sys::recheck()`
-/// is then the model's `Some`). For models of `SharedCond` and `SharedSem` only: the other
-/// primitives' waits do not look again in the model, and would sleep for good.
+/// With `on`, every wake-up of the model's futex words ([`Futex`](crate::sys::Futex),
+/// `Futex64`) and semaphores reaches nobody: each is spent as it is when the process it woke
+/// is killed before it runs, or lost with a notifier or poster killed between its change of
+/// the word and its wake. Only the change is left, and a waiter sees it only if it looks
+/// again: the process-shared waits do (`sys::recheck()` is then the model's `Some`). For
+/// models of `SharedCond` and `SharedSem` only: the other primitives' waits do not look again
+/// in the model, and would sleep for good.
 #[cfg(loom)]
 pub fn set_lost_wakeups(on: bool) {
     LOST.with(|l| l.set(on));
