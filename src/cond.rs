@@ -413,7 +413,9 @@ impl Cond {
         F: FnMut(&mut G::Target) -> bool,
     {
         let deadline = Deadline::after(dur);
-        wait_timeout_while_loop(guard, condition, |g| self.wait_until(g, &deadline))
+        wait_timeout_while_loop(guard, condition, &deadline, |g| {
+            self.wait_until(g, &deadline)
+        })
     }
 
     /// Waits at most `ms` milliseconds. As std's: the boolean is `false` only if the timeout
@@ -470,26 +472,31 @@ fn wait_while_loop<G: DerefMut, E>(
     Ok(guard)
 }
 
-/// The loop of `wait_timeout_while` (both condvars): `wait_until` waits against one deadline
+/// The loop of `wait_timeout_while` (both condvars): `wait_until` waits against `deadline`
 /// and says whether it passed; the result is "timed out" only if it passed with `condition`
-/// still true.
+/// still true. After a wake-up that left the condition true, the clock is read, as std's loop
+/// does: a waiter woken again and again (by notifications for others, or at the end of a
+/// shared wait's 20 ms look that found the sequence word moved) still returns at the deadline.
 #[track_caller]
 fn wait_timeout_while_loop<G: DerefMut, E>(
     mut guard: G,
     mut condition: impl FnMut(&mut G::Target) -> bool,
+    deadline: &Deadline,
     mut wait_until: impl FnMut(G) -> Result<(G, WaitTimeoutResult), E>,
 ) -> Result<(G, WaitTimeoutResult), E> {
     let mut timed_out = false;
+    let mut woken = false;
     loop {
         if !condition(&mut *guard) {
             return Ok((guard, WaitTimeoutResult(false)));
         }
-        if timed_out {
+        if timed_out || (woken && deadline.passed()) {
             return Ok((guard, WaitTimeoutResult(true)));
         }
         let (g, result) = wait_until(guard)?;
         guard = g;
         timed_out = result.timed_out();
+        woken = true;
     }
 }
 
@@ -739,7 +746,9 @@ impl SharedCond {
         F: FnMut(&mut T) -> bool,
     {
         let deadline = Deadline::after(dur);
-        wait_timeout_while_loop(guard, condition, |g| self.wait_until(g, &deadline))
+        wait_timeout_while_loop(guard, condition, &deadline, |g| {
+            self.wait_until(g, &deadline)
+        })
     }
 
     /// Wakes one waiter, in any process (`pthread_cond_signal`'s role). Never blocks.
@@ -783,5 +792,38 @@ impl Default for SharedCond {
 impl fmt::Debug for SharedCond {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedCond").finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// A waiter whose every wait returns woken (never "timed out": woken again and again by
+    /// notifications for others, or by looks that find the sequence word moved), with its
+    /// condition never met, still returns at its deadline, timed out: the loop reads the
+    /// clock itself, as std's does. (A loop that trusted the waits alone would run until the
+    /// fake wait gives up, 2 000 calls later.)
+    #[test]
+    fn wait_timeout_while_ends_at_the_deadline_though_every_wait_says_woken() {
+        let deadline = Deadline::after(Duration::from_millis(10));
+        let mut calls = 0u32;
+        let mut value = 0u32;
+        let result = wait_timeout_while_loop(
+            &mut value,
+            |_| true,
+            &deadline,
+            |g| {
+                calls += 1;
+                if calls > 2_000 {
+                    return Err("the loop never ended at its deadline");
+                }
+                std::thread::sleep(Duration::from_millis(1));
+                Ok((g, WaitTimeoutResult(false)))
+            },
+        );
+        let (_, r) = result.unwrap();
+        assert!(r.timed_out());
+        assert!(deadline.passed());
     }
 }

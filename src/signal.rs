@@ -23,7 +23,7 @@
 //! (`fork`, and so `std::process::Command`, whose children start with the spawning thread's
 //! mask: unblock in the child, or spawn from a thread with the default mask, if the child
 //! must receive them). glibc keeps its two internal real-time signals (32 and 33) unblockable
-//! and unusable: [`SigSet::full`] includes them as `sigfillset` does, `pthread_sigmask` then
+//! and unusable: [`SigSet::full`] leaves them out as `sigfillset` does, `pthread_sigmask`
 //! leaves them out silently, and [`Signal::new`] refuses them.
 
 use std::fmt;
@@ -158,7 +158,11 @@ impl SigSet {
         SigSet(RawSigSet::empty())
     }
 
-    /// Every signal (`sigfillset`, glibc's internal ones included).
+    /// Every signal a program may use (`sigfillset`: glibc leaves out its internal 32 and 33).
+    ///
+    /// Blocking it blocks the synchronous fault signals too (`SIGSEGV`, `SIGBUS`, `SIGFPE`,
+    /// `SIGILL`): a fault then kills the process by the default action, past any handler
+    /// (Rust's stack-overflow message included). Block the signals a thread waits for.
     pub fn full() -> SigSet {
         SigSet(RawSigSet::full())
     }
@@ -314,8 +318,8 @@ const NOT_WAITABLE: &str = "no signal in the set can be waited for (the kernel d
 /// `Err(InvalidInput)` if no signal of `set` can be taken by a wait, which would then sleep
 /// forever: an empty set, or one of `SIGKILL`, `SIGSTOP` (which Linux removes from a wait's
 /// set without an error: they can be neither blocked nor waited for) and glibc's internal
-/// signals (which glibc removes) alone. Beside other signals they are ignored, as in C, so
-/// the idiom of blocking [`SigSet::full`] and waiting on it works.
+/// signals (which glibc removes) alone. Beside other signals they are ignored, as in C (a
+/// wait on [`SigSet::full`] works; blocking it has a cost, see there).
 fn waitable(set: &SigSet) -> Result<(), Error> {
     if set.iter().all(|s| s == Signal::KILL || s == Signal::STOP) {
         return Err(Error::InvalidInput(NOT_WAITABLE));

@@ -358,3 +358,83 @@ fn notify_without_waiters_and_debug_default() {
     c.notify_all();
     assert_eq!(format!("{c:?}"), "Condvar { .. }");
 }
+
+/// Runs `wait` (a `wait_timeout_while` whose condition is never met) while another thread
+/// calls `notify` in a loop for up to 5 s: the wait must report a timeout and return with the
+/// storm still on. (That the loop ends at the deadline however often it is woken is the unit
+/// test `cond::tests::wait_timeout_while_ends_at_the_deadline_though_every_wait_says_woken`;
+/// here a storm's waits still time out now and then.)
+fn under_a_notification_storm(notify: impl Fn() + Sync, wait: impl FnOnce() -> bool) {
+    use std::sync::atomic::AtomicBool;
+    let done = AtomicBool::new(false);
+    let storm_gave_up = AtomicBool::new(false);
+    thread::scope(|s| {
+        s.spawn(|| {
+            let start = Instant::now();
+            while !done.load(Ordering::Relaxed) {
+                if start.elapsed() > Duration::from_secs(5) {
+                    storm_gave_up.store(true, Ordering::Relaxed);
+                    return;
+                }
+                notify();
+            }
+        });
+        let timed_out = wait();
+        let ended_by_storm = storm_gave_up.load(Ordering::Relaxed);
+        done.store(true, Ordering::Relaxed);
+        assert!(timed_out, "the condition was never met");
+        assert!(
+            !ended_by_storm,
+            "the wait returned only once the notifications stopped"
+        );
+    });
+}
+
+/// `wait_timeout_while` ends at its deadline while notifications keep waking it, the
+/// condition never met: the same scenario on std's `Condvar` (the anchor), on `Cond` and on
+/// `SharedCond` (whose waits also end every 20 ms look that finds the sequence word moved).
+#[test]
+fn wait_timeout_while_ends_at_its_deadline_under_a_notification_storm() {
+    use pthread_sync::shm::{ShmBox, ShmSafe};
+    use pthread_sync::{SharedCond, SharedLocker};
+    const DUR: Duration = Duration::from_millis(50);
+
+    // One scenario, word for word, on std's pair and on the crate's (which is why a macro).
+    macro_rules! storm_on {
+        ($mutex:expr, $cond:expr) => {{
+            let (m, c) = ($mutex, $cond);
+            under_a_notification_storm(
+                || c.notify_all(),
+                || {
+                    let (_g, r) = c
+                        .wait_timeout_while(m.lock().unwrap(), DUR, |_| true)
+                        .unwrap();
+                    r.timed_out()
+                },
+            );
+        }};
+    }
+    storm_on!(std::sync::Mutex::new(()), std::sync::Condvar::new());
+    storm_on!(Locker::new(()), Cond::new());
+
+    #[repr(C)]
+    struct Pair {
+        lock: SharedLocker<()>,
+        cond: SharedCond,
+    }
+    // SAFETY: #[repr(C)], shared primitives only.
+    unsafe impl ShmSafe for Pair {}
+    let pair = ShmBox::anonymous(Pair {
+        lock: SharedLocker::new(()),
+        cond: SharedCond::new(),
+    })
+    .unwrap();
+    under_a_notification_storm(
+        || pair.cond.notify_all(),
+        || {
+            let g = pair.lock.lock().unwrap();
+            let (_g, r) = pair.cond.wait_timeout_while(g, DUR, |_| true).unwrap();
+            r.timed_out()
+        },
+    );
+}

@@ -993,7 +993,9 @@ fn ordinary() {
 /// calling process is back at the ordinary policy, for its children to inherit.
 fn one_cpu_and_fifo() -> Option<OneCpu> {
     let pinned = OneCpu::new();
-    if !fifo(1) {
+    // The highest priority the cases take (a holder's), so that a lower `RLIMIT_RTPRIO`
+    // skips them rather than failing them.
+    if !fifo(20) {
         return None;
     }
     ordinary();
@@ -1039,15 +1041,17 @@ fn kill_the_woken(pair: [Child; 2], wake: impl FnOnce()) -> Option<Child> {
     Some(other)
 }
 
-/// Runs `attempt` until it returns `Some` (3 tries: `kill_the_woken` can fail to tell only
-/// when a 20 ms timer fires within a few microseconds).
+/// Runs `attempt` until it returns `Some`, 3 tries at most: for a case whose setup can be
+/// spoiled by timing it does not control (`kill_the_woken`: a 20 ms timer that fires within
+/// a few microseconds; a parent delayed past a waiter's deadline), which it tells and says
+/// with `None`.
 fn with_retries(what: &str, mut attempt: impl FnMut() -> Option<Outcome>) -> Outcome {
     for _ in 0..3 {
         if let Some(outcome) = attempt() {
             return outcome;
         }
     }
-    panic!("{what}: the woken waiter could not be told from the other in 3 tries");
+    panic!("{what}: no try in 3 set the case up as it needs");
 }
 
 /// Two processes wait on a `SharedCond` for a token; the parent, at `SCHED_FIFO` on their one
@@ -1112,10 +1116,7 @@ fn cond_notifier_killed_between_its_bump_and_its_wake() -> Outcome {
     await_waiting(w, 0, &waiter);
     w.add_tokens(1);
     killed_right_after("the notifier", || {
-        // SAFETY: a `SharedCond` is `#[repr(C)] { seq: u32, waiters: u32 }`, both accessed
-        // atomically (its documented layout): `seq` is an `AtomicU32` at its address.
-        let seq = unsafe { &*std::ptr::addr_of!(w.cond).cast::<AtomicU32>() };
-        seq.fetch_add(1, SeqCst);
+        seq_of(&w.cond).fetch_add(1, SeqCst);
     });
     expect_exit(
         waiter,
@@ -1123,6 +1124,59 @@ fn cond_notifier_killed_between_its_bump_and_its_wake() -> Outcome {
         "the waiter, after a notifier killed between its bump and its wake",
     );
     assert_eq!(w.tokens(), 0);
+    Passed
+}
+
+/// The sequence word of `cond` (a `SharedCond` is `#[repr(C)] { seq: u32, waiters: u32 }`, both
+/// accessed atomically: its documented layout).
+fn seq_of(cond: &SharedCond) -> &AtomicU32 {
+    // SAFETY: by that layout `seq` is an `AtomicU32` at the condvar's address, live as long
+    // as the borrow.
+    unsafe { &*std::ptr::addr_of!(*cond).cast::<AtomicU32>() }
+}
+
+/// A notification left half-done (the bump of `seq`, no wake: a notifier killed between
+/// them) while a `wait_timeout` sleeps its last slice, the one that ends at its deadline
+/// (19 ms: its only one, under a 20 ms look). The wait must return woken (`timed_out()`
+/// false), since a notification came before the deadline; without the bump the same wait
+/// times out. The child tells a bump that came too late (the parent delayed past 19 ms) by
+/// `seq` still unmoved when its wait returned, and the case is then tried again.
+fn cond_timed_wait_sees_a_half_done_notification_in_its_last_slice() -> Outcome {
+    let region = ShmBox::anonymous(Waiters::new()).unwrap();
+    let w = &*region;
+    for bump in [true, false] {
+        with_retries("a half-done notification in the last slice", || {
+            w.ready[0].store(0, Relaxed);
+            let child = fork_child(|| {
+                let Ok(g) = w.tokens.lock() else { return 10 };
+                let seen = seq_of(&w.cond).load(SeqCst);
+                w.ready[0].store(1, Release);
+                let timed_out = match w.cond.wait_timeout(g, Duration::from_millis(19)) {
+                    Ok((_, r)) => r.timed_out(),
+                    Err(_) => return 13,
+                };
+                let moved = seq_of(&w.cond).load(SeqCst) != seen;
+                match (bump, moved, timed_out) {
+                    (true, true, false) | (false, false, true) => 0,
+                    (true, false, _) => 14, // the bump came after the deadline
+                    _ => 12,
+                }
+            });
+            await_waiting(w, 0, &child);
+            if bump {
+                seq_of(&w.cond).fetch_add(1, SeqCst); // and no wake
+            }
+            let status = child.wait_status();
+            if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 14 {
+                return None;
+            }
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "the timed waiter (bump: {bump}): status {status:#x}"
+            );
+            Some(Passed)
+        });
+    }
     Passed
 }
 
@@ -1233,6 +1287,10 @@ fn main() {
         (
             "cond_notifier_killed_between_its_bump_and_its_wake",
             cond_notifier_killed_between_its_bump_and_its_wake,
+        ),
+        (
+            "cond_timed_wait_sees_a_half_done_notification_in_its_last_slice",
+            cond_timed_wait_sees_a_half_done_notification_in_its_last_slice,
         ),
         (
             "sem_waiter_killed_after_its_wake_up_strands_nobody",

@@ -707,7 +707,9 @@ int main(int argc, char **argv) {
             if (cond_wait(&r->v.cond, &r->v.turn, &deadline) != 0) return 8;
             struct timespec now;
             clock_gettime(CLOCK_MONOTONIC, &now);
-            if (now.tv_sec > deadline.tv_sec) return 10; /* a lost wake-up */
+            if (now.tv_sec > deadline.tv_sec
+                || (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+                return 10; /* a lost wake-up */
         }
         r->v.turn.data++;
         cond_notify(&r->v.cond, i % 2);
