@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 use pthread_sync::shm::{self, ShmBox, ShmSafe};
 use pthread_sync::{Error, SharedCond, SharedLockError, SharedLocker, SharedSem};
 use support::Outcome::{self, Passed};
-use support::{fork_child, is_futex_call, proc_state, sleeps_in_futex, Case, Child, OneCpu, Rng};
+use support::{
+    cond_seq, fork_child, is_futex_call, proc_state, sleeps_in_futex, Case, Child, OneCpu, Rng,
+};
 
 /// How long a survivor may take for any one step (a notify returning, a woken waiter
 /// exiting, a lock): past it, the step hung and the case fails.
@@ -1116,7 +1118,7 @@ fn cond_notifier_killed_between_its_bump_and_its_wake() -> Outcome {
     await_waiting(w, 0, &waiter);
     w.add_tokens(1);
     killed_right_after("the notifier", || {
-        seq_of(&w.cond).fetch_add(1, SeqCst);
+        cond_seq(&w.cond).fetch_add(1, SeqCst);
     });
     expect_exit(
         waiter,
@@ -1125,14 +1127,6 @@ fn cond_notifier_killed_between_its_bump_and_its_wake() -> Outcome {
     );
     assert_eq!(w.tokens(), 0);
     Passed
-}
-
-/// The sequence word of `cond` (a `SharedCond` is `#[repr(C)] { seq: u32, waiters: u32 }`, both
-/// accessed atomically: its documented layout).
-fn seq_of(cond: &SharedCond) -> &AtomicU32 {
-    // SAFETY: by that layout `seq` is an `AtomicU32` at the condvar's address, live as long
-    // as the borrow.
-    unsafe { &*std::ptr::addr_of!(*cond).cast::<AtomicU32>() }
 }
 
 /// A notification left half-done (the bump of `seq`, no wake: a notifier killed between
@@ -1149,13 +1143,13 @@ fn cond_timed_wait_sees_a_half_done_notification_in_its_last_slice() -> Outcome 
             w.ready[0].store(0, Relaxed);
             let child = fork_child(|| {
                 let Ok(g) = w.tokens.lock() else { return 10 };
-                let seen = seq_of(&w.cond).load(SeqCst);
+                let seen = cond_seq(&w.cond).load(SeqCst);
                 w.ready[0].store(1, Release);
                 let timed_out = match w.cond.wait_timeout(g, Duration::from_millis(19)) {
                     Ok((_, r)) => r.timed_out(),
                     Err(_) => return 13,
                 };
-                let moved = seq_of(&w.cond).load(SeqCst) != seen;
+                let moved = cond_seq(&w.cond).load(SeqCst) != seen;
                 match (bump, moved, timed_out) {
                     (true, true, false) | (false, false, true) => 0,
                     (true, false, _) => 14, // the bump came after the deadline
@@ -1164,7 +1158,7 @@ fn cond_timed_wait_sees_a_half_done_notification_in_its_last_slice() -> Outcome 
             });
             await_waiting(w, 0, &child);
             if bump {
-                seq_of(&w.cond).fetch_add(1, SeqCst); // and no wake
+                cond_seq(&w.cond).fetch_add(1, SeqCst); // and no wake
             }
             let status = child.wait_status();
             if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 14 {

@@ -22,7 +22,7 @@ use pthread_sync::{
     SharedRecursiveLocker, SharedSem,
 };
 use support::Outcome::{self, Passed, Skipped};
-use support::{fork_child, Case, Child};
+use support::{cond_seq, fork_child, Case, Child};
 
 const PROCESSES: usize = 4;
 const INCREMENTS: u64 = 100_000;
@@ -762,10 +762,7 @@ fn a_c_program_waits_and_notifies_on_the_same_condvar() -> Outcome {
         turn = g;
         *turn += 1;
         if i % 250 == 249 {
-            // SAFETY: a `SharedCond` is `#[repr(C)] { seq: u32, waiters: u32 }`, both accessed
-            // atomically (its documented layout): `seq` is an `AtomicU32` at its address.
-            let seq = unsafe { &*std::ptr::addr_of!(region.cond).cast::<AtomicU32>() };
-            seq.fetch_add(1, SeqCst); // and no wake
+            cond_seq(&region.cond).fetch_add(1, SeqCst); // and no wake
         } else if i % 2 == 0 {
             region.cond.notify_one();
         } else {

@@ -12,6 +12,15 @@ use std::io;
 use std::panic;
 use std::time::{Duration, Instant};
 
+/// The sequence word of `cond`, for a test that leaves a notification half-done (the bump,
+/// no wake) as a notifier killed between them does: a `SharedCond` is `#[repr(C)] { seq: u32,
+/// waiters: u32 }`, both accessed atomically (its documented layout, which C programs use).
+pub fn cond_seq(cond: &pthread_sync::SharedCond) -> &std::sync::atomic::AtomicU32 {
+    // SAFETY: by that layout `seq` is an `AtomicU32` at the condvar's address, live as long as
+    // the borrow.
+    unsafe { &*std::ptr::addr_of!(*cond).cast::<std::sync::atomic::AtomicU32>() }
+}
+
 /// How a case ended when it did not fail.
 pub enum Outcome {
     Passed,
